@@ -1,0 +1,36 @@
+# Setup installs torch 2.13.0 first: it is a local CPU wheel here, while a bare `torch` requirement
+# would pull several GB of CUDA packages.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEXT ?= I can't believe this just happened!
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/trexplain explain "$(TEXT)"
+
+test: setup
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

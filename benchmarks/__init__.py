@@ -1,0 +1,1 @@
+"""Benchmarks: ratios measured in one run on the demo model (`make bench`)."""

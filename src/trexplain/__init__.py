@@ -1,0 +1,25 @@
+"""trexplain: explain transformer classifiers, and measure how far each explanation can be trusted."""
+
+from trexplain.api import explain
+from trexplain.errors import InputError, InputTooLongError, MethodError, ModelLoadError, TargetError, TrexplainError
+from trexplain.explanation import Explanation
+from trexplain.methods import available_methods, get_method
+from trexplain.models import ModelAdapter, load_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Explanation",
+    "InputError",
+    "InputTooLongError",
+    "MethodError",
+    "ModelAdapter",
+    "ModelLoadError",
+    "TargetError",
+    "TrexplainError",
+    "__version__",
+    "available_methods",
+    "explain",
+    "get_method",
+    "load_model",
+]

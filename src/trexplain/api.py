@@ -1,0 +1,91 @@
+"""`explain`: texts in, one `Explanation` per text and method out, batched."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from trexplain.errors import InputError
+from trexplain.explanation import Explanation
+from trexplain.methods.base import Attribution, Method, Targets, TargetSpec, get_method
+from trexplain.models.adapter import ModelAdapter
+from trexplain.models.batch import Batch
+from trexplain.models.loading import load_model
+
+
+def explain(
+    texts: str | Sequence[str],
+    model: ModelAdapter | str | None = None,
+    method: str | Method = "gxi",
+    *,
+    target: TargetSpec = "predicted",
+    batch_size: int = 16,
+    truncate: bool = False,
+    progress: bool = False,
+    **params: Any,
+) -> list[Explanation]:
+    """Explain each text with one method; `params` go to the method (e.g. `steps=32` for `ig`)."""
+    adapter = model if isinstance(model, ModelAdapter) else load_model(model)
+    chosen = get_method(method, **params)
+    targets = Targets(target, adapter)
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    out: list[Explanation] = []
+    for start in _progress(range(0, len(texts), batch_size), len(texts), batch_size, progress, chosen.name):
+        batch = adapter.encode(texts[start : start + batch_size], truncate=truncate)
+        began = time.perf_counter()
+        result = chosen.attribute(adapter, batch, targets)
+        seconds = (time.perf_counter() - began) / len(batch)
+        out.extend(to_explanations(adapter, batch, result, chosen, seconds))
+    return out
+
+
+def to_explanations(
+    adapter: ModelAdapter, batch: Batch, result: Attribution, method: Method, seconds: float | None = None
+) -> list[Explanation]:
+    """Split a batch `Attribution` into one `Explanation` per text (padding dropped)."""
+    out = []
+    params = {**method.params()}
+    for row, text in enumerate(batch.texts):
+        n = batch.lengths[row]
+        diagnostics = dict(result.diagnostics[row]) if result.diagnostics else {}
+        if seconds is not None:
+            diagnostics["seconds"] = round(seconds, 6)
+        if batch.truncated[row]:
+            diagnostics["truncated_tokens"] = batch.truncated[row]
+        layer = None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().numpy()
+        out.append(
+            Explanation(
+                text=text,
+                tokens=batch.tokens[row],
+                offsets=batch.offsets[row],
+                word_ids=batch.word_ids[row, :n].tolist(),
+                words=batch.words[row],
+                special=batch.special_mask[row, :n].tolist(),
+                labels=adapter.labels,
+                logits=result.logits[row].detach().cpu().numpy(),
+                targets=result.targets[row].tolist(),
+                scores=result.scores[row, :, :n].detach().cpu().numpy(),
+                method=method.name,
+                model=adapter.name,
+                params=params,
+                diagnostics=diagnostics,
+                layer_scores=layer,
+            )
+        )
+    return out
+
+
+def _progress(steps: range, total: int, batch_size: int, enabled: bool, label: str) -> Iterable[int]:
+    if not enabled or total <= batch_size:
+        yield from steps
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"{label}", total=total)
+        for start in steps:
+            yield start
+            bar.update(task, advance=min(batch_size, total - start))

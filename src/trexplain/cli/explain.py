@@ -1,0 +1,88 @@
+"""`trexplain explain` and `trexplain methods`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from trexplain.cli.common import InputOpt, ModelOpt, app, fail, parse_params, read_inputs
+from trexplain.errors import TrexplainError
+
+
+@app.command()
+def explain(
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
+    input_file: InputOpt = None,
+    model: ModelOpt = "demo",
+    method: Annotated[
+        list[str] | None, typer.Option("--method", help="Method name (repeatable); see `trexplain methods`.")
+    ] = None,
+    target: Annotated[
+        str, typer.Option(help="predicted, all, or a label name (comma-separated for several).")
+    ] = "predicted",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object per text) to stdout.")] = False,
+    jsonl: Annotated[Path | None, typer.Option(help="Write one JSON object per text to this file.")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML page.")] = None,
+    truncate: Annotated[bool, typer.Option(help="Truncate over-long texts (recorded) instead of failing.")] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option(help="Allow pickle weights (pytorch_model.bin) from a trusted source.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 16,
+) -> None:
+    """Explain why the model predicts what it does for each text."""
+    try:
+        from trexplain.api import explain as run_explain
+        from trexplain.models.loading import load_model
+        from trexplain.report.records import text_records
+
+        items = read_inputs(texts, input_file)
+        params = parse_params(param or [])
+        adapter = load_model(model, allow_pickle=allow_pickle)
+        target_spec: Any = target.split(",") if "," in target else target
+        results = [
+            run_explain(
+                items,
+                adapter,
+                name,
+                target=target_spec,
+                batch_size=batch_size,
+                truncate=truncate,
+                progress=len(items) > batch_size and not as_json,
+                **params,
+            )
+            for name in (method or ["gxi"])
+        ]
+        per_text = [list(group) for group in zip(*results, strict=True)]
+        records = text_records(per_text, adapter)
+        if jsonl:
+            jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
+        if html_out:
+            from trexplain.viz.html import page
+
+            html_out.write_text(page([e for group in per_text for e in group], title=f"trexplain · {adapter.name}"))
+        if as_json:
+            sys.stdout.write(json.dumps(records if len(records) > 1 else records[0], indent=2) + "\n")
+        elif not jsonl and not html_out:
+            from trexplain.viz.terminal import render_all
+
+            Console().print(render_all([e for group in per_text for e in group]))
+    except TrexplainError as exc:
+        fail(exc)
+
+
+@app.command()
+def methods() -> None:
+    """List the registered attribution methods."""
+    from trexplain.methods import available_methods
+
+    console = Console()
+    for name, cls in available_methods().items():
+        console.print(f"[bold]{name:14}[/] {cls.summary}", highlight=False)

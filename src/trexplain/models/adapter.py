@@ -1,0 +1,311 @@
+"""`ModelAdapter`: the one place that knows how to tokenize for, embed into and run a classifier."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from trexplain.errors import InputError, InputTooLongError, TargetError
+from trexplain.models.batch import Batch, ModelInputs
+from trexplain.models.families import CUSTOM, Family, resolve
+from trexplain.models.words import group_words
+
+
+@dataclass
+class ForwardOutput:
+    """Logits, plus attention probabilities (layers of [B, H, T, T]) and hidden states when asked for."""
+
+    logits: Tensor
+    attentions: tuple[Tensor, ...] | None = None
+    hidden_states: tuple[Tensor, ...] | None = None
+
+
+class ModelAdapter:
+    """A classifier with its tokenizer, label names and the family map of where its parts live.
+
+    "The input" of every gradient method is the output of the embedding module (word + position +
+    token-type embeddings after LayerNorm, i.e. `hidden_states[0]`): every path from a token to the
+    logit passes through it, so completeness and conservation identities hold there, and the position
+    and token-type shares of a token's embedding are part of that token's score.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        *,
+        family: Family,
+        labels: Sequence[str],
+        name: str,
+        card: str | None = None,
+        embedding_module: nn.Module | None = None,
+        layers: Sequence[nn.Module] | None = None,
+        max_length: int | None = None,
+        forward_fn: Callable[..., Any] | None = None,
+    ) -> None:
+        if not getattr(tokenizer, "is_fast", False):
+            raise InputError(
+                "trexplain needs a fast (Rust) tokenizer for character offsets; save one with tokenizer.json"
+            )
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.family = family
+        self.labels = tuple(labels)
+        self.name = name
+        self.card = card
+        self.embedding_module = embedding_module if embedding_module is not None else resolve(model, family.embeddings)
+        if layers is None and family.layers:
+            layers = list(resolve(model, family.layers))
+        self.layers: list[nn.Module] = list(layers or [])
+        self.max_length = max_length or self._default_max_length()
+        self._forward_fn = forward_fn
+
+    @classmethod
+    def from_module(
+        cls,
+        model: nn.Module,
+        embedding: nn.Module,
+        tokenizer: Any,
+        labels: Sequence[str],
+        *,
+        layers: Sequence[nn.Module] | None = None,
+        name: str = "custom",
+        max_length: int = 512,
+    ) -> ModelAdapter:
+        """Wrap a plain PyTorch classifier.
+
+        Protocol: `model(input_ids=..., attention_mask=...)` returns logits `[batch, classes]` (or an
+        object with `.logits`); `embedding` is the submodule whose output every token's representation
+        starts from (its output is what attributions are computed against). `layers` (optional) are the
+        blocks whose inputs per-layer methods read.
+        """
+
+        def forward(m: nn.Module, inputs: ModelInputs, **_: Any) -> Any:
+            return m(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask)
+
+        return cls(
+            model,
+            tokenizer,
+            family=CUSTOM,
+            labels=labels,
+            name=name,
+            embedding_module=embedding,
+            layers=layers,
+            max_length=max_length,
+            forward_fn=forward,
+        )
+
+    # ----------------------------------------------------------------- facts
+    @property
+    def config(self) -> Any:
+        return getattr(self.model, "config", None)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def pad_token_id(self) -> int:
+        return int(self.tokenizer.pad_token_id)
+
+    @property
+    def mask_token_id(self) -> int | None:
+        return self.tokenizer.mask_token_id
+
+    def _default_max_length(self) -> int:
+        limit = int(getattr(self.tokenizer, "model_max_length", 512) or 512)
+        limit = limit if limit < 100_000 else 512
+        config = self.config
+        positions = getattr(config, "max_position_embeddings", None)
+        if positions:
+            if self.family.positions_from_ids:
+                positions -= int(getattr(config, "pad_token_id", 1) or 0) + 1
+            limit = min(limit, positions)
+        return limit
+
+    def label_index(self, label: str | int) -> int:
+        """Class index of a label name or index; a clear error lists the valid labels."""
+        if isinstance(label, int) or (
+            isinstance(label, str) and label.lstrip("-").isdigit() and label not in self.labels
+        ):
+            index = int(label)
+            if 0 <= index < self.num_labels:
+                return index
+        elif label in self.labels:
+            return self.labels.index(label)
+        else:
+            lowered = [x.lower() for x in self.labels]
+            if isinstance(label, str) and label.lower() in lowered:
+                return lowered.index(label.lower())
+        raise TargetError(f"unknown target {label!r}; valid targets: {', '.join(self.labels)}, predicted, all")
+
+    # --------------------------------------------------------------- encode
+    def encode(self, texts: Sequence[str], *, truncate: bool = False) -> Batch:
+        """Tokenize texts with offsets and word groups. Too long: an error, or truncation if asked."""
+        texts = _check_texts(texts)
+        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+        too_long = [(i, n) for i, n in enumerate(lengths) if n > self.max_length]
+        if too_long and not truncate:
+            i, n = too_long[0]
+            raise InputTooLongError(
+                f"text {i} has {n} tokens; {self.name} accepts at most {self.max_length}. Shorten or split it, "
+                f"or pass truncate=True (CLI: --truncate) to keep the first {self.max_length} tokens "
+                "(recorded in the explanation)"
+            )
+        truncated = [max(0, n - self.max_length) for n in lengths]
+        if too_long:
+            warnings.warn(
+                f"{len(too_long)} text(s) truncated to {self.max_length} tokens; recorded in each explanation",
+                stacklevel=2,
+            )
+        limit = {"truncation": True, "max_length": self.max_length} if too_long else {}
+        enc = self.tokenizer(
+            texts,
+            padding=True,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            return_tensors="pt",
+            **limit,
+        )
+        mask = enc["attention_mask"]
+        special = enc["special_tokens_mask"].bool() | ~mask.bool()
+        tokens, offsets, words, word_ids = [], [], [], torch.full_like(enc["input_ids"], -1)
+        for row, text in enumerate(texts):
+            n = int(mask[row].sum())
+            ids = enc["input_ids"][row, :n].tolist()
+            tokens.append(self.tokenizer.convert_ids_to_tokens(ids))
+            spans = [tuple(map(int, o)) for o in enc["offset_mapping"][row, :n].tolist()]
+            offsets.append(spans)
+            ids_of_words, word_spans = group_words(text, spans, special[row, :n].tolist())
+            word_ids[row, :n] = torch.tensor(ids_of_words)
+            words.append(word_spans)
+        token_types = enc.get("token_type_ids") if self.family.token_types else None
+        inputs = ModelInputs(enc["input_ids"], mask, self.position_ids(mask), token_types)
+        return Batch(list(texts), self._to_device(inputs), special, word_ids, tokens, offsets, words, truncated)
+
+    def position_ids(self, attention_mask: Tensor) -> Tensor:
+        """Position ids for the real tokens, computed once from the input so no baseline can shift them."""
+        if self.family.positions_from_ids:
+            pad = int(self.config.pad_token_id)
+            mask = attention_mask.long()
+            return torch.cumsum(mask, dim=1) * mask + pad
+        return torch.arange(attention_mask.shape[1]).expand_as(attention_mask).contiguous()
+
+    def _to_device(self, inputs: ModelInputs) -> ModelInputs:
+        device = self.device
+        if inputs.input_ids.device == device:
+            return inputs
+        return ModelInputs(*(None if t is None else t.to(device) for t in vars(inputs).values()))
+
+    # ------------------------------------------------------------------ run
+    def embed(self, inputs: ModelInputs) -> Tensor:
+        """Output of the embedding module for these inputs (the attribution input, see class doc)."""
+        captured: list[Tensor] = []
+        handle = self.embedding_module.register_forward_hook(lambda _m, _i, out: captured.append(out))
+        try:
+            with torch.no_grad():
+                self._run(inputs, stop_after_embeddings=True)
+        except _StopForward:
+            pass
+        finally:
+            handle.remove()
+        return captured[0].detach()
+
+    def forward(
+        self,
+        inputs: ModelInputs,
+        *,
+        embeddings: Tensor | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> ForwardOutput:
+        """Run the classifier; with `embeddings`, the embedding module's output is replaced by them."""
+        with self.override_embeddings(embeddings):
+            out = self._run(inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+        if isinstance(out, Tensor):
+            return ForwardOutput(out)
+        return ForwardOutput(
+            out.logits,
+            getattr(out, "attentions", None) if output_attentions else None,
+            getattr(out, "hidden_states", None) if output_hidden_states else None,
+        )
+
+    @torch.no_grad()
+    def logits(self, inputs: ModelInputs, *, embeddings: Tensor | None = None, batch_size: int = 64) -> Tensor:
+        """Logits without gradients, in chunks of `batch_size` rows."""
+        parts = []
+        for start in range(0, len(inputs), batch_size):
+            rows = slice(start, start + batch_size)
+            emb = None if embeddings is None else embeddings[rows]
+            parts.append(self.forward(inputs.rows(rows), embeddings=emb).logits)
+        return torch.cat(parts) if parts else torch.empty(0, self.num_labels)
+
+    @contextmanager
+    def override_embeddings(self, embeddings: Tensor | None) -> Iterator[None]:
+        """Within the block, the embedding module returns `embeddings` instead of its own output."""
+        if embeddings is None:
+            yield
+            return
+
+        def replace(_module: nn.Module, _inputs: Any, output: Tensor) -> Tensor:
+            if output.shape != embeddings.shape:
+                raise InputError(
+                    f"embeddings of shape {tuple(embeddings.shape)} do not fit inputs {tuple(output.shape)}"
+                )
+            return embeddings
+
+        handle = self.embedding_module.register_forward_hook(replace)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def _run(self, inputs: ModelInputs, *, stop_after_embeddings: bool = False, **flags: bool) -> Any:
+        if stop_after_embeddings:
+            handle = self.embedding_module.register_forward_hook(_stop)
+            try:
+                return self._run(inputs, **flags)
+            finally:
+                handle.remove()
+        if self._forward_fn is not None:
+            return self._forward_fn(self.model, inputs, **flags)
+        kwargs: dict[str, Any] = {
+            "input_ids": inputs.input_ids,
+            "attention_mask": inputs.attention_mask,
+            "position_ids": inputs.position_ids,
+        }
+        if inputs.token_type_ids is not None:
+            kwargs["token_type_ids"] = inputs.token_type_ids
+        return self.model(**kwargs, **{k: v for k, v in flags.items() if v})
+
+
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once the embeddings are computed."""
+
+
+def _stop(_module: nn.Module, _inputs: Any, _output: Tensor) -> None:
+    raise _StopForward
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = list(texts)
+    if not texts:
+        raise InputError("no text given; pass at least one text")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(f"text {i} is a {type(text).__name__}, not a string")
+        if not text.strip():
+            raise InputError(f"text {i} is empty or whitespace only; give at least one word to explain")
+    return texts

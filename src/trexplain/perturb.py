@@ -1,0 +1,84 @@
+"""Remove tokens from an encoded text, one shared vocabulary for perturbation methods and evaluation.
+
+Strategies (recorded in every result that uses them):
+- `delete`: drop the tokens and close the gap (ERASER/ferret); positions are recomputed.
+- `mask`:   replace them by the tokenizer's mask token; positions unchanged.
+- `unk`:    replace them by the unknown token (Ali et al.); positions unchanged.
+- `pad`:    replace them by the pad token with attention mask 0 (invisible to attention).
+Special tokens ([CLS], [SEP], <s>, </s>) are never removed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from trexplain.errors import InputError
+from trexplain.models.adapter import ModelAdapter
+from trexplain.models.batch import Batch, ModelInputs
+
+Strategy = Literal["delete", "mask", "unk", "pad"]
+STRATEGIES: tuple[str, ...] = ("delete", "mask", "unk", "pad")
+Level = Literal["word", "token"]
+
+
+def features(batch: Batch, row: int, level: Level = "word") -> Tensor:
+    """Bool [features, tokens] over the real tokens of text `row`: which tokens each feature moves.
+
+    Words (default) move all their subwords together; tokens move one at a time. Special tokens belong
+    to no feature.
+    """
+    n = batch.lengths[row]
+    word_ids = batch.word_ids[row, :n]
+    if level == "word":
+        return word_ids.unsqueeze(0) == torch.arange(len(batch.words[row])).unsqueeze(1)
+    if level == "token":
+        movable = torch.nonzero(word_ids >= 0).squeeze(1)
+        out = torch.zeros(len(movable), n, dtype=torch.bool)
+        out[torch.arange(len(movable)), movable] = True
+        return out
+    raise InputError(f"unknown feature level {level!r}; use 'word' or 'token'")
+
+
+def remove(
+    adapter: ModelAdapter, batch: Batch, row: int, removed: Tensor, strategy: Strategy = "delete"
+) -> ModelInputs:
+    """Model inputs for text `row` with, in each of N variants, the tokens where `removed[i]` is True taken out.
+
+    `removed` is bool [N, tokens] over the real tokens of that text; special tokens are kept regardless.
+    """
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown removal strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    n = batch.lengths[row]
+    base = batch.inputs.rows(slice(row, row + 1))
+    ids = base.input_ids[0, :n]
+    special = batch.special_mask[row, :n].to(removed.device)
+    removed = removed.bool() & ~special
+    count = removed.shape[0]
+    if strategy == "delete":
+        return _delete(adapter, base, n, ~removed)
+    replacement = {"mask": adapter.mask_token_id, "unk": adapter.tokenizer.unk_token_id, "pad": adapter.pad_token_id}[
+        strategy
+    ]
+    if replacement is None:
+        raise InputError(f"the tokenizer of {adapter.name} has no {strategy} token; choose another removal strategy")
+    new_ids = torch.where(removed, torch.full_like(removed, int(replacement), dtype=ids.dtype), ids.expand(count, -1))
+    mask = base.attention_mask[0, :n].expand(count, -1)
+    if strategy == "pad":
+        mask = mask * (~removed).to(mask.dtype)
+    types = None if base.token_type_ids is None else base.token_type_ids[0, :n].expand(count, -1)
+    return ModelInputs(new_ids, mask.contiguous(), base.position_ids[0, :n].expand(count, -1).contiguous(), types)
+
+
+def _delete(adapter: ModelAdapter, base: ModelInputs, n: int, keep: Tensor) -> ModelInputs:
+    """Pack the kept tokens of each variant to the left, pad the rest, recompute positions."""
+    count = keep.shape[0]
+    width = int(keep.sum(1).max()) if count else 0
+    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)[:, :width]
+    valid = torch.gather(keep, 1, order)
+    ids = torch.where(valid, base.input_ids[0, :n][order], torch.full_like(order, adapter.pad_token_id))
+    mask = valid.to(base.attention_mask.dtype)
+    types = None if base.token_type_ids is None else torch.where(valid, base.token_type_ids[0, :n][order], 0)
+    return ModelInputs(ids, mask, adapter.position_ids(mask), types)

@@ -1,0 +1,1 @@
+"""Pure renderers of explanations: terminal (rich) and HTML fragments (every string escaped)."""
