@@ -1,5 +1,6 @@
 """Attribution methods; importing this package registers the built-in ones."""
 
+from trexplain.methods import attention  # noqa: F401
 from trexplain.methods import gradient
 from trexplain.methods.base import Attribution, Method, Targets, available_methods, get_method, register
 

@@ -1,0 +1,126 @@
+"""Attention-based scores: raw last-layer attention, rollout (Abnar & Zuidema) and gradient-weighted
+rollout (Chefer et al., ICCV 2021). They read the softmax probabilities the eager attention returns.
+
+All three score token j by what the classification token (position 0) takes from it. Padding never
+changes a text's scores: masked keys get probability exactly 0, so no path from position 0 reaches a pad.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from trexplain.errors import MethodError
+from trexplain.methods.autograd import target_gradients
+from trexplain.methods.base import Attribution, Method, Targets, register
+from trexplain.models.adapter import ModelAdapter
+from trexplain.models.batch import Batch
+
+
+def attention_probabilities(adapter: ModelAdapter, batch: Batch, *, grad: bool = False):
+    """(logits [B, C], attentions: one [B, H, T, T] per layer) from one forward pass."""
+    with torch.set_grad_enabled(grad):
+        # Embeddings that require grad keep the attentions in the graph even if the weights are frozen.
+        embeddings = adapter.embed(batch.inputs).requires_grad_(True) if grad else None
+        out = adapter.forward(batch.inputs, embeddings=embeddings, output_attentions=True)
+    if not out.attentions:
+        raise MethodError(
+            f"{adapter.name} does not return attention probabilities; attention methods need a Hugging Face "
+            "encoder loaded with attn_implementation='eager' (load_model does this) — use a gradient method instead"
+        )
+    return out.logits, tuple(out.attentions)
+
+
+def rollout_steps(head_means: Sequence[Tensor]) -> Tensor:
+    """Rollout after each layer: [B, L, T, T] with entry l = Â_l ⋯ Â_1, Â = ½(A + I) (row-stochastic)."""
+    eye = torch.eye(head_means[0].shape[-1], dtype=head_means[0].dtype, device=head_means[0].device)
+    joint = eye.expand_as(head_means[0])
+    steps = []
+    for mean in head_means:
+        joint = (0.5 * (mean + eye)) @ joint
+        steps.append(joint)
+    return torch.stack(steps, dim=1)
+
+
+def gradient_rollout_steps(attentions: Sequence[Tensor], gradients: Sequence[Tensor]) -> Tensor:
+    """Chefer ICCV 2021 relevance after each layer: R ← R + Ā R, Ā = E_h(∇A ⊙ A)^+, R₀ = I.
+
+    `attentions[l]` is [B, H, T, T]; `gradients[l]` is [B, K, H, T, T] (one slice per target).
+    Returns [B, K, L, T, T]. With all gradients zero, R stays the identity.
+    """
+    batch, k, _, tokens, _ = gradients[0].shape
+    eye = torch.eye(tokens, dtype=attentions[0].dtype, device=attentions[0].device)
+    relevance = eye.expand(batch, k, tokens, tokens)
+    steps = []
+    for attention, gradient in zip(attentions, gradients, strict=True):
+        weighted = (gradient * attention.unsqueeze(1)).clamp(min=0).mean(dim=2)
+        relevance = relevance + weighted @ relevance
+        steps.append(relevance)
+    return torch.stack(steps, dim=2)
+
+
+def _per_target(rows: Tensor, k: int) -> Tensor:
+    """Class-agnostic [B, T] (or [B, L, T]) repeated for each of the K targets."""
+    return rows.unsqueeze(-2).expand(*rows.shape[:-1], k, rows.shape[-1]).contiguous()
+
+
+@register
+@dataclass
+class RawAttention(Method):
+    """Last-layer attention of the classification token, averaged over heads (class-agnostic baseline)."""
+
+    name = "attention"
+    summary = "last-layer attention of [CLS] averaged over heads (unsigned, class-agnostic, 1 forward)"
+    signed = False
+
+    def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
+        logits, attentions = attention_probabilities(adapter, batch)
+        chosen = targets(logits)
+        cls_rows = torch.stack([a.mean(dim=1)[:, 0, :] for a in attentions], dim=1)  # [B, L, T]
+        k = chosen.shape[1]
+        return Attribution(_per_target(cls_rows[:, -1], k), logits, chosen, layer_scores=_per_target(cls_rows, k))
+
+
+@register
+@dataclass
+class Rollout(Method):
+    """Attention rollout: product of ½(E_h A + I) over layers, row of the classification token.
+
+    `layer_scores[:, l]` is the rollout up to layer l + 1; the final scores sum to 1 over the tokens.
+    """
+
+    name = "rollout"
+    summary = "attention rollout, Abnar & Zuidema 2020 (unsigned, class-agnostic, 1 forward)"
+    signed = False
+
+    def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
+        logits, attentions = attention_probabilities(adapter, batch)
+        chosen = targets(logits)
+        steps = rollout_steps([a.mean(dim=1) for a in attentions])[:, :, 0, :]  # [B, L, T]
+        k = chosen.shape[1]
+        return Attribution(_per_target(steps[:, -1], k), logits, chosen, layer_scores=_per_target(steps, k))
+
+
+@register
+@dataclass
+class GradientRollout(Method):
+    """Gradient-weighted rollout (Chefer et al., ICCV 2021): class-specific through ∂f_c/∂A.
+
+    Scores are row 0 of R (R[0, 0], the classification token itself, is kept: it is at least 1 and
+    special tokens are left out of rankings anyway). `layer_scores[:, l]` is R after layer l + 1.
+    """
+
+    name = "grad-rollout"
+    summary = "gradient-weighted attention rollout, Chefer et al. ICCV 2021 (unsigned, 1 fwd + 1 bwd per target)"
+    signed = False
+
+    def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
+        logits, attentions = attention_probabilities(adapter, batch, grad=True)
+        chosen = targets(logits.detach())
+        gradients = target_gradients(logits, chosen, attentions)
+        detached = [a.detach() for a in attentions]
+        steps = gradient_rollout_steps(detached, gradients)[..., 0, :]  # [B, K, L, T]
+        return Attribution(steps[:, :, -1], logits.detach(), chosen, layer_scores=steps.transpose(1, 2).contiguous())
