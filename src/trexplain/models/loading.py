@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -46,14 +48,15 @@ def load_model(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path,
-            attn_implementation="eager",
-            local_files_only=True,
-            use_safetensors=not allow_pickle,
-            trust_remote_code=trust_remote_code,
-        )
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
+        with _quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                path,
+                attn_implementation="eager",
+                local_files_only=True,
+                use_safetensors=None if allow_pickle else True,  # safetensors first; .bin only with opt-in
+                trust_remote_code=trust_remote_code,
+            )
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     except Exception as exc:  # transformers raises many types for a broken folder
         raise ModelLoadError(f"{path}: could not load the model or tokenizer ({type(exc).__name__}: {exc})") from exc
     id2label = getattr(model.config, "id2label", None) or {}
@@ -63,6 +66,22 @@ def load_model(
     return ModelAdapter(
         model.to(device), tokenizer, family=family, labels=labels, name=path.name or str(path), card=card
     )
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load progress bars and reports while loading; restore the user's settings."""
+    from transformers.utils import logging
+
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
 
 
 def _check_folder(path: Path, allow_pickle: bool) -> None:
