@@ -1,0 +1,118 @@
+"""CP-LRP and AttnLRP: input × gradient under LRP rules, one forward and one backward for all targets.
+
+Relevance is read at the embedding-module output (see `ModelAdapter`) and at the input of every block
+(`layer_scores`) from the same backward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from trexplain.methods.base import Attribution, Method, Targets, register
+from trexplain.methods.lrp_rules import Rule, attnlrp_rules, cp_lrp_rules, lrp_rules
+from trexplain.models.adapter import ModelAdapter
+from trexplain.models.batch import Batch
+
+
+def relevance_gradients(logits: Tensor, targets: Tensor, inputs: Sequence[Tensor]) -> list[Tensor]:
+    """∂ logits[b, targets[b, k]] / ∂ input, [batch, K, *input.shape[1:]], in one batched backward for all K.
+
+    The K one-hot seeds go through a single vectorised backward (`is_grads_batched`, vmap over the backward):
+    the same gradients as K separate backward passes, with one pass's per-operation overhead.
+    """
+    k_total = targets.shape[1]
+    batched = k_total > 1
+    seeds = torch.zeros(k_total, *logits.shape, dtype=logits.dtype, device=logits.device)
+    seeds.scatter_(2, targets.T.unsqueeze(-1), 1.0)
+    grads = torch.autograd.grad(
+        logits, list(inputs), seeds if batched else seeds[0], is_grads_batched=batched, allow_unused=True
+    )
+    out = []
+    for grad, tensor in zip(grads, inputs, strict=True):
+        if grad is None:
+            grad = torch.zeros(k_total, *tensor.shape, dtype=tensor.dtype, device=tensor.device)
+        elif not batched:
+            grad = grad.unsqueeze(0)
+        out.append(grad.transpose(0, 1))
+    return out
+
+
+def _block_inputs(layers: Sequence[nn.Module], captured: list[Tensor]) -> list[Any]:
+    """Forward pre-hooks that record the hidden-state input of every block."""
+
+    def hook(_module: nn.Module, args: tuple, kwargs: dict) -> None:
+        captured.append(args[0] if args else kwargs["hidden_states"])
+
+    return [layer.register_forward_pre_hook(hook, with_kwargs=True) for layer in layers]
+
+
+def lrp_attribution(adapter: ModelAdapter, batch: Batch, targets: Targets, rules: Sequence[Rule]) -> Attribution:
+    """Relevance = embedding output ⊙ gradient under `rules`, per target, plus the same at every block input."""
+    embeddings = adapter.embed(batch.inputs).requires_grad_(True)
+    hidden: list[Tensor] = []
+    handles = _block_inputs(adapter.layers, hidden)
+    try:
+        with lrp_rules(adapter, rules):
+            logits = adapter.forward(batch.inputs, embeddings=embeddings).logits
+    finally:
+        for handle in handles:
+            handle.remove()
+    chosen = targets(logits.detach())
+    grads = relevance_gradients(logits, chosen, [embeddings, *hidden])
+    scores = torch.einsum("btd,bktd->bkt", embeddings.detach(), grads[0])
+    layer_scores = None
+    if hidden:
+        per_layer = [torch.einsum("btd,bktd->bkt", h.detach(), g) for h, g in zip(hidden, grads[1:], strict=True)]
+        layer_scores = torch.stack(per_layer, dim=1)
+    logits = logits.detach()
+    return Attribution(scores.detach(), logits, chosen, layer_scores, _diagnostics(scores, logits, chosen))
+
+
+def _diagnostics(scores: Tensor, logits: Tensor, targets: Tensor) -> list[dict[str, Any]]:
+    """Per text and target: the logit, the relevance sum and their ratio (1 = conserved)."""
+    target_logits = logits.gather(1, targets)
+    totals = scores.sum(-1)
+    ratio = totals / torch.where(target_logits == 0, torch.full_like(target_logits, float("nan")), target_logits)
+    return [
+        {
+            "logit": target_logits[row].tolist(),
+            "relevance_sum": totals[row].tolist(),
+            "conservation": ratio[row].tolist(),
+        }
+        for row in range(scores.shape[0])
+    ]
+
+
+@register
+@dataclass
+class CPLRP(Method):
+    """Conservative propagation (Ali et al., ICML 2022): attention probabilities and LayerNorm σ held constant.
+
+    With zero biases the relevances sum exactly to the target logit; biases absorb the rest (see diagnostics).
+    """
+
+    name = "cp-lrp"
+    summary = "conservative LRP: attention and LayerNorm σ held constant (signed, 1 fwd + 1 bwd)"
+
+    def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
+        return lrp_attribution(adapter, batch, targets, cp_lrp_rules())
+
+
+@register
+@dataclass
+class AttnLRP(Method):
+    """AttnLRP (Achtibat et al., ICML 2024): uniform rule on the attention matmuls, softmax gradient kept.
+
+    Not exactly conservative by design (the softmax rule absorbs relevance); the ratio is in the diagnostics.
+    """
+
+    name = "attnlrp"
+    summary = "AttnLRP: halved gradients through attention matmuls, LN/identity rules (signed, 1 fwd + 1 bwd)"
+
+    def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
+        return lrp_attribution(adapter, batch, targets, attnlrp_rules())
