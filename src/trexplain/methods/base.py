@@ -63,6 +63,9 @@ class Method(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
     signed: ClassVar[bool] = True
+    # Cost hint for choosing default methods (`trexplain evaluate`): "single-pass" (a forward and a backward
+    # per target), "multi-pass" (tens of passes, e.g. IG steps) or "sampling" (hundreds of forwards).
+    cost: ClassVar[str] = "single-pass"
 
     @abstractmethod
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
