@@ -6,7 +6,7 @@ Relevance is read at the embedding-module output (see `ModelAdapter`) and at the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +51,17 @@ def _block_inputs(layers: Sequence[nn.Module], captured: list[Tensor]) -> list[A
     return [layer.register_forward_pre_hook(hook, with_kwargs=True) for layer in layers]
 
 
-def lrp_attribution(adapter: ModelAdapter, batch: Batch, targets: Targets, rules: Sequence[Rule]) -> Attribution:
-    """Relevance = embedding output ⊙ gradient under `rules`, per target, plus the same at every block input."""
+def lrp_attribution(
+    adapter: ModelAdapter,
+    batch: Batch,
+    targets: Targets,
+    rules: Sequence[Rule],
+    gradients: Callable[[Tensor, Tensor, Sequence[Tensor]], list[Tensor]] = relevance_gradients,
+) -> Attribution:
+    """Relevance = embedding output ⊙ gradient under `rules`, per target, plus the same at every block input.
+
+    `gradients` computes the per-target gradients (default: one batched backward for all targets).
+    """
     embeddings = adapter.embed(batch.inputs).requires_grad_(True)
     hidden: list[Tensor] = []
     handles = _block_inputs(adapter.layers, hidden)
@@ -63,7 +72,7 @@ def lrp_attribution(adapter: ModelAdapter, batch: Batch, targets: Targets, rules
         for handle in handles:
             handle.remove()
     chosen = targets(logits.detach())
-    grads = relevance_gradients(logits, chosen, [embeddings, *hidden])
+    grads = gradients(logits, chosen, [embeddings, *hidden])
     scores = torch.einsum("btd,bktd->bkt", embeddings.detach(), grads[0])
     layer_scores = None
     if hidden:
