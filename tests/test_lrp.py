@@ -292,3 +292,23 @@ def test_cp_lrp_deletion_beats_gradient_times_input_on_the_demo(demo):
     texts = load_texts(20)
     cp, gxi = _deletion_aopc(demo, texts, "cp-lrp"), _deletion_aopc(demo, texts, "gxi")
     assert cp > gxi + 0.05, (cp, gxi)
+
+
+@pytest.mark.parametrize("method", ["cp-lrp", "attnlrp"])
+def test_batched_equals_one_by_one_and_padding_gets_nothing(models, method):
+    adapter = models["roberta"]
+    batch = adapter.encode(TEXTS)
+    together = get_method(method).attribute(adapter, batch, Targets("all", adapter))
+    padded = ~batch.inputs.attention_mask.bool()
+    assert padded.any() and (together.scores.abs().sum(1)[padded] == 0).all()
+    for row, text in enumerate(TEXTS):
+        alone = get_method(method).attribute(adapter, adapter.encode([text]), Targets("all", adapter))
+        n = batch.lengths[row]
+        torch.testing.assert_close(together.scores[row, :, :n], alone.scores[0], rtol=1e-5, atol=1e-6)
+
+
+def test_float32_conservation_without_biases(models):
+    adapter = zero_bias_double(models["bert"])
+    adapter.model.float()
+    result = get_method("cp-lrp").attribute(adapter, adapter.encode(TEXTS), Targets("all", adapter))
+    assert relative_gap(result.scores, result.logits, result.targets).max() <= 1e-4
