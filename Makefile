@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEXT ?= I can't believe this just happened!
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup browser demo test lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,15 @@ setup: $(VENV)/.installed
 demo: setup
 	$(BIN)/trexplain explain "$(TEXT)"
 
-test: setup
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`): apt runs only
+# when /usr/bin/chromium is missing and apt-get exists; without chromium those tests skip, saying why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "could not install chromium: the browser tests will be skipped"; \
+	fi
+
+test: setup browser
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/python -m pytest
 

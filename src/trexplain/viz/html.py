@@ -1,54 +1,98 @@
-"""Self-contained HTML for explanations: highlighted words with hover values; every string escaped."""
+"""Self-contained HTML: one page = inlined CSS + JS renderer + the report dict as embedded JSON.
+
+No CDN, no build step, no server: the page works from a file, an e-mail attachment or a notebook's
+`<iframe srcdoc>`. Data strings never become markup: the JSON is escaped for its `<script>` element and
+the renderer writes strings with textContent only. A Content-Security-Policy allows no network and
+only this renderer's own script (by hash), so even a bug in escaping could not run injected code.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib.resources import files
+from typing import Any
 
 from trexplain.explanation import Explanation
-from trexplain.viz.colors import rgba, scale
 
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5rem;color:#111}
-.tx-card{border:1px solid #ddd;border-radius:6px;padding:.8rem 1rem;margin:.8rem 0}
-.tx-head{font-size:.9rem;color:#444;margin-bottom:.4rem}
-.tx-text{line-height:2;font-size:1.05rem}
-.tx-w{border-radius:3px;padding:.1rem .15rem}
-"""
+IFRAME_MAX_HEIGHT = 900
 
 
-def explanation_fragment(explanations: Sequence[Explanation]) -> str:
-    """One card per (explanation, target): the text with each word coloured by its score."""
-    cards = []
-    for explanation in explanations:
-        probs = explanation.probabilities
-        for target in explanation.targets:
-            scores = explanation.word_scores(target)
-            peak = scale(scores)
-            spans, cursor = [], 0
-            for (start, end), score in zip(explanation.words, scores, strict=True):
-                spans.append(html.escape(explanation.text[cursor:start]))
-                r, g, b, a = rgba(float(score), peak)
-                spans.append(
-                    f'<span class="tx-w" style="background:rgba({r},{g},{b},{a})" title="{float(score):+.4f}">'
-                    f"{html.escape(explanation.text[start:end])}</span>"
-                )
-                cursor = end
-            spans.append(html.escape(explanation.text[cursor:]))
-            head = (
-                f"<b>{html.escape(explanation.method)}</b> → <b>{html.escape(explanation.labels[target])}</b>"
-                f" · prediction {html.escape(explanation.predicted_label)} ({probs[explanation.predicted]:.2f})"
-                f" · model {html.escape(explanation.model)}"
-            )
-            body = "".join(spans)
-            card = f'<div class="tx-head">{head}</div><div class="tx-text">{body}</div>'
-            cards.append(f'<div class="tx-card">{card}</div>')
-    return f"<style>{STYLE}</style>" + "".join(cards)
+@cache
+def asset(name: str) -> str:
+    """The text of a packaged renderer file (`report.js`, `report.css`)."""
+    return files("trexplain.viz").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def script_json(payload: Mapping[str, Any]) -> str:
+    """JSON safe inside `<script type="application/json">`: no `</` or `<!--` can end or alter the element."""
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("</", "<\\/").replace("<!--", "\\u003c!--")
+
+
+def render(payload: Mapping[str, Any]) -> str:
+    """The complete page for a report dict (see `trexplain.report.payload.build_payload`)."""
+    script = asset("report.js")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    policy = (
+        "default-src 'none'; "
+        f"script-src 'sha256-{digest}'; "
+        "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+    )
+    title = html.escape(str(payload.get("title") or "trexplain"))
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="generator" content="trexplain"><title>{title}</title>'
+        f"<style>{asset('report.css')}</style></head><body>"
+        '<main id="tx-root"><noscript>This report draws with JavaScript; enable it to see the explanations.'
+        "</noscript></main>"
+        f'<script type="application/json" id="tx-data">{script_json(payload)}</script>'
+        f"<script>{script}</script></body></html>\n"
+    )
 
 
 def page(explanations: Sequence[Explanation], title: str = "trexplain") -> str:
-    """A complete HTML page (no scripts, no network) for `explanations`."""
+    """A complete interactive page for explanations (grouped per text), without a model at hand."""
+    from trexplain.report.payload import build_payload, group_by_text
+
+    return render(build_payload(group_by_text(explanations), title=title))
+
+
+def iframe(document: str, height: int = 480) -> str:
+    """`document` in an `<iframe srcdoc>`, escaped for the attribute; sandboxed, no server needed."""
+    box = f"resize:vertical;overflow:hidden;height:{int(height)}px;min-height:120px;border:1px solid #d0d7de"
     return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
-        f"<body><h1>{html.escape(title)}</h1>{explanation_fragment(explanations)}</body></html>"
+        f'<div style="{box}"><iframe srcdoc="{html.escape(document, quote=True)}" sandbox="allow-scripts" '
+        'title="trexplain" style="width:100%;height:100%;border:0"></iframe></div>'
     )
+
+
+def explanation_fragment(explanations: Sequence[Explanation], title: str = "trexplain") -> str:
+    """Notebook HTML for explanations: the interactive page inside an `<iframe srcdoc>`."""
+    return iframe(page(explanations, title), height=_height(explanations))
+
+
+class Explanations(list):
+    """A list of explanations that shows itself in notebooks as one report (`Explanations(explain(...))`)."""
+
+    def _repr_html_(self) -> str:
+        return explanation_fragment(list(self))
+
+
+def show(explanations: Explanation | Sequence[Explanation]) -> Explanations:
+    """Wrap one explanation or a list so that a notebook cell displays them as one interactive report."""
+    return Explanations([explanations] if isinstance(explanations, Explanation) else list(explanations))
+
+
+def _height(explanations: Sequence[Explanation]) -> int:
+    texts = {e.text for e in explanations}
+    per_text = [
+        200 + 26 * min(len(e.words), 11) + 26 * len(e.text) // 90 for e in {e.text: e for e in explanations}.values()
+    ]
+    return min(IFRAME_MAX_HEIGHT, 150 + sum(per_text[:10]) + (40 if len(texts) > 10 else 0))

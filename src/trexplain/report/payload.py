@@ -1,0 +1,191 @@
+"""The report's data: explanations (plus optional attention and evaluation dicts) as one JSON-ready dict.
+
+Everything the HTML renderer and the matplotlib figures draw comes from this dict, so it is the one
+place that decides what a report contains. Inputs are plain dicts where other packages produce them
+(attention maps, evaluation results), so a report can be built from saved JSON as well as live runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from trexplain import __version__
+from trexplain.errors import InputError
+from trexplain.explanation import Explanation
+
+SCHEMA = 1
+DIGITS = 6  # significant digits kept for scores: hover shows 4 decimals, the file stays small
+ATTENTION_MAX_TOKENS = 128  # attention maps grow as tokens²; longer texts keep a note instead
+
+
+def group_by_text(explanations: Iterable[Explanation]) -> list[list[Explanation]]:
+    """Explanations grouped per (text, tokenization), in first-appearance order."""
+    groups: dict[tuple[str, tuple[str, ...]], list[Explanation]] = {}
+    for explanation in explanations:
+        groups.setdefault((explanation.text, explanation.tokens), []).append(explanation)
+    return list(groups.values())
+
+
+def build_payload(
+    per_text: Sequence[Sequence[Explanation]],
+    *,
+    title: str = "trexplain",
+    model: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    methods: Mapping[str, Mapping[str, Any]] | None = None,
+    attention: Sequence[Mapping[str, Any] | None] | None = None,
+    evaluation: Sequence[Sequence[Mapping[str, Any]] | None] | None = None,
+    summary: Mapping[str, Any] | None = None,
+    attention_max_tokens: int = ATTENTION_MAX_TOKENS,
+) -> dict[str, Any]:
+    """The report dict for explanations grouped per text.
+
+    `attention[i]`: `{"tokens", "offsets", "attention": [L][H][T][T]}` for text i (or None);
+    `evaluation[i]`: the evaluation dicts of text i's explanations (`method`, `target`, `curves`, AOPC ...);
+    `summary`: `{"table": [...], "verdict": str}` over all texts; `model`: `{"name", "card", ...}`.
+    """
+    if not per_text or any(not group for group in per_text):
+        raise InputError("a report needs at least one explanation per text")
+    for name, extra in (("attention", attention), ("evaluation", evaluation)):
+        if extra is not None and len(extra) != len(per_text):
+            raise InputError(f"{name} has {len(extra)} entries for {len(per_text)} texts; give one per text (or None)")
+    first = per_text[0][0]
+    texts = []
+    for i, group in enumerate(per_text):
+        entry = text_entry(group)
+        if attention is not None and attention[i] is not None:
+            entry["attention"] = attention_entry(attention[i], group[0], attention_max_tokens)
+        if evaluation is not None and evaluation[i]:
+            entry["evaluation"] = [_clean(e) for e in evaluation[i]]
+        texts.append(entry)
+    return {
+        "schema": SCHEMA,
+        "version": __version__,
+        "title": title,
+        "model": _clean(dict(model or {"name": first.model})),
+        "params": _clean(dict(params or {})),
+        "methods": _clean({k: dict(v) for k, v in (methods or method_info(per_text)).items()}),
+        "summary": _clean(dict(summary)) if summary else None,
+        "texts": texts,
+    }
+
+
+def text_entry(group: Sequence[Explanation]) -> dict[str, Any]:
+    """One text: its tokenization and prediction once, then the scores of each explanation."""
+    first = group[0]
+    for other in group[1:]:
+        if other.text != first.text or other.tokens != first.tokens or other.labels != first.labels:
+            raise InputError("explanations grouped as one text must share text, tokens and labels")
+    return {
+        "text": first.text,
+        "labels": list(first.labels),
+        "logits": _round(first.logits),
+        "probabilities": _round(first.probabilities),
+        "predicted": first.predicted,
+        "tokens": list(first.tokens),
+        "offsets": [list(o) for o in first.offsets],
+        "word_ids": list(first.word_ids),
+        "words": [list(w) for w in first.words],
+        "special": list(first.special),
+        "explanations": [
+            {
+                "method": e.method,
+                "targets": list(e.targets),
+                "scores": _round(e.scores),
+                "layer_scores": None if e.layer_scores is None else _round(e.layer_scores),
+                "params": dict(e.params),
+                "diagnostics": dict(e.diagnostics),
+            }
+            for e in group
+        ],
+        "attention": None,
+        "evaluation": None,
+    }
+
+
+def attention_entry(data: Mapping[str, Any], explanation: Explanation, max_tokens: int) -> dict[str, Any]:
+    """Attention [L][H][T][T] as one base64 string of uint8 (probability × 255) per layer."""
+    weights = np.asarray(data["attention"], dtype=np.float32)
+    if weights.ndim != 4 or weights.shape[2] != weights.shape[3]:
+        raise InputError(f"attention must be [layers][heads][tokens][tokens], got shape {list(weights.shape)}")
+    tokens = list(data.get("tokens", explanation.tokens))
+    if len(tokens) != weights.shape[2]:
+        raise InputError(f"attention covers {weights.shape[2]} tokens but lists {len(tokens)} token strings")
+    layers, heads, size, _ = weights.shape
+    if size > max_tokens:
+        return {"skipped": f"{size} tokens: attention maps are kept for texts of at most {max_tokens} tokens"}
+    quantized = np.clip(np.rint(weights * 255), 0, 255).astype(np.uint8)
+    return {
+        "layers": layers,
+        "heads": heads,
+        "size": size,
+        "tokens": tokens,
+        "data": [base64.b64encode(quantized[layer].tobytes()).decode("ascii") for layer in range(layers)],
+    }
+
+
+def decode_attention(entry: Mapping[str, Any]) -> np.ndarray:
+    """The [L, H, T, T] probabilities back from `attention_entry` (to 1/255)."""
+    layers, heads, size = entry["layers"], entry["heads"], entry["size"]
+    raw = [np.frombuffer(base64.b64decode(d), dtype=np.uint8) for d in entry["data"]]
+    return np.stack(raw).reshape(layers, heads, size, size).astype(np.float32) / 255
+
+
+def method_info(per_text: Sequence[Sequence[Explanation]]) -> dict[str, dict[str, Any]]:
+    """Summary and signedness of every method used, from the registry (unknown names get neither)."""
+    from trexplain.methods import available_methods
+
+    registry = available_methods()
+    names = dict.fromkeys(e.method for group in per_text for e in group)
+    info = {}
+    for name in names:
+        cls = registry.get(name)
+        info[name] = {"summary": getattr(cls, "summary", ""), "signed": bool(getattr(cls, "signed", True))}
+    return info
+
+
+def model_info(adapter: Any) -> dict[str, Any]:
+    """Name, family, labels, size and model card of an adapter, as plain strings and numbers."""
+    config = getattr(adapter, "config", None)
+    info: dict[str, Any] = {
+        "name": adapter.name,
+        "family": getattr(getattr(adapter, "family", None), "name", ""),
+        "labels": list(adapter.labels),
+        "layers": len(getattr(adapter, "layers", []) or []),
+        "max_length": getattr(adapter, "max_length", None),
+        "card": adapter.card or "",
+    }
+    if config is not None:
+        info["architecture"] = ", ".join(getattr(config, "architectures", None) or [type(adapter.model).__name__])
+    model = getattr(adapter, "model", None)
+    if model is not None:
+        info["parameters"] = int(sum(p.numel() for p in model.parameters()))
+    return info
+
+
+def _round(values: Any) -> Any:
+    array = np.asarray(values, dtype=np.float64)
+    rounded = [float(f"{v:.{DIGITS}g}") if math.isfinite(v) else None for v in array.ravel().tolist()]
+    return np.array(rounded, dtype=object).reshape(array.shape).tolist() if array.ndim else rounded[0]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: numpy to lists, non-finite floats to None (JSON has no NaN)."""
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, np.generic):
+        return _clean(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "tolist"):
+        return _clean(value.tolist())
+    return value

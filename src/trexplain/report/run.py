@@ -1,0 +1,142 @@
+"""`make_report`: texts in, the whole study out (explanations, attention, evaluation) as one report dict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trexplain.errors import InputError
+from trexplain.explanation import Explanation
+from trexplain.methods.base import TargetSpec
+from trexplain.models.adapter import ModelAdapter
+from trexplain.report.payload import ATTENTION_MAX_TOKENS, build_payload, model_info
+
+ATTENTION_TEXTS = 20  # attention maps are large; by default the first 20 texts carry them
+
+
+def make_report(
+    texts: Sequence[str],
+    adapter: ModelAdapter,
+    methods: Sequence[str] = ("gxi",),
+    *,
+    target: TargetSpec = "predicted",
+    params: dict[str, Any] | None = None,
+    evaluate: bool = False,
+    attention_texts: int = ATTENTION_TEXTS,
+    attention_max_tokens: int = ATTENTION_MAX_TOKENS,
+    batch_size: int = 16,
+    truncate: bool = False,
+    title: str | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Explain `texts` with every method, add attention maps and (optionally) faithfulness, and return the
+    report dict that `write_report` turns into one HTML file and `figures.write_figures` into images."""
+    from trexplain.api import explain
+
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts:
+        raise InputError("no text to report on; pass TEXT arguments or --input FILE")
+    methods = list(methods) or ["gxi"]
+    params = dict(params or {})
+    results = [
+        explain(
+            texts, adapter, name, target=target, batch_size=batch_size, truncate=truncate, progress=progress, **params
+        )
+        for name in methods
+    ]
+    per_text = [list(group) for group in zip(*results, strict=True)]
+    count = max(0, min(attention_texts, len(texts)))
+    attention: list[dict[str, Any] | None] = [None] * len(texts)
+    if count:
+        attention[:count] = attention_maps(adapter, per_text[:count], batch_size)
+    evaluation, summary = (None, None)
+    if evaluate:
+        evaluation, summary = evaluate_groups(adapter, per_text)
+    run = {
+        "methods": methods,
+        "target": target if isinstance(target, str) else ",".join(map(str, target)),
+        **{f"param {k}": v for k, v in params.items()},
+        "texts": len(texts),
+        "attention": f"first {count} texts, up to {attention_max_tokens} tokens" if count else "off",
+        "evaluate": bool(evaluate),
+        "truncate": truncate,
+        "torch": torch.__version__,
+    }
+    return build_payload(
+        per_text,
+        title=title or f"trexplain report · {adapter.name}",
+        model=model_info(adapter),
+        params=run,
+        attention=attention,
+        evaluation=evaluation,
+        summary=summary,
+        attention_max_tokens=attention_max_tokens,
+    )
+
+
+@torch.no_grad()
+def attention_maps(
+    adapter: ModelAdapter, per_text: Sequence[Sequence[Explanation]], batch_size: int = 16
+) -> list[dict[str, Any] | None]:
+    """`{"tokens", "offsets", "attention": [L, H, T, T]}` per text (None where the model returns none)."""
+    out: list[dict[str, Any] | None] = []
+    for start in range(0, len(per_text), batch_size):
+        groups = per_text[start : start + batch_size]
+        truncate = any(g[0].diagnostics.get("truncated_tokens") for g in groups)
+        batch = adapter.encode([g[0].text for g in groups], truncate=truncate)
+        attentions = adapter.forward(batch.inputs, output_attentions=True).attentions
+        if not attentions:
+            out.extend([None] * len(groups))
+            continue
+        stacked = torch.stack([a.float() for a in attentions], dim=1).cpu().numpy()  # [B, L, H, T, T]
+        for row in range(len(groups)):
+            n = batch.lengths[row]
+            out.append(
+                {
+                    "tokens": list(batch.tokens[row]),
+                    "offsets": batch.offsets[row],
+                    "attention": stacked[row, :, :, :n, :n],
+                }
+            )
+    return out
+
+
+def evaluate_groups(
+    adapter: ModelAdapter, per_text: Sequence[Sequence[Explanation]]
+) -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
+    """Faithfulness of every explanation (per text) and the method table with its verdict, via
+    `trexplain.evaluate` (all perturbed inputs batched there; a seeded random floor joins the table)."""
+    try:
+        from trexplain.evaluate import evaluate, random_explanations
+        from trexplain.evaluate.table import summarise, verdict
+    except ImportError as exc:
+        raise InputError(f"--evaluate needs trexplain.evaluate, which this installation lacks ({exc})") from exc
+    flat = [e for group in per_text for e in group]
+    result = evaluate(adapter, flat + random_explanations(flat))
+    rows = summarise(result.results)
+    entries = [{k: v for k, v in r.to_dict().items() if k != "text"} for r in result.results]
+    evaluation, cursor = [], 0  # results come explanation by explanation, target by target
+    for group in per_text:
+        size = sum(len(e.targets) for e in group)
+        evaluation.append(entries[cursor : cursor + size])
+        cursor += size
+    floor: dict[str, list[dict[str, Any]]] = {}
+    for r, entry in zip(result.results[cursor:], entries[cursor:], strict=True):
+        floor.setdefault(r.text, []).append(entry)
+    for group, found in zip(per_text, evaluation, strict=True):
+        found.extend(floor.get(group[0].text, []))
+    return evaluation, {"table": rows, "verdict": verdict(rows, result.results, adapter.name)}
+
+
+def write_report(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write the self-contained HTML file for a report dict; returns the path."""
+    from trexplain.viz.html import render
+
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise InputError(f"{path.parent}: no such folder for the report")
+    path.write_text(render(payload), encoding="utf-8")
+    return path

@@ -1,0 +1,185 @@
+"""Static figures for papers (matplotlib, Agg backend): bar charts, layer flows, attention maps, curves.
+
+They draw from the same report dict as the HTML page, so a figure and the page never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trexplain.errors import InputError
+from trexplain.viz.colors import NEGATIVE, POSITIVE
+
+FORMATS = ("png", "svg")
+CURVE_STYLE = {"morf": ("#dc2626", "MoRF"), "lerf": ("#16a34a", "LeRF"), "insertion": ("#0969da", "insertion")}
+MAX_BARS = 40  # longer texts show their 40 largest |scores| in the bar chart
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise InputError("figures need matplotlib: pip install 'trexplain[figures]' (or matplotlib)") from exc
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe version of a method or label name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "x"
+
+
+def _text(value: str) -> str:
+    """User text for matplotlib: `$` would start mathtext, so it is escaped."""
+    return str(value).replace("$", r"\$")
+
+
+def word_values(entry: Mapping[str, Any], row: list[float]) -> tuple[list[str], np.ndarray]:
+    """Word texts and summed scores of one score row (as `Explanation.word_scores`)."""
+    ids = np.asarray(entry["word_ids"])
+    values = np.array([0.0 if v is None else v for v in row], dtype=np.float64)
+    words = [entry["text"][s:e] for s, e in entry["words"]]
+    sums = np.bincount(ids[ids >= 0], weights=values[ids >= 0], minlength=len(words))[: len(words)]
+    return words, sums
+
+
+def bar_figure(labels: list[str], values: np.ndarray, title: str):
+    """Signed horizontal bars in text order: green supports the class, red opposes it."""
+    plt = _pyplot()
+    order = np.arange(len(values))
+    if len(values) > MAX_BARS:
+        order = np.sort(np.argsort(-np.abs(values), kind="stable")[:MAX_BARS])
+        title += f" (top {MAX_BARS} of {len(values)} by |score|)"
+    colours = [np.array(POSITIVE if values[i] >= 0 else NEGATIVE) / 255 for i in order]
+    fig, ax = plt.subplots(figsize=(6.4, 0.6 + 0.24 * len(order)))
+    ax.barh(np.arange(len(order)), values[order], color=colours)
+    ax.set_yticks(np.arange(len(order)), [_text(labels[i]) for i in order], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#57606a", linewidth=0.8)
+    ax.set_xlabel("relevance")
+    ax.set_title(_text(title), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap_figure(matrix: np.ndarray, rows: list[str], cols: list[str], title: str, signed: bool):
+    """A heatmap with token labels (when they fit); signed maps use a red–white–green scale around 0."""
+    plt = _pyplot()
+    from matplotlib.colors import LinearSegmentedColormap
+
+    size = (min(12.0, 2 + 0.22 * len(cols)), min(12.0, 1.4 + 0.22 * len(rows)))
+    fig, ax = plt.subplots(figsize=size)
+    if signed:
+        peak = float(np.nanmax(np.abs(matrix))) or 1.0
+        cmap = LinearSegmentedColormap.from_list("tx", [np.array(NEGATIVE) / 255, (1, 1, 1), np.array(POSITIVE) / 255])
+        image = ax.imshow(matrix, cmap=cmap, vmin=-peak, vmax=peak, aspect="auto", interpolation="nearest")
+    else:
+        image = ax.imshow(matrix, cmap="Blues", vmin=0, aspect="auto", interpolation="nearest")
+    if len(cols) <= 64:
+        ax.set_xticks(np.arange(len(cols)), [_text(c) for c in cols], rotation=90, fontsize=7)
+    if len(rows) <= 64:
+        ax.set_yticks(np.arange(len(rows)), [_text(r) for r in rows], fontsize=7)
+    ax.set_title(_text(title), fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def curve_figure(result: Mapping[str, Any], title: str):
+    """Target probability as features are removed (MoRF, LeRF) or inserted, with the AOPC numbers."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    for name, (colour, label) in CURVE_STYLE.items():
+        curve = (result.get("curves") or {}).get(name)
+        if curve and curve.get("fractions"):
+            ax.plot(curve["fractions"], curve["probabilities"], color=colour, label=label, marker=".")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("fraction of features removed / inserted")
+    ax.set_ylabel("p(class)")
+    numbers = [
+        f"{label} {result[key]:.3f}"
+        for key, label in (("aopc_comprehensiveness", "compr."), ("aopc_sufficiency", "suff."), ("delta_af", "ΔA^F"))
+        if isinstance(result.get(key), (int, float))
+    ]
+    ax.set_title(_text(title) + ("\n" + ", ".join(numbers) if numbers else ""), fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "png") -> list[Path]:
+    """Every figure of a report dict into `folder` (created); returns the files written.
+
+    Per text i: `textNNN_<method>_<class>_bars`, `..._layers` (when layer scores exist), `..._curves`
+    (when evaluated) and `textNNN_attention` (heads averaged, one panel per layer).
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
+    from trexplain.report.payload import decode_attention
+
+    plt = _pyplot()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save(fig, name: str) -> None:
+        path = folder / f"{name}.{fmt}"
+        fig.savefig(path, dpi=150)
+        plt.close(fig)
+        written.append(path)
+
+    for i, entry in enumerate(payload["texts"]):
+        stem = f"text{i:03d}"
+        for exp in entry["explanations"]:
+            for k, target in enumerate(exp["targets"]):
+                label = entry["labels"][target]
+                name = f"{stem}_{_safe(exp['method'])}_{_safe(label)}"
+                words, values = word_values(entry, exp["scores"][k])
+                save(bar_figure(words, values, f"{exp['method']} → {label}"), f"{name}_bars")
+                if exp.get("layer_scores"):
+                    flow = np.array([word_values(entry, layer[k])[1] for layer in exp["layer_scores"]])
+                    rows = [f"layer {n}" for n in range(len(flow))]
+                    save(
+                        heatmap_figure(flow, rows, words, f"{exp['method']} → {label}: relevance by layer", True),
+                        f"{name}_layers",
+                    )
+                for result in entry.get("evaluation") or []:
+                    if result.get("method") == exp["method"] and result.get("target") in (label, target):
+                        save(curve_figure(result, f"{exp['method']} → {label}"), f"{name}_curves")
+                        break
+        attention = entry.get("attention")
+        if attention and "data" in attention:
+            save(_attention_figure(decode_attention(attention), attention["tokens"], plt), f"{stem}_attention")
+    return written
+
+
+def _attention_figure(maps: np.ndarray, tokens: list[str], plt):
+    layers = maps.shape[0]
+    columns = min(3, layers)
+    grid_rows = -(-layers // columns)
+    fig, axes = plt.subplots(grid_rows, columns, figsize=(4 * columns, 4 * grid_rows), squeeze=False)
+    labelled = len(tokens) <= 40
+    for layer, ax in enumerate(axes.ravel()):
+        if layer >= layers:
+            ax.axis("off")
+            continue
+        ax.imshow(maps[layer].mean(axis=0), cmap="Blues", vmin=0, interpolation="nearest")
+        ax.set_title(f"layer {layer} (mean of heads)", fontsize=9)
+        if labelled:
+            names = [_text(t) for t in tokens]
+            ax.set_xticks(np.arange(len(tokens)), names, rotation=90, fontsize=6)
+            ax.set_yticks(np.arange(len(tokens)), names, fontsize=6)
+        else:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,247 @@
+"""The HTML report in a real browser: Debian's chromium, headless, driven by Playwright (no browser download).
+
+One browser for the module. Each page counts console errors, page errors and network requests, and
+replaces `window.alert` so an injected script that ran would be counted.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trexplain import explain
+from trexplain.explanation import Explanation
+from trexplain.report.payload import build_payload
+from trexplain.report.run import attention_maps
+from trexplain.viz.html import page, render
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+INJECT = [
+    "I can't believe it <script>alert(1)</script> happened!",
+    "What a day \"';<img src=x onerror=alert(1)> ok",
+]
+CLICK_MS = "s => { const t = performance.now(); document.querySelector(s).click(); return performance.now() - t; }"
+HOOK = "window.__alerts = 0; window.alert = function () { window.__alerts += 1; };"
+
+if not CHROMIUM.exists():
+    pytest.skip("Chromium is absent: apt-get install -y chromium (make test does it)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
+
+
+class Tab:
+    """A page with its console errors, page errors and requests recorded."""
+
+    def __init__(self, browser, viewport=(1100, 900)):
+        self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.add_init_script(HOOK)
+
+    def open(self, path: Path) -> float:
+        began = time.perf_counter()
+        self.page.goto(path.as_uri())
+        self.page.wait_for_selector("html[data-ready=true]", timeout=10_000)
+        return time.perf_counter() - began
+
+    def check_clean(self, path: Path | None = None) -> None:
+        assert self.errors == []
+        assert self.requests == ([path.as_uri()] if path else [])
+        assert self.page.evaluate("window.__alerts") == 0
+
+    def colours(self, card) -> list[str]:
+        return card.locator(".tx-text .tx-u").evaluate_all("els => els.map(e => e.style.backgroundColor)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def study(demo):
+    """Two hostile texts with two methods (every class), a layer-wise one, attention and evaluation dicts."""
+    gxi = explain(INJECT, demo, "gxi", target="all")
+    saliency = explain(INJECT, demo, "saliency", target="all")
+    data = gxi[0].to_dict()
+    rng = np.random.default_rng(0)
+    layers = rng.normal(size=(len(demo.layers), 3, len(data["tokens"])))
+    layered = Explanation.from_dict({**data, "method": "layered", "layer_scores": layers})
+    fractions = np.linspace(0, 1, 11).tolist()
+    curve = {"fractions": fractions, "probabilities": [1 - f for f in fractions]}
+    result = {
+        "method": "gxi",
+        "target": gxi[0].predicted_label,
+        "strategy": "delete",
+        "level": "word",
+        "curves": {"morf": curve, "lerf": curve, "insertion": curve},
+        "aopc_comprehensiveness": 0.4,
+        "aopc_sufficiency": 0.1,
+        "delta_af": 0.3,
+        "completeness_error": 1e-7,
+    }
+    row = {"comprehensiveness": 0.4, "sufficiency": 0.1, "delta_af": 0.3, "seconds": 0.01, "n": 2}
+    payload = build_payload(
+        [[gxi[0], saliency[0], layered], [gxi[1], saliency[1]]],
+        title="study <script>alert(1)</script>",
+        model={"name": "<img src=x onerror=alert(1)>", "card": "# card\n<script>alert(1)</script>\"';"},
+        params={"note": "<script>alert(1)</script>"},
+        attention=attention_maps(demo, [[gxi[0]], [gxi[1]]]),
+        evaluation=[[result], None],
+        summary={"table": [{"method": "gxi", **row}], "verdict": "<b onmouseover=alert(1)>trust gxi</b>"},
+    )
+    return gxi, payload
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, study):
+    folder = tmp_path_factory.mktemp("pages")
+    paths = {"study": folder / "study.html"}
+    paths["study"].write_text(render(study[1]))
+    words = [f"w{i % 97}" for i in range(510)]
+    paths["long"] = folder / "long.html"
+    paths["long"].write_text(page([synthetic(" ".join(words), layers=6)]))
+    paths["many"] = folder / "many.html"
+    paths["many"].write_text(page([synthetic(f"text number {i} says <b>{'ok ' * (i % 30)}</b>") for i in range(200)]))
+    return paths
+
+
+def synthetic(text: str, layers: int = 0) -> Explanation:
+    """An explanation with one token per word plus [CLS]/[SEP] and seeded scores, without a model."""
+    spans, cursor = [], 0
+    for word in text.split(" "):
+        spans.append((cursor, cursor + len(word)))
+        cursor += len(word) + 1
+    n = len(spans) + 2
+    rng = np.random.default_rng(n)
+    return Explanation(
+        text=text,
+        tokens=["[CLS]", *(text[s:e] for s, e in spans), "[SEP]"],
+        offsets=[(0, 0), *spans, (0, 0)],
+        word_ids=[-1, *range(len(spans)), -1],
+        words=spans,
+        special=[True, *[False] * len(spans), True],
+        labels=("negative", "positive"),
+        logits=[0.2, 1.0],
+        targets=[0, 1],
+        scores=rng.normal(size=(2, n)),
+        method="made-up",
+        layer_scores=rng.normal(size=(layers, 2, n)) if layers else None,
+    )
+
+
+def test_study_page(browser, files, study):
+    gxi, _ = study
+    tab = Tab(browser)
+    tab.open(files["study"])
+    p = tab.page
+    card = p.locator("article.tx-card").first
+    # injected strings are shown as text, never as elements
+    assert "<script>alert(1)</script>" in card.locator(".tx-text").inner_text()
+    assert p.locator("img").count() == 0 and p.locator("script").count() == 2
+    assert p.locator("b[onmouseover]").count() == 0
+    assert p.locator(".tx-verdict").inner_text() == "<b onmouseover=alert(1)>trust gxi</b>"
+    assert p.locator("h1").inner_text() == "study <script>alert(1)</script>"
+    # hover shows the word's value as the library computes it
+    e = gxi[0]
+    row = e.target_row(e.predicted)
+    first = card.locator(".tx-text .tx-u").first
+    first.hover()
+    expected = f"{e.word_scores(e.targets[row])[0]:+.4f}"
+    assert expected in card.locator(".tx-readout").first.inner_text()
+    assert first.get_attribute("title") == f"{e.word_texts()[0]}: {expected}"
+    # clicking another class recolours the tokens
+    before = tab.colours(card)
+    label = card.locator("button.tx-class[aria-pressed=false]").first.get_attribute("data-label")
+    other = card.locator(f"button.tx-class[data-label={label}]")
+    other.click()
+    assert other.get_attribute("aria-pressed") == "true"
+    assert tab.colours(card) != before
+    # word/token toggle: one span per token with a character span, specials as chips
+    card.locator("button.tx-level", has_text="tokens").click()
+    assert card.locator(".tx-text .tx-u").count() == len(e.tokens)
+    assert card.locator(".tx-bar-row").count() == len(e.tokens)
+    # the lazily drawn sections
+    card.locator("button.tx-class", has_text=e.predicted_label).click()
+    card.locator("details.tx-curves summary").click()
+    assert card.locator("details.tx-curves svg polyline").count() == 3
+    card.locator("details.tx-attention summary").click()
+    card.locator("button.tx-head-button", has_text="3").click()
+    assert card.locator("details.tx-attention canvas").count() == 1
+    card.locator("button.tx-method", has_text="layered").click()
+    card.locator("details.tx-flow summary").click()
+    assert card.locator("details.tx-flow canvas").count() == 1
+    p.locator("details", has_text="Model card").locator("summary").click()
+    assert "<script>alert(1)</script>" in p.locator("pre.tx-card-text").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    p.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    tab.check_clean(files["study"])
+    p.close()
+
+
+def test_long_text_stays_responsive(browser, files):
+    tab = Tab(browser)
+    assert tab.open(files["long"]) < 5
+    card = tab.page.locator("article.tx-card").first
+    assert card.locator(".tx-text .tx-u").count() == 510
+    for selector in (
+        "button.tx-level:nth-of-type(2)",
+        "details.tx-flow summary",
+        "button.tx-class[aria-pressed=false]",
+    ):
+        assert tab.page.evaluate(CLICK_MS, selector) < 1000  # each redraw well under a second, no freeze
+    assert card.locator(".tx-text .tx-u").count() == 512
+    assert card.locator("details.tx-flow canvas").count() == 1
+    tab.check_clean(files["long"])
+    tab.page.close()
+
+
+def test_two_hundred_texts_are_paginated(browser, files):
+    tab = Tab(browser)
+    assert tab.open(files["many"]) < 5
+    p = tab.page
+    assert p.locator("article.tx-card").count() == 10
+    assert "of 200" in p.locator(".tx-page").inner_text()
+    p.locator("button.tx-next").click()
+    assert p.locator("article.tx-card .tx-num").first.inner_text() == "#11"
+    p.locator("input[type=search]").fill("number 199 ")
+    assert p.locator("article.tx-card").count() == 1
+    assert "<b>" in p.locator("article.tx-card .tx-text").inner_text()
+    tab.check_clean(files["many"])
+    p.close()
+
+
+def test_notebook_iframe(browser, study, tmp_path):
+    gxi, _ = study
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text(f"<!doctype html><html><body><p>cell output:</p>{gxi[0]._repr_html_()}</body></html>")
+    tab = Tab(browser)
+    tab.page.goto(notebook.as_uri())
+    frame = tab.page.frame_locator("iframe")
+    frame.locator("html[data-ready=true]").wait_for(timeout=10_000)
+    assert "<script>alert(1)</script>" in frame.locator(".tx-text").first.inner_text()
+    frame.locator("button.tx-class").nth(1).click()
+    assert frame.locator("button.tx-class").nth(1).get_attribute("aria-pressed") == "true"
+    assert tab.page.frames[1].evaluate("window.__alerts") == 0
+    tab.check_clean(notebook)
+    tab.page.close()
