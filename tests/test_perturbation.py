@@ -22,7 +22,12 @@ TEXTS = ["What a terrible waste of time.", "The movie was wonderful!"]
 
 
 def _double(adapter: ModelAdapter) -> ModelAdapter:
+    """A float64 copy with every Linear weight ×10: random tiny models barely react to removed words otherwise."""
     model = copy.deepcopy(adapter.model).double()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                module.weight.mul_(10)
     return ModelAdapter(model, adapter.tokenizer, family=adapter.family, labels=adapter.labels, name="f64")
 
 
@@ -131,10 +136,10 @@ def test_kernelshap_exact_equals_brute_force(tiny, family, strategy):
 def test_kernelshap_sampled_keeps_efficiency(tiny, output):
     adapter = _double(tiny["bert"])
     batch = adapter.encode(TEXTS[:1])
-    method = get_method("kernelshap", exact_features=0, n_samples=40, output=output, seed=3)
+    method = get_method("kernelshap", exact_features=0, n_samples=80, output=output, seed=3)
     result = method.attribute(adapter, batch, Targets("all", adapter))
     diag = result.diagnostics[0]
-    assert diag["exact"] is False and diag["n_samples"] == 40
+    assert diag["exact"] is False and diag["n_samples"] == 80
     full = result.logits[0].softmax(-1) if output == "probability" else result.logits[0]
     total = torch.tensor(diag["base_value"], dtype=torch.float64) + result.scores[0].sum(-1)
     torch.testing.assert_close(total, full, atol=1e-6, rtol=0)
@@ -142,7 +147,7 @@ def test_kernelshap_sampled_keeps_efficiency(tiny, output):
     if output == "probability":
         return
     sampled = _word_scores(result, 0, batch)
-    assert (sampled - phi).abs().max() < 0.25 * phi.abs().max()
+    assert (sampled - phi).abs().max() < 0.15 * phi.abs().max()
 
 
 def test_shapley_sampler_enumerates_small_sizes_and_pairs_the_rest():

@@ -9,6 +9,7 @@ equally among its tokens, so word sums (`Explanation.word_scores`) equal the fea
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -58,13 +59,13 @@ class _Perturbation(Method):
         if self.batch_size < 1:
             raise MethodError(f"batch_size must be at least 1, got {self.batch_size}")
 
+    @abstractmethod
     def design(self, m: int) -> tuple[Tensor, Tensor | None, dict[str, Any]]:
         """Coalitions [S, m] (row 0 keeps everything), optional weights, and diagnostics about them."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fit(self, coalitions: Tensor, weights: Tensor | None, y: Tensor) -> tuple[Tensor, dict[str, Any]]:
-        """Feature scores [K, m] from the outputs y [S, K] (float64), plus per-target diagnostics."""
-        raise NotImplementedError
+        """Feature scores [K, m] from the outputs y [S, K] (float64, CPU), plus per-target diagnostics."""
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
         feats = [features(batch, row, self.level) for row in range(len(batch))]
@@ -177,4 +178,4 @@ class KernelShap(_Perturbation):
         full, base = y[0], y[1]
         values = constrained_wls(coalitions[2:], y[2:], weights, base, full)
         error = (base + values.sum(1) - full).abs()
-        return values, {"base_value": base.tolist(), "output": full.tolist(), "efficiency_error": error.tolist()}
+        return values, {"base_value": base.tolist(), "full_value": full.tolist(), "efficiency_error": error.tolist()}

@@ -98,11 +98,11 @@ def _columns(inputs: ModelInputs, width: int) -> ModelInputs:
 
 
 def select_outputs(logits: Tensor, targets: Tensor, output: str) -> Tensor:
-    """The explained quantity [S, K] in float64: target logits, or target probabilities."""
+    """The explained quantity [S, K] in float64 on the CPU (where the fits run): target logits or probabilities."""
     values = logits.double()
     if output == "probability":
         values = values.softmax(-1)
-    return values[:, targets.to(values.device)]
+    return values[:, targets.to(values.device)].cpu()
 
 
 def spread(feature_scores: Tensor, features: Tensor) -> Tensor:
