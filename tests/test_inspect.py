@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from transformers import AutoModelForMaskedLM
@@ -196,3 +198,21 @@ def test_cli_index_and_neighbours(tiny_dirs, tmp_path):
     data = json.loads(result.stdout)
     n = len(data["tokens"])
     assert np.array(data["attention"]).shape == (2, 4, n, n) and len(data["offsets"]) == n
+
+
+def test_search_equals_float32_brute_force():
+    generator = torch.Generator().manual_seed(0)
+    base = torch.randn(64, generator=generator)
+    # Many near-duplicates of one direction: float16 scores tie, the float32 rescoring must still rank exactly.
+    raw = base + 0.05 * torch.randn(3000, 64, generator=generator)
+    vectors = torch.nn.functional.normalize(raw, dim=-1).half().numpy()[None]
+    special = np.arange(3000) % 50 == 0
+    table = pd.DataFrame({"text_id": 0, "position": np.arange(3000), "token": "x", "start": 0, "end": 1})
+    table["special"] = special
+    index = CorpusIndex(Path("."), {}, table, ["x"], vectors)
+    found = index.search(base, 0, k=20, chunk=700)
+    scores = torch.from_numpy(vectors[0].astype(np.float32)) @ torch.nn.functional.normalize(base, dim=0)
+    scores[torch.from_numpy(special)] = -torch.inf
+    expected = scores.topk(20)
+    assert [n.position for n in found] == expected.indices.tolist()
+    np.testing.assert_allclose([n.similarity for n in found], expected.values.numpy(), atol=1e-6)
