@@ -17,6 +17,7 @@ from trexplain.methods import Targets, get_method
 from trexplain.methods.lrp import lrp_attribution
 from trexplain.methods.lrp_rules import (
     AttentionRule,
+    EpsilonRule,
     LayerNormRule,
     Rule,
     _multihead_surrogate,
@@ -227,6 +228,21 @@ def test_identity_rule_passes_relevance_unchanged(fn):
     (grad_x,) = torch.autograd.grad(y, x, grad)
     assert torch.equal(y, fn(x))
     torch.testing.assert_close(x * grad_x, y * grad, rtol=1e-14, atol=0)
+
+
+def test_epsilon_rule_is_epsilon_lrp_on_a_linear_layer():
+    torch.manual_seed(0)
+    linear = nn.Linear(4, 3, dtype=torch.float64).eval()
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    grad_out = torch.randn(5, 3, dtype=torch.float64)
+    with lrp_rules(type("A", (), {"model": linear})(), [EpsilonRule(0.3)]):
+        z = linear(x)
+    (grad,) = torch.autograd.grad(z, x, grad_out)
+    z = z.detach()
+    expected = x.detach() * ((z * grad_out / (z + 0.3 * z.sign())) @ linear.weight.detach())
+    torch.testing.assert_close(x.detach() * grad, expected)
+    with pytest.raises(MethodError, match="epsilon"):
+        get_method("attnlrp", epsilon=-1.0)
 
 
 def test_layernorm_rule_holds_only_sigma():

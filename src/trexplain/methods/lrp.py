@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.methods.lrp_rules import Rule, attnlrp_rules, cp_lrp_rules, lrp_rules
 from trexplain.models.adapter import ModelAdapter
@@ -120,8 +121,15 @@ class AttnLRP(Method):
     Not exactly conservative by design (the softmax rule absorbs relevance); the ratio is in the diagnostics.
     """
 
+    epsilon: float = 0.0
+    """ε of the ε-rule on linear layers; 0 = LRP-0 (plain gradient through them), larger values damp weak paths."""
+
     name = "attnlrp"
     summary = "AttnLRP: halved gradients through attention matmuls, LN/identity rules (signed, 1 fwd + 1 bwd)"
 
+    def __post_init__(self) -> None:
+        if not self.epsilon >= 0:
+            raise MethodError(f"attnlrp: epsilon must be ≥ 0, got {self.epsilon}")
+
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
-        return lrp_attribution(adapter, batch, targets, attnlrp_rules())
+        return lrp_attribution(adapter, batch, targets, attnlrp_rules(self.epsilon))

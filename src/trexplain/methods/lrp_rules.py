@@ -94,6 +94,27 @@ class _IdentityRule(torch.autograd.Function):
         return grad * ratio, None
 
 
+class _EpsilonRule(torch.autograd.Function):
+    """Identity forward on a linear layer's output z; backward scales by z / (z + ε·sign z) (ε-LRP as a gradient)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(z: Tensor, epsilon: float) -> Tensor:
+        return z.view_as(z)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        z, ctx.epsilon = inputs
+        ctx.save_for_backward(z)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (z,) = ctx.saved_tensors
+        stabiliser = torch.where(z >= 0, ctx.epsilon, -ctx.epsilon)
+        return grad * z / (z + stabiliser), None
+
+
 class _LayerNormRule(torch.autograd.Function):
     """Returns the exact LayerNorm output; backward treats σ (and with `detach_mean` also μ) as constant."""
 
@@ -206,7 +227,8 @@ class AttentionRule(Rule):
         modules = [m for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
         if not modules:
             raise MethodError(
-                "no nn.MultiheadAttention found in the custom model; LRP rules for custom encoders need it"
+                "no nn.MultiheadAttention found in the custom model, so the attention rule has nothing to act on; "
+                "custom encoders need nn.MultiheadAttention (load Hugging Face models with load_model instead)"
             )
         hook = _multihead_hook(self.mode)
         return [m.register_forward_hook(hook, with_kwargs=True).remove for m in modules]
@@ -261,7 +283,7 @@ def _multihead_surrogate(
     products = torch.matmul(q, k.transpose(-2, -1))
     if mode == "uniform":
         products = halve_gradient(products)
-    mask = _multihead_mask(attn_mask, key_padding_mask, is_causal, n_q, k.shape[2], batch, heads, q.dtype)
+    mask = _multihead_mask(attn_mask, key_padding_mask, is_causal, n_q, k.shape[2], batch, heads, q)
     probs = attention_probabilities(products / math.sqrt(q.shape[-1]), mask, mode)
     output = torch.matmul(probs, v)
     if mode == "uniform":
@@ -278,24 +300,43 @@ def _multihead_mask(
     n_k: int,
     batch: int,
     heads: int,
-    dtype: torch.dtype,
+    like: Tensor,
 ) -> Tensor | None:
     """nn.MultiheadAttention's masks (bool True = blocked, or additive) as one additive [B, H|1, Q, K] mask."""
     if attn_mask is None and is_causal:
-        attn_mask = torch.ones(n_q, n_k, dtype=torch.bool).triu(1)
+        attn_mask = torch.ones(n_q, n_k, dtype=torch.bool, device=like.device).triu(1)
     total = None
     for mask, shape in ((attn_mask, None), (padding, (batch, 1, 1, n_k))):
         if mask is None:
             continue
-        mask = (
-            torch.zeros(mask.shape, dtype=dtype).masked_fill(mask, float("-inf")) if mask.dtype == torch.bool else mask
-        )
+        if mask.dtype == torch.bool:
+            mask = torch.zeros_like(mask, dtype=like.dtype).masked_fill(mask, float("-inf"))
         if shape is not None:
             mask = mask.view(shape)
         elif mask.dim() == 3:
             mask = mask.view(batch, heads, n_q, n_k)
         total = mask if total is None else total + mask
     return total
+
+
+# ------------------------------------------------------------------ linear layers
+@dataclass
+class EpsilonRule(Rule):
+    """ε-rule on every `nn.Linear`: R_in = x ⊙ Wᵀ (R_out / (z + ε·sign z)); ε = 0 is LRP-0, plain gradient × input."""
+
+    epsilon: float = 1e-6
+
+    def attach(self, adapter: ModelAdapter) -> list[Undo]:
+        if self.epsilon == 0:
+            return []
+        if self.epsilon < 0:
+            raise MethodError(f"epsilon must be ≥ 0, got {self.epsilon}")
+
+        def hook(_module: nn.Linear, _args: tuple, output: Tensor) -> Tensor:
+            return _EpsilonRule.apply(output, self.epsilon)
+
+        linears = [m for m in adapter.model.modules() if isinstance(m, nn.Linear)]
+        return [m.register_forward_hook(hook).remove for m in linears]
 
 
 # ------------------------------------------------------------------ normalisation
@@ -388,7 +429,7 @@ def cp_lrp_rules(detach_mean: bool = False) -> list[Rule]:
     return [AttentionRule("hold"), LayerNormRule(detach_mean), IdentityRule()]
 
 
-def attnlrp_rules() -> list[Rule]:
+def attnlrp_rules(epsilon: float = 0.0) -> list[Rule]:
     """AttnLRP (Achtibat et al. 2024): uniform rule on both attention matmuls, softmax gradient kept, LN and
-    identity rules as in CP-LRP; linear layers stay plain gradient × input (ε → 0)."""
-    return [AttentionRule("uniform"), LayerNormRule(), IdentityRule()]
+    identity rules as in CP-LRP, ε-rule on linear layers (ε = 0: plain gradient × input, as LXT's efficient mode)."""
+    return [AttentionRule("uniform"), LayerNormRule(), IdentityRule(), EpsilonRule(epsilon)]
