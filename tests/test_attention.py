@@ -13,7 +13,7 @@ from tests.tiny import FAMILIES, wordpiece_tokenizer
 from trexplain import explain
 from trexplain.errors import MethodError
 from trexplain.methods import Targets, get_method
-from trexplain.methods.attention import gradient_rollout_steps, rollout_steps
+from trexplain.methods.attention import gradient_rollout, relevance_map, rollout_steps
 from trexplain.models import ModelAdapter
 
 TEXTS = ["I can't believe this just happened!", "What a terrible waste of time."]
@@ -64,18 +64,22 @@ def test_rollout_rows_sum_to_one(tiny, family):
 def test_zero_gradients_give_identity():
     torch.manual_seed(0)
     attentions = [torch.softmax(torch.randn(2, 4, 5, 5), -1) for _ in range(3)]
-    gradients = [torch.zeros(2, 3, 4, 5, 5) for _ in range(3)]
-    steps = gradient_rollout_steps(attentions, gradients)
-    assert steps.shape == (2, 3, 3, 5, 5)
-    torch.testing.assert_close(steps, torch.eye(5).expand_as(steps), rtol=0, atol=0)
+    maps = [torch.stack([relevance_map(a, torch.zeros_like(a))] * 3, dim=1) for a in attentions]
+    final, rows = gradient_rollout(maps)
+    assert final.shape == (2, 3, 5, 5) and rows.shape == (2, 3, 3, 5)
+    torch.testing.assert_close(final, torch.eye(5).expand_as(final), rtol=0, atol=0)
+    torch.testing.assert_close(rows, torch.eye(5)[0].expand_as(rows), rtol=0, atol=0)
 
 
-def test_negative_gradients_are_clipped():
-    attentions = [torch.full((1, 1, 2, 2), 0.5)]
-    gradients = [torch.tensor([[[[[-1.0, 2.0], [3.0, -4.0]]]]])]
-    steps = gradient_rollout_steps(attentions, gradients)
-    expected = torch.eye(2) + torch.tensor([[0.0, 1.0], [1.5, 0.0]])
-    torch.testing.assert_close(steps[0, 0, 0], expected)
+def test_relevance_map_clips_negative_products_then_rolls_out():
+    attention = torch.full((1, 2, 2, 2), 0.5)
+    gradient = torch.tensor([[[[-1.0, 2.0], [3.0, -4.0]], [[2.0, 2.0], [-2.0, 0.0]]]])
+    weighted = relevance_map(attention, gradient)
+    expected = torch.tensor([[0.5, 1.0], [0.75, 0.0]])
+    torch.testing.assert_close(weighted[0], expected)
+    final, _ = gradient_rollout([weighted[:, None], weighted[:, None]])
+    first = torch.eye(2) + expected
+    torch.testing.assert_close(final[0, 0], first + expected @ first)
 
 
 def _chefer_reference(adapter: ModelAdapter, text: str, target: int) -> np.ndarray:

@@ -14,7 +14,6 @@ import torch
 from torch import Tensor
 
 from trexplain.errors import MethodError
-from trexplain.methods.autograd import target_gradients
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
@@ -45,21 +44,24 @@ def rollout_steps(head_means: Sequence[Tensor]) -> Tensor:
     return torch.stack(steps, dim=1)
 
 
-def gradient_rollout_steps(attentions: Sequence[Tensor], gradients: Sequence[Tensor]) -> Tensor:
-    """Chefer ICCV 2021 relevance after each layer: R ← R + Ā R, Ā = E_h(∇A ⊙ A)^+, R₀ = I.
+def relevance_map(attention: Tensor, gradient: Tensor) -> Tensor:
+    """Ā = E_h(∇A ⊙ A)^+ of one layer: [B, H, T, T] attention and its gradient → [B, T, T]."""
+    return (gradient * attention).clamp(min=0).mean(dim=1)
 
-    `attentions[l]` is [B, H, T, T]; `gradients[l]` is [B, K, H, T, T] (one slice per target).
-    Returns [B, K, L, T, T]. With all gradients zero, R stays the identity.
+
+def gradient_rollout(maps: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """Chefer ICCV 2021 rule R ← R + Ā R from R₀ = I, with `maps[l]` = Ā of layer l as [B, K, T, T].
+
+    Returns the final R [B, K, T, T] and its row 0 after each layer [B, K, L, T] (only rows are kept
+    per layer, so memory stays one R). With all maps zero, R stays the identity.
     """
-    batch, k, _, tokens, _ = gradients[0].shape
-    eye = torch.eye(tokens, dtype=attentions[0].dtype, device=attentions[0].device)
-    relevance = eye.expand(batch, k, tokens, tokens)
-    steps = []
-    for attention, gradient in zip(attentions, gradients, strict=True):
-        weighted = (gradient * attention.unsqueeze(1)).clamp(min=0).mean(dim=2)
+    tokens = maps[0].shape[-1]
+    relevance = torch.eye(tokens, dtype=maps[0].dtype, device=maps[0].device).expand_as(maps[0])
+    rows = []
+    for weighted in maps:
         relevance = relevance + weighted @ relevance
-        steps.append(relevance)
-    return torch.stack(steps, dim=2)
+        rows.append(relevance[..., 0, :])
+    return relevance, torch.stack(rows, dim=2)
 
 
 def _per_target(rows: Tensor, k: int) -> Tensor:
@@ -110,7 +112,7 @@ class GradientRollout(Method):
     """Gradient-weighted rollout (Chefer et al., ICCV 2021): class-specific through ∂f_c/∂A.
 
     Scores are row 0 of R (R[0, 0], the classification token itself, is kept: it is at least 1 and
-    special tokens are left out of rankings anyway). `layer_scores[:, l]` is R after layer l + 1.
+    special tokens are left out of rankings anyway). `layer_scores[:, l]` is row 0 of R after layer l + 1.
     """
 
     name = "grad-rollout"
@@ -120,7 +122,14 @@ class GradientRollout(Method):
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
         logits, attentions = attention_probabilities(adapter, batch, grad=True)
         chosen = targets(logits.detach())
-        gradients = target_gradients(logits, chosen, attentions)
-        detached = [a.detach() for a in attentions]
-        steps = gradient_rollout_steps(detached, gradients)[..., 0, :]  # [B, K, L, T]
-        return Attribution(steps[:, :, -1], logits.detach(), chosen, layer_scores=steps.transpose(1, 2).contiguous())
+        # One backward per target, reducing each layer's gradient to Ā at once: keeping every target's
+        # [B, H, T, T] gradients (as `target_gradients` would) costs K times the attention memory.
+        maps: list[list[Tensor]] = [[] for _ in attentions]
+        count = chosen.shape[1]
+        for k in range(count):
+            selected = logits.gather(1, chosen[:, k : k + 1]).sum()
+            gradients = torch.autograd.grad(selected, attentions, retain_graph=k < count - 1)
+            for per_layer, attention, gradient in zip(maps, attentions, gradients, strict=True):
+                per_layer.append(relevance_map(attention.detach(), gradient))
+        _, rows = gradient_rollout([torch.stack(m, dim=1) for m in maps])  # rows: [B, K, L, T]
+        return Attribution(rows[:, :, -1], logits.detach(), chosen, layer_scores=rows.transpose(1, 2).contiguous())
