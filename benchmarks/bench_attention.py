@@ -103,7 +103,8 @@ def _search(ctx: Context) -> dict:
                     "version": INDEX_VERSION,
                     "model": "demo",
                     "model_name": "demo",
-                    "layers": 1,
+                    "model_layers": 1,
+                    "stored_layers": [0],
                     "hidden": hidden,
                     "tokens": SYNTHETIC_TOKENS,
                 }

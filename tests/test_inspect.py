@@ -155,6 +155,18 @@ def test_nearest_neighbour_is_itself(tiny, corpus_index, layer):
     assert not any(n.token in ("[CLS]", "[SEP]") for n in result.neighbours)
 
 
+def test_index_of_chosen_layers(tiny, corpus_index, tmp_path):
+    full, texts = corpus_index
+    last_only = build_index(tiny["bert"], texts, tmp_path, model_source="tiny-bert", layers=[-1, 0], batch_size=3)
+    assert last_only.layers == [0, 2] and last_only.vectors.shape[0] == 2
+    np.testing.assert_array_equal(last_only.vectors[1], full.vectors[2])
+    ours = neighbours(tiny["bert"], last_only, TEXT, "music", -1, k=4).neighbours
+    theirs = neighbours(tiny["bert"], full, TEXT, "music", 2, k=4).neighbours
+    assert ours == theirs
+    with pytest.raises(InputError, match="not in this index"):
+        neighbours(tiny["bert"], last_only, TEXT, "music", 1)
+
+
 def test_chunked_search_equals_one_chunk(tiny, corpus_index):
     index, _ = corpus_index
     query = torch.randn(32, generator=torch.Generator().manual_seed(0))

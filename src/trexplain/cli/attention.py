@@ -94,6 +94,9 @@ def index(
     out: Annotated[Path, typer.Option(help="Folder to write the index to.")],
     model: ModelOpt = "demo",
     limit: Annotated[int | None, typer.Option(help="Only the first N texts.")] = None,
+    layers: Annotated[
+        str | None, typer.Option(help="Store only these layers, comma-separated (0 = embeddings, -1 = last).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
 ) -> None:
     """Store the contextual embedding of every corpus token at every layer (float16, memory-mapped)."""
@@ -104,12 +107,19 @@ def index(
 
         if limit is not None and limit < 1:
             raise InputError(f"--limit must be at least 1, got {limit}")
+        try:
+            chosen = [int(x) for x in layers.split(",")] if layers else None
+        except ValueError as exc:
+            raise InputError(f"--layers {layers!r}: give layer numbers separated by commas, e.g. 0,3,-1") from exc
         texts = demo_corpus(limit) if corpus == "demo" else read_texts(corpus)[:limit]
-        built = build_index(load_model(model), texts, out, model_source=model, batch_size=batch_size, progress=True)
+        adapter = load_model(model)
+        built = build_index(
+            adapter, texts, out, model_source=model, layers=chosen, batch_size=batch_size, progress=True
+        )
         meta = built.meta
         Console().print(
-            f"indexed {meta['tokens']} tokens of {meta['texts']} texts at {meta['layers']} layers "
-            f"(0 = embeddings) into {out}",
+            f"indexed {meta['tokens']} tokens of {meta['texts']} texts at layers "
+            f"{', '.join(map(str, built.layers))} (0 = embeddings) into {out}",
             highlight=False,
         )
     except TrexplainError as exc:

@@ -1,11 +1,12 @@
 """Corpus neighbours (exBERT's search): contextual embeddings of every corpus token at every layer, and the
 tokens nearest to a query token by cosine similarity.
 
-An index is a folder: `vectors.npy` (float16 [layers + 1, tokens, hidden], each vector L2-normalised, read
-memory-mapped), `tokens.parquet` (one row per token: text_id, position, token, start, end, special),
-`texts.json` and `meta.json`. Search is exact (chunked torch matrix products over the memory map). That is
-fine up to about 1M tokens (the demo model: 7 × 1M × 384 × 2 bytes ≈ 5.4 GB on disk, one layer ≈ 0.8 GB read
-per query, well under a second warm); beyond that use an approximate index (faiss, hnswlib) instead.
+An index is a folder: `vectors.npy` (float16 [stored layers, tokens, hidden], each vector L2-normalised,
+read memory-mapped; all layers 0 = embeddings .. L by default, or a chosen few), `tokens.parquet` (one row per
+token: text_id, position, token, start, end, special), `texts.json` and `meta.json`. Search is exact
+(chunked torch matrix products over the memory map). That is fine up to about 1M tokens (the demo model:
+7 layers × 1M × 384 × 2 bytes ≈ 5.4 GB on disk, ≈ 0.8 GB read per query); beyond that store fewer layers
+and use an approximate index (faiss, hnswlib) instead. The whole demo corpus is ≈ 1.2M tokens.
 """
 
 from __future__ import annotations
@@ -59,18 +60,15 @@ def build_index(
     out: str | Path,
     *,
     model_source: str,
+    layers: Sequence[int] | None = None,
     batch_size: int = 32,
     progress: bool = False,
 ) -> CorpusIndex:
-    """Embed every token of `texts` at every layer into the index folder `out` (texts sorted by length to batch)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # truncation of over-long corpus texts is expected and recorded
-        return _build(adapter, texts, Path(out), model_source, batch_size, progress)
+    """Embed every token of `texts` at every layer (or only `layers`; 0 = embeddings) into the folder `out`.
 
-
-def _build(
-    adapter: ModelAdapter, texts: Sequence[str], out: Path, model_source: str, batch_size: int, progress: bool
-) -> CorpusIndex:
+    Texts are sorted by length so batches carry little padding; over-long texts are truncated.
+    """
+    out = Path(out)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     kept = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
@@ -82,7 +80,7 @@ def _build(
     if total > EXACT_SEARCH_LIMIT:
         warnings.warn(
             f"{total} tokens: exact search over more than {EXACT_SEARCH_LIMIT} tokens gets slow and the index large",
-            stacklevel=3,
+            stacklevel=2,
         )
     out.mkdir(parents=True, exist_ok=True)
     vectors = None
@@ -90,11 +88,15 @@ def _build(
     cursor = 0
     for start in _progress(range(0, len(order), batch_size), len(order), batch_size, progress):
         ids = order[start : start + batch_size]
-        batch, states = layer_states(adapter, [texts[i] for i in ids])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # truncating an over-long corpus text is expected here
+            batch, states = layer_states(adapter, [texts[i] for i in ids])
         if vectors is None:
-            shape = (states.shape[0], total, states.shape[2])
+            model_layers = states.shape[0]
+            stored = sorted({_layer(i, model_layers) for i in layers}) if layers else list(range(model_layers))
+            shape = (len(stored), total, states.shape[2])
             vectors = np.lib.format.open_memmap(out / VECTORS, mode="w+", dtype=np.float16, shape=shape)
-        vectors[:, cursor : cursor + states.shape[1]] = states.half().cpu().numpy()
+        vectors[:, cursor : cursor + states.shape[1]] = states[stored].half().cpu().numpy()
         cursor += states.shape[1]
         for row, text_id in enumerate(ids):
             n = batch.lengths[row]
@@ -116,7 +118,8 @@ def _build(
         "version": INDEX_VERSION,
         "model": model_source,
         "model_name": adapter.name,
-        "layers": shape[0],
+        "model_layers": model_layers,
+        "stored_layers": stored,
         "hidden": shape[2],
         "tokens": total,
         "texts": len(kept),
@@ -191,6 +194,22 @@ class CorpusIndex:
     def __len__(self) -> int:
         return int(self.vectors.shape[1])
 
+    @property
+    def layers(self) -> list[int]:
+        """The model layers stored in this index (0 = embeddings)."""
+        return list(self.meta.get("stored_layers", range(self.vectors.shape[0])))
+
+    def plane(self, layer: int) -> int:
+        """Position in `vectors` of model layer `layer` (negative counts from the last model layer)."""
+        model_layers = int(self.meta.get("model_layers", self.vectors.shape[0]))
+        wanted = _layer(layer, model_layers)
+        if wanted not in self.layers:
+            raise InputError(
+                f"layer {layer} is not in this index (stored: {', '.join(map(str, self.layers))}); "
+                "query a stored layer or rebuild the index with that layer"
+            )
+        return self.layers.index(wanted)
+
     def search(
         self, query: Tensor, layer: int, k: int = 10, *, include_special: bool = False, chunk: int = CHUNK_ROWS
     ) -> list[Neighbour]:
@@ -200,14 +219,12 @@ class CorpusIndex:
         faster), then every row within `COARSE_MARGIN` of the chunk's k-th best is rescored in float32, so
         the result equals a float32 search (float16 rounding of unit-vector products stays far below it).
         """
-        layers = self.vectors.shape[0]
-        if not -layers <= layer < layers:
-            raise InputError(f"layer {layer} does not exist; the index has layers 0 (embeddings) to {layers - 1}")
+        plane_index = self.plane(layer)
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         query = torch.nn.functional.normalize(query.detach().float().flatten().cpu(), dim=0)
         coarse_query = query.half()
-        plane = self.vectors[layer]
+        plane = self.vectors[plane_index]
         best_values, best_rows = [], []
         for start in range(0, len(self), chunk):
             block = torch.from_numpy(plane[start : start + chunk])
