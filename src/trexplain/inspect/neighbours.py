@@ -24,6 +24,7 @@ from torch import Tensor
 
 from trexplain.errors import InputError
 from trexplain.models.adapter import ModelAdapter
+from trexplain.models.batch import Batch
 
 VECTORS, TABLE, TEXTS, META = "vectors.npy", "tokens.parquet", "texts.json", "meta.json"
 INDEX_VERSION = 1
@@ -43,7 +44,7 @@ def demo_corpus(limit: int | None = None) -> list[str]:
 
 
 @torch.no_grad()
-def layer_states(adapter: ModelAdapter, texts: Sequence[str], *, truncate: bool = True):
+def layer_states(adapter: ModelAdapter, texts: Sequence[str], *, truncate: bool = True) -> tuple[Batch, Tensor]:
     """(batch, unit-length hidden states [layers + 1, real tokens of all texts, hidden] in token order)."""
     batch = adapter.encode(list(texts), truncate=truncate)
     out = adapter.forward(batch.inputs, output_hidden_states=True)

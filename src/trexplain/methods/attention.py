@@ -19,7 +19,9 @@ from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 
 
-def attention_probabilities(adapter: ModelAdapter, batch: Batch, *, grad: bool = False):
+def attention_probabilities(
+    adapter: ModelAdapter, batch: Batch, *, grad: bool = False
+) -> tuple[Tensor, tuple[Tensor, ...]]:
     """(logits [B, C], attentions: one [B, H, T, T] per layer) from one forward pass."""
     with torch.set_grad_enabled(grad):
         # Embeddings that require grad keep the attentions in the graph even if the weights are frozen.
