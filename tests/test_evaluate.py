@@ -27,8 +27,9 @@ from trexplain.evaluate import (
     load_scores,
     random_explanations,
 )
+from trexplain.evaluate.faithfulness import completeness_error
 from trexplain.evaluate.ranks import rankdata, spearman
-from trexplain.evaluate.table import summarise
+from trexplain.evaluate.table import summarise, verdict
 from trexplain.methods.base import REGISTRY, Attribution, Method, register
 from trexplain.models import ModelAdapter
 
@@ -140,13 +141,25 @@ def test_correct_ordering_best_reversed_worst_random_between(toy):
     correct = [oracle(e, weights) for e in base]
     reversed_ = [oracle(e, weights, -1.0, "reversed") for e in base]
     evaluation = evaluate(adapter, correct + reversed_ + random_explanations(base, seed=1))
-    rows = {row["method"]: row for row in summarise(evaluation.results)}
-    assert [row["method"] for row in summarise(evaluation.results)] == ["oracle", "random", "reversed"]
+    ranked = summarise(evaluation.results)
+    rows = {row["method"]: row for row in ranked}
+    assert [row["method"] for row in ranked] == ["oracle", "random", "reversed"]
+    line = verdict(ranked, evaluation.results, "toy")
+    assert line.startswith("trust oracle on toy") and line.endswith("not clearly above random: reversed")
     for key, better in (("comprehensiveness", 1), ("sufficiency", -1), ("delta_af", 1)):
         values = [better * rows[m][key] for m in ("oracle", "random", "reversed")]
         assert values[0] > values[1] > values[2], key
     # the same removal sets run once: the full text and the empty text are shared by all three methods
     assert evaluation.forward_rows < evaluation.needed < evaluation.requested
+
+
+def test_completeness_error_from_each_methods_diagnostics(toy):
+    adapter, _ = toy
+    (e,) = explain("w0 w1", adapter, "gxi")
+    assert completeness_error(e) is None
+    assert completeness_error(replace(e, diagnostics={"completeness_error": [-0.25]})) == 0.25
+    assert completeness_error(replace(e, diagnostics={"efficiency_error": [0.5]})) == 0.5
+    assert completeness_error(replace(e, diagnostics={"logit": [2.0], "relevance_sum": [1.5]})) == 0.5
 
 
 def test_random_floor_is_seeded_and_special_tokens_stay(toy):

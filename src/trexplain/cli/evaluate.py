@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trexplain.cli.common import InputOpt, ModelOpt, app, fail, parse_params, read_inputs
-from trexplain.errors import TrexplainError
+from trexplain.errors import InputError, TrexplainError
 
 MethodOpt = Annotated[
     list[str] | None,
@@ -57,6 +57,8 @@ def evaluate(
         items = read_inputs(texts, input_file) if (texts or input_file or not external) else []
         params = parse_params(param or [])
         names = list(method or [])
+        if params and not names:
+            raise InputError("--param applies to the methods named with --method; name them")
         spec = _target(target)
         table = faithfulness_table(
             adapter,
@@ -113,7 +115,6 @@ def compare(
     """Two models on the same texts: predictions, top words, agreement (the first --method, default gxi),
     and each model's metric table."""
     try:
-        from trexplain.errors import InputError
         from trexplain.evaluate import compare_models
         from trexplain.models.loading import load_model
 
@@ -163,7 +164,7 @@ def metric_table(table: dict[str, Any]) -> Table:
         f"{table['strategy']} {table['level']}s",
         title_justify="left",
     )
-    for column in ("#", "method", "AOPC comp ↑", "suff ↓", "ΔA^F ↑", "completeness err", "ms/expl", "n"):
+    for column in ("#", "method", "AOPC comp ↑", "suff ↓", "ΔA^F ↑", "compl. err", "ms/expl", "n"):
         out.add_column(column, justify="left" if column == "method" else "right")
     for row in table["rows"]:
         style = "dim" if row["method"] == "random" else None

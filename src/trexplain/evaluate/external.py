@@ -3,9 +3,10 @@
 A record is a JSON object with `text` and either
 - `tokens` + `scores` (one float per token; optional `offsets` [[start, end], ...] into the text), or
 - `words` + `scores` (words as strings), or `words` as objects `{"text", "score"[, "start", "end"]}`;
-plus optional `method` (default: the file name), `target` (label or index; default: the predicted class)
-and `seconds` (time it took). A record with an `explanations` list (what `trexplain explain --json/--jsonl`
-writes) contributes each entry. Files: `.jsonl` (one record per line) or `.json` (a record or a list).
+plus optional `method` (default: the file name), `target` (label or index; default: the predicted class),
+`seconds` (time it took) and `diagnostics` (e.g. `{"completeness_error": 0.01}`, kept as is). A record
+with an `explanations` list (what `trexplain explain --json/--jsonl` writes) contributes each entry.
+Files: `.jsonl` (one record per line) or `.json` (a record or a list).
 
 Scores are re-aligned to this model's tokenization by character spans: identical token lists map
 directly; otherwise each external token or word is located in the text (case-insensitively, in order,
@@ -70,7 +71,9 @@ def explanations_from_records(
         target = record.get("target")
         target = int(logits[row].argmax()) if target is None else adapter.label_index(target)
         n = batch.lengths[row]
-        seconds = record.get("seconds")
+        diagnostics = dict(record.get("diagnostics") or {})
+        if record.get("seconds") is not None:
+            diagnostics["seconds"] = float(record["seconds"])
         out.append(
             Explanation(
                 text=record["text"],
@@ -86,7 +89,7 @@ def explanations_from_records(
                 method=str(record.get("method") or method),
                 model=adapter.name,
                 params={"source": "external"},
-                diagnostics={} if seconds is None else {"seconds": float(seconds)},
+                diagnostics=diagnostics,
             )
         )
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -16,7 +16,7 @@ from trexplain.explanation import Explanation
 from trexplain.models.adapter import ModelAdapter
 from trexplain.perturb import STRATEGIES, Level, Strategy, features
 
-COMPLETENESS_KEYS = ("completeness_error", "conservation_error")
+ERROR_KEYS = ("completeness_error", "efficiency_error")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,6 @@ class Evaluation:
     needed: int = 0
     forward_rows: int = 0
     explanations: int = 0
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def evaluate(
@@ -152,11 +151,19 @@ def _result(
 
 
 def completeness_error(e: Explanation, k: int = 0) -> float | None:
-    """The completeness or conservation error the method recorded for target row k, if it defines one."""
-    for key in COMPLETENESS_KEYS:
-        value = e.diagnostics.get(key)
-        if isinstance(value, list) and len(value) == len(e.targets):
-            value = value[k]
-        if isinstance(value, (int, float)):
-            return float(value)
+    """|sum of scores − what they should add up to| for target row k, in logit units, where the method
+    defines it: IG's `completeness_error`, KernelSHAP's `efficiency_error`, LRP's |relevance_sum − logit|."""
+    values = {key: _per_target(e, key, k) for key in (*ERROR_KEYS, "relevance_sum", "logit")}
+    for key in ERROR_KEYS:
+        if values[key] is not None:
+            return abs(values[key])
+    if values["relevance_sum"] is not None and values["logit"] is not None:
+        return abs(values["relevance_sum"] - values["logit"])
     return None
+
+
+def _per_target(e: Explanation, key: str, k: int) -> float | None:
+    value = e.diagnostics.get(key)
+    if isinstance(value, list) and len(value) == len(e.targets):
+        value = value[k]
+    return float(value) if isinstance(value, (int, float)) else None

@@ -103,7 +103,7 @@ def verdict(rows: Sequence[Mapping[str, Any]], results: Sequence[EvaluationResul
     if best["completeness_error"] is not None:
         line += f", completeness error {best['completeness_error']:.2g}"
     if weak:
-        line += f"; no better than random: {', '.join(weak)}"
+        line += f"; not clearly above random: {', '.join(weak)}"
     return line
 
 
