@@ -20,27 +20,32 @@ from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 
 
-def relevance_gradients(logits: Tensor, targets: Tensor, inputs: Sequence[Tensor]) -> list[Tensor]:
-    """∂ logits[b, targets[b, k]] / ∂ input, [batch, K, *input.shape[1:]], in one batched backward for all K.
+def relevance_gradients(logits: Tensor, targets: Tensor, inputs: Sequence[Tensor], chunk: int = 8) -> list[Tensor]:
+    """∂ logits[b, targets[b, k]] / ∂ input, [batch, K, *input.shape[1:]], in one batched backward per `chunk` targets.
 
-    The K one-hot seeds go through a single vectorised backward (`is_grads_batched`, vmap over the backward):
-    the same gradients as K separate backward passes, with one pass's per-operation overhead.
+    The one-hot seeds go through a vectorised backward (`is_grads_batched`, vmap over the backward): the same
+    gradients as separate backward passes, with one pass's per-operation overhead; `chunk` bounds the memory.
     """
     k_total = targets.shape[1]
-    batched = k_total > 1
     seeds = torch.zeros(k_total, *logits.shape, dtype=logits.dtype, device=logits.device)
     seeds.scatter_(2, targets.T.unsqueeze(-1), 1.0)
-    grads = torch.autograd.grad(
-        logits, list(inputs), seeds if batched else seeds[0], is_grads_batched=batched, allow_unused=True
-    )
-    out = []
-    for grad, tensor in zip(grads, inputs, strict=True):
-        if grad is None:
-            grad = torch.zeros(k_total, *tensor.shape, dtype=tensor.dtype, device=tensor.device)
-        elif not batched:
-            grad = grad.unsqueeze(0)
-        out.append(grad.transpose(0, 1))
-    return out
+    parts: list[list[Tensor]] = [[] for _ in inputs]
+    for start in range(0, k_total, chunk):
+        group = seeds[start : start + chunk]
+        batched = len(group) > 1
+        grads = torch.autograd.grad(
+            logits,
+            list(inputs),
+            group if batched else group[0],
+            retain_graph=start + chunk < k_total,
+            is_grads_batched=batched,
+            allow_unused=True,
+        )
+        for i, (grad, tensor) in enumerate(zip(grads, inputs, strict=True)):
+            if grad is None:
+                grad = torch.zeros(len(group), *tensor.shape, dtype=tensor.dtype, device=tensor.device)
+            parts[i].append(grad if batched else grad.unsqueeze(0))
+    return [torch.cat(p).transpose(0, 1) for p in parts]
 
 
 def _block_inputs(layers: Sequence[nn.Module], captured: list[Tensor]) -> list[Any]:
