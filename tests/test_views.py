@@ -160,10 +160,13 @@ def test_figures(tmp_path, explanations):
 
 
 def test_terminal_view(explanations):
-    console = Console(record=True, width=100, color_system=None)
-    console.print(terminal.render_all(explanations[:1]))
-    out = console.export_text()
     e = explanations[0]
+    checked = Explanation.from_dict({**e.to_dict(), "diagnostics": {"completeness_error": [0.5, 0.00123, 2.0]}})
+    console = Console(record=True, width=100, color_system=None)
+    console.print(terminal.render_all([e]), terminal.render(checked, target=checked.targets[1]))
+    out = console.export_text()
+    probs = "  ".join(f"{label} {p:.2f}" for label, p in zip(e.labels, e.probabilities, strict=True))
+    assert "completeness error 0.0012" in out and probs in out
     assert "<script>alert(1)</script>" in out  # shown as text
     for word, score in zip(e.word_texts(), e.word_scores(), strict=True):
         assert f"{score:+.3f}" in out and word in out

@@ -1,1 +1,5 @@
-"""Pure renderers of explanations: terminal (rich) and HTML fragments (every string escaped)."""
+"""Pure renderers of explanations: terminal (rich), one HTML/JS page (every string escaped), matplotlib figures."""
+
+from trexplain.viz.html import show
+
+__all__ = ["show"]

@@ -12,6 +12,7 @@ from trexplain.explanation import Aggregate, Explanation
 from trexplain.viz.colors import rgba, scale
 
 BAR_WIDTH = 12
+CHECKS = ("completeness_error", "conservation_error")  # shown next to the prediction when a method records one
 
 
 def _tint(score: float, peak: float) -> str:
@@ -34,12 +35,13 @@ def render(explanation: Explanation, target: int | str | None = None, aggregate:
         cursor = end
     text.append(explanation.text[cursor:])
     probs = explanation.probabilities
-    header = Text.assemble(
-        (f"{explanation.method}", "bold"),
-        " → ",
-        (label, "bold"),
-        f"   prediction: {explanation.predicted_label} ({probs[explanation.predicted]:.2f})",
-    )
+    header = Text.assemble((f"{explanation.method}", "bold"), " → ", (label, "bold"), "   prediction: ")
+    for c, name in enumerate(explanation.labels):
+        header.append(f"{name} {probs[c]:.2f}", style="bold" if c == explanation.predicted else "dim")
+        header.append("  " if c + 1 < len(explanation.labels) else "")
+    checks = _checks(explanation, row)
+    if checks:
+        header.append("   " + ", ".join(checks), style="dim")
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column("word", overflow="fold")
     table.add_column("bar", width=2 * BAR_WIDTH + 1, no_wrap=True)
@@ -47,6 +49,17 @@ def render(explanation: Explanation, target: int | str | None = None, aggregate:
     for (start, end), score in zip(explanation.words, scores, strict=True):
         table.add_row(explanation.text[start:end], _bar(float(score), peak), f"{score:+.3f}")
     return Group(header, text, table, Text(""))
+
+
+def _checks(explanation: Explanation, row: int) -> list[str]:
+    out = []
+    for key in CHECKS:
+        value = explanation.diagnostics.get(key)
+        if isinstance(value, list) and len(value) == len(explanation.targets):
+            value = value[row]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.append(f"{key.replace('_', ' ')} {value:.2g}")
+    return out
 
 
 def _bar(score: float, peak: float) -> Text:

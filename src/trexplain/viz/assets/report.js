@@ -326,7 +326,17 @@
       span.title = u.label + ": " + signed(vals[i]);
       frag.appendChild(span);
     }
-    if (cursor < entry.text.length) frag.appendChild(document.createTextNode(entry.text.slice(cursor)));
+    if (cursor < entry.text.length) {
+      var rest = entry.text.slice(cursor);
+      var cut = (this.exp().diagnostics || {}).truncated_tokens;
+      if (cut && rest.trim()) {
+        var tail = el("span", "tx-cut", rest);
+        tail.title = "truncated: the model did not see these " + cut + " tokens";
+        frag.appendChild(tail);
+      } else {
+        frag.appendChild(document.createTextNode(rest));
+      }
+    }
     this.text.textContent = "";
     this.text.appendChild(frag);
   };
