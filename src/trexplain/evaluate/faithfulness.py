@@ -123,7 +123,7 @@ def evaluate(
         _result(e, k, layout, values, strategy, level, fractions)
         for (e, k, layout), values in zip(layouts, probs.values, strict=True)
     ]
-    return Evaluation(results, probs.requested, probs.distinct_per_request, probs.forward_rows, len(explanations))
+    return Evaluation(results, probs.requested, probs.distinct, probs.forward_rows, len(explanations))
 
 
 def _result(

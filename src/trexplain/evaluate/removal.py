@@ -57,11 +57,12 @@ class Request:
 
 @dataclass
 class Probabilities:
-    """One probability vector per request, and what it cost in model rows."""
+    """One probability vector per request, and what it cost in model rows: sets asked for, sets distinct
+    within each request (summed), rows actually run (distinct per text, across requests)."""
 
     values: list[Tensor]
     requested: int
-    distinct_per_request: int
+    distinct: int
     forward_rows: int
 
 

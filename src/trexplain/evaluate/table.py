@@ -38,9 +38,11 @@ def default_methods(n_texts: int) -> list[str]:
 
 def random_explanations(explanations: Sequence[Explanation], seed: int = 0) -> list[Explanation]:
     """One explanation per distinct text with standard-normal token scores (seeded; special tokens 0)."""
-    firsts = list({e.text: e for e in reversed(explanations)}.values())[::-1]
+    firsts: dict[str, Explanation] = {}
+    for e in explanations:
+        firsts.setdefault(e.text, e)
     out = []
-    for i, e in enumerate(firsts):
+    for i, e in enumerate(firsts.values()):
         rng = np.random.default_rng([seed, i])
         scores = rng.standard_normal(e.scores.shape) * ~np.array(e.special)
         out.append(replace(e, scores=scores, method=RANDOM, params={"seed": seed}, diagnostics={}, layer_scores=None))
