@@ -60,7 +60,9 @@
     return c;
   }
   function short(value) {
-    var s = typeof value === "string" ? value : JSON.stringify(value);
+    var s = typeof value === "string" ? value : JSON.stringify(value, function (k, v) {
+      return isNum(v) && !Number.isInteger(v) ? Number(v.toPrecision(3)) : v;
+    });
     return s.length > 80 ? s.slice(0, 77) + "..." : s;
   }
 
@@ -268,6 +270,7 @@
     var diag = exp.diagnostics || {};
     Object.keys(diag).forEach(function (k) {
       var v = diag[k];
+      if (exp.params && JSON.stringify(exp.params[k]) === JSON.stringify(v)) return;
       if (Array.isArray(v) && v.length === exp.targets.length) v = v[st.k];
       bits.push(k + "=" + (isNum(v) ? Number(v.toPrecision(4)) : short(v)));
     });
