@@ -110,7 +110,7 @@ def spread(feature_scores: Tensor, features: Tensor) -> Tensor:
     if features.shape[0] == 0:
         return feature_scores.new_zeros(feature_scores.shape[0], features.shape[1])
     weights = features.to(feature_scores.dtype)
-    return (feature_scores / weights.sum(1)) @ weights
+    return (feature_scores / weights.sum(1).clamp(min=1)) @ weights
 
 
 # ---------------------------------------------------------------- samplers
