@@ -245,3 +245,20 @@ def test_notebook_iframe(browser, study, tmp_path):
     assert tab.page.frames[1].evaluate("window.__alerts") == 0
     tab.check_clean(notebook)
     tab.page.close()
+
+
+def test_real_evaluation_renders(browser, tiny, tmp_path):
+    pytest.importorskip("trexplain.evaluate", reason="trexplain.evaluate is not installed")
+    from trexplain.report.run import make_report, write_report
+
+    path = write_report(make_report(["good day", "bad day"], tiny["bert"], ["gxi"], evaluate=True), tmp_path / "e.html")
+    tab = Tab(browser)
+    tab.open(path)
+    p = tab.page
+    assert p.locator(".tx-table tr").count() == 1 + 2  # header, gxi, random floor
+    assert p.locator(".tx-verdict").inner_text().strip()
+    card = p.locator("article.tx-card").first
+    card.locator("details.tx-curves summary").click()
+    assert card.locator("details.tx-curves svg polyline").count() == 4  # MoRF, LeRF, insertion, random floor
+    tab.check_clean(path)
+    p.close()
