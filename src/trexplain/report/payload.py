@@ -24,10 +24,10 @@ ATTENTION_MAX_TOKENS = 128  # attention maps grow as tokens²; longer texts keep
 
 
 def group_by_text(explanations: Iterable[Explanation]) -> list[list[Explanation]]:
-    """Explanations grouped per (text, tokenization), in first-appearance order."""
-    groups: dict[tuple[str, tuple[str, ...]], list[Explanation]] = {}
-    for explanation in explanations:
-        groups.setdefault((explanation.text, explanation.tokens), []).append(explanation)
+    """Explanations grouped per (text, tokenization, labels), in first-appearance order."""
+    groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[Explanation]] = {}
+    for e in explanations:
+        groups.setdefault((e.text, e.tokens, e.labels), []).append(e)
     return list(groups.values())
 
 
