@@ -95,6 +95,7 @@ class Occlusion(_Perturbation):
     """Leave-one-out: score of a feature = f(x) − f(x without that feature). One forward per feature."""
 
     name = "occlusion"
+    cost = "multi-pass"
     summary = "remove one word at a time; score = drop of the target logit (1 forward per word)"
 
     def design(self, m: int) -> tuple[Tensor, Tensor | None, dict[str, Any]]:
@@ -118,6 +119,7 @@ class Lime(_Perturbation):
     """
 
     name = "lime"
+    cost = "sampling"
     summary = "local weighted ridge over random word removals (n_samples forwards, seeded)"
     n_samples: int | None = None
     kernel_width: float = 0.25
@@ -156,6 +158,7 @@ class KernelShap(_Perturbation):
     """
 
     name = "kernelshap"
+    cost = "sampling"
     summary = "Shapley values by constrained kernel regression; exact up to 12 words (seeded)"
     n_samples: int | None = None
     exact_features: int = 12

@@ -199,7 +199,8 @@ class ModelAdapter:
             pad = int(self.config.pad_token_id)
             mask = attention_mask.long()
             return torch.cumsum(mask, dim=1) * mask + pad
-        return torch.arange(attention_mask.shape[1]).expand_as(attention_mask).contiguous()
+        positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+        return positions.expand_as(attention_mask).contiguous()
 
     def _to_device(self, inputs: ModelInputs) -> ModelInputs:
         device = self.device
