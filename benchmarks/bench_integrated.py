@@ -1,0 +1,161 @@
+"""Integrated Gradients: against captum at equal steps, steps and time to completeness ≤ 1e-3, all classes vs one."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+from captum.attr import LayerIntegratedGradients
+
+from benchmarks.common import Context
+from trexplain.methods import Targets, get_method
+from trexplain.methods.quadrature import RULES
+from trexplain.models.batch import ModelInputs
+
+SECTION = "integrated"
+RTOL, ATOL = 1e-3, 1e-4
+LADDER = (8, 16, 32, 64, 128)
+CAPTUM_STEPS = 50  # captum's default n_steps (Gauss–Legendre)
+
+
+def captum_ig(ctx: Context, text: str, target: str = "predicted", steps: int = CAPTUM_STEPS) -> tuple[bool, float]:
+    """captum LayerIntegratedGradients on the embedding module, pad baseline: (complete?, worst relative error)."""
+    adapter = ctx.adapter
+    batch = adapter.encode([text])
+    inputs = batch.inputs
+
+    def forward(ids, mask, positions, types):
+        return adapter.forward(ModelInputs(ids, mask, positions, types)).logits
+
+    baseline = torch.where(batch.maskable, adapter.pad_token_id, inputs.input_ids)
+    with torch.no_grad():
+        logits = adapter.forward(inputs).logits
+        base_logits = adapter.forward(inputs.with_ids(baseline)).logits
+    classes = Targets(target, adapter)(logits)[0].tolist()
+    lig = LayerIntegratedGradients(forward, adapter.embedding_module)
+    worst, complete = 0.0, True
+    for c in classes:
+        _, delta = lig.attribute(
+            inputs.input_ids,
+            baseline,
+            target=c,
+            additional_forward_args=(inputs.attention_mask, inputs.position_ids, inputs.token_type_ids),
+            n_steps=steps,
+            return_convergence_delta=True,
+        )
+        scale = abs(float(logits[0, c] - base_logits[0, c]))
+        worst = max(worst, abs(float(delta[0])) / max(scale, 1e-12))
+        complete &= abs(float(delta[0])) <= ATOL + RTOL * scale
+    return complete, worst
+
+
+def ours(ctx: Context, text: str, target: str = "predicted", **params) -> tuple[bool, int]:
+    """trexplain IG on one text: (completeness error ≤ atol + rtol·|f(x) − f(x')| for every target?, steps used)."""
+    result = get_method("ig", **params).attribute(ctx.adapter, ctx.adapter.encode([text]), Targets(target, ctx.adapter))
+    entry = result.diagnostics[0]
+    scale = [abs(a - b) for a, b in zip(entry["f_input"], entry["f_baseline"], strict=True)]
+    complete = all(e <= ATOL + RTOL * s for e, s in zip(entry["completeness_error"], scale, strict=True))
+    return complete, entry["steps"]
+
+
+def _timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return (time.perf_counter() - start) * 1000, value
+
+
+def _paired(first, second, texts: list[str], warmup: int = 1) -> tuple[float, float, float]:
+    """Median ms of `first(text)` and `second(text)` timed back to back per text, and the median per-text ratio.
+
+    Timing the two calls next to each other keeps the ratio honest on a machine whose load drifts.
+    """
+    for text in texts[:warmup]:
+        first(text)
+        second(text)
+    a, b = [], []
+    for text in texts:
+        a.append(_timed(first, text)[0])
+        b.append(_timed(second, text)[0])
+    return statistics.median(a), statistics.median(b), statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+
+def _steps_needed(ctx: Context, rule: str) -> tuple[list[int | None], list[float], list[float]]:
+    """Per text: the first ladder step count complete within tolerance; its ms, and ms / captum's default."""
+    needed, times, ratios = [], [], []
+    ladder = LADDER if rule != "riemann_trapezoid" else tuple(s + 1 for s in LADDER)
+    for text in ctx.texts:
+        found = next((n for n in ladder if ours(ctx, text, method=rule, steps=n, adaptive=False)[0]), None)
+        needed.append(found)
+        if found is not None:
+            mine = _timed(ours, ctx, text, method=rule, steps=found, adaptive=False)[0]
+            times.append(mine)
+            ratios.append(mine / _timed(captum_ig, ctx, text)[0])
+    return needed, times, ratios
+
+
+def run(ctx: Context) -> list[dict]:
+    rows = []
+    texts = ctx.texts
+    fixed_ms, captum_ms, ratio = _paired(
+        lambda t: ours(ctx, t, steps=CAPTUM_STEPS, adaptive=False), lambda t: captum_ig(ctx, t), texts
+    )
+    rows.append(ctx.row(SECTION, f"captum LIG, {CAPTUM_STEPS} GL steps (predicted)", captum_ms))
+    rows.append(ctx.row(SECTION, f"ig, {CAPTUM_STEPS} GL steps (predicted)", fixed_ms, vs_captum=round(ratio, 2)))
+
+    captum_errors = [captum_ig(ctx, t) for t in texts]
+    rows.append(
+        ctx.row(
+            SECTION,
+            f"captum default ({CAPTUM_STEPS} GL): share of texts ≤1e-3",
+            captum_ms,
+            within_tol=round(sum(ok for ok, _ in captum_errors) / len(texts), 2),
+            median_rel_error=f"{statistics.median(e for _, e in captum_errors):.1e}",
+        )
+    )
+    adaptive = [ours(ctx, t) for t in texts]
+    adaptive_ms, _, ratio = _paired(lambda t: ours(ctx, t), lambda t: captum_ig(ctx, t), texts)
+    rows.append(
+        ctx.row(
+            SECTION,
+            "ig default (adaptive GL, 4 nodes/piece) to ≤1e-3",
+            adaptive_ms,
+            within_tol=round(sum(ok for ok, _ in adaptive) / len(texts), 2),
+            median_steps=statistics.median(n for _, n in adaptive),
+            max_steps=max(n for _, n in adaptive),
+            vs_captum_default=round(ratio, 2),
+        )
+    )
+    for rule in RULES:
+        needed, times, ratios = _steps_needed(ctx, rule)
+        reached = [n for n in needed if n is not None]
+        rows.append(
+            ctx.row(
+                SECTION,
+                f"ig {rule}, uniform steps to ≤1e-3",
+                statistics.median(times) if times else 0.0,
+                within_tol=round(len(reached) / len(texts), 2),
+                median_steps=statistics.median(reached) if reached else f">{LADDER[-1]}",
+                max_steps=max(reached) if len(reached) == len(texts) else f">{LADDER[-1]}",
+                vs_captum_default=round(statistics.median(ratios), 2) if ratios else "",
+            )
+        )
+
+    for label, params in (("adaptive", {}), (f"{CAPTUM_STEPS} GL steps", {"steps": CAPTUM_STEPS, "adaptive": False})):
+        every, _, ratio = _paired(
+            lambda t, p=params: ours(ctx, t, target="all", **p), lambda t, p=params: ours(ctx, t, **p), texts
+        )
+        rows.append(ctx.row(SECTION, f"ig {label}: all 3 classes vs one", every, x_one_class=round(ratio, 2)))
+    every, _, ratio = _paired(lambda t: captum_ig(ctx, t, target="all"), lambda t: captum_ig(ctx, t), texts)
+    rows.append(ctx.row(SECTION, "captum LIG: all 3 classes vs one", every, x_one_class=round(ratio, 2)))
+
+    targets = Targets("predicted", ctx.adapter)
+    for name in ("layer-ig", "ca-lig"):
+        method = get_method(name)
+        ms, _, ratio = _paired(
+            lambda t, m=method: m.attribute(ctx.adapter, ctx.adapter.encode([t]), targets),
+            lambda t: captum_ig(ctx, t),
+            texts,
+        )
+        rows.append(ctx.row(SECTION, f"{name} default (predicted)", ms, vs_captum_default=round(ratio, 2)))
+    return rows
