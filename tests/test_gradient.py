@@ -49,12 +49,21 @@ def test_model_unchanged_by_explaining(demo):
     before = demo.forward(batch.inputs).logits
     state = {k: v.clone() for k, v in demo.model.state_dict().items()}
     modes = [m.training for m in demo.model.modules()]
+    hooks = _hooks(demo.model)
     explain(TEXTS, demo, "gxi", target="all")
     explain(TEXTS, demo, "saliency")
     torch.testing.assert_close(demo.forward(batch.inputs).logits, before, rtol=0, atol=0)
     assert all(torch.equal(v, state[k]) for k, v in demo.model.state_dict().items())
     assert [m.training for m in demo.model.modules()] == modes
-    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in demo.model.modules())
+    assert _hooks(demo.model) == hooks
+
+
+def _hooks(model):
+    """Every forward (pre-)hook by module; transformers installs its own output-capturing hooks once."""
+    return {
+        name: (list(m._forward_hooks.values()), list(m._forward_pre_hooks.values()))
+        for name, m in model.named_modules()
+    }
 
 
 def test_predicted_target_and_labels(demo):

@@ -156,9 +156,17 @@ def test_multihead_reimplementation_matches_torch(batch_first):
             torch.testing.assert_close(_multihead_surrogate(attention, mode, x, x, x, **kwargs), expected)
 
 
-def _unpatched(adapter: ModelAdapter) -> bool:
+def _hooks(model: torch.nn.Module) -> dict:
+    """Every forward (pre-)hook by module; transformers installs its own output-capturing hooks once."""
+    return {
+        name: (list(m._forward_hooks.values()), list(m._forward_pre_hooks.values()))
+        for name, m in model.named_modules()
+    }
+
+
+def _unpatched(adapter: ModelAdapter, hooks_before: dict) -> bool:
     model = adapter.model
-    hooks = any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+    hooks = _hooks(model) != hooks_before
     if adapter.family.name == "custom":
         return not hooks
     attentions = [resolve(layer, adapter.family.self_attention) for layer in adapter.layers]
@@ -176,13 +184,14 @@ def test_nothing_stays_patched_after_an_exception(models, family):
     adapter = models[family]
     batch = adapter.encode(TEXTS)
     before = adapter.forward(batch.inputs).logits
+    hooks = _hooks(adapter.model)
     with pytest.raises(RuntimeError, match="inside"), lrp_rules(adapter, attnlrp_rules()):
-        assert not _unpatched(adapter)
+        assert not _unpatched(adapter, hooks)
         raise RuntimeError("inside the block")
-    assert _unpatched(adapter)
+    assert _unpatched(adapter, hooks)
     with pytest.raises(MethodError, match="broken"), lrp_rules(adapter, [*cp_lrp_rules(), _Broken()]):
         pass
-    assert _unpatched(adapter)
+    assert _unpatched(adapter, hooks)
     assert torch.equal(adapter.forward(batch.inputs).logits, before)
 
 
