@@ -3,10 +3,7 @@
 Each module below adds its commands to the one `app` when imported.
 """
 
-from trexplain.cli import attention  # noqa: F401
-from trexplain.cli import evaluate  # noqa: F401
-from trexplain.cli import explain  # noqa: F401  (registers commands)
-from trexplain.cli import report  # noqa: F401
+from trexplain.cli import attention, evaluate, explain, report  # noqa: F401  (registers their commands)
 from trexplain.cli.common import app
 
 __all__ = ["app", "main"]
