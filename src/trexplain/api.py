@@ -8,7 +8,7 @@ from typing import Any
 
 from trexplain.errors import InputError
 from trexplain.explanation import Explanation
-from trexplain.methods.base import Attribution, Method, Targets, TargetSpec, get_method
+from trexplain.methods.base import DEFAULT_METHOD, Attribution, Method, Targets, TargetSpec, get_method
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 from trexplain.models.loading import load_model
@@ -17,7 +17,7 @@ from trexplain.models.loading import load_model
 def explain(
     texts: str | Sequence[str],
     model: ModelAdapter | str | None = None,
-    method: str | Method = "gxi",
+    method: str | Method = DEFAULT_METHOD,
     *,
     target: TargetSpec = "predicted",
     batch_size: int = 16,

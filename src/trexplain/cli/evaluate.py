@@ -13,6 +13,7 @@ from rich.table import Table
 
 from trexplain.cli.common import InputOpt, ModelOpt, app, fail, parse_params, read_inputs
 from trexplain.errors import InputError, TrexplainError
+from trexplain.methods.base import DEFAULT_METHOD
 
 MethodOpt = Annotated[
     list[str] | None,
@@ -125,7 +126,7 @@ def compare(
         result = compare_models(
             adapters,
             items,
-            method=(method or ["gxi"])[0],
+            method=(method or [DEFAULT_METHOD])[0],
             methods=method,
             target=_target(target),
             strategy=strategy,

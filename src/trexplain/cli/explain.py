@@ -12,6 +12,7 @@ from rich.console import Console
 
 from trexplain.cli.common import InputOpt, ModelOpt, app, fail, parse_params, read_inputs
 from trexplain.errors import TrexplainError
+from trexplain.methods.base import DEFAULT_METHOD
 
 
 @app.command()
@@ -58,7 +59,7 @@ def explain(
                 progress=len(items) > batch_size and not as_json,
                 **params,
             )
-            for name in (method or ["gxi"])
+            for name in (method or [DEFAULT_METHOD])
         ]
         per_text = [list(group) for group in zip(*results, strict=True)]
         records = text_records(per_text, adapter)

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from trexplain.cli.common import InputOpt, ModelOpt, app, fail, parse_params, read_inputs
 from trexplain.errors import TrexplainError
+from trexplain.methods.base import DEFAULT_METHOD
 
 
 @app.command()
@@ -53,7 +54,7 @@ def report(
         payload = make_report(
             items,
             adapter,
-            method or ["gxi"],
+            method or [DEFAULT_METHOD],
             target=target_spec,
             params=parse_params(param or []),
             evaluate=evaluate,

@@ -13,7 +13,7 @@ from trexplain.errors import InputError
 from trexplain.evaluate.ranks import spearman
 from trexplain.evaluate.table import FaithfulnessTable, faithfulness_table
 from trexplain.explanation import Explanation
-from trexplain.methods.base import TargetSpec
+from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.adapter import ModelAdapter
 from trexplain.perturb import Level, Strategy
 
@@ -48,7 +48,7 @@ def compare_models(
     adapters: Sequence[ModelAdapter],
     texts: Sequence[str],
     *,
-    method: str = "gxi",
+    method: str = DEFAULT_METHOD,
     methods: Sequence[str] | None = None,
     target: TargetSpec = "predicted",
     strategy: Strategy = "delete",

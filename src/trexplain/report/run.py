@@ -10,7 +10,7 @@ import torch
 
 from trexplain.errors import InputError
 from trexplain.explanation import Explanation
-from trexplain.methods.base import TargetSpec
+from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.adapter import ModelAdapter
 from trexplain.report.payload import ATTENTION_MAX_TOKENS, build_payload, model_info
 
@@ -20,7 +20,7 @@ ATTENTION_TEXTS = 20  # attention maps are large; by default the first 20 texts 
 def make_report(
     texts: Sequence[str],
     adapter: ModelAdapter,
-    methods: Sequence[str] = ("gxi",),
+    methods: Sequence[str] = (DEFAULT_METHOD,),
     *,
     target: TargetSpec = "predicted",
     params: dict[str, Any] | None = None,
@@ -39,7 +39,7 @@ def make_report(
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts:
         raise InputError("no text to report on; pass TEXT arguments or --input FILE")
-    methods = list(methods) or ["gxi"]
+    methods = list(methods) or [DEFAULT_METHOD]
     params = dict(params or {})
     results = [
         explain(
