@@ -308,7 +308,17 @@ def test_cli_evaluate_json_and_terminal(tiny_dirs):
 def test_cli_evaluate_external_scores_only(toy, tiny_dirs, tmp_path):
     path = tmp_path / "scores.jsonl"
     result = runner.invoke(
-        app, ["explain", "What a terrible waste.", "--model", str(tiny_dirs["bert"]), "--jsonl", str(path)]
+        app,
+        [
+            "explain",
+            "What a terrible waste.",
+            "--model",
+            str(tiny_dirs["bert"]),
+            "--method",
+            "gxi",
+            "--jsonl",
+            str(path),
+        ],
     )
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["evaluate", "--scores", str(path), "--model", str(tiny_dirs["bert"]), "--json"])
