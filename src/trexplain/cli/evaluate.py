@@ -113,7 +113,7 @@ def compare(
     truncate: TruncateOpt = False,
     allow_pickle: PickleOpt = False,
 ) -> None:
-    """Two models on the same texts: predictions, top words, agreement (the first --method, default gxi),
+    """Two models on the same texts: predictions, top words, agreement (the first --method, default cp-lrp),
     and each model's metric table."""
     try:
         from trexplain.evaluate import compare_models

@@ -82,8 +82,13 @@ def explain(
 @app.command()
 def methods() -> None:
     """List the registered attribution methods."""
+    from rich.table import Table
+
     from trexplain.methods import available_methods
 
-    console = Console()
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column("method", style="bold", no_wrap=True)
+    table.add_column("summary", overflow="fold")
     for name, cls in available_methods().items():
-        console.print(f"[bold]{name:14}[/] {cls.summary}", highlight=False)
+        table.add_row(name + (" (default)" if name == DEFAULT_METHOD else ""), cls.summary)
+    Console().print(table)
