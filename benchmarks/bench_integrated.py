@@ -118,7 +118,7 @@ def run(ctx: Context) -> list[dict]:
     rows.append(
         ctx.row(
             SECTION,
-            "ig default (adaptive GL, 4 nodes/piece) to ≤1e-3",
+            "ig default (adaptive GL, 4 pieces × 4 nodes, refined) to ≤1e-3",
             adaptive_ms,
             within_tol=round(sum(ok for ok, _ in adaptive) / len(texts), 2),
             median_steps=statistics.median(n for _, n in adaptive),
