@@ -429,6 +429,7 @@ class IntegratedGradients(_PathMethod):
     """
 
     name = "ig"
+    cost = "multi-pass"
     summary = "Integrated Gradients at the embedding output (signed, completeness-checked, steps batched)"
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
@@ -453,6 +454,7 @@ class LayerIntegratedGradients(_PathMethod):
     """
 
     name = "layer-ig"
+    cost = "multi-pass"
     summary = "Integrated Gradients at every block input (per-layer maps; scores = embedding-level IG)"
 
     def sites(self, adapter: ModelAdapter) -> list[int]:
@@ -494,6 +496,7 @@ class ContextAwareLayerIG(_PathMethod):
     """
 
     name = "ca-lig"
+    cost = "multi-pass"
     summary = "CA-LIG (reconstructed): layer IG fused with attention gradients, relevance rollout over layers"
     lam: float = 0.5
     fusion: str = "additive"
