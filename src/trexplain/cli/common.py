@@ -18,9 +18,23 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Local model folder
 InputOpt = Annotated[
     Path | None, typer.Option("--input", "-i", help=".txt (one per line), .csv (text column) or .jsonl")
 ]
+MethodsOpt = Annotated[
+    list[str] | None, typer.Option("--method", help="Method name (repeatable); see `trexplain methods`.")
+]
+TargetOpt = Annotated[str, typer.Option(help="predicted, all, or a label name (comma-separated for several).")]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")]
+PickleOpt = Annotated[bool, typer.Option(help="Allow pickle weights (pytorch_model.bin) from a trusted source.")]
+TruncateOpt = Annotated[bool, typer.Option(help="Truncate over-long texts (recorded) instead of failing.")]
+BatchSizeOpt = Annotated[int, typer.Option(help="Texts per batch.")]
+
+
+def parse_target(target: str) -> Any:
+    """`--target` value: one spec, or a list for comma-separated labels."""
+    return target.split(",") if "," in target else target
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """`--param NAME=VALUE` pairs as a dict; values parse as JSON where they can (numbers, booleans)."""
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")

@@ -11,7 +11,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trexplain.cli.common import InputOpt, ModelOpt, app, fail, parse_params, read_inputs
+from trexplain.cli.common import (
+    InputOpt,
+    ModelOpt,
+    ParamOpt,
+    PickleOpt,
+    TargetOpt,
+    TruncateOpt,
+    app,
+    fail,
+    parse_params,
+    parse_target,
+    read_inputs,
+)
 from trexplain.errors import InputError, TrexplainError
 from trexplain.methods.base import DEFAULT_METHOD
 
@@ -19,14 +31,10 @@ MethodOpt = Annotated[
     list[str] | None,
     typer.Option("--method", help="Method name (repeatable); default: every registered method cheap enough."),
 ]
-TargetOpt = Annotated[str, typer.Option(help="predicted, all, or a label name (comma-separated for several).")]
 StrategyOpt = Annotated[str, typer.Option(help="How words are removed: delete, mask, unk or pad.")]
 LevelOpt = Annotated[str, typer.Option(help="Remove whole words (word) or single subword tokens (token).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the random-scores floor (and the sanity check).")]
-ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON result to stdout.")]
-PickleOpt = Annotated[bool, typer.Option(help="Allow pickle weights (pytorch_model.bin) from a trusted source.")]
-TruncateOpt = Annotated[bool, typer.Option(help="Truncate over-long texts (recorded) instead of failing.")]
 
 
 @app.command()
@@ -60,7 +68,7 @@ def evaluate(
         names = list(method or [])
         if params and not names:
             raise InputError("--param applies to the methods named with --method; name them")
-        spec = _target(target)
+        spec = parse_target(target)
         table = faithfulness_table(
             adapter,
             items,
@@ -128,7 +136,7 @@ def compare(
             items,
             method=(method or [DEFAULT_METHOD])[0],
             methods=method,
-            target=_target(target),
+            target=parse_target(target),
             strategy=strategy,
             level=level,
             seed=seed,
@@ -187,7 +195,3 @@ def sanity_line(check: dict[str, Any]) -> str:
     steps = " → ".join(f"{s['step']} {s['spearman']:+.2f}" for s in check["steps"])
     status = "[bold red]FLAGGED: maps do not change with the model[/]" if check["flagged"] else "ok"
     return f"sanity {check['method']}: {status} (Spearman after randomising: {steps})"
-
-
-def _target(target: str) -> Any:
-    return target.split(",") if "," in target else target

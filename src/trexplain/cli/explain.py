@@ -5,12 +5,26 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from trexplain.cli.common import InputOpt, ModelOpt, app, fail, parse_params, read_inputs
+from trexplain.cli.common import (
+    BatchSizeOpt,
+    InputOpt,
+    MethodsOpt,
+    ModelOpt,
+    ParamOpt,
+    PickleOpt,
+    TargetOpt,
+    TruncateOpt,
+    app,
+    fail,
+    parse_params,
+    parse_target,
+    read_inputs,
+)
 from trexplain.errors import TrexplainError
 from trexplain.methods.base import DEFAULT_METHOD
 
@@ -20,23 +34,15 @@ def explain(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
     input_file: InputOpt = None,
     model: ModelOpt = "demo",
-    method: Annotated[
-        list[str] | None, typer.Option("--method", help="Method name (repeatable); see `trexplain methods`.")
-    ] = None,
-    target: Annotated[
-        str, typer.Option(help="predicted, all, or a label name (comma-separated for several).")
-    ] = "predicted",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")
-    ] = None,
+    method: MethodsOpt = None,
+    target: TargetOpt = "predicted",
+    param: ParamOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object per text) to stdout.")] = False,
     jsonl: Annotated[Path | None, typer.Option(help="Write one JSON object per text to this file.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML page.")] = None,
-    truncate: Annotated[bool, typer.Option(help="Truncate over-long texts (recorded) instead of failing.")] = False,
-    allow_pickle: Annotated[
-        bool, typer.Option(help="Allow pickle weights (pytorch_model.bin) from a trusted source.")
-    ] = False,
-    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 16,
+    truncate: TruncateOpt = False,
+    allow_pickle: PickleOpt = False,
+    batch_size: BatchSizeOpt = 16,
 ) -> None:
     """Explain why the model predicts what it does for each text."""
     try:
@@ -47,13 +53,12 @@ def explain(
         items = read_inputs(texts, input_file)
         params = parse_params(param or [])
         adapter = load_model(model, allow_pickle=allow_pickle)
-        target_spec: Any = target.split(",") if "," in target else target
         results = [
             run_explain(
                 items,
                 adapter,
                 name,
-                target=target_spec,
+                target=parse_target(target),
                 batch_size=batch_size,
                 truncate=truncate,
                 progress=len(items) > batch_size and not as_json,

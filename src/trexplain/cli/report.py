@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from trexplain.cli.common import InputOpt, ModelOpt, app, fail, parse_params, read_inputs
+from trexplain.cli.common import (
+    BatchSizeOpt,
+    InputOpt,
+    MethodsOpt,
+    ModelOpt,
+    ParamOpt,
+    PickleOpt,
+    TargetOpt,
+    TruncateOpt,
+    app,
+    fail,
+    parse_params,
+    parse_target,
+    read_inputs,
+)
 from trexplain.errors import TrexplainError
 from trexplain.methods.base import DEFAULT_METHOD
 
@@ -19,15 +33,9 @@ def report(
     input_file: InputOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     model: ModelOpt = "demo",
-    method: Annotated[
-        list[str] | None, typer.Option("--method", help="Method name (repeatable); see `trexplain methods`.")
-    ] = None,
-    target: Annotated[
-        str, typer.Option(help="predicted, all, or a label name (comma-separated for several).")
-    ] = "predicted",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")
-    ] = None,
+    method: MethodsOpt = None,
+    target: TargetOpt = "predicted",
+    param: ParamOpt = None,
     evaluate: Annotated[
         bool, typer.Option("--evaluate", help="Add perturbation curves, AOPC and the method table.")
     ] = False,
@@ -37,11 +45,9 @@ def report(
     png: Annotated[Path | None, typer.Option(help="Also write PNG figures into this folder.")] = None,
     svg: Annotated[Path | None, typer.Option(help="Also write SVG figures into this folder.")] = None,
     title: Annotated[str | None, typer.Option(help="Title of the page.")] = None,
-    truncate: Annotated[bool, typer.Option(help="Truncate over-long texts (recorded) instead of failing.")] = False,
-    allow_pickle: Annotated[
-        bool, typer.Option(help="Allow pickle weights (pytorch_model.bin) from a trusted source.")
-    ] = False,
-    batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 16,
+    truncate: TruncateOpt = False,
+    allow_pickle: PickleOpt = False,
+    batch_size: BatchSizeOpt = 16,
 ) -> None:
     """Write one self-contained HTML report: prediction, explanations, attention, curves, model card."""
     try:
@@ -50,12 +56,11 @@ def report(
 
         items = read_inputs(texts, input_file)
         adapter = load_model(model, allow_pickle=allow_pickle)
-        target_spec: Any = target.split(",") if "," in target else target
         payload = make_report(
             items,
             adapter,
             method or [DEFAULT_METHOD],
-            target=target_spec,
+            target=parse_target(target),
             params=parse_params(param or []),
             evaluate=evaluate,
             attention_texts=attention,
