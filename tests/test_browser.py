@@ -157,7 +157,7 @@ def test_study_page(browser, files, study):
     # injected strings are shown as text, never as elements
     assert "<script>alert(1)</script>" in card.locator(".tx-text").inner_text()
     assert p.locator("img").count() == 0 and p.locator("script").count() == 2
-    assert p.locator("b[onmouseover]").count() == 0
+    sync_api.expect(p.locator("b[onmouseover]")).to_have_count(0)
     assert p.locator(".tx-verdict").inner_text() == "<b onmouseover=alert(1)>trust gxi</b>"
     assert p.locator("h1").inner_text() == "study <script>alert(1)</script>"
     # hover shows the word's value as the library computes it
@@ -177,18 +177,18 @@ def test_study_page(browser, files, study):
     assert tab.colours(card) != before
     # word/token toggle: one span per token with a character span, specials as chips
     card.locator("button.tx-level", has_text="tokens").click()
-    assert card.locator(".tx-text .tx-u").count() == len(e.tokens)
-    assert card.locator(".tx-bar-row").count() == len(e.tokens)
+    sync_api.expect(card.locator(".tx-text .tx-u")).to_have_count(len(e.tokens))
+    sync_api.expect(card.locator(".tx-bar-row")).to_have_count(len(e.tokens))
     # the lazily drawn sections
     card.locator("button.tx-class", has_text=e.predicted_label).click()
     card.locator("details.tx-curves summary").click()
-    assert card.locator("details.tx-curves svg polyline").count() == 3
+    sync_api.expect(card.locator("details.tx-curves svg polyline")).to_have_count(3)
     card.locator("details.tx-attention summary").click()
     card.locator("button.tx-head-button", has_text="3").click()
-    assert card.locator("details.tx-attention canvas").count() == 1
+    sync_api.expect(card.locator("details.tx-attention canvas")).to_have_count(1)
     card.locator("button.tx-method", has_text="layered").click()
     card.locator("details.tx-flow summary").click()
-    assert card.locator("details.tx-flow canvas").count() == 1
+    sync_api.expect(card.locator("details.tx-flow canvas")).to_have_count(1)
     p.locator("details", has_text="Model card").locator("summary").click()
     assert "<script>alert(1)</script>" in p.locator("pre.tx-card-text").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -203,15 +203,15 @@ def test_long_text_stays_responsive(browser, files):
     tab = Tab(browser)
     assert tab.open(files["long"]) < 5
     card = tab.page.locator("article.tx-card").first
-    assert card.locator(".tx-text .tx-u").count() == 510
+    sync_api.expect(card.locator(".tx-text .tx-u")).to_have_count(510)
     for selector in (
         "button.tx-level:nth-of-type(2)",
         "details.tx-flow summary",
         "button.tx-class[aria-pressed=false]",
     ):
         assert tab.page.evaluate(CLICK_MS, selector) < 1000  # each redraw well under a second, no freeze
-    assert card.locator(".tx-text .tx-u").count() == 512
-    assert card.locator("details.tx-flow canvas").count() == 1
+    sync_api.expect(card.locator(".tx-text .tx-u")).to_have_count(512)
+    sync_api.expect(card.locator("details.tx-flow canvas")).to_have_count(1)
     tab.check_clean(files["long"])
     tab.page.close()
 
@@ -220,12 +220,12 @@ def test_two_hundred_texts_are_paginated(browser, files):
     tab = Tab(browser)
     assert tab.open(files["many"]) < 5
     p = tab.page
-    assert p.locator("article.tx-card").count() == 10
+    sync_api.expect(p.locator("article.tx-card")).to_have_count(10)
     assert "of 200" in p.locator(".tx-page").inner_text()
     p.locator("button.tx-next").click()
     assert p.locator("article.tx-card .tx-num").first.inner_text() == "#11"
     p.locator("input[type=search]").fill("number 199 ")
-    assert p.locator("article.tx-card").count() == 1
+    sync_api.expect(p.locator("article.tx-card")).to_have_count(1)
     assert "<b>" in p.locator("article.tx-card .tx-text").inner_text()
     tab.check_clean(files["many"])
     p.close()
@@ -255,10 +255,12 @@ def test_real_evaluation_renders(browser, tiny, tmp_path):
     tab = Tab(browser)
     tab.open(path)
     p = tab.page
-    assert p.locator(".tx-table tr").count() == 1 + 2  # header, gxi, random floor
+    sync_api.expect(p.locator(".tx-table tr")).to_have_count(1 + 2)  # header, gxi, random floor
     assert p.locator(".tx-verdict").inner_text().strip()
     card = p.locator("article.tx-card").first
     card.locator("details.tx-curves summary").click()
-    assert card.locator("details.tx-curves svg polyline").count() == 4  # MoRF, LeRF, insertion, random floor
+    sync_api.expect(card.locator("details.tx-curves svg polyline")).to_have_count(
+        4
+    )  # MoRF, LeRF, insertion, random floor
     tab.check_clean(path)
     p.close()

@@ -29,10 +29,11 @@ CORPUS = [
 ] * 20
 
 LABELS = ["negative", "neutral", "positive"]
+FIXTURES = Path(__file__).with_name("fixtures")
 FAMILIES = ("bert", "roberta", "xlm-roberta", "camembert", "distilbert", "electra")
 
 
-def wordpiece_tokenizer() -> PreTrainedTokenizerFast:
+def train_wordpiece() -> Tokenizer:
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -43,8 +44,12 @@ def wordpiece_tokenizer() -> PreTrainedTokenizerFast:
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
     )
+    return tok
+
+
+def wordpiece_tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+        tokenizer_object=_frozen("wordpiece"),
         unk_token="[UNK]",
         pad_token="[PAD]",
         cls_token="[CLS]",
@@ -54,7 +59,7 @@ def wordpiece_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def bpe_tokenizer() -> PreTrainedTokenizerFast:
+def train_bpe() -> Tokenizer:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -68,8 +73,12 @@ def bpe_tokenizer() -> PreTrainedTokenizerFast:
     tok.post_processor = processors.RobertaProcessing(
         ("</s>", 2), ("<s>", 0), trim_offsets=True, add_prefix_space=False
     )
+    return tok
+
+
+def bpe_tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+        tokenizer_object=_frozen("bpe"),
         bos_token="<s>",
         eos_token="</s>",
         unk_token="<unk>",
@@ -81,7 +90,7 @@ def bpe_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def sentencepiece_tokenizer() -> PreTrainedTokenizerFast:
+def train_unigram() -> Tokenizer:
     tok = Tokenizer(models.Unigram())
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
@@ -91,8 +100,12 @@ def sentencepiece_tokenizer() -> PreTrainedTokenizerFast:
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
     )
+    return tok
+
+
+def sentencepiece_tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+        tokenizer_object=_frozen("unigram"),
         bos_token="<s>",
         eos_token="</s>",
         unk_token="<unk>",
@@ -102,6 +115,15 @@ def sentencepiece_tokenizer() -> PreTrainedTokenizerFast:
         mask_token="<mask>",
         model_max_length=64,
     )
+
+
+TRAINERS = {"wordpiece": train_wordpiece, "bpe": train_bpe, "unigram": train_unigram}
+
+
+def _frozen(kind: str) -> Tokenizer:
+    """The tokenizer trained once by `python -m tests.tiny` and stored: WordPiece and Unigram training breaks
+    ties in hash order, so retraining in every test process would give different vocabularies."""
+    return Tokenizer.from_file(str(FIXTURES / f"{kind}.json"))
 
 
 def tokenizer_for(family: str) -> PreTrainedTokenizerFast:
@@ -150,3 +172,9 @@ def save_tiny(family: str, folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+if __name__ == "__main__":
+    FIXTURES.mkdir(exist_ok=True)
+    for name, train in TRAINERS.items():
+        train().save(str(FIXTURES / f"{name}.json"))
