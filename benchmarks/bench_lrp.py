@@ -5,7 +5,7 @@ from __future__ import annotations
 from benchmarks.common import Context, median_ms
 from trexplain.methods import Targets
 from trexplain.methods.autograd import target_gradients
-from trexplain.methods.lrp import lrp_attribution, relevance_gradients
+from trexplain.methods.lrp import lrp_attribution
 from trexplain.methods.lrp_rules import attnlrp_rules, cp_lrp_rules
 
 
@@ -14,8 +14,8 @@ def run(ctx: Context) -> list[dict]:
     for name, rules in (("cp-lrp", cp_lrp_rules), ("attnlrp", attnlrp_rules)):
         one_ms = 0.0
         for target, gradients, label in (
-            ("predicted", relevance_gradients, "predicted"),
-            ("all", relevance_gradients, "all, one batched backward"),
+            ("predicted", target_gradients, "predicted"),
+            ("all", target_gradients, "all, one batched backward"),
             ("all", target_gradients, "all, one backward per class"),
         ):
             targets = Targets(target, ctx.adapter)

@@ -15,7 +15,8 @@ from tests.tiny import FAMILIES, LABELS, wordpiece_tokenizer
 from trexplain import explain
 from trexplain.errors import MethodError
 from trexplain.methods import Targets, get_method
-from trexplain.methods.lrp import lrp_attribution, relevance_gradients
+from trexplain.methods.autograd import target_gradients
+from trexplain.methods.lrp import lrp_attribution
 from trexplain.methods.lrp_rules import (
     AttentionRule,
     EpsilonRule,
@@ -282,7 +283,7 @@ def test_all_targets_in_one_backward_equal_one_target_at_a_time(models):
             torch.testing.assert_close(every.scores[:, c], one.scores[:, 0], rtol=1e-6, atol=1e-7)
             torch.testing.assert_close(every.layer_scores[:, :, c], one.layer_scores[:, :, 0], rtol=1e-6, atol=1e-7)
     chunked = lrp_attribution(
-        adapter, batch, Targets("all", adapter), cp_lrp_rules(), partial(relevance_gradients, chunk=2)
+        adapter, batch, Targets("all", adapter), cp_lrp_rules(), partial(target_gradients, chunk=2)
     )
     one_pass = get_method("cp-lrp").attribute(adapter, batch, Targets("all", adapter))
     torch.testing.assert_close(chunked.layer_scores, one_pass.layer_scores, rtol=1e-6, atol=1e-7)

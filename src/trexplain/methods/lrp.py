@@ -14,38 +14,11 @@ import torch
 from torch import Tensor, nn
 
 from trexplain.errors import MethodError
+from trexplain.methods.autograd import target_gradients
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.methods.lrp_rules import Rule, attnlrp_rules, cp_lrp_rules, lrp_rules
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
-
-
-def relevance_gradients(logits: Tensor, targets: Tensor, inputs: Sequence[Tensor], chunk: int = 8) -> list[Tensor]:
-    """∂ logits[b, targets[b, k]] / ∂ input, [batch, K, *input.shape[1:]], in one batched backward per `chunk` targets.
-
-    The one-hot seeds go through a vectorised backward (`is_grads_batched`, vmap over the backward): the same
-    gradients as separate backward passes, with one pass's per-operation overhead; `chunk` bounds the memory.
-    """
-    k_total = targets.shape[1]
-    seeds = torch.zeros(k_total, *logits.shape, dtype=logits.dtype, device=logits.device)
-    seeds.scatter_(2, targets.T.unsqueeze(-1), 1.0)
-    parts: list[list[Tensor]] = [[] for _ in inputs]
-    for start in range(0, k_total, chunk):
-        group = seeds[start : start + chunk]
-        batched = len(group) > 1
-        grads = torch.autograd.grad(
-            logits,
-            list(inputs),
-            group if batched else group[0],
-            retain_graph=start + chunk < k_total,
-            is_grads_batched=batched,
-            allow_unused=True,
-        )
-        for i, (grad, tensor) in enumerate(zip(grads, inputs, strict=True)):
-            if grad is None:
-                grad = torch.zeros(len(group), *tensor.shape, dtype=tensor.dtype, device=tensor.device)
-            parts[i].append(grad if batched else grad.unsqueeze(0))
-    return [torch.cat(p).transpose(0, 1) for p in parts]
 
 
 def _block_inputs(layers: Sequence[nn.Module], captured: list[Tensor]) -> list[Any]:
@@ -62,7 +35,7 @@ def lrp_attribution(
     batch: Batch,
     targets: Targets,
     rules: Sequence[Rule],
-    gradients: Callable[[Tensor, Tensor, Sequence[Tensor]], list[Tensor]] = relevance_gradients,
+    gradients: Callable[[Tensor, Tensor, Sequence[Tensor]], list[Tensor]] = target_gradients,
 ) -> Attribution:
     """Relevance = embedding output ⊙ gradient under `rules`, per target, plus the same at every block input.
 

@@ -63,4 +63,5 @@ class Batch:
     @property
     def maskable(self) -> Tensor:
         """True for tokens that perturbation may move: real, non-special tokens."""
-        return ~self.special_mask & self.inputs.attention_mask.bool()
+        mask = self.inputs.attention_mask.bool()
+        return ~self.special_mask.to(mask.device) & mask
