@@ -54,6 +54,7 @@ class ModelAdapter:
                 "trexplain needs a fast (Rust) tokenizer for character offsets; save one with tokenizer.json"
             )
         self.model = model.eval()
+        tokenizer.padding_side = "right"  # batch bookkeeping slices each row's real tokens as [:n]
         self.tokenizer = tokenizer
         self.family = family
         self.labels = tuple(labels)
