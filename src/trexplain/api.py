@@ -48,7 +48,7 @@ def to_explanations(
     """Split a batch `Attribution` into one `Explanation` per text (padding dropped)."""
     out = []
     params = {**method.params()}
-    for row, text in enumerate(batch.texts):
+    for row in range(len(batch)):
         n = batch.lengths[row]
         diagnostics = dict(result.diagnostics[row]) if result.diagnostics else {}
         if seconds is not None:
@@ -58,12 +58,7 @@ def to_explanations(
         layer = None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().numpy()
         out.append(
             Explanation(
-                text=text,
-                tokens=batch.tokens[row],
-                offsets=batch.offsets[row],
-                word_ids=batch.word_ids[row, :n].tolist(),
-                words=batch.words[row],
-                special=batch.special_mask[row, :n].tolist(),
+                **batch.text_fields(row),
                 labels=adapter.labels,
                 logits=result.logits[row].detach().cpu().numpy(),
                 targets=result.targets[row].tolist(),

@@ -70,18 +70,12 @@ def explanations_from_records(
             raise InputError(f"record {number}: {exc}") from exc
         target = record.get("target")
         target = int(logits[row].argmax()) if target is None else adapter.label_index(target)
-        n = batch.lengths[row]
         diagnostics = dict(record.get("diagnostics") or {})
         if record.get("seconds") is not None:
             diagnostics["seconds"] = float(record["seconds"])
         out.append(
             Explanation(
-                text=record["text"],
-                tokens=batch.tokens[row],
-                offsets=batch.offsets[row],
-                word_ids=batch.word_ids[row, :n].tolist(),
-                words=batch.words[row],
-                special=batch.special_mask[row, :n].tolist(),
+                **batch.text_fields(row),
                 labels=adapter.labels,
                 logits=logits[row].numpy(),
                 targets=(target,),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -59,6 +60,18 @@ class Batch:
     def lengths(self) -> list[int]:
         """Number of real (non-pad) tokens per text."""
         return [len(t) for t in self.tokens]
+
+    def text_fields(self, row: int) -> dict[str, Any]:
+        """The text-side fields of an `Explanation` of text `row`: tokens, offsets and words, padding dropped."""
+        n = self.lengths[row]
+        return {
+            "text": self.texts[row],
+            "tokens": self.tokens[row],
+            "offsets": self.offsets[row],
+            "word_ids": self.word_ids[row, :n].tolist(),
+            "words": self.words[row],
+            "special": self.special_mask[row, :n].tolist(),
+        }
 
     @property
     def maskable(self) -> Tensor:
