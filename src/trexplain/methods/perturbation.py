@@ -105,9 +105,22 @@ class Occlusion(_Perturbation):
         return (y[0] - y[1:]).T, {}
 
 
+@dataclass
+class _Sampled(_Perturbation):
+    """Perturbation methods that draw `n_samples` coalitions (default grows with the features) from `seed`."""
+
+    n_samples: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_samples is not None and self.n_samples < 2:
+            raise MethodError(f"n_samples must be at least 2, got {self.n_samples}")
+
+
 @register
 @dataclass
-class Lime(_Perturbation):
+class Lime(_Sampled):
     """LIME for text: random word removals, exponential kernel on cosine distance, weighted ridge fit.
 
     Sampling and kernel follow lime's `LimeTextExplainer`: row 0 is the text itself, every other row removes
@@ -121,15 +134,11 @@ class Lime(_Perturbation):
     name = "lime"
     cost = "sampling"
     summary = "local weighted ridge over random word removals (n_samples forwards, seeded)"
-    n_samples: int | None = None
     kernel_width: float = 0.25
     alpha: float = 1.0
-    seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.n_samples is not None and self.n_samples < 2:
-            raise MethodError(f"n_samples must be at least 2, got {self.n_samples}")
         if self.kernel_width <= 0 or self.alpha < 0:
             raise MethodError("kernel_width must be positive and alpha non-negative")
 
@@ -147,7 +156,7 @@ class Lime(_Perturbation):
 
 @register
 @dataclass
-class KernelShap(_Perturbation):
+class KernelShap(_Sampled):
     """KernelSHAP: Shapley values by Shapley-kernel weighted least squares with base + Σ scores = f(x) exactly.
 
     With at most `exact_features` features (default 12, i.e. 4094 coalitions) every coalition is
@@ -160,14 +169,10 @@ class KernelShap(_Perturbation):
     name = "kernelshap"
     cost = "sampling"
     summary = "Shapley values by constrained kernel regression; exact up to 12 words (seeded)"
-    n_samples: int | None = None
     exact_features: int = 12
-    seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.n_samples is not None and self.n_samples < 2:
-            raise MethodError(f"n_samples must be at least 2, got {self.n_samples}")
         if not 0 <= self.exact_features <= 20:
             raise MethodError(f"exact_features must be between 0 and 20 (2^20 forwards), got {self.exact_features}")
 
