@@ -48,6 +48,30 @@ def test_embedding_override_reproduces_logits(tiny, family):
     assert not adapter.embedding_module._forward_hooks
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_logits_only_gives_the_same_logits_and_gradients_for_less_work(tiny, family):
+    adapter = tiny[family]
+    batch = adapter.encode([TEXT, "ok"])
+    embeddings = adapter.embed(batch.inputs)
+    results = []
+    for logits_only in (False, True):
+        leaf = embeddings.clone().requires_grad_(True)
+        logits = adapter.forward(batch.inputs, embeddings=leaf, logits_only=logits_only).logits
+        results.append((logits, torch.autograd.grad(logits[:, 1].sum(), leaf)[0]))
+    (full, full_grad), (pruned, pruned_grad) = results
+    torch.testing.assert_close(pruned, full, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(pruned_grad, full_grad, rtol=1e-5, atol=1e-7)
+    feed_forward = adapter.layers[-1].get_submodule(adapter.family.feed_forward)
+    seen = []
+    handle = feed_forward.register_forward_hook(lambda _m, args, _out: seen.append(args[0].shape[1]))
+    with adapter.head_token_only():
+        adapter.forward(batch.inputs)
+    handle.remove()
+    assert seen == [1] and not feed_forward._forward_pre_hooks
+    with pytest.raises(InputError, match="hidden states"):
+        adapter.forward(batch.inputs, logits_only=True, output_hidden_states=True)
+
+
 def test_roberta_positions_come_from_the_input(tiny):
     adapter = tiny["roberta"]
     batch = adapter.encode(["hello there friend", "hi"])

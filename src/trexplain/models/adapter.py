@@ -230,9 +230,16 @@ class ModelAdapter:
         embeddings: Tensor | None = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        logits_only: bool = False,
     ) -> ForwardOutput:
-        """Run the classifier; with `embeddings`, the embedding module's output is replaced by them."""
-        with self.override_embeddings(embeddings):
+        """Run the classifier; with `embeddings`, the embedding module's output is replaced by them.
+
+        `logits_only`: only the logits are wanted, so the last block's feed-forward runs on the first token
+        alone (see `head_token_only`); the same logits for about a tenth less work.
+        """
+        if logits_only and output_hidden_states:
+            raise InputError("logits_only leaves the last hidden state incomplete; do not ask for hidden states")
+        with self.override_embeddings(embeddings), self.head_token_only(logits_only):
             out = self._run(inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         if isinstance(out, Tensor):
             return ForwardOutput(out)
@@ -249,8 +256,30 @@ class ModelAdapter:
         for start in range(0, len(inputs), batch_size):
             rows = slice(start, start + batch_size)
             emb = None if embeddings is None else embeddings[rows]
-            parts.append(self.forward(inputs.rows(rows), embeddings=emb).logits)
+            parts.append(self.forward(inputs.rows(rows), embeddings=emb, logits_only=True).logits)
         return torch.cat(parts) if parts else torch.empty(0, self.num_labels)
+
+    @contextmanager
+    def head_token_only(self, active: bool = True) -> Iterator[None]:
+        """Within the block, the last block's feed-forward sees the first token only.
+
+        Every supported family's head reads the first token of the last block's output and nothing else, and
+        the feed-forward works token by token, so that token is unchanged; the other rows of that output are
+        left meaningless (the residual sum broadcasts). A no-op for models without a family map.
+        """
+        if not (active and self.family.feed_forward and self.layers):
+            yield
+            return
+        module = resolve(self.layers[-1], self.family.feed_forward)
+
+        def first_token(_module: nn.Module, args: tuple) -> tuple | None:
+            return (args[0][:, :1], *args[1:]) if args else None
+
+        handle = module.register_forward_pre_hook(first_token)
+        try:
+            yield
+        finally:
+            handle.remove()
 
     @contextmanager
     def override_embeddings(self, embeddings: Tensor | None) -> Iterator[None]:

@@ -18,15 +18,17 @@ class Family:
     self_attention: str
     positions_from_ids: bool
     token_types: bool
+    feed_forward: str  # first module of a block's position-wise feed-forward, relative to the block
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("bert", ("bert",), "bert.embeddings", "bert.encoder.layer", "attention.self", False, True),
-    Family("roberta", ("roberta",), "roberta.embeddings", "roberta.encoder.layer", "attention.self", True, True),
-    Family(
-        "xlm-roberta", ("xlm-roberta",), "roberta.embeddings", "roberta.encoder.layer", "attention.self", True, True
+    Family("bert", ("bert",), "bert.embeddings", "bert.encoder.layer", "attention.self", False, True, "intermediate"),
+    *(
+        Family(
+            name, (name,), "roberta.embeddings", "roberta.encoder.layer", "attention.self", True, True, "intermediate"
+        )
+        for name in ("roberta", "xlm-roberta", "camembert")
     ),
-    Family("camembert", ("camembert",), "roberta.embeddings", "roberta.encoder.layer", "attention.self", True, True),
     Family(
         "distilbert",
         ("distilbert",),
@@ -35,11 +37,21 @@ FAMILIES: tuple[Family, ...] = (
         "attention",
         False,
         False,
+        "ffn",
     ),
-    Family("electra", ("electra",), "electra.embeddings", "electra.encoder.layer", "attention.self", False, True),
+    Family(
+        "electra",
+        ("electra",),
+        "electra.embeddings",
+        "electra.encoder.layer",
+        "attention.self",
+        False,
+        True,
+        "intermediate",
+    ),
 )
 
-CUSTOM = Family("custom", (), "", "", "", False, False)
+CUSTOM = Family("custom", (), "", "", "", False, False, "")
 
 
 def family_for(model_type: str) -> Family | None:
