@@ -20,7 +20,7 @@ TEXTS = ["I can't believe this just happened!", "What a terrible waste of time."
 DEMO_TEXTS = ["I love this, what a wonderful day!", "@AmericanAir the food was nasty and the staff rude."]
 
 
-def _within(diagnostics, rtol=1e-3, atol=1e-4):
+def _within(diagnostics, rtol=1e-3, atol=1e-3):
     for entry in diagnostics:
         for error, f_x, f_b in zip(entry["completeness_error"], entry["f_input"], entry["f_baseline"], strict=True):
             assert error <= atol + rtol * abs(f_x - f_b), entry
@@ -93,8 +93,9 @@ def test_ig_equals_captum_and_is_complete_every_family(tiny, family):
         adapter, batch, adapter.embedding_module, _pad_ids(adapter, batch), fixed.targets[:, 0], 16, "gausslegendre"
     )
     torch.testing.assert_close(fixed.scores[:, 0], ref, atol=1e-4, rtol=1e-4)
-    default = get_method("ig").attribute(adapter, batch, Targets("all", adapter))
-    _within(default.diagnostics)
+    # random tiny models move their logits by ~1e-4: a floor far below the default 1e-3 keeps this a real test
+    default = get_method("ig", atol=1e-6).attribute(adapter, batch, Targets("all", adapter))
+    _within(default.diagnostics, atol=1e-6)
 
 
 def test_ig_demo_default_is_complete_and_equals_captum(demo):

@@ -26,7 +26,8 @@ from trexplain.models.batch import Batch, ModelInputs
 BASELINES: tuple[str, ...] = ("pad", "mask", "zero")
 EMBEDDING = -1  # site index of the embedding output; blocks are 0..L-1
 TOKEN_BUDGET = 4096  # tokens per forward when internal_batch_size is None
-START_PIECES = 4  # adaptive mode starts from [0, 1] cut in this many pieces (fewest evaluations on the demo texts)
+START_PIECES = 4  # adaptive mode starts from [0, 1] cut in this many pieces
+SPLIT_SHARE = 0.5  # each round halves the pieces whose error is at least this share of the path's largest
 
 
 # ------------------------------------------------------------------------------------------ baselines
@@ -156,7 +157,7 @@ def _forward_rows(
         return hidden.index_copy(0, where, point)
 
     with torch.set_grad_enabled(grad), block_inputs(adapter.layers, replace):
-        logits = adapter.forward(inputs.rows(rows.text), embeddings=chunk).logits
+        logits = adapter.forward(inputs.rows(rows.text), embeddings=chunk, logits_only=True).logits
     return logits, leaves
 
 
@@ -241,9 +242,10 @@ def integrate_paths(
 
     Without `refine`, each path gets `steps` nodes of `rule` on [0, 1]. With `refine=(rtol, atol,
     max_steps)` the path starts as `START_PIECES` pieces, refined where needed: completeness holds on every
-    piece [a, b] (Σ_t IG = f(point(b)) − f(point(a))), so each piece's error is known exactly, and pieces
-    whose error exceeds their share (b − a)·(atol + rtol·|f(x) − f(x')|) are halved, each half again with
-    `steps` nodes, until the path's total error is within tolerance or it has used `max_steps` nodes.
+    piece [a, b] (Σ_t IG = f(point(b)) − f(point(a))), so each piece's error is known exactly; each round
+    halves the pieces with the largest errors (within `SPLIT_SHARE` of the worst, as adaptive quadrature
+    does), each half again with `steps` nodes, until the path's total error is within
+    atol + rtol·|f(x) − f(x')| or it has used `max_steps` nodes.
     """
     sites = list(ends.real)
     count, k_total = chosen.shape
@@ -300,7 +302,7 @@ def _refine(
     steps: int,
     max_rows: int,
 ) -> list[_Panel]:
-    """The halves of every piece that breaks its share of the tolerance, on paths that are not yet complete."""
+    """The halves of the worst pieces of every path that is not yet within tolerance (and has steps left)."""
     count = chosen.shape[0]
     missing = [(p, x) for p, panels in enumerate(done) for q in panels for x in (q.a, q.b) if x not in known[p]]
     missing = list(dict.fromkeys(missing))
@@ -317,10 +319,11 @@ def _refine(
     todo: list[_Panel] = []
     for p, panels in enumerate(done):
         tol = tolerance[p % count]
-        errors = [q.scores.sum(-1) - (known[p][q.b] - known[p][q.a]) for q in panels]
-        if bool((sum(errors).abs() <= tol).all()):
+        errors = torch.stack([q.scores.sum(-1) - (known[p][q.b] - known[p][q.a]) for q in panels])
+        if bool((errors.sum(0).abs() <= tol).all()):
             continue
-        split = [q for q, e in zip(panels, errors, strict=True) if bool((e.abs() > (q.b - q.a) * tol).any())]
+        worst = (errors.abs() / tol).amax(-1)
+        split = [q for q, e in zip(panels, worst.tolist(), strict=True) if e >= SPLIT_SHARE * float(worst.max())]
         if int(used[p]) + 2 * steps * len(split) > max_steps:
             continue
         for q in split:
@@ -340,8 +343,9 @@ class _PathMethod(Method):
         `adaptive=False`, nodes on the whole path (use 32 or more then: the demo model's paths have a sharp
         bump that 16 nodes miss by ~5%).
     method: quadrature rule, captum's names (`gausslegendre` default; see `quadrature.RULES`).
-    adaptive: halve the pieces whose exact completeness error is too large until the path's error is
-        ≤ atol + rtol·|f(x) − f(x')| for every target (default True) or `max_steps` nodes are spent.
+    adaptive: halve the pieces with the largest exact completeness errors until the path's error is
+        ≤ atol + rtol·|f(x) − f(x')| for every target (default True) or `max_steps` nodes are spent; atol
+        (logit units) is the floor for targets whose logit barely moves (methods.md G).
     internal_batch_size: interpolated rows per forward; None = as many as fit 4096 tokens.
     """
 
@@ -350,7 +354,7 @@ class _PathMethod(Method):
     method: str = "gausslegendre"
     adaptive: bool = True
     rtol: float = 1e-3
-    atol: float = 1e-4
+    atol: float = 1e-3
     max_steps: int = 256
     internal_batch_size: int | None = None
 
