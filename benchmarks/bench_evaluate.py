@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -14,6 +15,7 @@ import torch
 from benchmarks.common import Context
 from trexplain.api import explain
 from trexplain.evaluate import evaluate, faithfulness_table, load_scores
+from trexplain.explanation import Explanation
 from trexplain.methods import available_methods
 from trexplain.models import ModelAdapter
 from trexplain.models.batch import ModelInputs
@@ -58,6 +60,7 @@ def faithfulness_rows(ctx: Context) -> list[dict]:
         path = Path(folder) / "captum.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in captum_records(ctx.adapter, ctx.texts)))
         external = load_scores(path, ctx.adapter)
+    external += last_block_layer_ig(ctx)
     table = faithfulness_table(ctx.adapter, ctx.texts, list(available_methods()), external=external)
     ctx.notes.append(f"verdict ({len(ctx.texts)} texts, delete, words): {table.verdict}")
     return [
@@ -72,6 +75,14 @@ def faithfulness_rows(ctx: Context) -> list[dict]:
             n=row["n"],
         )
         for row in table.rows
+    ]
+
+
+def last_block_layer_ig(ctx: Context) -> list[Explanation]:
+    """`layer-ig`'s map at the last block's input (its own `scores` are the embedding-level IG, as `ig`)."""
+    return [
+        replace(e, scores=e.layer_scores[-1], method="layer-ig (last block input)", layer_scores=None)
+        for e in explain(ctx.texts, ctx.adapter, "layer-ig")
     ]
 
 
