@@ -9,7 +9,9 @@ import torch
 from captum.attr import IntegratedGradients, LayerIntegratedGradients
 
 from tests.tiny import FAMILIES
+from trexplain.api import explain
 from trexplain.errors import MethodError
+from trexplain.explanation import Explanation
 from trexplain.methods import Targets, get_method
 from trexplain.methods.integrated import baseline_embeddings
 from trexplain.methods.quadrature import RULES, nodes
@@ -200,6 +202,24 @@ def test_baselines(tiny):
         assert result.scores[keep.unsqueeze(1).expand_as(result.scores)].abs().max() < 1e-6
     with pytest.raises(MethodError, match="no tokens"):
         baseline_embeddings(adapter, batch, "   ")
+
+
+def test_tensor_baseline_equals_the_named_one_and_is_recorded_by_shape(tiny):
+    adapter = tiny["roberta"]
+    batch = adapter.encode(TEXTS)
+    pad = baseline_embeddings(adapter, batch, "pad")
+    targets = Targets("all", adapter)
+    named = get_method("ig", steps=8, adaptive=False).attribute(adapter, batch, targets)
+    given = get_method("ig", baseline=pad.clone(), steps=8, adaptive=False)
+    torch.testing.assert_close(given.attribute(adapter, batch, targets).scores, named.scores, rtol=0, atol=0)
+    assert given.params()["baseline"] == f"tensor{list(pad.shape)}"
+    explanation = explain(TEXTS[:1], adapter, given.__class__(baseline=pad[0, : batch.lengths[0]], steps=8))[0]
+    assert explanation.params["baseline"] == f"tensor{[int(batch.lengths[0]), pad.shape[-1]]}"
+    assert Explanation.from_json(explanation.to_json()) == explanation
+    with pytest.raises(MethodError, match=r"does not fit these inputs: pass the embedding output's shape"):
+        get_method("ig", baseline=pad[:, :3]).attribute(adapter, batch, targets)
+    with pytest.raises(MethodError, match="float"):
+        get_method("ig", baseline=torch.zeros(4, dtype=torch.long))
 
 
 # -------------------------------------------------------------------------------------------- layer IG

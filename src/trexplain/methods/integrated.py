@@ -31,14 +31,17 @@ SPLIT_SHARE = 0.5  # each round halves the pieces whose error is at least this s
 
 
 # ------------------------------------------------------------------------------------------ baselines
-def baseline_embeddings(adapter: ModelAdapter, batch: Batch, baseline: str) -> Tensor:
+def baseline_embeddings(adapter: ModelAdapter, batch: Batch, baseline: str | Tensor) -> Tensor:
     """Embedding output of the baseline: special tokens and padding kept, every other token replaced.
 
     `pad`/`mask` replace the token ids (positions and token types unchanged, so RoBERTa-family position
     embeddings never move); `zero` sets those tokens' embedding vectors to 0; any other string is a text
     whose tokens fill the replaceable positions in order (pad ids after it ends, cut where it is longer).
+    A tensor is the baseline's embedding output itself, used as given except at padding.
     """
     inputs, movable = batch.inputs, batch.maskable
+    if isinstance(baseline, Tensor):
+        return _tensor_baseline(adapter, batch, baseline)
     if baseline == "zero":
         return adapter.embed(inputs) * (~movable).unsqueeze(-1)
     if baseline in ("pad", "mask"):
@@ -55,6 +58,21 @@ def baseline_embeddings(adapter: ModelAdapter, batch: Batch, baseline: str) -> T
         filled = torch.where(rank < len(tokens), tokens[rank.clamp(0, len(tokens) - 1)], adapter.pad_token_id)
         ids = torch.where(movable, filled, inputs.input_ids)
     return adapter.embed(inputs.with_ids(ids))
+
+
+def _tensor_baseline(adapter: ModelAdapter, batch: Batch, baseline: Tensor) -> Tensor:
+    """A user's embedding-output baseline, [T, d] (every text) or [B, T, d], checked against the batch."""
+    real = adapter.embed(batch.inputs)
+    if baseline.dim() == 2:
+        baseline = baseline.unsqueeze(0).expand_as(real) if baseline.shape == real.shape[1:] else baseline
+    if baseline.shape != real.shape:
+        raise MethodError(
+            f"baseline tensor of shape {tuple(baseline.shape)} does not fit these inputs: pass the embedding "
+            f"output's shape {tuple(real.shape)} (or {tuple(real.shape[1:])} for every text), e.g. built from "
+            "adapter.embed(adapter.encode(texts).inputs)"
+        )
+    padding = ~batch.inputs.attention_mask.bool().unsqueeze(-1)
+    return torch.where(padding, real, baseline.to(real))
 
 
 # ---------------------------------------------------------------------------------------- block hooks
@@ -338,7 +356,8 @@ def _refine(
 class _PathMethod(Method):
     """Shared parameters of the path-integral methods.
 
-    baseline: `pad` (default), `mask`, `zero` or a text (see `baseline_embeddings`).
+    baseline: `pad` (default), `mask`, `zero`, a text, or a tensor of the embedding output's shape (see
+        `baseline_embeddings`; recorded in the Explanation as its shape).
     steps: quadrature nodes per piece of the path (default 4; adaptive mode starts with 4 pieces); with
         `adaptive=False`, nodes on the whole path (use 32 or more then: the demo model's paths have a sharp
         bump that 16 nodes miss by ~5%).
@@ -349,7 +368,7 @@ class _PathMethod(Method):
     internal_batch_size: interpolated rows per forward; None = as many as fit 4096 tokens.
     """
 
-    baseline: str = "pad"
+    baseline: str | Tensor = "pad"
     steps: int = 4
     method: str = "gausslegendre"
     adaptive: bool = True
@@ -362,6 +381,10 @@ class _PathMethod(Method):
 
     def __post_init__(self) -> None:
         nodes(self.method, self.steps)
+        if isinstance(self.baseline, Tensor) and (
+            self.baseline.dim() not in (2, 3) or not self.baseline.is_floating_point()
+        ):
+            raise MethodError("a baseline tensor must be a float [tokens, hidden] or [texts, tokens, hidden] embedding")
         if self.internal_batch_size is not None and self.internal_batch_size < 1:
             raise MethodError(f"internal_batch_size must be at least 1, got {self.internal_batch_size}")
         if self.max_steps < self.steps:
@@ -371,6 +394,13 @@ class _PathMethod(Method):
 
     def sites(self, adapter: ModelAdapter) -> list[int]:
         return [EMBEDDING]
+
+    def params(self) -> dict[str, Any]:
+        """As recorded in each Explanation: a tensor baseline is named by its shape (records stay JSON)."""
+        params = super().params()
+        if isinstance(self.baseline, Tensor):
+            params["baseline"] = f"tensor{list(self.baseline.shape)}"
+        return params
 
     def integrate(
         self, adapter: ModelAdapter, batch: Batch, targets: Targets
