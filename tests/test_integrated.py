@@ -270,6 +270,22 @@ def _captum_block_input(adapter, batch, block, target, steps):
     return attr.sum(-1)
 
 
+def test_blocks_before_a_site_are_skipped_not_run(tiny):
+    adapter = tiny["bert"]
+    batch = adapter.encode(TEXTS[:1])
+    runs = {0: 0, 1: 0}
+    handles = [
+        adapter.layers[i].intermediate.register_forward_hook(lambda *_, i=i: runs.__setitem__(i, runs[i] + 1))
+        for i in runs
+    ]
+    get_method("layer-ig", steps=4, adaptive=False).attribute(adapter, batch, Targets("predicted", adapter))
+    for handle in handles:
+        handle.remove()
+    # endpoints and the embedding site (= block 0's input) run block 0; block 1's site skips it
+    assert runs == {0: 2, 1: 3}
+    assert all("forward" not in layer.__dict__ for layer in adapter.layers)
+
+
 def test_layer_ig_complete_at_every_block(demo):
     batch = demo.encode(DEMO_TEXTS[:1])
     result = get_method("layer-ig").attribute(demo, batch, Targets("predicted", demo))

@@ -100,6 +100,27 @@ def block_inputs(layers: list[nn.Module], edit: Callable[[int, Tensor], Tensor |
             handle.remove()
 
 
+@contextmanager
+def skipped_blocks(layers: list[nn.Module]) -> Iterator[None]:
+    """These blocks hand their input on unchanged: when every row's interpolant is written at a later block's
+    input, their output is overwritten anyway, so running them is wasted work."""
+    saved = [layer.__dict__.get("forward") for layer in layers]
+    for layer in layers:
+        layer.forward = _passthrough
+    try:
+        yield
+    finally:
+        for layer, old in zip(layers, saved, strict=True):
+            if old is None:
+                del layer.forward
+            else:
+                layer.forward = old
+
+
+def _passthrough(*args: Any, **kwargs: Any) -> Tensor:
+    return args[0] if args else kwargs["hidden_states"]
+
+
 @dataclass
 class Endpoints:
     """The two ends of the straight path at every site and the logits at both ends, from one forward.
@@ -174,15 +195,20 @@ def _forward_rows(
         where, point, _ = leaves[index]
         return hidden.index_copy(0, where, point)
 
-    with torch.set_grad_enabled(grad), block_inputs(adapter.layers, replace):
+    first = int(rows.site.min())
+    skip = first if first > 0 and adapter.family.layers else 0  # known families only: their blocks return a tensor
+    with torch.set_grad_enabled(grad), block_inputs(adapter.layers, replace), skipped_blocks(adapter.layers[:skip]):
         logits = adapter.forward(inputs.rows(rows.text), embeddings=chunk, logits_only=True).logits
     return logits, leaves
 
 
 def _chunks(rows: Rows, size: int) -> Iterator[Rows]:
-    for start in range(0, len(rows.site), size):
-        part = slice(start, start + size)
-        yield Rows(*(None if t is None else t[part] for t in vars(rows).values()))
+    """Runs of rows with the same site (so `skipped_blocks` applies), each cut into parts of at most `size`."""
+    change = (torch.nonzero(rows.site[1:] != rows.site[:-1]).squeeze(1) + 1).tolist()
+    for begin, end in zip([0, *change], [*change, len(rows.site)], strict=True):
+        for start in range(begin, end, size):
+            part = slice(start, min(start + size, end))
+            yield Rows(*(None if t is None else t[part] for t in vars(rows).values()))
 
 
 def integrate_rows(
