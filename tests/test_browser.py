@@ -251,11 +251,17 @@ def test_real_evaluation_renders(browser, tiny, tmp_path):
     pytest.importorskip("trexplain.evaluate", reason="trexplain.evaluate is not installed")
     from trexplain.report.run import make_report, write_report
 
-    path = write_report(make_report(["good day", "bad day"], tiny["bert"], ["gxi"], evaluate=True), tmp_path / "e.html")
+    payload = make_report(["good day", "bad day"], tiny["bert"], ["gxi"], evaluate=True, sanity=True)
+    path = write_report(payload, tmp_path / "e.html")
     tab = Tab(browser)
     tab.open(path)
     p = tab.page
-    sync_api.expect(p.locator(".tx-table tr")).to_have_count(1 + 2)  # header, gxi, random floor
+    sync_api.expect(p.locator("section:not(.tx-sanity) > .tx-table tr")).to_have_count(1 + 2)  # gxi, random floor
+    sanity = p.locator(".tx-sanity .tx-table tr")
+    sync_api.expect(sanity).to_have_count(1 + 1)  # header, gxi
+    steps = payload["sanity"][0]["steps"]
+    assert sanity.nth(0).locator("th").all_inner_texts() == ["method", "check", *(s["step"] for s in steps)]
+    assert sanity.nth(1).locator("td").nth(2).inner_text() == f"{steps[0]['spearman']:.2f}"
     assert p.locator(".tx-verdict").inner_text().strip()
     card = p.locator("article.tx-card").first
     card.locator("details.tx-curves summary").click()

@@ -134,6 +134,20 @@ def test_make_report_with_evaluation(adapter):
     assert payload["model"]["parameters"] == sum(p.numel() for p in adapter.model.parameters())
 
 
+def test_make_report_with_sanity_check(adapter):
+    payload = make_report(["good day", "bad day", "fine"], adapter, ["gxi", "saliency"], sanity=True, sanity_texts=2)
+    checks = {c["method"]: c for c in payload["sanity"]}
+    assert set(checks) == {"gxi", "saliency"} and payload["params"]["sanity"] == "first 2 texts"
+    for check in checks.values():
+        assert check["texts"] == 2 and isinstance(check["flagged"], bool)
+        names = [s["step"] for s in check["steps"]]
+        assert names == ["head", *(f"block {i}" for i in reversed(range(len(adapter.layers)))), "embeddings"]
+        assert all(-1 <= s["spearman"] <= 1 for s in check["steps"])
+    assert make_report(["good day"], adapter, ["gxi"])["sanity"] is None
+    data = re.search(r'<script type="application/json" id="tx-data">(.*?)</script>', render(payload), re.S).group(1)
+    assert json.loads(data)["sanity"] == payload["sanity"]
+
+
 def test_figures(tmp_path, explanations):
     data = explanations[0].to_dict()
     layers = np.arange(2 * 3 * len(data["tokens"]), dtype=float).reshape(2, 3, -1) - 5

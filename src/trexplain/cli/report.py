@@ -39,6 +39,10 @@ def report(
     evaluate: Annotated[
         bool, typer.Option("--evaluate", help="Add perturbation curves, AOPC and the method table.")
     ] = False,
+    sanity: Annotated[
+        bool,
+        typer.Option("--sanity", help="Add the cascading randomisation check of each method (on the first 10 texts)."),
+    ] = False,
     attention: Annotated[
         int, typer.Option(help="Attention maps for the first N texts (0: none); at most 128 tokens each.")
     ] = 20,
@@ -63,6 +67,7 @@ def report(
             target=parse_target(target),
             params=parse_params(param or []),
             evaluate=evaluate,
+            sanity=sanity,
             attention_texts=attention,
             batch_size=batch_size,
             truncate=truncate,

@@ -41,13 +41,15 @@ def build_payload(
     attention: Sequence[Mapping[str, Any] | None] | None = None,
     evaluation: Sequence[Sequence[Mapping[str, Any]] | None] | None = None,
     summary: Mapping[str, Any] | None = None,
+    sanity: Sequence[Mapping[str, Any]] | None = None,
     attention_max_tokens: int = ATTENTION_MAX_TOKENS,
 ) -> dict[str, Any]:
     """The report dict for explanations grouped per text.
 
     `attention[i]`: `{"tokens", "offsets", "attention": [L][H][T][T]}` for text i (or None);
     `evaluation[i]`: the evaluation dicts of text i's explanations (`method`, `target`, `curves`, AOPC ...);
-    `summary`: `{"table": [...], "verdict": str}` over all texts; `model`: `{"name", "card", ...}`.
+    `summary`: `{"table": [...], "verdict": str}` over all texts; `model`: `{"name", "card", ...}`;
+    `sanity`: one cascading-randomisation result per method (`SanityResult.to_dict()`).
     """
     if not per_text or any(not group for group in per_text):
         raise InputError("a report needs at least one explanation per text")
@@ -71,6 +73,7 @@ def build_payload(
         "params": _clean(dict(params or {})),
         "methods": _clean({k: dict(v) for k, v in (methods or method_info(per_text)).items()}),
         "summary": _clean(dict(summary)) if summary else None,
+        "sanity": [_clean(dict(check)) for check in sanity] if sanity else None,
         "texts": texts,
     }
 

@@ -15,6 +15,7 @@ from trexplain.models.adapter import ModelAdapter
 from trexplain.report.payload import ATTENTION_MAX_TOKENS, build_payload, model_info
 
 ATTENTION_TEXTS = 20  # attention maps are large; by default the first 20 texts carry them
+SANITY_TEXTS = 10  # the randomisation check re-explains its texts once per model part
 
 
 def make_report(
@@ -25,6 +26,8 @@ def make_report(
     target: TargetSpec = "predicted",
     params: dict[str, Any] | None = None,
     evaluate: bool = False,
+    sanity: bool = False,
+    sanity_texts: int = SANITY_TEXTS,
     attention_texts: int = ATTENTION_TEXTS,
     attention_max_tokens: int = ATTENTION_MAX_TOKENS,
     batch_size: int = 16,
@@ -32,8 +35,9 @@ def make_report(
     title: str | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Explain `texts` with every method, add attention maps and (optionally) faithfulness, and return the
-    report dict that `write_report` turns into one HTML file and `figures.write_figures` into images."""
+    """Explain `texts` with every method, add attention maps and (optionally) faithfulness and the cascading
+    randomisation check on the first `sanity_texts` texts; return the report dict that `write_report` turns
+    into one HTML file and `figures.write_figures` into images."""
     from trexplain.api import explain
 
     texts = [texts] if isinstance(texts, str) else list(texts)
@@ -55,6 +59,15 @@ def make_report(
     evaluation, summary = (None, None)
     if evaluate:
         evaluation, summary = evaluate_groups(adapter, per_text)
+    checks = None
+    if sanity:
+        from trexplain.evaluate.sanity import cascading_randomization
+
+        sample = texts[: max(1, sanity_texts)]
+        checks = [
+            cascading_randomization(adapter, sample, name, target=target, batch_size=batch_size, **params).to_dict()
+            for name in methods
+        ]
     run = {
         "methods": methods,
         "target": target if isinstance(target, str) else ",".join(map(str, target)),
@@ -62,6 +75,7 @@ def make_report(
         "texts": len(texts),
         "attention": f"first {count} texts, up to {attention_max_tokens} tokens" if count else "off",
         "evaluate": bool(evaluate),
+        "sanity": f"first {min(len(texts), max(1, sanity_texts))} texts" if sanity else "off",
         "truncate": truncate,
         "torch": torch.__version__,
     }
@@ -73,6 +87,7 @@ def make_report(
         attention=attention,
         evaluation=evaluation,
         summary=summary,
+        sanity=checks,
         attention_max_tokens=attention_max_tokens,
     )
 

@@ -191,6 +191,34 @@
     return box;
   }
 
+  function renderSanity() {
+    var checks = data.sanity;
+    if (!checks || !checks.length) return null;
+    var box = el("section", "tx-sanity");
+    box.appendChild(el("h2", null, "Do the explanations depend on the model?"));
+    box.appendChild(el("p", null,
+      "Cascading randomisation (Adebayo et al. 2018): the model's head, then its blocks from the top, then its " +
+      "embeddings are re-initialised one after the other, and each method explains the same texts again. " +
+      "Cells are the Spearman rank correlation with the original maps; a method that still matches once " +
+      "the head and every block are random is flagged."));
+    var steps = checks[0].steps.map(function (s) { return s.step; });
+    var table = el("table", "tx-table");
+    var tr = el("tr");
+    ["method", "check"].concat(steps).forEach(function (h) { tr.appendChild(el("th", null, h)); });
+    table.appendChild(tr);
+    checks.forEach(function (check) {
+      var line = el("tr", check.flagged ? "tx-flagged" : null);
+      line.appendChild(el("td", null, check.method));
+      line.appendChild(el("td", null, check.flagged ? "flagged (ρ ≥ " + fixed(check.threshold, 2) + ")" : "ok"));
+      check.steps.forEach(function (s) { line.appendChild(el("td", null, fixed(s.spearman, 2))); });
+      table.appendChild(line);
+    });
+    box.appendChild(table);
+    var first = checks[0];
+    box.appendChild(el("p", "tx-note", first.texts + " texts, seed " + first.seed + "."));
+    return box;
+  }
+
   // ------------------------------------------------------------------ a card
   function Card(entry, number) {
     this.entry = entry;
@@ -708,6 +736,8 @@
   root.appendChild(renderHeader());
   var summary = renderSummary();
   if (summary) root.appendChild(summary);
+  var sanity = renderSanity();
+  if (sanity) root.appendChild(sanity);
   root.appendChild(renderTexts());
   document.documentElement.dataset.ready = "true";
 })();
