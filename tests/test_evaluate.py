@@ -20,6 +20,7 @@ from trexplain.cli import app
 from trexplain.errors import InputError
 from trexplain.evaluate import (
     cascading_randomization,
+    independent_randomization,
     evaluate,
     explanations_from_records,
     faithfulness_table,
@@ -235,6 +236,20 @@ def test_cascading_randomization_flags_a_method_that_ignores_the_model(tiny, emb
     assert json.loads(json.dumps(gxi.to_dict()))["method"] == "gxi"
 
 
+def test_independent_randomization_resets_each_part_before_the_next(tiny, embedding_norm):
+    adapter = tiny["bert"]
+    ignoring = independent_randomization(adapter, SANITY_TEXTS, embedding_norm, seed=0)
+    assert ignoring.flagged and ignoring.mode == "independent"
+    assert all(s["spearman"] == pytest.approx(1.0) for s in ignoring.steps[:-1])
+    one = independent_randomization(adapter, SANITY_TEXTS, "gxi", seed=0)
+    cascade = cascading_randomization(adapter, SANITY_TEXTS, "gxi", seed=0)
+    assert not one.flagged and [s["step"] for s in one.steps] == [s["step"] for s in cascade.steps]
+    assert one.steps[0] == cascade.steps[0]  # the first step is the same in both variants
+    # later steps start from the trained weights again: block 0 alone is not head + block 1 + block 0
+    assert one.steps[2]["spearman"] != pytest.approx(cascade.steps[2]["spearman"])
+    assert one.to_dict()["mode"] == "independent" and cascade.to_dict()["mode"] == "cascading"
+
+
 def test_external_scores_give_the_same_numbers(toy, tmp_path):
     adapter, weights = toy
     texts = ["w0 w1 w2 w3", "w9 w4 w5"]
@@ -324,6 +339,18 @@ def test_cli_evaluate_external_scores_only(toy, tiny_dirs, tmp_path):
     result = runner.invoke(app, ["evaluate", "--scores", str(path), "--model", str(tiny_dirs["bert"]), "--json"])
     assert result.exit_code == 0, result.output
     assert {row["method"] for row in json.loads(result.stdout)["rows"]} == {"gxi", "random"}
+
+
+def test_cli_sanity_variants(tiny_dirs):
+    base = ["evaluate", *SANITY_TEXTS[:2], "--model", str(tiny_dirs["bert"]), "--method", "gxi", "--sanity"]
+    result = runner.invoke(app, [*base, "--independent", "--json"])
+    assert result.exit_code == 0, result.output
+    (check,) = json.loads(result.stdout)["sanity"]
+    assert check["method"] == "gxi" and check["mode"] == "independent" and check["texts"] == 2
+    result = runner.invoke(app, base)
+    assert result.exit_code == 0 and "sanity (cascading) gxi: ok" in result.stdout
+    result = runner.invoke(app, [*base[:-1], "--independent"])
+    assert result.exit_code == 2 and "add --sanity" in result.output
 
 
 def test_cli_compare(tiny_dirs):

@@ -52,13 +52,21 @@ def evaluate(
     seed: SeedOpt = 0,
     param: ParamOpt = None,
     sanity: Annotated[bool, typer.Option(help="Also run the cascading randomisation check per method.")] = False,
+    independent: Annotated[
+        bool, typer.Option("--independent", help="With --sanity: randomise one part at a time, not cumulatively.")
+    ] = False,
     as_json: JsonOpt = False,
     truncate: TruncateOpt = False,
     allow_pickle: PickleOpt = False,
 ) -> None:
     """How far to trust each method on this model: AOPC, ΔA^F, a random floor, and a verdict."""
     try:
-        from trexplain.evaluate import cascading_randomization, faithfulness_table, load_scores
+        from trexplain.evaluate import (
+            cascading_randomization,
+            faithfulness_table,
+            independent_randomization,
+            load_scores,
+        )
         from trexplain.models.loading import load_model
 
         adapter = load_model(model, allow_pickle=allow_pickle)
@@ -68,6 +76,8 @@ def evaluate(
         names = list(method or [])
         if params and not names:
             raise InputError("--param applies to the methods named with --method; name them")
+        if independent and not sanity:
+            raise InputError("--independent chooses the variant of --sanity; add --sanity")
         spec = parse_target(target)
         table = faithfulness_table(
             adapter,
@@ -85,9 +95,9 @@ def evaluate(
         if sanity and items:
             not_methods = {"random"} | {e.method for e in external}
             chosen = names or [row["method"] for row in table.rows if row["method"] not in not_methods]
+            check = independent_randomization if independent else cascading_randomization
             checks = [
-                cascading_randomization(adapter, items, name, target=spec, seed=seed, **(params if names else {}))
-                for name in chosen
+                check(adapter, items, name, target=spec, seed=seed, **(params if names else {})) for name in chosen
             ]
         if as_json:
             out = table.to_dict()
@@ -194,4 +204,4 @@ def metric_table(table: dict[str, Any]) -> Table:
 def sanity_line(check: dict[str, Any]) -> str:
     steps = " → ".join(f"{s['step']} {s['spearman']:+.2f}" for s in check["steps"])
     status = "[bold red]FLAGGED: maps do not change with the model[/]" if check["flagged"] else "ok"
-    return f"sanity {check['method']}: {status} (Spearman after randomising: {steps})"
+    return f"sanity ({check['mode']}) {check['method']}: {status} (Spearman after randomising: {steps})"

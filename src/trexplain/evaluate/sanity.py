@@ -1,11 +1,11 @@
-"""Cascading model-parameter randomisation (Adebayo et al. 2018; methods.md F5) on a deep copy of the model.
+"""Model-parameter randomisation (Adebayo et al. 2018; methods.md F5) on a deep copy of the model.
 
 Re-initialise the head (classifier, pooler: everything outside the embeddings and blocks), then the blocks
 from the top down, then the embeddings; after each step explain the same texts for the same target
 classes and compare with the original explanation by Spearman rank correlation (signed, and of absolute
 values) over the non-special tokens. A faithful method's maps should decorrelate once the blocks are
 random; one that still matches (ρ ≥ `threshold` with head and all blocks random) is flagged: its maps do
-not depend on what the model computes.
+not depend on what the model computes. The independent variant re-initialises one part at a time.
 """
 
 from __future__ import annotations
@@ -48,11 +48,13 @@ class SanityResult:
     seed: int = 0
     texts: int = 0
     notes: list[str] = field(default_factory=list)
+    mode: str = "cascading"
 
     def to_dict(self) -> dict[str, Any]:
-        """`{"method", "flagged", "threshold", "seed", "texts", "steps": [{"step", "spearman", "spearman_abs"}]}`."""
+        """`{"method", "mode", "flagged", "threshold", "seed", "texts", "steps": [{"step", "spearman", ...}]}`."""
         return {
             "method": self.method,
+            "mode": self.mode,
             "flagged": self.flagged,
             "threshold": self.threshold,
             "seed": self.seed,
@@ -72,21 +74,78 @@ def cascading_randomization(
     batch_size: int = 16,
     **params: Any,
 ) -> SanityResult:
-    """Randomise a copy of the model step by step from the top; never touches `adapter.model`."""
+    """Randomise a copy of the model step by step from the top; never touches `adapter.model`.
+
+    Flagged when the maps still match (ρ ≥ `threshold`) with the head and every block random.
+    """
+    steps = _randomized(adapter, texts, method, target, seed, batch_size, params, cumulative=True)
+    before_embeddings = steps[-2] if len(steps) > 1 else steps[-1]
+    flagged = _matches(before_embeddings, threshold)
+    return SanityResult(_name(method), steps, flagged, threshold, seed, len(_listed(texts)), mode="cascading")
+
+
+def independent_randomization(
+    adapter: ModelAdapter,
+    texts: Sequence[str],
+    method: str | Method,
+    *,
+    target: TargetSpec = "predicted",
+    seed: int = 0,
+    threshold: float = THRESHOLD,
+    batch_size: int = 16,
+    **params: Any,
+) -> SanityResult:
+    """Randomise one part of a copy of the model at a time (the others trained), for the same steps.
+
+    Shows which parts a method's maps depend on; flagged when no single part of the head and blocks
+    changes them (ρ ≥ `threshold` after each).
+    """
+    steps = _randomized(adapter, texts, method, target, seed, batch_size, params, cumulative=False)
+    inner = [s for s in steps if s["step"] != "embeddings"] or steps
+    flagged = all(_matches(s, threshold) for s in inner)
+    return SanityResult(_name(method), steps, flagged, threshold, seed, len(_listed(texts)), mode="independent")
+
+
+def _randomized(
+    adapter: ModelAdapter,
+    texts: Sequence[str],
+    method: str | Method,
+    target: TargetSpec,
+    seed: int,
+    batch_size: int,
+    params: dict[str, Any],
+    cumulative: bool,
+) -> list[dict[str, Any]]:
+    """Similarity to the original maps after each step of `_cascade`, on a deep copy of the model; without
+    `cumulative` every step starts again from the trained weights."""
     chosen = get_method(method, **params)
-    texts = [texts] if isinstance(texts, str) else list(texts)
+    texts = _listed(texts)
     original = _explain(adapter, texts, chosen, Targets(target, adapter), batch_size)
     fixed = [r.targets for r in original]
     copy_ = copy.deepcopy(adapter, memo={id(adapter.tokenizer): adapter.tokenizer})
     steps = []
     for i, (name, modules) in enumerate(_cascade(copy_)):
+        trained = None if cumulative else [copy.deepcopy(m.state_dict()) for m in modules]
         _reinitialise(modules, seed + i)
         again = _explain(copy_, texts, chosen, fixed, batch_size)
         signed, absolute = _similarity(original, again)
         steps.append({"step": name, "spearman": signed, "spearman_abs": absolute})
-    before_embeddings = steps[-2] if len(steps) > 1 else steps[-1]
-    flagged = bool(max(before_embeddings["spearman"], before_embeddings["spearman_abs"]) >= threshold)
-    return SanityResult(chosen.name, steps, flagged, threshold, seed, len(texts))
+        if trained is not None:
+            for module, state in zip(modules, trained, strict=True):
+                module.load_state_dict(state)
+    return steps
+
+
+def _matches(step: dict[str, Any], threshold: float) -> bool:
+    return bool(max(step["spearman"], step["spearman_abs"]) >= threshold)
+
+
+def _name(method: str | Method) -> str:
+    return method.name if isinstance(method, Method) else method
+
+
+def _listed(texts: Sequence[str]) -> list[str]:
+    return [texts] if isinstance(texts, str) else list(texts)
 
 
 @dataclass
