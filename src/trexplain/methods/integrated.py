@@ -366,7 +366,7 @@ def _refine(
         errors = torch.stack([q.scores.sum(-1) - (known[p][q.b] - known[p][q.a]) for q in panels])
         if bool((errors.sum(0).abs() <= tol).all()):
             continue
-        worst = (errors.abs() / tol).amax(-1)
+        worst = (errors.abs() / tol.clamp_min(torch.finfo(tol.dtype).tiny)).amax(-1)
         split = [q for q, e in zip(panels, worst.tolist(), strict=True) if e >= SPLIT_SHARE * float(worst.max())]
         if int(used[p]) + 2 * steps * len(split) > max_steps:
             continue
