@@ -20,11 +20,11 @@ from trexplain.cli import app
 from trexplain.errors import InputError
 from trexplain.evaluate import (
     cascading_randomization,
-    independent_randomization,
     evaluate,
     explanations_from_records,
     faithfulness_table,
     feature_count,
+    independent_randomization,
     load_scores,
     random_explanations,
 )
