@@ -19,8 +19,8 @@ from trexplain.methods.autograd import target_gradients
 from trexplain.methods.lrp import lrp_attribution
 from trexplain.methods.lrp_rules import (
     AttentionRule,
-    EpsilonRule,
     LayerNormRule,
+    LinearRule,
     Rule,
     _multihead_surrogate,
     _rule_attention,
@@ -96,10 +96,11 @@ ALL = (*FAMILIES, "custom")
 
 
 @pytest.mark.parametrize("family", ALL)
-def test_cp_lrp_conserves_the_logit_exactly_without_biases(models, family):
+@pytest.mark.parametrize("gamma", [0.0, 0.5])
+def test_cp_lrp_conserves_the_logit_exactly_without_biases(models, family, gamma):
     adapter = zero_bias_double(models[family])
     batch = adapter.encode(TEXTS)
-    result = get_method("cp-lrp").attribute(adapter, batch, Targets("all", adapter))
+    result = get_method("cp-lrp", gamma=gamma).attribute(adapter, batch, Targets("all", adapter))
     assert relative_gap(result.scores, result.logits, result.targets).max() <= 1e-8
     target_logits = result.logits.gather(1, result.targets)
     layer_gap = (result.layer_scores.sum(-1) - target_logits[:, None]).abs() / target_logits.abs()[:, None]
@@ -121,7 +122,7 @@ def test_conservation_fails_for_gxi_and_for_a_mean_detaching_layernorm(models, f
 
 
 @pytest.mark.parametrize("family", ALL)
-@pytest.mark.parametrize("rules", [cp_lrp_rules, attnlrp_rules])
+@pytest.mark.parametrize("rules", [cp_lrp_rules, attnlrp_rules, partial(attnlrp_rules, 1e-3, 0.25)])
 def test_rules_leave_forward_values_bit_identical(models, family, rules):
     adapter = models[family]
     batch = adapter.encode(TEXTS)
@@ -241,19 +242,30 @@ def test_identity_rule_passes_relevance_unchanged(fn):
     torch.testing.assert_close(x * grad_x, y * grad, rtol=1e-14, atol=0)
 
 
-def test_epsilon_rule_is_epsilon_lrp_on_a_linear_layer():
+@pytest.mark.parametrize("epsilon, gamma", [(0.3, 0.0), (0.0, 0.5), (0.1, 0.25)])
+def test_linear_rule_is_epsilon_and_gamma_lrp_by_hand(epsilon, gamma):
     torch.manual_seed(0)
     linear = nn.Linear(4, 3, dtype=torch.float64).eval()
     x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
     grad_out = torch.randn(5, 3, dtype=torch.float64)
-    with lrp_rules(type("A", (), {"model": linear})(), [EpsilonRule(0.3)]):
+    with lrp_rules(type("A", (), {"model": linear})(), [LinearRule(epsilon, gamma)]):
         z = linear(x)
     (grad,) = torch.autograd.grad(z, x, grad_out)
-    z = z.detach()
-    expected = x.detach() * ((z * grad_out / (z + 0.3 * z.sign())) @ linear.weight.detach())
-    torch.testing.assert_close(x.detach() * grad, expected)
+    z, w, b, inputs = z.detach(), linear.weight.detach(), linear.bias.detach(), x.detach()
+    expected = torch.zeros_like(inputs)  # R_i = Σ_j c_ji / (z_γ,j + ε sign) · R_j, with R_j = z_j · ∂_j
+    for n in range(5):
+        for j in range(3):
+            same_sign = (lambda v: max(v, 0.0)) if z[n, j] >= 0 else (lambda v: min(v, 0.0))
+            c = [float(inputs[n, i] * w[j, i]) + gamma * same_sign(float(inputs[n, i] * w[j, i])) for i in range(4)]
+            z_gamma = sum(c) + float(b[j]) + gamma * same_sign(float(b[j]))
+            share = z[n, j] * grad_out[n, j] / (z_gamma + math.copysign(epsilon, z_gamma))
+            for i in range(4):
+                expected[n, i] += c[i] * share
+    torch.testing.assert_close(inputs * grad, expected)
     with pytest.raises(MethodError, match="epsilon"):
         get_method("attnlrp", epsilon=-1.0)
+    with pytest.raises(MethodError, match="gamma"):
+        get_method("cp-lrp", gamma=-0.1)
 
 
 def test_layernorm_rule_holds_only_sigma():

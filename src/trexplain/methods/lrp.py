@@ -84,11 +84,18 @@ class CPLRP(Method):
     With zero biases the relevances sum exactly to the target logit; biases absorb the rest (see diagnostics).
     """
 
+    gamma: float = 0.0
+    """γ of the γ-rule on linear layers (ρ(w) = w + γ·w⁺); 0 = LRP-0 as in the paper, still conservative."""
+
     name = "cp-lrp"
     summary = "conservative LRP: attention and LayerNorm σ held constant (signed, 1 fwd + 1 bwd)"
 
+    def __post_init__(self) -> None:
+        if not self.gamma >= 0:
+            raise MethodError(f"cp-lrp: gamma must be ≥ 0, got {self.gamma}")
+
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
-        return lrp_attribution(adapter, batch, targets, cp_lrp_rules())
+        return lrp_attribution(adapter, batch, targets, cp_lrp_rules(gamma=self.gamma))
 
 
 @register
@@ -101,13 +108,15 @@ class AttnLRP(Method):
 
     epsilon: float = 0.0
     """ε of the ε-rule on linear layers; 0 = LRP-0 (plain gradient through them), larger values damp weak paths."""
+    gamma: float = 0.0
+    """γ of the γ-rule on linear layers (ρ(w) = w + γ·w⁺), favouring positive contributions; 0 = off."""
 
     name = "attnlrp"
     summary = "AttnLRP: halved gradients through attention matmuls, LN/identity rules (signed, 1 fwd + 1 bwd)"
 
     def __post_init__(self) -> None:
-        if not self.epsilon >= 0:
-            raise MethodError(f"attnlrp: epsilon must be ≥ 0, got {self.epsilon}")
+        if not (self.epsilon >= 0 and self.gamma >= 0):
+            raise MethodError(f"attnlrp: epsilon and gamma must be ≥ 0, got {self.epsilon} and {self.gamma}")
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
-        return lrp_attribution(adapter, batch, targets, attnlrp_rules(self.epsilon))
+        return lrp_attribution(adapter, batch, targets, attnlrp_rules(self.epsilon, self.gamma))

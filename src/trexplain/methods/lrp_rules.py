@@ -94,25 +94,50 @@ class _IdentityRule(torch.autograd.Function):
         return grad * ratio, None
 
 
-class _EpsilonRule(torch.autograd.Function):
-    """Identity forward on a linear layer's output z; backward scales by z / (z + ε·sign z) (ε-LRP as a gradient)."""
+class _LinearRule(torch.autograd.Function):
+    """Returns a linear layer's output z unchanged; backward is the ε- and generalised γ-rule as a gradient.
+
+    For an output z_j ≥ 0 the contributions x_i·w_ji of its own sign are boosted: c_ji = x_i·w_ji +
+    γ·(x_i·w_ji)⁺, and z_γ,j = Σ_i c_ji + b_j + γ·b_j⁺ (⁻ parts for z_j < 0; Montavon et al. 2019, as zennit's
+    Gamma, which reduces to ρ(w) = w + γ·w⁺ for positive inputs). Relevance x_i·∂x_i = Σ_j c_ji / (z_γ,j +
+    ε·sign z_γ,j) · z_j·∂z_j.
+    """
 
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(z: Tensor, epsilon: float) -> Tensor:
+    def forward(x: Tensor, z: Tensor, weight: Tensor, bias: Tensor | None, epsilon: float, gamma: float) -> Tensor:
         return z.view_as(z)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        z, ctx.epsilon = inputs
-        ctx.save_for_backward(z)
+        x, z, weight, bias, ctx.epsilon, ctx.gamma = inputs
+        ctx.save_for_backward(x, z, weight, bias)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        (z,) = ctx.saved_tensors
-        stabiliser = torch.where(z >= 0, ctx.epsilon, -ctx.epsilon)
-        return grad * z / (z + stabiliser), None
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None, None, None]:
+        x, z, weight, bias = ctx.saved_tensors
+        gamma, rising = ctx.gamma, z >= 0
+        if gamma:
+            boost_pos, boost_neg = weight + gamma * weight.clamp_min(0), weight + gamma * weight.clamp_max(0)
+            x_pos, x_neg = x.clamp_min(0), x.clamp_max(0)
+            bias_pos = bias_neg = None
+            if bias is not None:
+                bias_pos, bias_neg = bias + gamma * bias.clamp_min(0), bias + gamma * bias.clamp_max(0)
+            z_up = F.linear(x_pos, boost_pos, bias_pos) + F.linear(x_neg, boost_neg)
+            z_down = F.linear(x_pos, boost_neg, bias_neg) + F.linear(x_neg, boost_pos)
+            z_gamma = torch.where(rising, z_up, z_down)
+        else:
+            z_gamma = z
+        denominator = z_gamma + torch.where(z_gamma >= 0, ctx.epsilon, -ctx.epsilon)
+        safe = torch.where(denominator == 0, torch.ones_like(denominator), denominator)
+        share = grad * torch.where(denominator == 0, 0.0, z / safe)
+        if not gamma:
+            return share @ weight, None, None, None, None, None
+        up, down = share * rising, share * ~rising
+        positive = up @ boost_pos + down @ boost_neg
+        negative = up @ boost_neg + down @ boost_pos
+        return torch.where(x > 0, positive, negative), None, None, None, None, None
 
 
 class _LayerNormRule(torch.autograd.Function):
@@ -321,19 +346,25 @@ def _multihead_mask(
 
 # ------------------------------------------------------------------ linear layers
 @dataclass
-class EpsilonRule(Rule):
-    """ε-rule on every `nn.Linear`: R_in = x ⊙ Wᵀ (R_out / (z + ε·sign z)); ε = 0 is LRP-0, plain gradient × input."""
+class LinearRule(Rule):
+    """ε- and γ-rule on every `nn.Linear` module (see `_LinearRule`).
 
-    epsilon: float = 1e-6
+    ε damps weak, noisy paths; γ boosts the contributions that share their output's sign (against gradient
+    shattering in deep models); ε = γ = 0 is LRP-0, plain gradient × input, and attaches nothing. With zero
+    biases and ε = 0 the rule is conservative for any γ.
+    """
+
+    epsilon: float = 0.0
+    gamma: float = 0.0
 
     def attach(self, adapter: ModelAdapter) -> list[Undo]:
-        if self.epsilon == 0:
+        if self.epsilon < 0 or self.gamma < 0:
+            raise MethodError(f"epsilon and gamma must be ≥ 0, got {self.epsilon} and {self.gamma}")
+        if self.epsilon == 0 and self.gamma == 0:
             return []
-        if self.epsilon < 0:
-            raise MethodError(f"epsilon must be ≥ 0, got {self.epsilon}")
 
-        def hook(_module: nn.Linear, _args: tuple, output: Tensor) -> Tensor:
-            return _EpsilonRule.apply(output, self.epsilon)
+        def hook(module: nn.Linear, args: tuple, output: Tensor) -> Tensor:
+            return _LinearRule.apply(args[0], output, module.weight, module.bias, self.epsilon, self.gamma)
 
         linears = [m for m in adapter.model.modules() if isinstance(m, nn.Linear)]
         return [m.register_forward_hook(hook).remove for m in linears]
@@ -424,12 +455,14 @@ def _attach_inline(before: nn.Module, after: nn.Module, fn: Callable[[Tensor], T
 
 
 # ------------------------------------------------------------------ presets
-def cp_lrp_rules(detach_mean: bool = False) -> list[Rule]:
-    """CP-LRP (Ali et al. 2022): AH rule, LN rule (σ only), identity rule on activations."""
-    return [AttentionRule("hold"), LayerNormRule(detach_mean), IdentityRule()]
+def cp_lrp_rules(detach_mean: bool = False, gamma: float = 0.0) -> list[Rule]:
+    """CP-LRP (Ali et al. 2022): AH rule, LN rule (σ only), identity rule on activations; LRP-0 on linear
+    layers (the paper's setting) or the γ-rule."""
+    return [AttentionRule("hold"), LayerNormRule(detach_mean), IdentityRule(), LinearRule(gamma=gamma)]
 
 
-def attnlrp_rules(epsilon: float = 0.0) -> list[Rule]:
+def attnlrp_rules(epsilon: float = 0.0, gamma: float = 0.0) -> list[Rule]:
     """AttnLRP (Achtibat et al. 2024): uniform rule on both attention matmuls, softmax gradient kept, LN and
-    identity rules as in CP-LRP, ε-rule on linear layers (ε = 0: plain gradient × input, as LXT's efficient mode)."""
-    return [AttentionRule("uniform"), LayerNormRule(), IdentityRule(), EpsilonRule(epsilon)]
+    identity rules as in CP-LRP, ε/γ-rule on linear layers (0, 0: plain gradient × input, as LXT's efficient
+    mode)."""
+    return [AttentionRule("uniform"), LayerNormRule(), IdentityRule(), LinearRule(epsilon, gamma)]
