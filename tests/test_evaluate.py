@@ -19,13 +19,12 @@ from trexplain.api import explain
 from trexplain.cli import app
 from trexplain.errors import InputError
 from trexplain.evaluate import (
-    cascading_randomization,
     evaluate,
     explanations_from_records,
     faithfulness_table,
     feature_count,
-    independent_randomization,
     load_scores,
+    model_randomization,
     random_explanations,
 )
 from trexplain.evaluate.faithfulness import completeness_error
@@ -224,12 +223,12 @@ SANITY_TEXTS = [
 def test_cascading_randomization_flags_a_method_that_ignores_the_model(tiny, embedding_norm):
     adapter = tiny["bert"]
     before = {k: v.clone() for k, v in adapter.model.state_dict().items()}
-    ignoring = cascading_randomization(adapter, SANITY_TEXTS, embedding_norm, seed=0)
+    ignoring = model_randomization(adapter, SANITY_TEXTS, embedding_norm, seed=0)
     assert ignoring.flagged
     assert [s["step"] for s in ignoring.steps] == ["head", "block 1", "block 0", "embeddings"]
     assert all(s["spearman"] == pytest.approx(1.0) for s in ignoring.steps[:-1])
     assert ignoring.steps[-1]["spearman"] < 0.9
-    gxi = cascading_randomization(adapter, SANITY_TEXTS, "gxi", seed=0)
+    gxi = model_randomization(adapter, SANITY_TEXTS, "gxi", seed=0)
     assert not gxi.flagged and gxi.steps[-2]["spearman"] < 0.8
     after = adapter.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # the user's model is never touched
@@ -238,11 +237,11 @@ def test_cascading_randomization_flags_a_method_that_ignores_the_model(tiny, emb
 
 def test_independent_randomization_resets_each_part_before_the_next(tiny, embedding_norm):
     adapter = tiny["bert"]
-    ignoring = independent_randomization(adapter, SANITY_TEXTS, embedding_norm, seed=0)
+    ignoring = model_randomization(adapter, SANITY_TEXTS, embedding_norm, independent=True, seed=0)
     assert ignoring.flagged and ignoring.mode == "independent"
     assert all(s["spearman"] == pytest.approx(1.0) for s in ignoring.steps[:-1])
-    one = independent_randomization(adapter, SANITY_TEXTS, "gxi", seed=0)
-    cascade = cascading_randomization(adapter, SANITY_TEXTS, "gxi", seed=0)
+    one = model_randomization(adapter, SANITY_TEXTS, "gxi", independent=True, seed=0)
+    cascade = model_randomization(adapter, SANITY_TEXTS, "gxi", seed=0)
     assert not one.flagged and [s["step"] for s in one.steps] == [s["step"] for s in cascade.steps]
     assert one.steps[0] == cascade.steps[0]  # the first step is the same in both variants
     # later steps start from the trained weights again: block 0 alone is not head + block 1 + block 0

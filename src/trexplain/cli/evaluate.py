@@ -61,12 +61,7 @@ def evaluate(
 ) -> None:
     """How far to trust each method on this model: AOPC, ΔA^F, a random floor, and a verdict."""
     try:
-        from trexplain.evaluate import (
-            cascading_randomization,
-            faithfulness_table,
-            independent_randomization,
-            load_scores,
-        )
+        from trexplain.evaluate import faithfulness_table, load_scores, model_randomization
         from trexplain.models.loading import load_model
 
         adapter = load_model(model, allow_pickle=allow_pickle)
@@ -95,9 +90,11 @@ def evaluate(
         if sanity and items:
             not_methods = {"random"} | {e.method for e in external}
             chosen = names or [row["method"] for row in table.rows if row["method"] not in not_methods]
-            check = independent_randomization if independent else cascading_randomization
             checks = [
-                check(adapter, items, name, target=spec, seed=seed, **(params if names else {})) for name in chosen
+                model_randomization(
+                    adapter, items, name, independent=independent, target=spec, seed=seed, **(params if names else {})
+                )
+                for name in chosen
             ]
         if as_json:
             out = table.to_dict()

@@ -10,7 +10,7 @@ from trexplain.evaluate.curves import FRACTIONS, Curve
 from trexplain.evaluate.external import explanations_from_records, load_scores
 from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, evaluate
 from trexplain.evaluate.removal import feature_count
-from trexplain.evaluate.sanity import SanityResult, cascading_randomization, independent_randomization
+from trexplain.evaluate.sanity import SanityResult, model_randomization
 from trexplain.evaluate.table import FaithfulnessTable, default_methods, faithfulness_table, random_explanations
 
 __all__ = [
@@ -22,14 +22,13 @@ __all__ = [
     "EvaluationResult",
     "FaithfulnessTable",
     "SanityResult",
-    "cascading_randomization",
     "compare_models",
     "default_methods",
     "evaluate",
     "explanations_from_records",
     "faithfulness_table",
     "feature_count",
-    "independent_randomization",
     "load_scores",
+    "model_randomization",
     "random_explanations",
 ]

@@ -63,11 +63,12 @@ class SanityResult:
         }
 
 
-def cascading_randomization(
+def model_randomization(
     adapter: ModelAdapter,
     texts: Sequence[str],
     method: str | Method,
     *,
+    independent: bool = False,
     target: TargetSpec = "predicted",
     seed: int = 0,
     threshold: float = THRESHOLD,
@@ -76,50 +77,33 @@ def cascading_randomization(
 ) -> SanityResult:
     """Randomise a copy of the model step by step from the top; never touches `adapter.model`.
 
-    Flagged when the maps still match (ρ ≥ `threshold`) with the head and every block random.
+    Cascading (default): each step adds one more random part; flagged when the maps still match (ρ ≥
+    `threshold`) with the head and every block random. `independent`: each step re-initialises one part
+    alone, the others trained, which shows which parts the maps depend on; flagged when no single part of
+    the head and blocks changes them.
     """
-    steps = _randomized(adapter, texts, method, target, seed, batch_size, params, cumulative=True)
-    before_embeddings = steps[-2] if len(steps) > 1 else steps[-1]
-    flagged = _matches(before_embeddings, threshold)
-    return SanityResult(_name(method), steps, flagged, threshold, seed, len(_listed(texts)), mode="cascading")
-
-
-def independent_randomization(
-    adapter: ModelAdapter,
-    texts: Sequence[str],
-    method: str | Method,
-    *,
-    target: TargetSpec = "predicted",
-    seed: int = 0,
-    threshold: float = THRESHOLD,
-    batch_size: int = 16,
-    **params: Any,
-) -> SanityResult:
-    """Randomise one part of a copy of the model at a time (the others trained), for the same steps.
-
-    Shows which parts a method's maps depend on; flagged when no single part of the head and blocks
-    changes them (ρ ≥ `threshold` after each).
-    """
-    steps = _randomized(adapter, texts, method, target, seed, batch_size, params, cumulative=False)
-    inner = [s for s in steps if s["step"] != "embeddings"] or steps
-    flagged = all(_matches(s, threshold) for s in inner)
-    return SanityResult(_name(method), steps, flagged, threshold, seed, len(_listed(texts)), mode="independent")
+    chosen = get_method(method, **params)
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    steps = _randomized(adapter, texts, chosen, target, seed, batch_size, cumulative=not independent)
+    if independent:
+        flagged = all(_matches(s, threshold) for s in [s for s in steps if s["step"] != "embeddings"] or steps)
+    else:
+        flagged = _matches(steps[-2] if len(steps) > 1 else steps[-1], threshold)
+    mode = "independent" if independent else "cascading"
+    return SanityResult(chosen.name, steps, flagged, threshold, seed, len(texts), mode=mode)
 
 
 def _randomized(
     adapter: ModelAdapter,
-    texts: Sequence[str],
-    method: str | Method,
+    texts: list[str],
+    chosen: Method,
     target: TargetSpec,
     seed: int,
     batch_size: int,
-    params: dict[str, Any],
     cumulative: bool,
 ) -> list[dict[str, Any]]:
     """Similarity to the original maps after each step of `_cascade`, on a deep copy of the model; without
     `cumulative` every step starts again from the trained weights."""
-    chosen = get_method(method, **params)
-    texts = _listed(texts)
     original = _explain(adapter, texts, chosen, Targets(target, adapter), batch_size)
     fixed = [r.targets for r in original]
     copy_ = copy.deepcopy(adapter, memo={id(adapter.tokenizer): adapter.tokenizer})
@@ -138,14 +122,6 @@ def _randomized(
 
 def _matches(step: dict[str, Any], threshold: float) -> bool:
     return bool(max(step["spearman"], step["spearman_abs"]) >= threshold)
-
-
-def _name(method: str | Method) -> str:
-    return method.name if isinstance(method, Method) else method
-
-
-def _listed(texts: Sequence[str]) -> list[str]:
-    return [texts] if isinstance(texts, str) else list(texts)
 
 
 @dataclass

@@ -61,11 +61,11 @@ def make_report(
         evaluation, summary = evaluate_groups(adapter, per_text)
     checks = None
     if sanity:
-        from trexplain.evaluate.sanity import cascading_randomization
+        from trexplain.evaluate.sanity import model_randomization
 
         sample = texts[: max(1, sanity_texts)]
         checks = [
-            cascading_randomization(adapter, sample, name, target=target, batch_size=batch_size, **params).to_dict()
+            model_randomization(adapter, sample, name, target=target, batch_size=batch_size, **params).to_dict()
             for name in methods
         ]
     run = {
