@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -70,6 +71,17 @@ def test_logits_only_gives_the_same_logits_and_gradients_for_less_work(tiny, fam
     assert seen == [1] and not feed_forward._forward_pre_hooks
     with pytest.raises(InputError, match="hidden states"):
         adapter.forward(batch.inputs, logits_only=True, output_hidden_states=True)
+
+
+def test_logits_only_leaves_chunked_feed_forwards_alone(tiny):
+    adapter = copy.deepcopy(tiny["distilbert"])
+    adapter.model.config.chunk_size_feed_forward = 2
+    for layer in adapter.layers:
+        layer.ffn.chunk_size_feed_forward = 2
+    batch = adapter.encode(["four tokens here"])
+    assert batch.inputs.input_ids.shape[1] % 2 == 0
+    full = adapter.forward(batch.inputs).logits
+    torch.testing.assert_close(adapter.forward(batch.inputs, logits_only=True).logits, full, rtol=0, atol=0)
 
 
 def test_roberta_positions_come_from_the_input(tiny):

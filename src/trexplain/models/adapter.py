@@ -265,9 +265,11 @@ class ModelAdapter:
 
         Every supported family's head reads the first token of the last block's output and nothing else, and
         the feed-forward works token by token, so that token is unchanged; the other rows of that output are
-        left meaningless (the residual sum broadcasts). A no-op for models without a family map.
+        left meaningless (the residual sum broadcasts). A no-op for models without a family map, and for
+        feed-forwards run in chunks along the sequence (`chunk_size_feed_forward`), which need its length.
         """
-        if not (active and self.family.feed_forward and self.layers):
+        chunked = getattr(getattr(self.model, "config", None), "chunk_size_feed_forward", 0)
+        if not (active and self.family.feed_forward and self.layers) or chunked:
             yield
             return
         module = resolve(self.layers[-1], self.family.feed_forward)
