@@ -10,7 +10,7 @@ from captum.attr import LayerIntegratedGradients
 
 from benchmarks.common import Context
 from trexplain.methods import Targets, get_method
-from trexplain.methods.integrated import baseline_embeddings
+from trexplain.methods.integrated import EMBEDDING, Rows, baseline_embeddings, endpoints, integrate_rows
 from trexplain.methods.quadrature import RULES, nodes
 from trexplain.models.batch import ModelInputs
 
@@ -95,20 +95,14 @@ def oracle_nodes(ctx: Context, text: str, grid: int = 257, cuts: int = 40, most:
     adapter = ctx.adapter
     batch = adapter.encode([text])
     real = adapter.embed(batch.inputs)
-    base = baseline_embeddings(adapter, batch, "pad")
+    ends = endpoints(adapter, batch.inputs, real, baseline_embeddings(adapter, batch, "pad"), [EMBEDDING])
+    target = ends.logits.detach().argmax(-1, keepdim=True)
+    tolerance = ATOL + RTOL * float((ends.logits.detach() - ends.base_logits).gather(1, target).abs())
     alphas = torch.linspace(0, 1, grid, dtype=torch.float64)
-    with torch.no_grad():
-        ends = adapter.logits(batch.inputs.rows(torch.tensor([0, 0])), embeddings=torch.cat([real, base]))
-    target = int(ends[0].argmax())
-    tolerance = ATOL + RTOL * abs(float(ends[0, target] - ends[1, target]))
-    samples = []
-    for part in alphas.split(32):
-        leaf = (base + part.view(-1, 1, 1).to(real) * (real - base)).requires_grad_(True)
-        inputs = batch.inputs.rows(torch.zeros(len(part), dtype=torch.long))
-        logits = adapter.forward(inputs, embeddings=leaf, logits_only=True).logits
-        (grad,) = torch.autograd.grad(logits[:, target].sum(), leaf)
-        samples.append((grad * (real - base)).sum(-1).double())
-    spline = CubicSpline(alphas.numpy(), torch.cat(samples).numpy())
+    every = torch.arange(grid)  # one group per row, weight 1: the integrand itself at each α
+    rows = Rows(torch.full((grid,), EMBEDDING), torch.zeros(grid, dtype=torch.long), alphas, torch.ones(grid), every)
+    samples = integrate_rows(adapter, batch.inputs, real, ends, target, rows, grid, max_rows=32)[:, 0]
+    spline = CubicSpline(alphas.numpy(), samples.double().numpy())
     cut = [i / cuts for i in range(cuts + 1)]
     error = {}
     for i in range(cuts):
