@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,6 @@ class SanityResult:
     threshold: float = THRESHOLD
     seed: int = 0
     texts: int = 0
-    notes: list[str] = field(default_factory=list)
     mode: str = "cascading"
 
     def to_dict(self) -> dict[str, Any]:
