@@ -10,7 +10,8 @@ from captum.attr import LayerIntegratedGradients
 
 from benchmarks.common import Context
 from trexplain.methods import Targets, get_method
-from trexplain.methods.integrated import EMBEDDING, Rows, baseline_embeddings, endpoints, integrate_rows
+from trexplain.methods.baselines import baseline_embeddings
+from trexplain.methods.paths import EMBEDDING, Rows, endpoints, integrate_rows
 from trexplain.methods.quadrature import RULES, nodes
 from trexplain.models.batch import ModelInputs
 

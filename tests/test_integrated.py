@@ -13,7 +13,7 @@ from trexplain.api import explain
 from trexplain.errors import MethodError
 from trexplain.explanation import Explanation
 from trexplain.methods import Targets, get_method
-from trexplain.methods.integrated import baseline_embeddings
+from trexplain.methods.baselines import baseline_embeddings
 from trexplain.methods.quadrature import RULES, nodes
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import ModelInputs
