@@ -5,8 +5,7 @@ from __future__ import annotations
 from benchmarks.common import Context, median_ms
 from trexplain.methods import Targets
 from trexplain.methods.autograd import target_gradients
-from trexplain.methods.lrp import lrp_attribution
-from trexplain.methods.lrp_rules import attnlrp_rules, cp_lrp_rules
+from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
 
 
 def run(ctx: Context) -> list[dict]:

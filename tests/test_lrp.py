@@ -16,20 +16,9 @@ from trexplain import explain
 from trexplain.errors import MethodError
 from trexplain.methods import Targets, get_method
 from trexplain.methods.autograd import target_gradients
-from trexplain.methods.lrp import lrp_attribution
-from trexplain.methods.lrp_rules import (
-    AttentionRule,
-    LayerNormRule,
-    LinearRule,
-    Rule,
-    _multihead_surrogate,
-    _rule_attention,
-    attnlrp_rules,
-    cp_lrp_rules,
-    halve_gradient,
-    identity_rule,
-    lrp_rules,
-)
+from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
+from trexplain.methods.lrp_attention import AttentionRule, _multihead_surrogate, _rule_attention
+from trexplain.methods.lrp_rules import LayerNormRule, LinearRule, Rule, halve_gradient, identity_rule, lrp_rules
 from trexplain.models import ModelAdapter
 from trexplain.models.families import resolve
 from trexplain.perturb import features, remove

@@ -5,17 +5,18 @@ exact forward value and attaches its own backward), so input × modified gradien
 (Ali et al. 2022; Achtibat et al. 2024). Rules act on one model instance through forward hooks, an
 instance-level attention config and a registered attention function; `lrp_rules` undoes all of it on exit,
 exceptions included.
+
+The per-family adaptation (where each family's attention and inline activations live, and how the
+attention rule reaches them) is `lrp_attention`.
 """
 
 from __future__ import annotations
 
-import copy
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -26,9 +27,6 @@ from trexplain.models.adapter import ModelAdapter
 from trexplain.models.families import resolve
 
 Undo = Callable[[], None]
-AttentionMode = Literal["hold", "uniform"]
-ATTENTION_IMPLEMENTATION = "trexplain_lrp"
-_MODE = "_trexplain_attention_mode"
 
 
 class Rule(ABC):
@@ -175,175 +173,6 @@ def identity_rule(x: Tensor, y: Tensor) -> Tensor:
     return _IdentityRule.apply(x, y.detach())
 
 
-# ------------------------------------------------------------------ attention
-def attention_probabilities(scores: Tensor, mask: Tensor | None, mode: AttentionMode) -> Tensor:
-    """Softmax of attention scores [.., queries, keys] plus an additive or boolean (True = keep) mask.
-
-    `hold` detaches the result (AH rule: probabilities are constants, relevance flows through values only);
-    `uniform` keeps the softmax gradient (AttnLRP's softmax rule equals gradient × input).
-    """
-    if mask is not None:
-        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min) if mask.dtype == torch.bool else scores + mask
-    probs = F.softmax(scores, dim=-1)
-    return probs.detach() if mode == "hold" else probs
-
-
-def _rule_attention(
-    module: nn.Module,
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    attention_mask: Tensor | None,
-    scaling: float | None = None,
-    dropout: float = 0.0,
-    **_: Any,
-) -> tuple[Tensor, Tensor]:
-    """Transformers attention function: the eager computation, op for op, with the module's LRP rule."""
-    mode: AttentionMode = getattr(module, _MODE, "uniform")
-    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
-    products = torch.matmul(query, key.transpose(2, 3))
-    if mode == "uniform":
-        products = halve_gradient(products)
-    probs = attention_probabilities(products * scaling, attention_mask, mode)
-    if dropout and module.training:
-        raise MethodError("LRP rules need dropout off; call model.eval() first")
-    output = torch.matmul(probs, value)
-    if mode == "uniform":
-        output = halve_gradient(output)
-    return output.transpose(1, 2).contiguous(), probs
-
-
-def _register_attention() -> None:
-    from transformers.modeling_utils import AttentionInterface
-
-    if ATTENTION_IMPLEMENTATION not in AttentionInterface._global_mapping:
-        AttentionInterface.register(ATTENTION_IMPLEMENTATION, _rule_attention)
-
-
-@dataclass
-class AttentionRule(Rule):
-    """Rule for self-attention: `hold` = CP-LRP's AH rule, `uniform` = AttnLRP (½ gradient after QKᵀ and A·V).
-
-    Hugging Face families: each self-attention module gets a private config copy naming our registered
-    attention function (the shared model config and other models are untouched). Custom models: every
-    `nn.MultiheadAttention` gets a forward hook returning its exact output with the rule's gradient.
-    """
-
-    mode: AttentionMode = "hold"
-
-    def attach(self, adapter: ModelAdapter) -> list[Undo]:
-        if adapter.family.name == "custom":
-            return self._attach_multihead(adapter.model)
-        _register_attention()
-        undo: list[Undo] = []
-        for layer in adapter.layers:
-            attention = resolve(layer, adapter.family.self_attention)
-            config = getattr(attention, "config", None)
-            if config is None or not hasattr(config, "_attn_implementation"):
-                raise MethodError(f"{type(attention).__name__} does not use the transformers attention interface")
-            private = copy.copy(config)
-            private._attn_implementation_internal = ATTENTION_IMPLEMENTATION
-            attention.config = private
-            setattr(attention, _MODE, self.mode)
-            undo.append(_restore(attention, config))
-        return undo
-
-    def _attach_multihead(self, model: nn.Module) -> list[Undo]:
-        modules = [m for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
-        if not modules:
-            raise MethodError(
-                "no nn.MultiheadAttention found in the custom model, so the attention rule has nothing to act on; "
-                "custom encoders need nn.MultiheadAttention (load Hugging Face models with load_model instead)"
-            )
-        hook = _multihead_hook(self.mode)
-        return [m.register_forward_hook(hook, with_kwargs=True).remove for m in modules]
-
-
-def _restore(attention: nn.Module, config: Any) -> Undo:
-    def undo() -> None:
-        attention.config = config
-        if hasattr(attention, _MODE):
-            delattr(attention, _MODE)
-
-    return undo
-
-
-def _multihead_hook(mode: AttentionMode) -> Callable[..., Any]:
-    def hook(module: nn.MultiheadAttention, args: tuple, kwargs: dict, output: tuple) -> tuple:
-        surrogate = _multihead_surrogate(module, mode, *args, **kwargs)
-        exact = output[0].detach()
-        return (exact + (surrogate - surrogate.detach()), *output[1:])
-
-    return hook
-
-
-def _multihead_surrogate(
-    module: nn.MultiheadAttention,
-    mode: AttentionMode,
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    key_padding_mask: Tensor | None = None,
-    need_weights: bool = True,
-    attn_mask: Tensor | None = None,
-    average_attn_weights: bool = True,
-    is_causal: bool = False,
-) -> Tensor:
-    """`nn.MultiheadAttention`'s output recomputed with the rule's gradient (its value is discarded)."""
-    if module.bias_k is not None or module.add_zero_attn or (module.dropout and module.training):
-        raise MethodError("LRP rules support nn.MultiheadAttention without add_bias_kv/add_zero_attn, in eval mode")
-    if not module.batch_first:
-        query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-    if module._qkv_same_embed_dim:
-        weights = module.in_proj_weight.chunk(3)
-    else:
-        weights = (module.q_proj_weight, module.k_proj_weight, module.v_proj_weight)
-    biases = (None,) * 3 if module.in_proj_bias is None else module.in_proj_bias.chunk(3)
-    heads, (batch, n_q, _) = module.num_heads, query.shape
-
-    def split(t: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-        return F.linear(t, w, b).view(batch, t.shape[1], heads, -1).transpose(1, 2)
-
-    q, k, v = (split(t, w, b) for t, w, b in zip((query, key, value), weights, biases, strict=True))
-    products = torch.matmul(q, k.transpose(-2, -1))
-    if mode == "uniform":
-        products = halve_gradient(products)
-    mask = _multihead_mask(attn_mask, key_padding_mask, is_causal, n_q, k.shape[2], batch, heads, q)
-    probs = attention_probabilities(products / math.sqrt(q.shape[-1]), mask, mode)
-    output = torch.matmul(probs, v)
-    if mode == "uniform":
-        output = halve_gradient(output)
-    output = module.out_proj(output.transpose(1, 2).reshape(batch, n_q, -1))
-    return output if module.batch_first else output.transpose(0, 1)
-
-
-def _multihead_mask(
-    attn_mask: Tensor | None,
-    padding: Tensor | None,
-    is_causal: bool,
-    n_q: int,
-    n_k: int,
-    batch: int,
-    heads: int,
-    like: Tensor,
-) -> Tensor | None:
-    """nn.MultiheadAttention's masks (bool True = blocked, or additive) as one additive [B, H|1, Q, K] mask."""
-    if attn_mask is None and is_causal:
-        attn_mask = torch.ones(n_q, n_k, dtype=torch.bool, device=like.device).triu(1)
-    total = None
-    for mask, shape in ((attn_mask, None), (padding, (batch, 1, 1, n_k))):
-        if mask is None:
-            continue
-        if mask.dtype == torch.bool:
-            mask = torch.zeros_like(mask, dtype=like.dtype).masked_fill(mask, float("-inf"))
-        if shape is not None:
-            mask = mask.view(shape)
-        elif mask.dim() == 3:
-            mask = mask.view(batch, heads, n_q, n_k)
-        total = mask if total is None else total + mask
-    return total
-
-
 # ------------------------------------------------------------------ linear layers
 @dataclass
 class LinearRule(Rule):
@@ -398,15 +227,6 @@ def _is_activation(module: nn.Module) -> bool:
     return isinstance(module, ELEMENTWISE) or type(module).__module__ == "transformers.activations"
 
 
-INLINE_ACTIVATIONS: dict[str, tuple[tuple[str, str, Callable[[Tensor], Tensor]], ...]] = {
-    "roberta": (("classifier.dense", "classifier.out_proj", torch.tanh),),
-    "xlm-roberta": (("classifier.dense", "classifier.out_proj", torch.tanh),),
-    "camembert": (("classifier.dense", "classifier.out_proj", torch.tanh),),
-    "distilbert": (("pre_classifier", "classifier", torch.relu),),
-}
-"""Activations applied as functions in the forward code: (module before, module after, function)."""
-
-
 @dataclass
 class IdentityRule(Rule):
     """Identity rule on element-wise activations (GELU, tanh, ReLU, …): relevance passes unchanged.
@@ -415,7 +235,12 @@ class IdentityRule(Rule):
     DistilBERT head ReLU, `nn.TransformerEncoderLayer.activation`) are handled between the linear layers
     around them: the input of the first is kept, the output arriving at the second is checked to equal
     f(input) and is given the rule's gradient.
+
+    `inline` maps a family name to the activations its forward code calls as functions: (module before,
+    module after, function); the supported families' table is `lrp_attention.INLINE_ACTIVATIONS`.
     """
+
+    inline: Mapping[str, tuple[tuple[str, str, Callable[[Tensor], Tensor]], ...]]
 
     def attach(self, adapter: ModelAdapter) -> list[Undo]:
         model = adapter.model
@@ -424,9 +249,7 @@ class IdentityRule(Rule):
             for m in model.modules()
             if _is_activation(m)
         ]
-        inline = [
-            (resolve(model, a), resolve(model, b), fn) for a, b, fn in INLINE_ACTIVATIONS.get(adapter.family.name, ())
-        ]
+        inline = [(resolve(model, a), resolve(model, b), fn) for a, b, fn in self.inline.get(adapter.family.name, ())]
         for layer in model.modules():
             if isinstance(layer, nn.TransformerEncoderLayer) and not isinstance(layer.activation, nn.Module):
                 inline.append((layer.linear1, layer.linear2, layer.activation))
@@ -452,17 +275,3 @@ def _attach_inline(before: nn.Module, after: nn.Module, fn: Callable[[Tensor], T
         return (identity_rule(x, y), *rest)
 
     return [before.register_forward_hook(keep).remove, after.register_forward_pre_hook(replace).remove]
-
-
-# ------------------------------------------------------------------ presets
-def cp_lrp_rules(detach_mean: bool = False, gamma: float = 0.0) -> list[Rule]:
-    """CP-LRP (Ali et al. 2022): AH rule, LN rule (σ only), identity rule on activations; LRP-0 on linear
-    layers (the paper's setting) or the γ-rule."""
-    return [AttentionRule("hold"), LayerNormRule(detach_mean), IdentityRule(), LinearRule(gamma=gamma)]
-
-
-def attnlrp_rules(epsilon: float = 0.0, gamma: float = 0.0) -> list[Rule]:
-    """AttnLRP (Achtibat et al. 2024): uniform rule on both attention matmuls, softmax gradient kept, LN and
-    identity rules as in CP-LRP, ε/γ-rule on linear layers (0, 0: plain gradient × input, as LXT's efficient
-    mode)."""
-    return [AttentionRule("uniform"), LayerNormRule(), IdentityRule(), LinearRule(epsilon, gamma)]
