@@ -15,7 +15,7 @@ from tests.tiny import LABELS, wordpiece_tokenizer
 from trexplain import explain
 from trexplain.errors import MethodError
 from trexplain.methods import Targets, get_method
-from trexplain.methods.sampling import lime_coalitions, shapley_coalitions
+from trexplain.methods.samplers import lime_coalitions, shapley_coalitions
 from trexplain.models import ModelAdapter
 from trexplain.models.batch import ModelInputs
 

@@ -18,16 +18,9 @@ from torch import Tensor
 
 from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
-from trexplain.methods.sampling import (
-    coalition_logits,
-    constrained_wls,
-    cosine_distance_to_full,
-    lime_coalitions,
-    select_outputs,
-    shapley_coalitions,
-    spread,
-    weighted_ridge,
-)
+from trexplain.methods.coalitions import coalition_logits, select_outputs, spread
+from trexplain.methods.samplers import cosine_distance_to_full, lime_coalitions, shapley_coalitions
+from trexplain.methods.solvers import constrained_wls, weighted_ridge
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 from trexplain.perturb import STRATEGIES, Level, Strategy, features
