@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from trexplain.diagnostics import Diagnostics
 from trexplain.errors import InputError
 from trexplain.explanation import Explanation
 from trexplain.methods.base import DEFAULT_METHOD, Attribution, Method, Targets, TargetSpec, get_method
@@ -50,15 +51,16 @@ def to_explanations(
     params = {**method.params()}
     for row in range(len(batch)):
         n = batch.lengths[row]
-        diagnostics = dict(result.diagnostics[row]) if result.diagnostics else {}
+        extra: dict[str, Any] = {}
         if seconds is not None:
-            diagnostics["seconds"] = round(seconds, 6)
+            extra["seconds"] = round(seconds, 6)
         if batch.truncated[row]:
-            diagnostics["truncated_tokens"] = batch.truncated[row]
+            extra["truncated_tokens"] = batch.truncated[row]
+        diagnostics = (result.diagnostics[row] if result.diagnostics else Diagnostics()).with_values(**extra)
         layer = None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().numpy()
         out.append(
             Explanation(
-                **batch.text_fields(row),
+                layout=batch.layouts[row],
                 labels=adapter.labels,
                 logits=result.logits[row].detach().cpu().numpy(),
                 targets=result.targets[row].tolist(),

@@ -1,19 +1,26 @@
-"""`Explanation`: one text's scores from one method, with everything needed to show and check them."""
+"""`Explanation`: one input's scores from one method, with everything needed to show, check and store them."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
 
+from trexplain.diagnostics import Diagnostics
 from trexplain.errors import InputError, TargetError
+from trexplain.layout import AGGREGATES, Aggregate, Layout, TextLayout, group_scores, layout_from_dict
 
-Aggregate = Literal["sum", "mean", "max"]
-AGGREGATES: tuple[str, ...] = ("sum", "mean", "max")
+__all__ = ["AGGREGATES", "SCHEMA_VERSION", "Aggregate", "Explanation"]
+
+SCHEMA_VERSION = 2
+"""Version of every record trexplain writes (JSON, report payload, Arrow). 1: round 1 (no version field);
+2: `schema_version`, `layout`, typed `diagnostics` with `diagnostic_axes` and `identity`."""
+
+REQUIRED = ("labels", "logits", "targets", "scores", "method")
 
 
 def _frozen_array(values: Any, dtype: Any = np.float32) -> np.ndarray:
@@ -36,46 +43,116 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Explanation:
-    """Scores of one method for one text and one or more target classes.
+    """Scores of one method for one input and one or more target classes.
 
-    `scores[k, t]` is the signed relevance of token t for class `targets[k]`, in the units the method
-    defines (logit units for gradient, IG and LRP methods). Special tokens keep their score (usually
-    near zero) so that sums stay honest; `word_scores` excludes them. Immutable: arrays are read-only.
+    `scores[k, t]` is the signed relevance of position t for class `targets[k]`, in the units the method
+    defines (logit units for gradient, IG and LRP methods). Positions are described by `layout`
+    (`TextLayout` for text: tokens, offsets, words; its fields are also readable here, e.g. `e.tokens`).
+    Special tokens keep their score (usually near zero) so that sums stay honest; `word_scores` excludes
+    them. `layer_scores` is [layers, targets, positions] or None. Immutable: arrays are read-only.
     """
 
-    text: str
-    tokens: tuple[str, ...]
-    offsets: tuple[tuple[int, int], ...]
-    word_ids: tuple[int, ...]
-    words: tuple[tuple[int, int], ...]
-    special: tuple[bool, ...]
+    layout: Layout
     labels: tuple[str, ...]
     logits: np.ndarray
     targets: tuple[int, ...]
     scores: np.ndarray
     method: str
-    model: str = ""
-    params: Mapping[str, Any] = field(default_factory=dict)
-    diagnostics: Mapping[str, Any] = field(default_factory=dict)
-    layer_scores: np.ndarray | None = None
+    model: str
+    params: Mapping[str, Any]
+    diagnostics: Diagnostics
+    layer_scores: np.ndarray | None
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        text: str | None = None,
+        tokens: Sequence[str] | None = None,
+        offsets: Sequence[Sequence[int]] | None = None,
+        word_ids: Sequence[int] | None = None,
+        words: Sequence[Sequence[int]] | None = None,
+        special: Sequence[bool] | None = None,
+        *,
+        layout: Layout | None = None,
+        labels: Sequence[str],
+        logits: Any,
+        targets: Sequence[int],
+        scores: Any,
+        method: str,
+        model: str = "",
+        params: Mapping[str, Any] | None = None,
+        diagnostics: Diagnostics | Mapping[str, Any] | None = None,
+        layer_scores: Any = None,
+    ) -> None:
+        text_fields = (text, tokens, offsets, word_ids, words, special)
+        if layout is None:
+            if any(f is None for f in text_fields):
+                raise InputError(
+                    "an Explanation needs a layout, or all of text, tokens, offsets, word_ids, words, special"
+                )
+            layout = TextLayout(text, tokens, offsets, word_ids, words, special)
+        elif any(f is not None for f in text_fields):
+            raise InputError("give an Explanation either a layout or its text fields, not both")
         set_ = object.__setattr__
-        set_(self, "tokens", tuple(self.tokens))
-        set_(self, "offsets", tuple((int(s), int(e)) for s, e in self.offsets))
-        set_(self, "word_ids", tuple(int(w) for w in self.word_ids))
-        set_(self, "words", tuple((int(s), int(e)) for s, e in self.words))
-        set_(self, "special", tuple(bool(s) for s in self.special))
-        set_(self, "labels", tuple(self.labels))
-        set_(self, "targets", tuple(int(t) for t in self.targets))
-        set_(self, "logits", _frozen_array(self.logits))
-        set_(self, "scores", _frozen_array(self.scores).reshape(len(self.targets), len(self.tokens)))
-        if self.layer_scores is not None:
-            set_(self, "layer_scores", _frozen_array(self.layer_scores))
-        set_(self, "params", _frozen_mapping(self.params))
-        set_(self, "diagnostics", _frozen_mapping(self.diagnostics))
+        set_(self, "layout", layout)
+        set_(self, "labels", tuple(str(x) for x in labels))
+        set_(self, "targets", tuple(int(t) for t in targets))
+        set_(self, "logits", _frozen_array(logits))
+        if self.logits.shape != (len(self.labels),):
+            raise InputError(f"{self.logits.size} logits for {len(self.labels)} labels")
+        if any(not 0 <= t < len(self.labels) for t in self.targets):
+            raise TargetError(f"targets {list(self.targets)} must be class indices below {len(self.labels)}")
+        try:
+            set_(self, "scores", _frozen_array(scores).reshape(len(self.targets), layout.size))
+        except ValueError as exc:
+            raise InputError(
+                f"scores of shape {np.shape(scores)} do not fit {len(self.targets)} target(s) × {layout.size} positions"
+            ) from exc
+        set_(self, "method", str(method))
+        set_(self, "model", str(model))
+        layers = None
+        if layer_scores is not None:
+            layers = _frozen_array(layer_scores)
+            if layers.ndim != 3 or layers.shape[1:] != self.scores.shape:
+                raise InputError(
+                    f"layer_scores of shape {list(layers.shape)} must be [layers, {len(self.targets)}, {layout.size}]"
+                )
+        set_(self, "layer_scores", layers)
+        set_(self, "params", _frozen_mapping(params))
+        checked = Diagnostics.of(diagnostics)
+        checked.check(len(self.targets), None if layers is None else layers.shape[0])
+        set_(self, "diagnostics", checked)
+
+    # ------------------------------------------------------------------ layout
+    def _text(self) -> TextLayout:
+        if not isinstance(self.layout, TextLayout):
+            raise InputError(f"this explanation is of a {self.layout.kind} input and has no text fields")
+        return self.layout
+
+    @property
+    def text(self) -> str:
+        return self._text().text
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return self._text().tokens
+
+    @property
+    def offsets(self) -> tuple[tuple[int, int], ...]:
+        return self._text().offsets
+
+    @property
+    def word_ids(self) -> tuple[int, ...]:
+        return self._text().word_ids
+
+    @property
+    def words(self) -> tuple[tuple[int, int], ...]:
+        return self._text().words
+
+    @property
+    def special(self) -> tuple[bool, ...]:
+        return self.layout.special
 
     # -------------------------------------------------------------- prediction
     @property
@@ -97,57 +174,77 @@ class Explanation:
         if target is None:
             return 0
         index = self.labels.index(target) if isinstance(target, str) and target in self.labels else target
-        if isinstance(index, int) and index in self.targets:
+        if isinstance(index, int) and not isinstance(index, bool) and index in self.targets:
             return self.targets.index(index)
         raise TargetError(f"this explanation has targets {[self.labels[t] for t in self.targets]}, not {target!r}")
 
     # ------------------------------------------------------------------- words
     def word_texts(self) -> list[str]:
-        return [self.text[s:e] for s, e in self.words]
+        """The label of every feature: a word's text for text inputs."""
+        return self.layout.feature_labels()
 
     def word_scores(self, target: int | str | None = None, aggregate: Aggregate = "sum") -> np.ndarray:
-        """Score per word: sum (default, keeps totals), mean or max of its tokens' scores."""
-        if aggregate not in AGGREGATES:
-            raise InputError(f"unknown aggregate {aggregate!r}; use one of {', '.join(AGGREGATES)}")
-        row = self.scores[self.target_row(target)].astype(np.float64)
-        ids = np.array(self.word_ids)
-        out = np.zeros(len(self.words))
-        for w in range(len(self.words)):
-            values = row[ids == w]
-            out[w] = values.sum() if aggregate == "sum" else values.mean() if aggregate == "mean" else values.max()
-        return out
+        """Score per word (feature): sum (default, keeps totals), mean or max of its tokens' scores."""
+        row = self.scores[self.target_row(target)]
+        return group_scores(row, self.layout.feature_ids, self.layout.num_features, aggregate)
 
     # ------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; `from_dict(to_dict())` gives an equal Explanation."""
         return {
-            "text": self.text,
+            "schema_version": SCHEMA_VERSION,
+            **self.layout.to_dict(),
             "model": self.model,
             "method": self.method,
             "labels": list(self.labels),
             "logits": self.logits.tolist(),
             "targets": list(self.targets),
-            "tokens": list(self.tokens),
-            "offsets": [list(o) for o in self.offsets],
-            "word_ids": list(self.word_ids),
-            "words": [list(w) for w in self.words],
-            "special": list(self.special),
             "scores": self.scores.tolist(),
             "layer_scores": None if self.layer_scores is None else self.layer_scores.tolist(),
             "params": dict(self.params),
-            "diagnostics": dict(self.diagnostics),
+            "diagnostics": self.diagnostics.to_dict(),
+            "diagnostic_axes": self.diagnostics.axes_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Explanation:
-        return cls(**{k: data[k] for k in data if k in cls.__dataclass_fields__})
+        """The Explanation of a `to_dict` record (schema 1 or 2); a typed error names what is missing."""
+        if not isinstance(data, Mapping):
+            raise InputError(f"an explanation record is a JSON object, not {type(data).__name__}")
+        version = data.get("schema_version", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise InputError(
+                f"this record has schema_version {version!r}; this trexplain reads up to {SCHEMA_VERSION}: upgrade it"
+            )
+        missing = [name for name in REQUIRED if name not in data]
+        if missing:
+            raise InputError(f"an explanation record needs {', '.join(missing)}; it has {', '.join(data) or 'none'}")
+        axes = data.get("diagnostic_axes")
+        diagnostics = data.get("diagnostics") or {}
+        if not isinstance(diagnostics, Mapping):
+            raise InputError("'diagnostics' must be a JSON object")
+        return cls(
+            layout=layout_from_dict(data),
+            labels=data["labels"],
+            logits=data["logits"],
+            targets=data["targets"],
+            scores=data["scores"],
+            method=data["method"],
+            model=data.get("model", ""),
+            params=data.get("params"),
+            diagnostics=diagnostics if isinstance(diagnostics, Diagnostics) else Diagnostics(diagnostics, axes),
+            layer_scores=data.get("layer_scores"),
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_json(cls, text: str) -> Explanation:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes) -> Explanation:
+        try:
+            return cls.from_dict(json.loads(text))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"not a JSON explanation record ({exc})") from exc
 
     def to_frame(self, level: Literal["token", "word"] = "token"):
         """A pandas frame: one row per (target, token) or (target, word) with text, span and score."""
@@ -188,29 +285,40 @@ class Explanation:
         return frame
 
     def record(self, aggregate: Aggregate = "sum") -> list[dict[str, Any]]:
-        """The per-target entries of the CLI's JSON `explanations` list."""
+        """One entry per target: the `explanations` items of a text record (see `trexplain.records`).
+
+        Per-target diagnostics are sliced along their declared target axis; `layer_scores` is [layers][tokens].
+        """
         out = []
+        labels = self.word_texts()
         for k, target in enumerate(self.targets):
             word_scores = self.word_scores(target, aggregate)
-            out.append(
-                {
-                    "method": self.method,
-                    "target": self.labels[target],
-                    "tokens": list(self.tokens),
-                    "offsets": [list(o) for o in self.offsets],
-                    "scores": self.scores[k].tolist(),
-                    "words": [
-                        {"text": self.text[s:e], "start": s, "end": e, "score": float(word_scores[w])}
-                        for w, (s, e) in enumerate(self.words)
-                    ],
-                    "params": dict(self.params),
-                    "diagnostics": {
-                        key: (value[k] if isinstance(value, list) and len(value) == len(self.targets) else value)
-                        for key, value in self.diagnostics.items()
-                    },
-                }
-            )
+            entry: dict[str, Any] = {
+                "method": self.method,
+                "target": self.labels[target],
+                "target_index": target,
+                "tokens": list(self.layout.position_labels()),
+                "scores": self.scores[k].tolist(),
+                "layer_scores": None if self.layer_scores is None else self.layer_scores[:, k].tolist(),
+                "params": dict(self.params),
+                "diagnostics": self.diagnostics.target(k),
+            }
+            if isinstance(self.layout, TextLayout):
+                entry["offsets"] = [list(o) for o in self.offsets]
+                entry["words"] = [
+                    {"text": labels[w], "start": s, "end": e, "score": float(word_scores[w])}
+                    for w, (s, e) in enumerate(self.words)
+                ]
+            else:
+                entry["features"] = [{"label": labels[w], "score": float(s)} for w, s in enumerate(word_scores)]
+            out.append(entry)
         return out
+
+    def replace(self, **changes: Any) -> Explanation:
+        """A copy with some fields changed (as `dataclasses.replace`)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Explanation):
@@ -218,6 +326,11 @@ class Explanation:
         return self.to_dict() == other.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        what = f"{self.text[:40]!r}" if isinstance(self.layout, TextLayout) else self.layout.kind
+        targets = ", ".join(self.labels[t] for t in self.targets)
+        return f"Explanation({self.method} of {what} for {targets}; {self.layout.size} positions, model {self.model!r})"
 
     def _repr_html_(self) -> str:
         from trexplain.viz.html import explanation_fragment

@@ -1,15 +1,19 @@
-"""Remove tokens from an encoded text, one shared vocabulary for perturbation methods and evaluation.
+"""Remove, replace or insert tokens in an encoded input: one shared vocabulary for perturbation methods,
+evaluation and probing.
 
 Strategies (recorded in every result that uses them):
 - `delete`: drop the tokens and close the gap (ERASER/ferret); positions are recomputed.
 - `mask`:   replace them by the tokenizer's mask token; positions unchanged.
 - `unk`:    replace them by the unknown token (Ali et al.); positions unchanged.
 - `pad`:    replace them by the pad token with attention mask 0 (invisible to attention).
-Special tokens ([CLS], [SEP], <s>, </s>) are never removed.
+Special tokens ([CLS], [SEP], <s>, </s>) are never removed. `edit` replaces spans of tokens by other
+token ids (an empty span inserts, empty ids delete) for probing and counterfactuals.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -31,11 +35,11 @@ def features(batch: Batch, row: int, level: Level = "word") -> Tensor:
     to no feature.
     """
     n = batch.lengths[row]
-    word_ids = batch.word_ids[row, :n]
+    feature_ids = batch.feature_ids[row, :n].cpu()
     if level == "word":
-        return word_ids.unsqueeze(0) == torch.arange(len(batch.words[row])).unsqueeze(1)
+        return feature_ids.unsqueeze(0) == torch.arange(batch.layouts[row].num_features).unsqueeze(1)
     if level == "token":
-        movable = torch.nonzero(word_ids >= 0).squeeze(1)
+        movable = torch.nonzero(feature_ids >= 0).squeeze(1)
         out = torch.zeros(len(movable), n, dtype=torch.bool)
         out[torch.arange(len(movable)), movable] = True
         return out
@@ -82,3 +86,51 @@ def _delete(adapter: ModelAdapter, base: ModelInputs, n: int, keep: Tensor) -> M
     mask = valid.to(base.attention_mask.dtype)
     types = None if base.token_type_ids is None else torch.where(valid, base.token_type_ids[0, :n][order], 0)
     return ModelInputs(ids, mask, adapter.position_ids(mask), types)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace tokens [start, end) of a text by `ids`: `start == end` inserts, empty `ids` deletes."""
+
+    start: int
+    end: int
+    ids: tuple[int, ...] = ()
+
+
+def edit(adapter: ModelAdapter, batch: Batch, row: int, variants: Sequence[Sequence[Edit]]) -> ModelInputs:
+    """Model inputs for text `row` with, in each variant, its edits applied (positions recomputed).
+
+    Edits of one variant must not overlap and may not touch special tokens; inserted tokens take the token
+    type of the token before them. Variants are right-padded to the longest.
+    """
+    n = batch.lengths[row]
+    base = batch.inputs.rows(slice(row, row + 1))
+    ids = base.input_ids[0, :n].tolist()
+    types = None if base.token_type_ids is None else base.token_type_ids[0, :n].tolist()
+    special = batch.special_mask[row, :n].tolist()
+    rows_ids, rows_types = [], []
+    for number, edits in enumerate(variants):
+        new_ids, new_types, cursor = [], [], 0
+        for e in sorted(edits, key=lambda e: (e.start, e.end)):
+            if not 0 <= e.start <= e.end <= n or e.start < cursor:
+                raise InputError(f"variant {number}: edit {e} lies outside tokens 0..{n} or overlaps another edit")
+            if any(special[e.start : e.end]) or (e.start == e.end and e.start in (0, n) and any(special)):
+                raise InputError(f"variant {number}: edit {e} would change or move past a special token")
+            new_ids += ids[cursor : e.start] + [int(i) for i in e.ids]
+            if types is not None:
+                fill = types[e.start - 1] if e.start > 0 else types[0]
+                new_types += types[cursor : e.start] + [fill] * len(e.ids)
+            cursor = e.end
+        rows_ids.append(new_ids + ids[cursor:])
+        rows_types.append(new_types + (types[cursor:] if types is not None else []))
+    width = max(len(r) for r in rows_ids)
+    device = base.input_ids.device
+    out_ids = torch.full((len(rows_ids), width), adapter.pad_token_id, dtype=base.input_ids.dtype, device=device)
+    mask = torch.zeros(len(rows_ids), width, dtype=base.attention_mask.dtype, device=device)
+    out_types = None if types is None else torch.zeros_like(out_ids)
+    for i, values in enumerate(rows_ids):
+        out_ids[i, : len(values)] = torch.tensor(values, dtype=out_ids.dtype)
+        mask[i, : len(values)] = 1
+        if out_types is not None:
+            out_types[i, : len(values)] = torch.tensor(rows_types[i], dtype=out_types.dtype)
+    return ModelInputs(out_ids, mask, adapter.position_ids(mask), out_types)

@@ -75,7 +75,7 @@ def explanations_from_records(
             diagnostics["seconds"] = float(record["seconds"])
         out.append(
             Explanation(
-                **batch.text_fields(row),
+                layout=batch.layouts[row],
                 labels=adapter.labels,
                 logits=logits[row].numpy(),
                 targets=(target,),

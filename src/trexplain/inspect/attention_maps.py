@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from trexplain.errors import InputError
-from trexplain.methods.attention import attention_probabilities
 from trexplain.models.adapter import ModelAdapter
 
 
@@ -68,7 +67,7 @@ def attention_maps(
 ) -> AttentionMaps:
     """The attention probabilities of `text` (all layers and heads, or only `layer` / `head`, 0-based)."""
     batch = adapter.encode([text])
-    _, attentions = attention_probabilities(adapter, batch)
+    _, attentions = adapter.attention_probabilities(batch.inputs)
     stacked = torch.stack(attentions, dim=1)[0].float().cpu().numpy()  # [L, H, T, T]
     layers = _select("layer", layer, stacked.shape[0])
     heads = _select("head", head, stacked.shape[1])

@@ -13,26 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
-
-
-def attention_probabilities(
-    adapter: ModelAdapter, batch: Batch, *, grad: bool = False
-) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """(logits [B, C], attentions: one [B, H, T, T] per layer) from one forward pass."""
-    with torch.set_grad_enabled(grad):
-        # Embeddings that require grad keep the attentions in the graph even if the weights are frozen.
-        embeddings = adapter.embed(batch.inputs).requires_grad_(True) if grad else None
-        out = adapter.forward(batch.inputs, embeddings=embeddings, output_attentions=True)
-    if not out.attentions:
-        raise MethodError(
-            f"{adapter.name} does not return attention probabilities; attention methods need a Hugging Face "
-            "encoder loaded with attn_implementation='eager' (load_model does this) — use a gradient method instead"
-        )
-    return out.logits, tuple(out.attentions)
 
 
 def rollout_steps(head_means: Sequence[Tensor]) -> Tensor:
@@ -81,7 +64,7 @@ class RawAttention(Method):
     signed = False
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
-        logits, attentions = attention_probabilities(adapter, batch)
+        logits, attentions = adapter.attention_probabilities(batch.inputs)
         chosen = targets(logits)
         cls_rows = torch.stack([a.mean(dim=1)[:, 0, :] for a in attentions], dim=1)  # [B, L, T]
         k = chosen.shape[1]
@@ -101,7 +84,7 @@ class Rollout(Method):
     signed = False
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
-        logits, attentions = attention_probabilities(adapter, batch)
+        logits, attentions = adapter.attention_probabilities(batch.inputs)
         chosen = targets(logits)
         steps = rollout_steps([a.mean(dim=1) for a in attentions])[:, :, 0, :]  # [B, L, T]
         k = chosen.shape[1]
@@ -122,7 +105,7 @@ class GradientRollout(Method):
     signed = False
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
-        logits, attentions = attention_probabilities(adapter, batch, grad=True)
+        logits, attentions = adapter.attention_probabilities(batch.inputs, grad=True)
         chosen = targets(logits.detach())
         # One backward per target, reducing each layer's gradient to Ā at once: keeping every target's
         # [B, H, T, T] gradients (as `target_gradients` would) costs K times the attention memory.

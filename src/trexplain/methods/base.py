@@ -10,6 +10,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import Tensor
 
+from trexplain.diagnostics import Diagnostics
 from trexplain.errors import MethodError, TargetError
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
@@ -49,15 +50,15 @@ class Attribution:
     """What `Method.attribute` returns for a batch.
 
     scores: [batch, K, tokens]; logits: [batch, classes] of the unperturbed input; targets: [batch, K];
-    layer_scores: [batch, layers, K, tokens] or None; diagnostics: one dict per text (per-target values
-    as lists of length K).
+    layer_scores: [batch, layers, K, tokens] or None; diagnostics: one `Diagnostics` per text (each value with
+    its axes, the method's identity check under `identity`).
     """
 
     scores: Tensor
     logits: Tensor
     targets: Tensor
     layer_scores: Tensor | None = None
-    diagnostics: list[dict[str, Any]] | None = None
+    diagnostics: list[Diagnostics] | None = None
 
 
 class Method(ABC):
@@ -69,6 +70,9 @@ class Method(ABC):
     # Cost hint for choosing default methods (`trexplain evaluate`): "single-pass" (a forward and a backward
     # per target), "multi-pass" (tens of passes, e.g. IG steps) or "sampling" (hundreds of forwards).
     cost: ClassVar[str] = "single-pass"
+    # The identity the scores satisfy, recorded in each Explanation's diagnostics (see `trexplain.diagnostics`):
+    # "completeness" (IG), "conservation" (LRP), "efficiency" (KernelSHAP) or None.
+    identity: ClassVar[str | None] = None
 
     @abstractmethod
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:

@@ -13,7 +13,7 @@ from torch import Tensor
 from trexplain.errors import InputError, MethodError
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.base import Attribution, Targets, register
-from trexplain.methods.integrated import _PathMethod, _record_layers, _require_layers
+from trexplain.methods.integrated import _PathMethod, _record_layers, _require_layers, typed
 from trexplain.methods.paths import Endpoints
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
@@ -72,7 +72,7 @@ class ContextAwareLayerIG(_PathMethod):
         final = rollout(fused, graphs) if self.aggregation == "rollout" else fused.mean(1)
         for entry in diagnostics:
             entry["reconstructed"] = True
-        return Attribution(final.detach(), ends.logits.detach(), chosen, fused.detach(), diagnostics)
+        return Attribution(final.detach(), ends.logits.detach(), chosen, fused.detach(), typed(diagnostics, False))
 
 
 def attention_gradients(ends: Endpoints, chosen: Tensor) -> Tensor:

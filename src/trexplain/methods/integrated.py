@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from trexplain.diagnostics import LAYER_TARGET, TARGET, Diagnostics, Identity
 from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.methods.baselines import baseline_embeddings
@@ -109,6 +110,25 @@ def _shared_first_block(ends: Endpoints, sites: list[int]) -> int | None:
     return 0 if same else None
 
 
+AXES = {
+    **dict.fromkeys(("f_input", "f_baseline", "score_sum", "completeness_error", "relative_error"), TARGET),
+    **dict.fromkeys(("layer_score_sum", "layer_completeness_error"), LAYER_TARGET),
+}
+"""Axes of every per-target or per-layer value the path methods record."""
+
+
+def typed(diagnostics: list[dict[str, Any]], completeness: bool) -> list[Diagnostics]:
+    """Per-text diagnostics with their axes; with `completeness`, the identity Σ scores = f(x) − f(x')."""
+    out = []
+    for entry in diagnostics:
+        identity = None
+        if completeness:
+            expected = [a - b for a, b in zip(entry["f_input"], entry["f_baseline"], strict=True)]
+            identity = Identity.between("completeness", entry["score_sum"], expected)
+        out.append(Diagnostics(entry, {k: v for k, v in AXES.items() if k in entry}, identity))
+    return out
+
+
 def _record(diagnostics: list[dict[str, Any]], scores: Tensor, ends: Endpoints, chosen: Tensor) -> None:
     total, error, scale = completeness(scores, ends, chosen)
     relative = error / scale.clamp_min(torch.finfo(scale.dtype).tiny)
@@ -131,13 +151,14 @@ class IntegratedGradients(_PathMethod):
     """
 
     name = "ig"
+    identity = "completeness"
     cost = "multi-pass"
     summary = "Integrated Gradients at the embedding output (signed, completeness-checked, steps batched)"
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
         scores, ends, chosen, diagnostics = self.integrate(adapter, batch, targets)
         _record(diagnostics, scores[EMBEDDING], ends, chosen)
-        return Attribution(scores[EMBEDDING], ends.logits.detach(), chosen, diagnostics=diagnostics)
+        return Attribution(scores[EMBEDDING], ends.logits.detach(), chosen, diagnostics=typed(diagnostics, True))
 
 
 def _require_layers(adapter: ModelAdapter, name: str) -> None:
@@ -152,10 +173,11 @@ class LayerIntegratedGradients(_PathMethod):
 
     Block inputs, not outputs: at the last block's output only the pooled token reaches the head, so every
     other token would get 0. Final `scores` are the embedding-level IG (as `ig`). Completeness holds at
-    every block: diagnostics `layer_completeness_error` is [L][K] per text.
+    every block: diagnostics `layer_completeness_error` is [L][K] per text (axes layer, target).
     """
 
     name = "layer-ig"
+    identity = "completeness"
     cost = "multi-pass"
     summary = "Integrated Gradients at every block input (per-layer maps; scores = embedding-level IG)"
 
@@ -168,7 +190,7 @@ class LayerIntegratedGradients(_PathMethod):
         _record(diagnostics, scores[EMBEDDING], ends, chosen)
         layers = torch.stack([scores[s] for s in range(len(adapter.layers))], dim=1)
         _record_layers(diagnostics, layers, ends, chosen)
-        return Attribution(scores[EMBEDDING], ends.logits.detach(), chosen, layers, diagnostics)
+        return Attribution(scores[EMBEDDING], ends.logits.detach(), chosen, layers, typed(diagnostics, True))
 
 
 def _record_layers(diagnostics: list[dict[str, Any]], layers: Tensor, ends: Endpoints, chosen: Tensor) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from trexplain.diagnostics import TARGET, Diagnostics, Identity
 from trexplain.errors import MethodError
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.base import Attribution, Method, Targets, register
@@ -20,15 +20,7 @@ from trexplain.methods.lrp_attention import INLINE_ACTIVATIONS, AttentionRule
 from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, Rule, lrp_rules
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
-
-
-def _block_inputs(layers: Sequence[nn.Module], captured: list[Tensor]) -> list[Any]:
-    """Forward pre-hooks that record the hidden-state input of every block."""
-
-    def hook(_module: nn.Module, args: tuple, kwargs: dict) -> None:
-        captured.append(args[0] if args else kwargs["hidden_states"])
-
-    return [layer.register_forward_pre_hook(hook, with_kwargs=True) for layer in layers]
+from trexplain.models.capture import every_block
 
 
 def lrp_attribution(
@@ -43,14 +35,10 @@ def lrp_attribution(
     `gradients` computes the per-target gradients (default: one batched backward for all targets).
     """
     embeddings = adapter.embed(batch.inputs).requires_grad_(True)
-    hidden: list[Tensor] = []
-    handles = _block_inputs(adapter.layers, hidden)
-    try:
-        with lrp_rules(adapter, rules):
-            logits = adapter.forward(batch.inputs, embeddings=embeddings).logits
-    finally:
-        for handle in handles:
-            handle.remove()
+    sites = every_block("block_input", len(adapter.layers))
+    with adapter.session(), lrp_rules(adapter, rules):  # the rules patch the model: hold its lock throughout
+        out = adapter.forward(batch.inputs, embeddings=embeddings, capture=sites)
+    logits, hidden = out.logits, [out.captured[site] for site in sites]
     chosen = targets(logits.detach())
     grads = gradients(logits, chosen, [embeddings, *hidden])
     scores = torch.einsum("btd,bktd->bkt", embeddings.detach(), grads[0])
@@ -62,22 +50,20 @@ def lrp_attribution(
     return Attribution(scores.detach(), logits, chosen, layer_scores, _diagnostics(scores, logits, chosen))
 
 
-def _diagnostics(scores: Tensor, logits: Tensor, targets: Tensor) -> list[dict[str, Any]]:
-    """Per text and target: the logit, the relevance sum and their ratio (1 = conserved)."""
+def _diagnostics(scores: Tensor, logits: Tensor, targets: Tensor) -> list[Diagnostics]:
+    """Per text and target: the logit, the relevance sum and their ratio (1 = conserved); the conservation
+    identity compares the sum with the logit."""
     target_logits = logits.gather(1, targets)
     totals = scores.sum(-1)
     ratio = totals / torch.where(target_logits == 0, torch.full_like(target_logits, float("nan")), target_logits)
-    return [
-        {
-            "logit": target_logits[row].tolist(),
-            "relevance_sum": totals[row].tolist(),
-            "conservation": ratio[row].tolist(),
-        }
-        for row in range(scores.shape[0])
-    ]
+    out = []
+    for row in range(scores.shape[0]):
+        values = {"logit": target_logits[row], "relevance_sum": totals[row], "conservation": ratio[row]}
+        identity = Identity.between("conservation", totals[row].tolist(), target_logits[row].tolist())
+        out.append(Diagnostics(values, dict.fromkeys(values, TARGET), identity))
+    return out
 
 
-# ------------------------------------------------------------------ presets
 def cp_lrp_rules(detach_mean: bool = False, gamma: float = 0.0) -> list[Rule]:
     """CP-LRP (Ali et al. 2022): AH rule, LN rule (σ only), identity rule on activations; LRP-0 on linear
     layers (the paper's setting) or the γ-rule."""
@@ -108,6 +94,7 @@ class CPLRP(Method):
     """γ of the γ-rule on linear layers (ρ(w) = w + γ·w⁺); 0 = LRP-0 as in the paper, still conservative."""
 
     name = "cp-lrp"
+    identity = "conservation"
     summary = "conservative LRP: attention and LayerNorm σ held constant (signed, 1 fwd + 1 bwd)"
 
     def __post_init__(self) -> None:
@@ -132,6 +119,7 @@ class AttnLRP(Method):
     """γ of the γ-rule on linear layers (ρ(w) = w + γ·w⁺), favouring positive contributions; 0 = off."""
 
     name = "attnlrp"
+    identity = "conservation"
     summary = "AttnLRP: halved gradients through attention matmuls, LN/identity rules (signed, 1 fwd + 1 bwd)"
 
     def __post_init__(self) -> None:

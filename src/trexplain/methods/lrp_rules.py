@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from trexplain.errors import MethodError
-from trexplain.models.adapter import ModelAdapter
+from trexplain.models.adapter import ModelAdapter, eval_mode
 from trexplain.models.families import resolve
 
 Undo = Callable[[], None]
@@ -39,17 +39,17 @@ class Rule(ABC):
 
 @contextmanager
 def lrp_rules(adapter: ModelAdapter, rules: Sequence[Rule]) -> Iterator[None]:
-    """Within the block, forwards of `adapter.model` record the rules' backward; the model is restored on exit."""
-    if adapter.model.training:
-        raise MethodError("LRP rules need the model in eval mode (dropout off); call model.eval() first")
+    """Within the block, forwards of `adapter.model` record the rules' backward (in eval mode: dropout off); the
+    model, its training flags included, is restored on exit."""
     undo: list[Undo] = []
-    try:
-        for rule in rules:
-            undo.extend(rule.attach(adapter))
-        yield
-    finally:
-        for step in reversed(undo):
-            step()
+    with eval_mode(adapter.model):
+        try:
+            for rule in rules:
+                undo.extend(rule.attach(adapter))
+            yield
+        finally:
+            for step in reversed(undo):
+                step()
 
 
 # ------------------------------------------------------------------ autograd functions with exact forwards

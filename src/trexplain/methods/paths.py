@@ -9,69 +9,21 @@ module's output, or the input of block l (captum's `attribute_to_layer_input=Tru
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from trexplain.errors import MethodError
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.quadrature import nodes
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import ModelInputs
+from trexplain.models.capture import block_input
 
 EMBEDDING = -1  # site index of the embedding output; blocks are 0..L-1
 TOKEN_BUDGET = 4096  # tokens per forward when internal_batch_size is None
 START_PIECES = 4  # adaptive mode starts from [0, 1] cut in this many pieces
 SPLIT_SHARE = 0.5  # each round halves the pieces whose error is at least this share of the path's largest
-
-
-# ---------------------------------------------------------------------------------------- block hooks
-@contextmanager
-def block_inputs(layers: list[nn.Module], edit: Callable[[int, Tensor], Tensor | None]) -> Iterator[None]:
-    """Call `edit(l, hidden)` on the input of every block; a returned tensor replaces that input."""
-
-    def hook_for(index: int) -> Callable[..., Any]:
-        def hook(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
-            hidden = args[0] if args else kwargs["hidden_states"]
-            new = edit(index, hidden)
-            if new is None:
-                return None
-            if args:
-                return (new, *args[1:]), kwargs
-            return args, {**kwargs, "hidden_states": new}
-
-        return hook
-
-    handles = [layer.register_forward_pre_hook(hook_for(i), with_kwargs=True) for i, layer in enumerate(layers)]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-@contextmanager
-def skipped_blocks(layers: list[nn.Module]) -> Iterator[None]:
-    """These blocks hand their input on unchanged: when every row's interpolant is written at a later block's
-    input, their output is overwritten anyway, so running them is wasted work."""
-    saved = [layer.__dict__.get("forward") for layer in layers]
-    for layer in layers:
-        layer.forward = _passthrough
-    try:
-        yield
-    finally:
-        for layer, old in zip(layers, saved, strict=True):
-            if old is None:
-                del layer.forward
-            else:
-                layer.forward = old
-
-
-def _passthrough(*args: Any, **kwargs: Any) -> Tensor:
-    return args[0] if args else kwargs["hidden_states"]
 
 
 @dataclass
@@ -94,17 +46,16 @@ def endpoints(
     """Run input and baseline as one batch; collect block inputs at `sites` (and attentions with grads kept)."""
     count = len(inputs)
     both = inputs.rows(torch.cat([torch.arange(count), torch.arange(count)]))
-    captured: dict[int, Tensor] = {}
-
-    def capture(index: int, hidden: Tensor) -> None:
-        if index in sites:
-            captured[index] = hidden.detach()
-
-    with torch.set_grad_enabled(attentions), block_inputs(adapter.layers, capture):
-        out = adapter.forward(both, embeddings=torch.cat([real, base]), output_attentions=attentions)
-    if attentions and not out.attentions:
-        raise MethodError(f"{adapter.name} returns no attention probabilities; this method needs them")
-    ends = {**captured, EMBEDDING: torch.cat([real, base])}
+    blocks = [s for s in sites if s != EMBEDDING]
+    with torch.set_grad_enabled(attentions):
+        out = adapter.forward(
+            both,
+            embeddings=torch.cat([real, base]),
+            capture=[block_input(s) for s in blocks],
+            output_attentions=attentions,
+        )
+    ends = {s: out.captured[block_input(s)].detach() for s in blocks}
+    ends[EMBEDDING] = torch.cat([real, base])
     return Endpoints(
         {s: ends[s][:count] for s in sites},
         {s: ends[s][count:] for s in sites},
@@ -142,21 +93,21 @@ def _forward_rows(
         where, point, _ = leaves[EMBEDDING]
         chunk = chunk.index_copy(0, where, point)
 
-    def replace(index: int, hidden: Tensor) -> Tensor | None:
-        if index not in leaves:
-            return None
-        where, point, _ = leaves[index]
-        return hidden.index_copy(0, where, point)
+    def written(where: Tensor, point: Tensor) -> Callable[[Tensor], Tensor]:
+        return lambda hidden: hidden.index_copy(0, where, point)
 
+    replace = {block_input(s): written(where, point) for s, (where, point, _) in leaves.items() if s != EMBEDDING}
     first = int(rows.site.min())
     skip = first if first > 0 and adapter.family.layers else 0  # known families only: their blocks return a tensor
-    with torch.set_grad_enabled(grad), block_inputs(adapter.layers, replace), skipped_blocks(adapter.layers[:skip]):
-        logits = adapter.forward(inputs.rows(rows.text), embeddings=chunk, logits_only=True).logits
-    return logits, leaves
+    with torch.set_grad_enabled(grad):
+        out = adapter.forward(
+            inputs.rows(rows.text), embeddings=chunk, replace=replace, skip_blocks=skip, logits_only=True
+        )
+    return out.logits, leaves
 
 
 def _chunks(rows: Rows, size: int) -> Iterator[Rows]:
-    """Runs of rows with the same site (so `skipped_blocks` applies), each cut into parts of at most `size`."""
+    """Runs of rows with the same site (so blocks before it can be skipped), each cut into parts of at most `size`."""
     change = (torch.nonzero(rows.site[1:] != rows.site[:-1]).squeeze(1) + 1).tolist()
     for begin, end in zip([0, *change], [*change, len(rows.site)], strict=True):
         for start in range(begin, end, size):

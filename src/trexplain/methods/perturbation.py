@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from trexplain.diagnostics import TARGET, Diagnostics, Identity
 from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.methods.coalitions import coalition_logits, select_outputs, spread
@@ -60,6 +61,10 @@ class _Perturbation(Method):
     def fit(self, coalitions: Tensor, weights: Tensor | None, y: Tensor) -> tuple[Tensor, dict[str, Any]]:
         """Feature scores [K, m] from the outputs y [S, K] (float64, CPU), plus per-target diagnostics."""
 
+    def identity_check(self, fitted: dict[str, Any]) -> Identity | None:
+        """The identity the fitted scores satisfy, from the fit's diagnostics (None: the method has none)."""
+        return None
+
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
         feats = [features(batch, row, self.level) for row in range(len(batch))]
         designs = [self.design(f.shape[0]) for f in feats]
@@ -74,7 +79,8 @@ class _Perturbation(Method):
             values, fitted = self.fit(coalitions, weights, select_outputs(rows, chosen[row], self.output))
             n = batch.lengths[row]
             scores[row, :, :n] = spread(values, feats[row]).to(scores)
-            diagnostics.append({"n_features": feats[row].shape[0], "forwards": forwards[row], **info, **fitted})
+            values = {"n_features": feats[row].shape[0], "forwards": forwards[row], **info, **fitted}
+            diagnostics.append(Diagnostics(values, dict.fromkeys(fitted, TARGET), self.identity_check(fitted)))
         return Attribution(scores, full, chosen, diagnostics=diagnostics)
 
 
@@ -160,6 +166,7 @@ class KernelShap(_Sampled):
     """
 
     name = "kernelshap"
+    identity = "efficiency"
     cost = "sampling"
     summary = "Shapley values by constrained kernel regression; exact up to 12 words (seeded)"
     exact_features: int = 12
@@ -178,5 +185,14 @@ class KernelShap(_Sampled):
     def fit(self, coalitions: Tensor, weights: Tensor | None, y: Tensor) -> tuple[Tensor, dict[str, Any]]:
         full, base = y[0], y[1]
         values = constrained_wls(coalitions[2:], y[2:], weights, base, full)
-        error = (base + values.sum(1) - full).abs()
-        return values, {"base_value": base.tolist(), "full_value": full.tolist(), "efficiency_error": error.tolist()}
+        total = base + values.sum(1)
+        return values, {
+            "base_value": base.tolist(),
+            "full_value": full.tolist(),
+            "base_plus_sum": total.tolist(),
+            "efficiency_error": (total - full).abs().tolist(),
+        }
+
+    def identity_check(self, fitted: dict[str, Any]) -> Identity:
+        """Efficiency: base value + Σ Shapley values = f(x), per target."""
+        return Identity.between("efficiency", fitted["base_plus_sum"], fitted["full_value"])

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from trexplain.errors import InputError, InputTooLongError, TargetError
+from trexplain.errors import InputError, InputTooLongError, MethodError, TargetError
+from trexplain.layout import TextLayout
 from trexplain.models.batch import Batch, ModelInputs
+from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
 from trexplain.models.families import CUSTOM, Family, resolve
 from trexplain.models.words import group_words
 
 
 @dataclass
 class ForwardOutput:
-    """Logits, plus attention probabilities (layers of [B, H, T, T]) and hidden states when asked for."""
+    """Logits, plus attention probabilities (layers of [B, H, T, T]) and hidden states when asked for, and the
+    values of every captured site by name (see `trexplain.models.capture`)."""
 
     logits: Tensor
     attentions: tuple[Tensor, ...] | None = None
     hidden_states: tuple[Tensor, ...] | None = None
+    captured: dict[str, Tensor] = field(default_factory=dict)
 
 
 class ModelAdapter:
@@ -33,6 +39,12 @@ class ModelAdapter:
     token-type embeddings after LayerNorm, i.e. `hidden_states[0]`): every path from a token to the
     logit passes through it, so completeness and conservation identities hold there, and the position
     and token-type shares of a token's embedding are part of that token's score.
+
+    The user's model and tokenizer are never left changed: each call runs the model in eval mode and
+    restores every module's own training flag afterwards, and the tokenizer's settings are not touched.
+    Concurrent calls on one adapter are safe: every section that runs the model with hooks or patches
+    it (capture, LRP rules, skipped blocks) holds the adapter's re-entrant lock, so calls from several
+    threads are serialised rather than mixed (each one still uses all of torch's intra-op threads).
     """
 
     def __init__(
@@ -53,9 +65,9 @@ class ModelAdapter:
             raise InputError(
                 "trexplain needs a fast (Rust) tokenizer for character offsets; save one with tokenizer.json"
             )
-        self.model = model.eval()
-        tokenizer.padding_side = "right"  # batch bookkeeping slices each row's real tokens as [:n]
+        self.model = model
         self.tokenizer = tokenizer
+        self.lock = threading.RLock()
         self.family = family
         self.labels = tuple(labels)
         self.name = name
@@ -101,6 +113,29 @@ class ModelAdapter:
             max_length=max_length,
             forward_fn=forward,
         )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ModelAdapter:
+        """A copy with its own deep-copied model (blocks and embedding module mapped into the copy), the same
+        tokenizer (never modified) and a fresh lock."""
+        clone = copy.copy(self)
+        clone.model = copy.deepcopy(self.model, memo)
+        clone.embedding_module = copy.deepcopy(self.embedding_module, memo)
+        clone.layers = [copy.deepcopy(layer, memo) for layer in self.layers]
+        clone.lock = threading.RLock()
+        return clone
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelAdapter({self.name!r}, family={self.family.name}, labels={list(self.labels)}, "
+            f"layers={len(self.layers)}, max_length={self.max_length}, device={self.device})"
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold the adapter's lock with the model in eval mode (dropout off); every module's training flag
+        is restored on exit, exceptions included."""
+        with self.lock, eval_mode(self.model):
+            yield
 
     # ----------------------------------------------------------------- facts
     @property
@@ -154,45 +189,48 @@ class ModelAdapter:
     def encode(self, texts: Sequence[str], *, truncate: bool = False) -> Batch:
         """Tokenize texts with offsets and word groups. Too long: an error, or truncation if asked."""
         texts = _check_texts(texts)
-        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
-        too_long = [(i, n) for i, n in enumerate(lengths) if n > self.max_length]
-        if too_long and not truncate:
-            i, n = too_long[0]
-            raise InputTooLongError(
-                f"text {i} has {n} tokens; {self.name} accepts at most {self.max_length}. Shorten or split it, "
-                f"or pass truncate=True (CLI: --truncate) to keep the first {self.max_length} tokens "
-                "(recorded in the explanation)"
+        with self.lock:  # a fast tokenizer's padding/truncation state is shared between calls
+            lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+            too_long = [(i, n) for i, n in enumerate(lengths) if n > self.max_length]
+            if too_long and not truncate:
+                i, n = too_long[0]
+                raise InputTooLongError(
+                    f"text {i} has {n} tokens; {self.name} accepts at most {self.max_length}. Shorten or split it, "
+                    f"or pass truncate=True (CLI: --truncate) to keep the first {self.max_length} tokens "
+                    "(recorded in the explanation)"
+                )
+            truncated = [max(0, n - self.max_length) for n in lengths]
+            if too_long:
+                warnings.warn(
+                    f"{len(too_long)} text(s) truncated to {self.max_length} tokens; recorded in each explanation",
+                    stacklevel=2,
+                )
+            limit = {"truncation": True, "max_length": self.max_length} if too_long else {}
+            enc = self.tokenizer(
+                texts,
+                padding=True,
+                padding_side="right",  # batch bookkeeping slices each row's real tokens as [:n]
+                return_offsets_mapping=True,
+                return_special_tokens_mask=True,
+                return_tensors="pt",
+                **limit,
             )
-        truncated = [max(0, n - self.max_length) for n in lengths]
-        if too_long:
-            warnings.warn(
-                f"{len(too_long)} text(s) truncated to {self.max_length} tokens; recorded in each explanation",
-                stacklevel=2,
-            )
-        limit = {"truncation": True, "max_length": self.max_length} if too_long else {}
-        enc = self.tokenizer(
-            texts,
-            padding=True,
-            return_offsets_mapping=True,
-            return_special_tokens_mask=True,
-            return_tensors="pt",
-            **limit,
-        )
         mask = enc["attention_mask"]
         special = enc["special_tokens_mask"].bool() | ~mask.bool()
-        tokens, offsets, words, word_ids = [], [], [], torch.full_like(enc["input_ids"], -1)
+        layouts, feature_ids = [], torch.full_like(enc["input_ids"], -1)
         for row, text in enumerate(texts):
             n = int(mask[row].sum())
             ids = enc["input_ids"][row, :n].tolist()
-            tokens.append(self.tokenizer.convert_ids_to_tokens(ids))
             spans = [tuple(map(int, o)) for o in enc["offset_mapping"][row, :n].tolist()]
-            offsets.append(spans)
-            ids_of_words, word_spans = group_words(text, spans, special[row, :n].tolist())
-            word_ids[row, :n] = torch.tensor(ids_of_words)
-            words.append(word_spans)
+            fixed = special[row, :n].tolist()
+            word_ids, word_spans = group_words(text, spans, fixed)
+            feature_ids[row, :n] = torch.tensor(word_ids)
+            layouts.append(
+                TextLayout(text, self.tokenizer.convert_ids_to_tokens(ids), spans, word_ids, word_spans, fixed)
+            )
         token_types = enc.get("token_type_ids") if self.family.token_types else None
         inputs = ModelInputs(enc["input_ids"], mask, self.position_ids(mask), token_types)
-        return Batch(list(texts), self._to_device(inputs), special, word_ids, tokens, offsets, words, truncated)
+        return Batch(self._to_device(inputs), layouts, special, feature_ids, truncated)
 
     def position_ids(self, attention_mask: Tensor) -> Tensor:
         """Position ids for the real tokens, computed once from the input so no baseline can shift them."""
@@ -213,14 +251,19 @@ class ModelAdapter:
     def embed(self, inputs: ModelInputs) -> Tensor:
         """Output of the embedding module for these inputs (the attribution input, see class doc)."""
         captured: list[Tensor] = []
-        handle = self.embedding_module.register_forward_hook(lambda _m, _i, out: captured.append(out))
-        try:
-            with torch.no_grad():
-                self._run(inputs, stop_after_embeddings=True)
-        except _StopForward:
-            pass
-        finally:
-            handle.remove()
+
+        def stop(_module: nn.Module, _inputs: Any, output: Tensor) -> None:
+            captured.append(output)
+            raise _StopForward
+
+        with self.session(), torch.no_grad():
+            handle = self.embedding_module.register_forward_hook(stop)
+            try:
+                self._run(inputs)
+            except _StopForward:
+                pass
+            finally:
+                handle.remove()
         return captured[0].detach()
 
     def forward(
@@ -228,26 +271,65 @@ class ModelAdapter:
         inputs: ModelInputs,
         *,
         embeddings: Tensor | None = None,
+        capture: Sequence[str] = (),
+        replace: Mapping[str, Replacement] | None = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
         logits_only: bool = False,
+        skip_blocks: int = 0,
     ) -> ForwardOutput:
-        """Run the classifier; with `embeddings`, the embedding module's output is replaced by them.
+        """Run the classifier in eval mode under the adapter's lock.
 
-        `logits_only`: only the logits are wanted, so the last block's feed-forward runs on the first token
-        alone (see `head_token_only`); the same logits for about a tenth less work.
+        `embeddings` replaces the embedding module's output; `capture` names sites whose values come back in
+        `captured` (in the graph when gradients are on); `replace` maps site names to functions whose returned
+        tensor replaces that site's value (see `trexplain.models.capture`). `logits_only`: only the logits are
+        wanted, so the last block's feed-forward runs on the first token alone (see `head_token_only`); the
+        same logits for about a tenth less work. `skip_blocks`: the first that many blocks hand their input on
+        unchanged (when `replace` overwrites a later block's input anyway, running them is wasted work).
         """
         if logits_only and output_hidden_states:
             raise InputError("logits_only leaves the last hidden state incomplete; do not ask for hidden states")
-        with self.override_embeddings(embeddings), self.head_token_only(logits_only):
+        layers = len(self.layers)
+        sites = [Site.parse(name, layers) for name in capture]
+        edits = {Site.parse(name, layers): fn for name, fn in (replace or {}).items()}
+        if embeddings is not None:
+            edits[Site.parse(EMBEDDINGS, layers)] = _replacement(embeddings)
+        attention_sites = [site for site in sites if site.kind == "attention"]
+        output_attentions = output_attentions or bool(attention_sites)
+        with (
+            self.session(),
+            capturing(self.model, self.embedding_module, self.layers, sites, edits) as captured,
+            self.head_token_only(logits_only),
+            _skipped(self.layers[:skip_blocks]),
+        ):
             out = self._run(inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         if isinstance(out, Tensor):
-            return ForwardOutput(out)
+            out = _Output(out)
+        attentions = getattr(out, "attentions", None) if output_attentions else None
+        if output_attentions and not attentions:
+            raise MethodError(
+                f"{self.name} does not return attention probabilities; attention methods need a Hugging Face "
+                "encoder loaded with attn_implementation='eager' (load_model does this) — use a gradient method instead"
+            )
+        for site in attention_sites:
+            captured[site.name] = attentions[site.index]
         return ForwardOutput(
             out.logits,
-            getattr(out, "attentions", None) if output_attentions else None,
+            tuple(attentions) if attentions else None,
             getattr(out, "hidden_states", None) if output_hidden_states else None,
+            dict(captured),
         )
+
+    def attention_probabilities(
+        self, inputs: ModelInputs, *, embeddings: Tensor | None = None, grad: bool = False
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """(logits [B, C], one [B, H, T, T] attention tensor per block) from one forward pass; with `grad`,
+        both stay in the autograd graph (through the embedding output) for attention-gradient methods."""
+        with torch.set_grad_enabled(grad):
+            if grad and embeddings is None:
+                embeddings = self.embed(inputs).requires_grad_(True)
+            out = self.forward(inputs, embeddings=embeddings, output_attentions=True)
+        return out.logits, out.attentions
 
     @torch.no_grad()
     def logits(self, inputs: ModelInputs, *, embeddings: Tensor | None = None, batch_size: int = 64) -> Tensor:
@@ -283,33 +365,7 @@ class ModelAdapter:
         finally:
             handle.remove()
 
-    @contextmanager
-    def override_embeddings(self, embeddings: Tensor | None) -> Iterator[None]:
-        """Within the block, the embedding module returns `embeddings` instead of its own output."""
-        if embeddings is None:
-            yield
-            return
-
-        def replace(_module: nn.Module, _inputs: Any, output: Tensor) -> Tensor:
-            if output.shape != embeddings.shape:
-                raise InputError(
-                    f"embeddings of shape {tuple(embeddings.shape)} do not fit inputs {tuple(output.shape)}"
-                )
-            return embeddings
-
-        handle = self.embedding_module.register_forward_hook(replace)
-        try:
-            yield
-        finally:
-            handle.remove()
-
-    def _run(self, inputs: ModelInputs, *, stop_after_embeddings: bool = False, **flags: bool) -> Any:
-        if stop_after_embeddings:
-            handle = self.embedding_module.register_forward_hook(_stop)
-            try:
-                return self._run(inputs, **flags)
-            finally:
-                handle.remove()
+    def _run(self, inputs: ModelInputs, **flags: bool) -> Any:
         if self._forward_fn is not None:
             return self._forward_fn(self.model, inputs, **flags)
         kwargs: dict[str, Any] = {
@@ -326,8 +382,54 @@ class _StopForward(Exception):
     """Raised by a hook to end a forward pass once the embeddings are computed."""
 
 
-def _stop(_module: nn.Module, _inputs: Any, _output: Tensor) -> None:
-    raise _StopForward
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Within the block `model` is in eval mode; each module's own training flag is restored on exit."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in flags:
+            module.training = training
+
+
+@contextmanager
+def _skipped(layers: Sequence[nn.Module]) -> Iterator[None]:
+    """These blocks hand their input on unchanged (an instance-level `forward`, removed on exit)."""
+    saved = [layer.__dict__.get("forward") for layer in layers]
+    for layer in layers:
+        layer.forward = _passthrough
+    try:
+        yield
+    finally:
+        for layer, old in zip(layers, saved, strict=True):
+            if old is None:
+                del layer.forward
+            else:
+                layer.forward = old
+
+
+def _passthrough(*args: Any, **kwargs: Any) -> Tensor:
+    return args[0] if args else kwargs["hidden_states"]
+
+
+@dataclass
+class _Output:
+    """What a plain module's tensor output means: the logits."""
+
+    logits: Tensor
+
+
+def _replacement(embeddings: Tensor) -> Replacement:
+    """The embedding module's output replaced by `embeddings` (shape checked)."""
+
+    def replace(output: Tensor) -> Tensor:
+        if output.shape != embeddings.shape:
+            raise InputError(f"embeddings of shape {tuple(embeddings.shape)} do not fit inputs {tuple(output.shape)}")
+        return embeddings
+
+    return replace
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

@@ -1,12 +1,13 @@
-"""Encoded texts: model inputs plus the token, offset and word bookkeeping that explanations need."""
+"""Encoded inputs: the tensors a model forward takes, and the batch that adds which positions are features."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 import torch
 from torch import Tensor
+
+from trexplain.layout import Layout
 
 
 @dataclass(frozen=True)
@@ -42,39 +43,49 @@ class ModelInputs:
 
 @dataclass(frozen=True)
 class Batch:
-    """A list of encoded texts. `word_ids` is -1 for special tokens and padding."""
+    """Encoded inputs of one batch, whatever the modality: the model tensors, which positions are features
+    (`feature_ids` ≥ 0: the word, or patch, each position belongs to) and which are fixed (`special_mask`:
+    special tokens and padding, never moved by a perturbation), and one `Layout` per row for everything
+    downstream that shows or names positions."""
 
-    texts: list[str]
     inputs: ModelInputs
+    layouts: list[Layout]
     special_mask: Tensor
-    word_ids: Tensor
-    tokens: list[list[str]]
-    offsets: list[list[tuple[int, int]]]
-    words: list[list[tuple[int, int]]]
+    feature_ids: Tensor
     truncated: list[int]
 
     def __len__(self) -> int:
-        return len(self.texts)
+        return len(self.layouts)
 
     @property
     def lengths(self) -> list[int]:
-        """Number of real (non-pad) tokens per text."""
-        return [len(t) for t in self.tokens]
-
-    def text_fields(self, row: int) -> dict[str, Any]:
-        """The text-side fields of an `Explanation` of text `row`: tokens, offsets and words, padding dropped."""
-        n = self.lengths[row]
-        return {
-            "text": self.texts[row],
-            "tokens": self.tokens[row],
-            "offsets": self.offsets[row],
-            "word_ids": self.word_ids[row, :n].tolist(),
-            "words": self.words[row],
-            "special": self.special_mask[row, :n].tolist(),
-        }
+        """Number of real (non-pad) positions per row."""
+        return [layout.size for layout in self.layouts]
 
     @property
     def maskable(self) -> Tensor:
-        """True for tokens that perturbation may move: real, non-special tokens."""
+        """True for positions that perturbation may move: real, non-fixed positions."""
         mask = self.inputs.attention_mask.bool()
         return ~self.special_mask.to(mask.device) & mask
+
+    # Text conveniences: the fields of each row's `TextLayout`.
+    @property
+    def texts(self) -> list[str]:
+        return [layout.text for layout in self.layouts]
+
+    @property
+    def tokens(self) -> list[tuple[str, ...]]:
+        return [layout.tokens for layout in self.layouts]
+
+    @property
+    def offsets(self) -> list[tuple[tuple[int, int], ...]]:
+        return [layout.offsets for layout in self.layouts]
+
+    @property
+    def words(self) -> list[tuple[tuple[int, int], ...]]:
+        return [layout.words for layout in self.layouts]
+
+    @property
+    def word_ids(self) -> Tensor:
+        """`feature_ids` under its text name: the word of every token, -1 for special tokens and padding."""
+        return self.feature_ids

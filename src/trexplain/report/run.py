@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from trexplain.errors import InputError
+from trexplain.errors import InputError, MethodError
 from trexplain.explanation import Explanation
 from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.adapter import ModelAdapter
@@ -102,8 +102,9 @@ def attention_maps(
         groups = per_text[start : start + batch_size]
         truncate = any(g[0].diagnostics.get("truncated_tokens") for g in groups)
         batch = adapter.encode([g[0].text for g in groups], truncate=truncate)
-        attentions = adapter.forward(batch.inputs, output_attentions=True).attentions
-        if not attentions:
+        try:
+            _, attentions = adapter.attention_probabilities(batch.inputs)
+        except MethodError:  # a model without attention probabilities: the report simply has no maps
             out.extend([None] * len(groups))
             continue
         stacked = torch.stack([a.float() for a in attentions], dim=1).cpu().numpy()  # [B, L, H, T, T]

@@ -1,0 +1,154 @@
+"""Where each scored position sits in the input, so nothing downstream needs to know the modality.
+
+A layout says, for every position the model sees, whether it is a *feature* (something an attribution
+scores and a perturbation may move: a word for text, a patch for images) and which one, or *fixed*
+(special tokens). `TextLayout` holds tokens, character offsets and words; other modalities register
+their own layout class under a `kind` (the ViT work adds `"image"`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol
+
+import numpy as np
+
+from trexplain.errors import InputError
+
+Aggregate = Literal["sum", "mean", "max"]
+AGGREGATES: tuple[str, ...] = ("sum", "mean", "max")
+
+
+class Layout(Protocol):
+    """What every layout provides: positions, which are fixed, which feature each other one belongs to."""
+
+    kind: ClassVar[str]
+
+    @property
+    def size(self) -> int:
+        """Number of positions (tokens) the scores cover."""
+
+    @property
+    def special(self) -> tuple[bool, ...]:
+        """True for fixed positions (special tokens), which no perturbation moves."""
+
+    @property
+    def feature_ids(self) -> tuple[int, ...]:
+        """Feature index of every position, -1 for fixed ones."""
+
+    @property
+    def num_features(self) -> int: ...
+
+    def feature_labels(self) -> list[str]:
+        """A readable name per feature (a word's text, a patch's grid cell)."""
+
+    def position_labels(self) -> list[str]:
+        """A readable name per position (a token)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, including `"layout": kind`."""
+
+
+LAYOUTS: dict[str, type] = {}
+
+
+def register_layout(cls: type) -> type:
+    """Class decorator: make a layout class readable back from JSON and Arrow by its `kind`."""
+    LAYOUTS[cls.kind] = cls
+    return cls
+
+
+def layout_from_dict(data: Mapping[str, Any]) -> Layout:
+    """The layout stored in a record (its `"layout"` kind; records without one are text)."""
+    kind = data.get("layout", "text")
+    if kind not in LAYOUTS:
+        raise InputError(f"unknown layout {kind!r}; this trexplain reads {', '.join(sorted(LAYOUTS))}")
+    return LAYOUTS[kind].from_dict(data)
+
+
+def group_scores(
+    values: np.ndarray, feature_ids: Sequence[int], count: int, aggregate: Aggregate = "sum"
+) -> np.ndarray:
+    """Per-feature sum (default: totals are kept), mean or max of position scores; the one roll-up of subwords
+    to words (or positions to patches) used by every view and metric. `values` is [..., positions]."""
+    if aggregate not in AGGREGATES:
+        raise InputError(f"unknown aggregate {aggregate!r}; use one of {', '.join(AGGREGATES)}")
+    values = np.asarray(values, dtype=np.float64)
+    ids = np.asarray(feature_ids, dtype=np.int64)
+    onehot = ids[None, :] == np.arange(count)[:, None]  # [features, positions]
+    if aggregate == "sum":
+        return values @ onehot.T.astype(np.float64)
+    if aggregate == "mean":
+        return (values @ onehot.T.astype(np.float64)) / np.maximum(onehot.sum(1), 1)
+    masked = np.where(onehot, values[..., None, :], -np.inf)
+    return np.where(onehot.any(1), masked.max(-1), 0.0)
+
+
+@register_layout
+@dataclass(frozen=True)
+class TextLayout:
+    """A text's tokens, their character `offsets`, the words they roll up to (`word_ids`, -1 for special
+    tokens) and each word's character span."""
+
+    kind: ClassVar[str] = "text"
+    FIELDS: ClassVar[tuple[str, ...]] = ("text", "tokens", "offsets", "word_ids", "words", "special")
+
+    text: str
+    tokens: tuple[str, ...]
+    offsets: tuple[tuple[int, int], ...]
+    word_ids: tuple[int, ...]
+    words: tuple[tuple[int, int], ...]
+    special: tuple[bool, ...]
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if not isinstance(self.text, str):
+            raise InputError(f"a text layout needs a string text, got {type(self.text).__name__}")
+        set_(self, "tokens", tuple(str(t) for t in self.tokens))
+        set_(self, "offsets", tuple((int(s), int(e)) for s, e in self.offsets))
+        set_(self, "word_ids", tuple(int(w) for w in self.word_ids))
+        set_(self, "words", tuple((int(s), int(e)) for s, e in self.words))
+        set_(self, "special", tuple(bool(s) for s in self.special))
+        n = len(self.tokens)
+        for name in ("offsets", "word_ids", "special"):
+            if len(getattr(self, name)) != n:
+                raise InputError(f"text layout: {len(getattr(self, name))} {name} for {n} tokens; give one per token")
+        if any(w >= len(self.words) or w < -1 for w in self.word_ids):
+            raise InputError(f"text layout: word_ids must lie in -1..{len(self.words) - 1}")
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def feature_ids(self) -> tuple[int, ...]:
+        return self.word_ids
+
+    @property
+    def num_features(self) -> int:
+        return len(self.words)
+
+    def feature_labels(self) -> list[str]:
+        return [self.text[s:e] for s, e in self.words]
+
+    def position_labels(self) -> list[str]:
+        return list(self.tokens)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layout": self.kind,
+            "text": self.text,
+            "tokens": list(self.tokens),
+            "offsets": [list(o) for o in self.offsets],
+            "word_ids": list(self.word_ids),
+            "words": [list(w) for w in self.words],
+            "special": list(self.special),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TextLayout:
+        missing = [name for name in cls.FIELDS if name not in data]
+        if missing:
+            raise InputError(f"a text record needs the fields {', '.join(missing)}; it has {', '.join(data) or 'none'}")
+        return cls(**{name: data[name] for name in cls.FIELDS})
