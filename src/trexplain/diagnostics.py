@@ -145,7 +145,7 @@ class Diagnostics(Mapping[str, Any]):
         plain.pop(IDENTITY, None)
         if axes is None:
             axes = {k: LEGACY_AXES[k] for k in plain if k in LEGACY_AXES and isinstance(plain[k], list)}
-            identity = identity or _legacy_identity(plain)
+        identity = identity or _legacy_identity(plain)
         unknown = sorted(set(axes) - set(plain))
         if unknown:
             raise InputError(f"diagnostic axes name values that are not there: {', '.join(unknown)}")
@@ -230,7 +230,8 @@ def _take(value: Any, depth: int, k: int) -> Any:
 
 
 def _legacy_identity(values: Mapping[str, Any]) -> Identity | None:
-    """The identity a schema-1 record implies by its key names (round-1 methods wrote no `identity`)."""
+    """The identity implied by the conventional key names (`completeness_error`, `efficiency_error`, or
+    `relevance_sum` with `logit`), for records without an `identity` (schema 1, scores made elsewhere)."""
     for key, kind in (("completeness_error", "completeness"), ("efficiency_error", "efficiency")):
         value = values.get(key)
         if _numeric(value):

@@ -16,9 +16,6 @@ from trexplain.explanation import Explanation
 from trexplain.models.adapter import ModelAdapter
 from trexplain.perturb import STRATEGIES, Level, Strategy, features
 
-ERROR_KEYS = ("completeness_error", "efficiency_error")
-
-
 @dataclass(frozen=True)
 class EvaluationResult:
     """Faithfulness of one explanation for one target class."""
@@ -151,19 +148,7 @@ def _result(
 
 
 def completeness_error(e: Explanation, k: int = 0) -> float | None:
-    """|sum of scores − what they should add up to| for target row k, in logit units, where the method
-    defines it: IG's `completeness_error`, KernelSHAP's `efficiency_error`, LRP's |relevance_sum − logit|."""
-    values = {key: _per_target(e, key, k) for key in (*ERROR_KEYS, "relevance_sum", "logit")}
-    for key in ERROR_KEYS:
-        if values[key] is not None:
-            return abs(values[key])
-    if values["relevance_sum"] is not None and values["logit"] is not None:
-        return abs(values["relevance_sum"] - values["logit"])
-    return None
-
-
-def _per_target(e: Explanation, key: str, k: int) -> float | None:
-    value = e.diagnostics.get(key)
-    if isinstance(value, list) and len(value) == len(e.targets):
-        value = value[k]
-    return float(value) if isinstance(value, (int, float)) else None
+    """The error of the explanation's identity check for target row k (IG's completeness, LRP's conservation,
+    KernelSHAP's efficiency; see `trexplain.diagnostics`), or None where the method has none."""
+    identity = e.diagnostics.identity
+    return None if identity is None else identity.error_for(k)

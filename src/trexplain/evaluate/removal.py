@@ -2,7 +2,7 @@
 
 Every metric here (curves, AOPC) asks "what is p(target) once these features are gone?" for a list of
 feature sets. All those sets, for all explanations of all texts, are collected first; identical sets of
-the same text run once; the rest go through `adapter.logits` in chunks of similar length.
+the same text run once; the rest go through the pooled runner (`models.pooled`) in chunks of similar length.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import torch
 from torch import Tensor
 
 from trexplain.models.adapter import ModelAdapter
-from trexplain.models.batch import Batch, ModelInputs
+from trexplain.models.batch import Batch
+from trexplain.models.pooled import run_pooled
 from trexplain.perturb import Strategy, remove
 
 
@@ -73,72 +74,21 @@ def target_probabilities(
     strategy: Strategy = "delete",
     batch_size: int = 64,
 ) -> Probabilities:
-    """p(target) after each removal set of each request; identical sets of one text are run once."""
+    """p(target) after each removal set of each request; identical inputs of one text are run once."""
     by_row: dict[int, list[int]] = {}
     for i, request in enumerate(requests):
         by_row.setdefault(request.row, []).append(i)
-    parts: list[ModelInputs] = []
-    where: list[Tensor] = [torch.empty(0, dtype=torch.long)] * len(requests)
-    offset = 0
-    for row, members in by_row.items():
-        masks = torch.cat([requests[i].removed for i in members]).to(torch.uint8)
-        unique, inverse = torch.unique(masks, dim=0, return_inverse=True)
-        parts.append(remove(adapter, batch, row, unique.bool(), strategy))
-        start = 0
-        for i in members:
+    rows = list(by_row)
+    parts = [
+        remove(adapter, batch, row, torch.cat([requests[i].removed for i in by_row[row]]), strategy) for row in rows
+    ]
+    pooled = run_pooled(adapter, parts, batch_size)
+    values: list[Tensor] = [torch.empty(0)] * len(requests)
+    for row, logits in zip(rows, pooled.logits, strict=True):
+        probs, start = logits.double().softmax(-1), 0
+        for i in by_row[row]:
             size = requests[i].removed.shape[0]
-            where[i] = inverse[start : start + size] + offset
+            values[i] = probs[start : start + size, requests[i].target]
             start += size
-        offset += unique.shape[0]
-    probs = _run(adapter, parts, batch_size).double().softmax(-1)
-    values = [probs[where[i], r.target] for i, r in enumerate(requests)]
     distinct = sum(int(torch.unique(r.removed.to(torch.uint8), dim=0).shape[0]) for r in requests)
-    return Probabilities(values, sum(r.removed.shape[0] for r in requests), distinct, offset)
-
-
-def _run(adapter: ModelAdapter, parts: list[ModelInputs], batch_size: int) -> Tensor:
-    """Logits of all rows of all parts: rows sorted by length, each chunk cut to its own longest row."""
-    width = max(p.input_ids.shape[1] for p in parts)
-    inputs = _concat([_pad(adapter, p, width) for p in parts])
-    columns = torch.arange(1, width + 1, device=inputs.attention_mask.device)
-    lengths = (inputs.attention_mask.bool() * columns).amax(1).clamp(min=1)
-    order = torch.argsort(lengths, descending=True, stable=True)
-    out = torch.empty(len(inputs), adapter.num_labels, dtype=torch.float64, device=lengths.device)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        chunk = _columns(inputs.rows(rows), int(lengths[rows].max()))
-        out[rows] = adapter.logits(chunk, batch_size=batch_size).to(out)
-    return out
-
-
-def _pad(adapter: ModelAdapter, inputs: ModelInputs, width: int) -> ModelInputs:
-    """Right-pad to `width` columns with invisible pad tokens (positions as the model would give them)."""
-    extra = width - inputs.input_ids.shape[1]
-    if extra == 0:
-        return inputs
-    rows = len(inputs)
-    ids = torch.cat([inputs.input_ids, inputs.input_ids.new_full((rows, extra), adapter.pad_token_id)], 1)
-    mask = torch.cat([inputs.attention_mask, inputs.attention_mask.new_zeros(rows, extra)], 1)
-    filler = adapter.position_ids(mask)[:, -extra:].to(inputs.position_ids)
-    positions = torch.cat([inputs.position_ids, filler], 1)
-    types = None
-    if inputs.token_type_ids is not None:
-        types = torch.cat([inputs.token_type_ids, inputs.token_type_ids.new_zeros(rows, extra)], 1)
-    return ModelInputs(ids, mask, positions, types)
-
-
-def _concat(parts: list[ModelInputs]) -> ModelInputs:
-    types = None if parts[0].token_type_ids is None else torch.cat([p.token_type_ids for p in parts])
-    return ModelInputs(
-        torch.cat([p.input_ids for p in parts]),
-        torch.cat([p.attention_mask for p in parts]),
-        torch.cat([p.position_ids for p in parts]),
-        types,
-    )
-
-
-def _columns(inputs: ModelInputs, width: int) -> ModelInputs:
-    types = None if inputs.token_type_ids is None else inputs.token_type_ids[:, :width]
-    return ModelInputs(
-        inputs.input_ids[:, :width], inputs.attention_mask[:, :width], inputs.position_ids[:, :width], types
-    )
+    return Probabilities(values, sum(r.removed.shape[0] for r in requests), distinct, pooled.rows_run)

@@ -12,7 +12,6 @@ from trexplain.explanation import Aggregate, Explanation
 from trexplain.viz.colors import rgba, scale
 
 BAR_WIDTH = 12
-CHECKS = ("completeness_error", "conservation_error")  # shown next to the prediction when a method records one
 
 
 def _tint(score: float, peak: float) -> str:
@@ -52,14 +51,9 @@ def render(explanation: Explanation, target: int | str | None = None, aggregate:
 
 
 def _checks(explanation: Explanation, row: int) -> list[str]:
-    out = []
-    for key in CHECKS:
-        value = explanation.diagnostics.get(key)
-        if isinstance(value, list) and len(value) == len(explanation.targets):
-            value = value[row]
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out.append(f"{key.replace('_', ' ')} {value:.2g}")
-    return out
+    """The method's identity check for this target, e.g. "completeness error 0.0012"."""
+    identity = explanation.diagnostics.identity
+    return [] if identity is None else [f"{identity.kind} error {identity.error_for(row):.2g}"]
 
 
 def _bar(score: float, peak: float) -> Text:
