@@ -14,9 +14,9 @@ import pytest
 
 from trexplain import explain
 from trexplain.explanation import Explanation
-from trexplain.report.payload import build_payload
 from trexplain.report.run import attention_maps
 from trexplain.viz.html import page, render
+from trexplain.viz.payload import build_payload
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

@@ -19,10 +19,11 @@ from trexplain import explain
 from trexplain.cli import app
 from trexplain.errors import InputError
 from trexplain.explanation import Explanation
-from trexplain.report.payload import attention_entry, build_payload, decode_attention, group_by_text
+from trexplain.records import group_by_input
 from trexplain.report.run import attention_maps, make_report, write_report
 from trexplain.viz import figures, terminal
 from trexplain.viz.html import asset, iframe, page, render, script_json, show
+from trexplain.viz.payload import attention_entry, build_payload, decode_attention
 
 INJECT = ["I love it <script>alert(1)</script> really", "so bad <img src=x onerror=alert(1)> \"';"]
 
@@ -82,7 +83,7 @@ def test_notebook_iframe_round_trips_the_page(explanations):
 
 
 def test_payload_values_match_the_explanation(explanations):
-    payload = build_payload(group_by_text(explanations))
+    payload = build_payload(group_by_input(explanations))
     assert len(payload["texts"]) == 2
     for entry, e in zip(payload["texts"], explanations, strict=True):
         assert entry["tokens"] == list(e.tokens) and entry["predicted"] == e.predicted
@@ -100,7 +101,7 @@ def test_payload_rejects_mismatched_inputs(explanations):
     with pytest.raises(InputError, match="must share text"):
         build_payload([explanations])  # two texts in one group
     with pytest.raises(InputError, match="one per text"):
-        build_payload(group_by_text(explanations), attention=[None])
+        build_payload(group_by_input(explanations), attention=[None])
     bad = {"tokens": ["a"], "attention": np.zeros((1, 1, 2, 2))}
     with pytest.raises(InputError, match="lists 1 token"):
         attention_entry(bad, explanations[0], 128)
@@ -205,5 +206,5 @@ def test_report_cli(tmp_path, tiny_dirs):
 
 def test_write_report_names_missing_folder(tmp_path, explanations):
     with pytest.raises(InputError, match="no such folder"):
-        write_report(build_payload(group_by_text(explanations)), tmp_path / "missing" / "r.html")
-    assert render(build_payload(group_by_text(explanations))).startswith("<!doctype html>")
+        write_report(build_payload(group_by_input(explanations)), tmp_path / "missing" / "r.html")
+    assert render(build_payload(group_by_input(explanations))).startswith("<!doctype html>")

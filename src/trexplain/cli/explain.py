@@ -48,7 +48,7 @@ def explain(
     try:
         from trexplain.api import explain as run_explain
         from trexplain.models.loading import load_model
-        from trexplain.report.records import text_records
+        from trexplain.records import text_records
 
         items = read_inputs(texts, input_file)
         params = parse_params(param or [])
@@ -67,7 +67,7 @@ def explain(
             for name in (method or [DEFAULT_METHOD])
         ]
         per_text = [list(group) for group in zip(*results, strict=True)]
-        records = text_records(per_text, adapter)
+        records = text_records(per_text, adapter.name)
         if jsonl:
             jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
         if html_out:

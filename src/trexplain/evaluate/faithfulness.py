@@ -16,6 +16,7 @@ from trexplain.explanation import Explanation
 from trexplain.models.adapter import ModelAdapter
 from trexplain.perturb import STRATEGIES, Level, Strategy, features
 
+
 @dataclass(frozen=True)
 class EvaluationResult:
     """Faithfulness of one explanation for one target class."""

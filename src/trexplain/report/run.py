@@ -12,7 +12,7 @@ from trexplain.errors import InputError, MethodError
 from trexplain.explanation import Explanation
 from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.adapter import ModelAdapter
-from trexplain.report.payload import ATTENTION_MAX_TOKENS, build_payload, model_info
+from trexplain.viz.payload import ATTENTION_MAX_TOKENS, build_payload, model_info
 
 ATTENTION_TEXTS = 20  # attention maps are large; by default the first 20 texts carry them
 SANITY_TEXTS = 10  # the randomisation check re-explains its texts once per model part

@@ -124,7 +124,7 @@ def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "pn
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
-    from trexplain.report.payload import decode_attention
+    from trexplain.viz.payload import decode_attention
 
     plt = _pyplot()
     folder = Path(folder)

@@ -59,9 +59,10 @@ def render(payload: Mapping[str, Any]) -> str:
 
 def page(explanations: Sequence[Explanation], title: str = "trexplain") -> str:
     """A complete interactive page for explanations (grouped per text), without a model at hand."""
-    from trexplain.report.payload import build_payload, group_by_text
+    from trexplain.records import group_by_input
+    from trexplain.viz.payload import build_payload
 
-    return render(build_payload(group_by_text(explanations), title=title))
+    return render(build_payload(group_by_input(explanations), title=title))
 
 
 def iframe(document: str, height: int = 480) -> str:

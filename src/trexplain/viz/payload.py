@@ -1,4 +1,5 @@
-"""The report's data: explanations (plus optional attention and evaluation dicts) as one JSON-ready dict.
+"""The data the HTML/JS renderer and the figures draw: explanations (plus optional attention and evaluation
+dicts) as one JSON-ready dict, each input a text record (`trexplain.records`) with per-explanation entries.
 
 Everything the HTML renderer and the matplotlib figures draw comes from this dict, so it is the one
 place that decides what a report contains. Inputs are plain dicts where other packages produce them
@@ -9,26 +10,18 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from trexplain import __version__
 from trexplain.errors import InputError
-from trexplain.explanation import Explanation
+from trexplain.explanation import SCHEMA_VERSION, Explanation
+from trexplain.records import text_record
 
-SCHEMA = 1
 DIGITS = 6  # significant digits kept for scores: hover shows 4 decimals, the file stays small
 ATTENTION_MAX_TOKENS = 128  # attention maps grow as tokens²; longer texts keep a note instead
-
-
-def group_by_text(explanations: Iterable[Explanation]) -> list[list[Explanation]]:
-    """Explanations grouped per (text, tokenization, labels), in first-appearance order."""
-    groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[Explanation]] = {}
-    for e in explanations:
-        groups.setdefault((e.text, e.tokens, e.labels), []).append(e)
-    return list(groups.values())
 
 
 def build_payload(
@@ -66,7 +59,7 @@ def build_payload(
             entry["evaluation"] = [_clean(e) for e in evaluation[i]]
         texts.append(entry)
     return {
-        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
         "version": __version__,
         "title": title,
         "model": _clean(dict(model or {"name": first.model})),
@@ -79,36 +72,14 @@ def build_payload(
 
 
 def text_entry(group: Sequence[Explanation]) -> dict[str, Any]:
-    """One text: its tokenization and prediction once, then the scores of each explanation."""
-    first = group[0]
-    for other in group[1:]:
-        if other.text != first.text or other.tokens != first.tokens or other.labels != first.labels:
-            raise InputError("explanations grouped as one text must share text, tokens and labels")
-    return {
-        "text": first.text,
-        "labels": list(first.labels),
-        "logits": _round(first.logits),
-        "probabilities": _round(first.probabilities),
-        "predicted": first.predicted,
-        "tokens": list(first.tokens),
-        "offsets": [list(o) for o in first.offsets],
-        "word_ids": list(first.word_ids),
-        "words": [list(w) for w in first.words],
-        "special": list(first.special),
-        "explanations": [
-            {
-                "method": e.method,
-                "targets": list(e.targets),
-                "scores": _round(e.scores),
-                "layer_scores": None if e.layer_scores is None else _round(e.layer_scores),
-                "params": dict(e.params),
-                "diagnostics": dict(e.diagnostics),
-            }
-            for e in group
-        ],
-        "attention": None,
-        "evaluation": None,
-    }
+    """One input: its text record with per-explanation entries, scores rounded to `DIGITS` significant digits."""
+    entry = text_record(group, "explanation")
+    for item in entry["explanations"]:
+        item["scores"] = _round(item["scores"])
+        if item["layer_scores"] is not None:
+            item["layer_scores"] = _round(item["layer_scores"])
+    entry["logits"], entry["probabilities"] = _round(entry["logits"]), _round(entry["probabilities"])
+    return {**entry, "attention": None, "evaluation": None}
 
 
 def attention_entry(data: Mapping[str, Any], explanation: Explanation, max_tokens: int) -> dict[str, Any]:
