@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from trexplain.diagnostics import Diagnostics
-from trexplain.errors import InputError
+from trexplain.errors import InputError, TrexplainError
 from trexplain.explanation import Explanation
 from trexplain.methods.base import DEFAULT_METHOD, Attribution, Method, Targets, TargetSpec, get_method
 from trexplain.models.adapter import ModelAdapter
@@ -41,6 +41,46 @@ def explain(
         seconds = (time.perf_counter() - began) / len(batch)
         out.extend(to_explanations(adapter, batch, result, chosen, seconds))
     return out
+
+
+def explain_methods(
+    texts: Sequence[str],
+    adapter: ModelAdapter,
+    methods: Sequence[str | Method],
+    *,
+    explicit: bool = True,
+    target: TargetSpec = "predicted",
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    batch_size: int = 16,
+    truncate: bool = False,
+    progress: bool = False,
+) -> tuple[dict[str, list[Explanation]], dict[str, str]]:
+    """Each method's explanations of `texts` (by method name), and the methods left out with the reason.
+
+    Methods the caller named (`explicit`) must all work: the first failure is raised. Otherwise (a default
+    list) a method this model cannot run is left out and reported, not fatal. `params` maps method names to
+    their parameters.
+    """
+    done: dict[str, list[Explanation]] = {}
+    skipped: dict[str, str] = {}
+    for method in methods:
+        name = method if isinstance(method, str) else method.name
+        try:
+            done[name] = explain(
+                texts,
+                adapter,
+                method,
+                target=target,
+                batch_size=batch_size,
+                truncate=truncate,
+                progress=progress,
+                **(params or {}).get(name, {}),
+            )
+        except (TrexplainError, NotImplementedError) as exc:
+            if explicit:
+                raise
+            skipped[name] = str(exc)
+    return done, skipped
 
 
 def to_explanations(

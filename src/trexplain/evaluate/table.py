@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from trexplain.errors import InputError, TrexplainError
+from trexplain.errors import InputError
 from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, evaluate
 from trexplain.explanation import Explanation
 from trexplain.methods.base import TargetSpec, available_methods
@@ -155,31 +155,49 @@ def faithfulness_table(
 ) -> FaithfulnessTable:
     """Explain `texts` with each method (default: all cheap enough), evaluate all of them with the random
     floor in one batched run, and rank. `external` explanations (e.g. from `load_scores`) join the table."""
-    from trexplain.api import explain
+    from trexplain.api import explain_methods
 
     texts = [texts] if isinstance(texts, str) else list(texts)
     names = list(methods) if methods is not None else default_methods(len(texts))
-    explanations: list[Explanation] = []
-    skipped: dict[str, str] = {}
-    for name in names:
-        try:
-            explanations += explain(
-                texts,
-                adapter,
-                name,
-                target=target,
-                batch_size=batch_size,
-                truncate=truncate,
-                **(params or {}).get(name, {}),
-            )
-        except (TrexplainError, NotImplementedError) as exc:
-            if methods:
-                raise
-            skipped[name] = str(exc)
-    explanations += list(external)
+    done, skipped = explain_methods(
+        texts,
+        adapter,
+        names,
+        explicit=bool(methods),
+        target=target,
+        params=params,
+        batch_size=batch_size,
+        truncate=truncate,
+    )
+    explanations = [e for found in done.values() for e in found]
+    return rank_explanations(
+        adapter,
+        [*explanations, *external],
+        target=target,
+        strategy=strategy,
+        level=level,
+        seed=seed,
+        eval_batch_size=eval_batch_size,
+        skipped=skipped,
+    )
+
+
+def rank_explanations(
+    adapter: ModelAdapter,
+    explanations: Sequence[Explanation],
+    *,
+    target: TargetSpec = "predicted",
+    strategy: Strategy = "delete",
+    level: Level = "word",
+    seed: int = 0,
+    eval_batch_size: int = 64,
+    skipped: Mapping[str, str] | None = None,
+) -> FaithfulnessTable:
+    """Evaluate explanations already made (every method, plus a seeded random floor, in one batched run)
+    and rank their methods with a verdict."""
     if not explanations:
         raise InputError("no method could explain these texts; pass --method explicitly to see why")
-    explanations += random_explanations(explanations, seed)
+    explanations = [*explanations, *random_explanations(explanations, seed)]
     evaluation = evaluate(adapter, explanations, strategy=strategy, level=level, batch_size=eval_batch_size)
     rows = summarise(evaluation.results)
     return FaithfulnessTable(
@@ -190,7 +208,7 @@ def faithfulness_table(
         rows=rows,
         verdict=verdict(rows, evaluation.results, adapter.name),
         evaluation=evaluation,
-        skipped=skipped,
+        skipped=dict(skipped or {}),
     )
 
 

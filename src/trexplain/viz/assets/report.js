@@ -88,6 +88,11 @@
     }
     return out;
   }
+  function alongAxis(v, depth, k) {
+    if (!Array.isArray(v)) return v;
+    return depth === 0 ? v[k] : v.map(function (x) { return alongAxis(x, depth - 1, k); });
+  }
+
   function values(entry, exp, k, level) {
     var row = exp.scores[k];
     return level === "word" ? aggregate(entry, row) : row;
@@ -296,10 +301,17 @@
     var bits = ["method " + exp.method, "class " + label];
     Object.keys(exp.params || {}).forEach(function (k) { bits.push(k + "=" + short(exp.params[k])); });
     var diag = exp.diagnostics || {};
+    var axes = exp.diagnostic_axes || {};
     Object.keys(diag).forEach(function (k) {
       var v = diag[k];
       if (exp.params && JSON.stringify(exp.params[k]) === JSON.stringify(v)) return;
-      if (Array.isArray(v) && v.length === exp.targets.length) v = v[st.k];
+      if (k === "identity" && v && Array.isArray(v.error)) {  // the method's identity check, per target
+        var err = v.error.length > 1 ? v.error[st.k] : v.error[0];
+        bits.push(v.kind + " error=" + (isNum(err) ? Number(err.toPrecision(4)) : "–"));
+        return;
+      }
+      var axis = (axes[k] || []).indexOf("target");  // declared axes, never guessed from lengths
+      if (axis >= 0) v = alongAxis(v, axis, st.k);
       bits.push(k + "=" + (isNum(v) ? Number(v.toPrecision(4)) : short(v)));
     });
     this.params.textContent = bits.join(" · ");
