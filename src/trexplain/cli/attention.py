@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from trexplain.cli.common import ModelOpt, app, fail
 from trexplain.errors import InputError, TrexplainError
+from trexplain.viz.terminal import attention_links_table, layer_predictions_view, neighbours_view
 
 
 def _dump(data: object) -> None:
@@ -42,14 +41,7 @@ def attention(
         if as_json:
             _dump(maps.to_dict(decimals))
             return
-        table = Table(title=f"strongest attention links ({'with' if specials else 'without'} special tokens)")
-        table.add_column("layer", justify="right")
-        table.add_column("head", justify="right")
-        table.add_column("links (query → key: probability)")
-        for entry in maps.top_links(top, include_special=specials):
-            links = "   ".join(f"{maps.tokens[q]} → {maps.tokens[k]}: {w:.2f}" for q, k, w in entry["links"])
-            table.add_row(str(entry["layer"]), str(entry["head"]), Text(links))
-        Console().print(table)
+        Console().print(attention_links_table(maps, top, specials))
     except TrexplainError as exc:
         fail(exc)
 
@@ -72,18 +64,7 @@ def layers(
         if as_json:
             _dump(result.to_dict())
             return
-        console = Console()
-        console.print(Text(result.masked_text))
-        table = Table()
-        table.add_column("layer", justify="right")
-        table.add_column(f"top {k} (probability)")
-        if result.layers and "word_rank" in result.layers[0]:
-            table.add_column(f"rank of {result.word!r}", justify="right")
-        for entry in result.layers:
-            top = "  ".join(f"{t} {p:.3f}" for t, p in zip(entry["tokens"], entry["probabilities"], strict=True))
-            extra = [str(entry["word_rank"])] if "word_rank" in entry else []
-            table.add_row(str(entry["layer"]), Text(top), *extra)
-        console.print(table)
+        Console().print(layer_predictions_view(result, k))
     except TrexplainError as exc:
         fail(exc)
 
@@ -151,16 +132,6 @@ def neighbours(
         if as_json:
             _dump(result.to_dict())
             return
-        console = Console()
-        console.print(
-            Text.assemble((result.tokens[result.token], "bold"), f" (token {result.token}) at layer {result.layer}")
-        )
-        table = Table()
-        table.add_column("similarity", justify="right")
-        table.add_column("token")
-        table.add_column("context")
-        for n in result.neighbours:
-            table.add_row(f"{n.similarity:.3f}", Text(n.token), Text(n.context()))
-        console.print(table)
+        Console().print(neighbours_view(result))
     except TrexplainError as exc:
         fail(exc)

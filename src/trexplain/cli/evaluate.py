@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from trexplain.cli.common import (
     InputOpt,
@@ -26,6 +25,7 @@ from trexplain.cli.common import (
 )
 from trexplain.errors import InputError, TrexplainError
 from trexplain.methods.base import DEFAULT_METHOD
+from trexplain.viz.terminal import comparison_view, evaluation_view
 
 MethodOpt = Annotated[
     list[str] | None,
@@ -61,8 +61,9 @@ def evaluate(
 ) -> None:
     """How far to trust each method on this model: AOPC, ΔA^F, a random floor, and a verdict."""
     try:
-        from trexplain.evaluate import faithfulness_table, load_scores, model_randomization
+        from trexplain.evaluate import load_scores
         from trexplain.models.loading import load_model
+        from trexplain.study import study
 
         adapter = load_model(model, allow_pickle=allow_pickle)
         external = [e for path in scores or [] for e in load_scores(path, adapter)]
@@ -73,42 +74,29 @@ def evaluate(
             raise InputError("--param applies to the methods named with --method; name them")
         if independent and not sanity:
             raise InputError("--independent chooses the variant of --sanity; add --sanity")
-        spec = parse_target(target)
-        table = faithfulness_table(
-            adapter,
+        result = study(
             items,
-            names or (None if items else []),
-            target=spec,
+            adapter,
+            names or None,
+            target=parse_target(target),
+            params={name: params for name in names},
+            evaluate=True,
+            sanity=sanity,
+            independent=independent,
+            external=external,
             strategy=strategy,
             level=level,
             seed=seed,
-            params={name: params for name in names},
-            external=external,
             truncate=truncate,
         )
-        checks = []
-        if sanity and items:
-            not_methods = {"random"} | {e.method for e in external}
-            chosen = names or [row["method"] for row in table.rows if row["method"] not in not_methods]
-            checks = [
-                model_randomization(
-                    adapter, items, name, independent=independent, target=spec, seed=seed, **(params if names else {})
-                )
-                for name in chosen
-            ]
+        out = result.table.to_dict()
+        checks = [c.to_dict() for c in result.sanity]
         if as_json:
-            out = table.to_dict()
             if sanity:
-                out["sanity"] = [c.to_dict() for c in checks]
+                out["sanity"] = checks
             sys.stdout.write(json.dumps(out, indent=2) + "\n")
         else:
-            console = Console()
-            console.print(metric_table(table.to_dict()))
-            for name, reason in table.skipped.items():
-                console.print(f"[dim]skipped {name}: {reason}[/]", highlight=False)
-            for check in checks:
-                console.print(sanity_line(check.to_dict()), highlight=False)
-            console.print(f"[bold]verdict:[/] {table.verdict}", highlight=False)
+            Console().print(evaluation_view(out, checks), highlight=False)
     except TrexplainError as exc:
         fail(exc)
 
@@ -153,52 +141,6 @@ def compare(
         if as_json:
             sys.stdout.write(json.dumps(result, indent=2) + "\n")
             return
-        console = Console()
-        for entry in result["texts"]:
-            console.print(f"[bold]{entry['text']}[/]", highlight=False)
-            for side in entry["models"]:
-                words = ", ".join(f"{w['word']} {w['score']:+.2f}" for w in side["top_words"])
-                console.print(
-                    f"  {side['model']}: {side['prediction']} ({side['probability']:.2f}); top words: {words}",
-                    highlight=False,
-                )
-            rho = entry["spearman"]
-            console.print(f"  agreement (Spearman ρ, {result['method']}): {'–' if rho is None else f'{rho:+.2f}'}")
-        agreement = result["agreement"]
-        console.print(f"mean agreement: {'–' if agreement is None else f'{agreement:+.2f}'}\n")
-        for table in result["tables"]:
-            console.print(metric_table(table))
-            console.print(f"[bold]verdict:[/] {table['verdict']}\n", highlight=False)
+        Console().print(comparison_view(result), highlight=False)
     except TrexplainError as exc:
         fail(exc)
-
-
-def metric_table(table: dict[str, Any]) -> Table:
-    """The ranked rows of a faithfulness table for the terminal."""
-    out = Table(
-        title=f"{table['model']} · {table['texts']} text(s) · target {table['target']} · "
-        f"{table['strategy']} {table['level']}s",
-        title_justify="left",
-    )
-    for column in ("#", "method", "AOPC comp ↑", "suff ↓", "ΔA^F ↑", "compl. err", "ms/expl", "n"):
-        out.add_column(column, justify="left" if column == "method" else "right")
-    for row in table["rows"]:
-        style = "dim" if row["method"] == "random" else None
-        out.add_row(
-            str(row["rank"]),
-            row["method"],
-            f"{row['comprehensiveness']:+.3f}",
-            f"{row['sufficiency']:+.3f}",
-            f"{row['delta_af']:+.3f}",
-            "–" if row["completeness_error"] is None else f"{row['completeness_error']:.2g}",
-            "–" if row["seconds"] is None else f"{row['seconds'] * 1000:.1f}",
-            str(row["n"]),
-            style=style,
-        )
-    return out
-
-
-def sanity_line(check: dict[str, Any]) -> str:
-    steps = " → ".join(f"{s['step']} {s['spearman']:+.2f}" for s in check["steps"])
-    status = "[bold red]FLAGGED: maps do not change with the model[/]" if check["flagged"] else "ok"
-    return f"sanity ({check['mode']}) {check['method']}: {status} (Spearman after randomising: {steps})"

@@ -46,40 +46,36 @@ def explain(
 ) -> None:
     """Explain why the model predicts what it does for each text."""
     try:
-        from trexplain.api import explain as run_explain
         from trexplain.models.loading import load_model
-        from trexplain.records import text_records
+        from trexplain.study import study
 
         items = read_inputs(texts, input_file)
         params = parse_params(param or [])
+        names = list(method or [DEFAULT_METHOD])
         adapter = load_model(model, allow_pickle=allow_pickle)
-        results = [
-            run_explain(
-                items,
-                adapter,
-                name,
-                target=parse_target(target),
-                batch_size=batch_size,
-                truncate=truncate,
-                progress=len(items) > batch_size and not as_json,
-                **params,
-            )
-            for name in (method or [DEFAULT_METHOD])
-        ]
-        per_text = [list(group) for group in zip(*results, strict=True)]
-        records = text_records(per_text, adapter.name)
+        result = study(
+            items,
+            adapter,
+            names,
+            target=parse_target(target),
+            params={name: params for name in names},
+            batch_size=batch_size,
+            truncate=truncate,
+            progress=len(items) > batch_size and not as_json,
+        )
+        records = result.records()
         if jsonl:
             jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
         if html_out:
             from trexplain.viz.html import page
 
-            html_out.write_text(page([e for group in per_text for e in group], title=f"trexplain · {adapter.name}"))
+            html_out.write_text(page(result.explanations, title=f"trexplain · {adapter.name}"))
         if as_json:
             sys.stdout.write(json.dumps(records if len(records) > 1 else records[0], indent=2) + "\n")
         elif not jsonl and not html_out:
             from trexplain.viz.terminal import render_all
 
-            Console().print(render_all([e for group in per_text for e in group]))
+            Console().print(render_all(result.explanations))
     except TrexplainError as exc:
         fail(exc)
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from trexplain.errors import InputError, MethodError
+from trexplain.evaluate.table import RANDOM, FaithfulnessTable
 from trexplain.explanation import Explanation
 from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.adapter import ModelAdapter
@@ -38,36 +39,36 @@ def make_report(
     """Explain `texts` with every method, add attention maps and (optionally) faithfulness and the cascading
     randomisation check on the first `sanity_texts` texts; return the report dict that `write_report` turns
     into one HTML file and `figures.write_figures` into images."""
-    from trexplain.api import explain
+    from trexplain.study import study
 
     texts = [texts] if isinstance(texts, str) else list(texts)
     if not texts:
         raise InputError("no text to report on; pass TEXT arguments or --input FILE")
     methods = list(methods) or [DEFAULT_METHOD]
     params = dict(params or {})
-    results = [
-        explain(
-            texts, adapter, name, target=target, batch_size=batch_size, truncate=truncate, progress=progress, **params
-        )
-        for name in methods
-    ]
-    per_text = [list(group) for group in zip(*results, strict=True)]
+    result = study(
+        texts,
+        adapter,
+        methods,
+        target=target,
+        params={name: params for name in methods},
+        evaluate=evaluate,
+        sanity=sanity,
+        sanity_texts=sanity_texts,
+        batch_size=batch_size,
+        truncate=truncate,
+        progress=progress,
+    )
+    per_text = result.per_input
     count = max(0, min(attention_texts, len(texts)))
     attention: list[dict[str, Any] | None] = [None] * len(texts)
     if count:
         attention[:count] = attention_maps(adapter, per_text[:count], batch_size)
     evaluation, summary = (None, None)
-    if evaluate:
-        evaluation, summary = evaluate_groups(adapter, per_text)
-    checks = None
-    if sanity:
-        from trexplain.evaluate.sanity import model_randomization
-
-        sample = texts[: max(1, sanity_texts)]
-        checks = [
-            model_randomization(adapter, sample, name, target=target, batch_size=batch_size, **params).to_dict()
-            for name in methods
-        ]
+    if result.table is not None:
+        evaluation = evaluation_per_text(result.table, per_text)
+        summary = {"table": result.table.rows, "verdict": result.table.verdict}
+    checks = [check.to_dict() for check in result.sanity] if sanity else None
     run = {
         "methods": methods,
         "target": target if isinstance(target, str) else ",".join(map(str, target)),
@@ -120,31 +121,25 @@ def attention_maps(
     return out
 
 
-def evaluate_groups(
-    adapter: ModelAdapter, per_text: Sequence[Sequence[Explanation]]
-) -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
-    """Faithfulness of every explanation (per text) and the method table with its verdict, via
-    `trexplain.evaluate` (all perturbed inputs batched there; a seeded random floor joins the table)."""
-    try:
-        from trexplain.evaluate import evaluate, random_explanations
-        from trexplain.evaluate.table import summarise, verdict
-    except ImportError as exc:
-        raise InputError(f"--evaluate needs trexplain.evaluate, which this installation lacks ({exc})") from exc
-    flat = [e for group in per_text for e in group]
-    result = evaluate(adapter, flat + random_explanations(flat))
-    rows = summarise(result.results)
-    entries = [{k: v for k, v in r.to_dict().items() if k != "text"} for r in result.results]
-    evaluation, cursor = [], 0  # results come explanation by explanation, target by target
+def evaluation_per_text(table: FaithfulnessTable, per_text: Sequence[Sequence[Explanation]]) -> list[list[dict]]:
+    """The faithfulness results of each text's explanations, then of its random floor, text by text.
+
+    Results come explanation by explanation (in `per_text` order), target by target, and then the random
+    floor's, one per distinct text; a text given twice gets its own results once each, the floor's both times.
+    """
+    entries = [{k: v for k, v in r.to_dict().items() if k != "text"} for r in table.evaluation.results]
+    out, cursor = [], 0
     for group in per_text:
         size = sum(len(e.targets) for e in group)
-        evaluation.append(entries[cursor : cursor + size])
+        out.append(entries[cursor : cursor + size])
         cursor += size
     floor: dict[str, list[dict[str, Any]]] = {}
-    for r, entry in zip(result.results[cursor:], entries[cursor:], strict=True):
-        floor.setdefault(r.text, []).append(entry)
-    for group, found in zip(per_text, evaluation, strict=True):
+    for r, entry in zip(table.evaluation.results[cursor:], entries[cursor:], strict=True):
+        if r.method == RANDOM:
+            floor.setdefault(r.text, []).append(entry)
+    for group, found in zip(per_text, out, strict=True):
         found.extend(floor.get(group[0].text, []))
-    return evaluation, {"table": rows, "verdict": verdict(rows, result.results, adapter.name)}
+    return out
 
 
 def write_report(payload: dict[str, Any], path: str | Path) -> Path:
