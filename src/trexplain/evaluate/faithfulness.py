@@ -13,6 +13,7 @@ from trexplain.evaluate import aopc
 from trexplain.evaluate.curves import CURVES, FRACTIONS, Curve, curve_removals, delta_af
 from trexplain.evaluate.removal import Request, ranks, target_probabilities
 from trexplain.explanation import Explanation
+from trexplain.layout import group_scores
 from trexplain.models.adapter import ModelAdapter
 from trexplain.perturb import STRATEGIES, Level, Strategy, features
 
@@ -103,9 +104,10 @@ def evaluate(
                 "evaluate it with the model that made it (or load it with trexplain.evaluate.load_scores)"
             )
         feats = feature_sets[row].double()
+        ids = torch.where(feats.bool().any(0), feats.argmax(0), -1).tolist()  # the feature of every token
         for k, target in enumerate(e.targets):
-            token_scores = torch.tensor(e.scores[k], dtype=torch.float64, device=feats.device)
-            rank = ranks(feats @ token_scores)
+            feature_scores = group_scores(e.scores[k], ids, feats.shape[0])
+            rank = ranks(torch.from_numpy(feature_scores).to(feats.device))
             sets = {"full": torch.zeros(1, len(rank), dtype=torch.bool, device=feats.device)}
             sets.update(curve_removals(rank, fractions))
             sets.update(aopc.aopc_removals(rank, bins))

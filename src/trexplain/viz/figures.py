@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from trexplain.errors import InputError
+from trexplain.layout import group_scores
 from trexplain.viz.colors import NEGATIVE, POSITIVE
 
 FORMATS = ("png", "svg")
@@ -44,11 +45,9 @@ def _text(value: str) -> str:
 
 def word_values(entry: Mapping[str, Any], row: list[float]) -> tuple[list[str], np.ndarray]:
     """Word texts and summed scores of one score row (as `Explanation.word_scores`)."""
-    ids = np.asarray(entry["word_ids"])
     values = np.array([0.0 if v is None else v for v in row], dtype=np.float64)
     words = [entry["text"][s:e] for s, e in entry["words"]]
-    sums = np.bincount(ids[ids >= 0], weights=values[ids >= 0], minlength=len(words))[: len(words)]
-    return words, sums
+    return words, group_scores(values, entry["word_ids"], len(words))
 
 
 def bar_figure(labels: list[str], values: np.ndarray, title: str):
