@@ -1,6 +1,7 @@
 """trexplain: explain transformer classifiers, and measure how far each explanation can be trusted."""
 
 from trexplain.api import explain
+from trexplain.arrow import from_arrow, to_arrow
 from trexplain.errors import InputError, InputTooLongError, MethodError, ModelLoadError, TargetError, TrexplainError
 from trexplain.explanation import Explanation
 from trexplain.methods import available_methods, get_method
@@ -20,6 +21,8 @@ __all__ = [
     "__version__",
     "available_methods",
     "explain",
+    "from_arrow",
     "get_method",
     "load_model",
+    "to_arrow",
 ]
