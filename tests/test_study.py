@@ -6,12 +6,16 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
+from tests.test_lrp import LABELS, PlainEncoder
+from tests.tiny import wordpiece_tokenizer
 from trexplain import explain
 from trexplain.cli import app
 from trexplain.errors import InputError, MethodError
 from trexplain.explanation import SCHEMA_VERSION
+from trexplain.models import ModelAdapter
 from trexplain.study import study
 
 TEXTS = ["good day", "what a terrible, boring film"]
@@ -53,11 +57,13 @@ def test_study_with_evaluation_and_sanity(tiny):
 
 def test_study_defaults_leave_out_what_the_model_cannot_run(tiny):
     """Default methods with evaluation: a method the model cannot run is reported, not fatal."""
-    from tests.test_perturbation import custom_adapter
-
-    adapter = custom_adapter()
+    torch.manual_seed(0)
+    tokenizer = wordpiece_tokenizer()
+    model = PlainEncoder(len(tokenizer))
+    adapter = ModelAdapter.from_module(model, model.embed, tokenizer, LABELS)  # blocks unknown
     result = study(["good day", "bad day"], adapter, evaluate=True)
-    assert "attention" in result.skipped and "attention" not in result.methods
+    assert {"attention", "layer-ig", "ca-lig"} <= set(result.skipped)
+    assert "blocks" in result.skipped["layer-ig"] and "attention" not in result.methods
     assert "cp-lrp" in result.methods and result.table.skipped == result.skipped
 
 
