@@ -16,7 +16,7 @@ from trexplain.methods.quadrature import RULES, nodes
 from trexplain.models.batch import ModelInputs
 
 SECTION = "integrated"
-RTOL, ATOL = 1e-3, 1e-3  # methods.md G: relative 1e-3 above an absolute floor of 1e-3 logit units
+RTOL, ATOL = 1e-3, 1e-3  # docs/methods.md G: relative 1e-3 above an absolute floor of 1e-3 logit units
 LADDER = (8, 16, 32, 64, 128)
 CAPTUM_STEPS = 50  # captum's default n_steps (Gauss–Legendre)
 

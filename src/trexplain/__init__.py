@@ -1,13 +1,21 @@
 """trexplain: explain transformer classifiers, and measure how far each explanation can be trusted."""
 
+__version__ = "0.1.0"  # before the imports: modules below may read it while the package initialises
+
 from trexplain.api import explain
 from trexplain.arrow import from_arrow, to_arrow
-from trexplain.errors import InputError, InputTooLongError, MethodError, ModelLoadError, TargetError, TrexplainError
+from trexplain.errors import (
+    InputError,
+    InputTooLongError,
+    MethodError,
+    ModelLoadError,
+    TargetError,
+    TrexplainError,
+)
 from trexplain.explanation import Explanation
 from trexplain.methods import available_methods, get_method
 from trexplain.models import ModelAdapter, load_model
-
-__version__ = "0.1.0"
+from trexplain.study import Study, study
 
 __all__ = [
     "Explanation",
@@ -16,6 +24,7 @@ __all__ = [
     "MethodError",
     "ModelAdapter",
     "ModelLoadError",
+    "Study",
     "TargetError",
     "TrexplainError",
     "__version__",
@@ -24,5 +33,6 @@ __all__ = [
     "from_arrow",
     "get_method",
     "load_model",
+    "study",
     "to_arrow",
 ]

@@ -1,4 +1,4 @@
-"""AOPC comprehensiveness and sufficiency over the ERASER bins (DeYoung et al. 2020; methods.md F1).
+"""AOPC comprehensiveness and sufficiency over the ERASER bins (DeYoung et al. 2020; docs/methods.md F1).
 
 With p = probability of the target and r_k = the top-k % features (k ∈ B = {1, 5, 10, 20, 50} %,
 `feature_count` rounding: ceil, at least one feature):
