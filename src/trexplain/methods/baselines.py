@@ -34,7 +34,7 @@ def baseline_embeddings(adapter: ModelAdapter, batch: Batch, baseline: str | Ten
             raise MethodError(f"the tokenizer of {adapter.name} has no mask token; use baseline='pad' or 'zero'")
         ids = torch.where(movable, torch.full_like(inputs.input_ids, int(replacement)), inputs.input_ids)
     else:
-        tokens = adapter.tokenizer(baseline, add_special_tokens=False)["input_ids"]
+        tokens = adapter.tokenize(baseline, add_special_tokens=False)["input_ids"]
         if not tokens:
             raise MethodError(f"baseline text {baseline!r} has no tokens; use {', '.join(BASELINES)} or a real text")
         tokens = torch.tensor(tokens, device=inputs.input_ids.device)

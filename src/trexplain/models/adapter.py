@@ -186,11 +186,31 @@ class ModelAdapter:
         raise TargetError(f"unknown target {label!r}; valid targets: {', '.join(self.labels)}, predicted, all")
 
     # --------------------------------------------------------------- encode
+    def tokenize(self, texts: str | Sequence[str], **kwargs: Any) -> Any:
+        """`tokenizer(texts, **kwargs)` under the adapter's lock, the tokenizer left as it was: a fast tokenizer's
+        call switches its backend's padding and truncation state to the call's settings, so they are put back."""
+        with self.lock:
+            backend = getattr(self.tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                return self.tokenizer(texts, **kwargs)
+            padding, truncation = backend.padding, backend.truncation
+            try:
+                return self.tokenizer(texts, **kwargs)
+            finally:
+                if padding is None:
+                    backend.no_padding()
+                else:
+                    backend.enable_padding(**padding)
+                if truncation is None:
+                    backend.no_truncation()
+                else:
+                    backend.enable_truncation(**truncation)
+
     def encode(self, texts: Sequence[str], *, truncate: bool = False) -> Batch:
         """Tokenize texts with offsets and word groups. Too long: an error, or truncation if asked."""
         texts = _check_texts(texts)
         with self.lock:  # a fast tokenizer's padding/truncation state is shared between calls
-            lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+            lengths = [len(ids) for ids in self.tokenize(texts, truncation=False)["input_ids"]]
             too_long = [(i, n) for i, n in enumerate(lengths) if n > self.max_length]
             if too_long and not truncate:
                 i, n = too_long[0]
@@ -206,7 +226,7 @@ class ModelAdapter:
                     stacklevel=2,
                 )
             limit = {"truncation": True, "max_length": self.max_length} if too_long else {}
-            enc = self.tokenizer(
+            enc = self.tokenize(
                 texts,
                 padding=True,
                 padding_side="right",  # batch bookkeeping slices each row's real tokens as [:n]

@@ -126,7 +126,7 @@ def _target(model: nn.Module, embedding_module: nn.Module, layers: Sequence[nn.M
         return layers[index]
     found = model
     for part in path.split("."):
-        if not hasattr(found, part):
+        if not isinstance(getattr(found, part, None), nn.Module):
             raise InputError(f"site module:{path}: {type(found).__name__} has no submodule {part!r}")
         found = getattr(found, part)
     return found
