@@ -20,6 +20,7 @@ from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.loading import load_model
 from trexplain.models.protocol import Adapter
 from trexplain.perturb import Level, Strategy
+from trexplain.progress import stage
 from trexplain.records import Entries, text_record
 
 
@@ -121,33 +122,36 @@ def study(
     per_input = [[done[name][i] for name in ran] for i in range(len(texts))]
     result = Study(adapter.name, ran, target, per_input, params, skipped=skipped, external=list(external))
     if evaluate:
-        result.table = rank_explanations(
-            adapter,
-            [*result.explanations, *external],
-            target=target,
-            strategy=strategy,
-            level=level,
-            seed=seed,
-            eval_batch_size=eval_batch_size,
-            skipped=skipped,
-        )
+        with stage(f"evaluating {len(result.explanations) + len(external)} explanations (and a random floor)"):
+            result.table = rank_explanations(
+                adapter,
+                [*result.explanations, *external],
+                target=target,
+                strategy=strategy,
+                level=level,
+                seed=seed,
+                eval_batch_size=eval_batch_size,
+                skipped=skipped,
+            )
     if sanity and texts:
         checked = ran
         if result.table is not None and not explicit:
             outside = {RANDOM} | {e.method for e in external}
             checked = [row["method"] for row in result.table.rows if row["method"] not in outside]
         sample = texts[: max(1, sanity_texts)] if sanity_texts is not None else texts
-        result.sanity = [
-            model_randomization(
-                adapter,
-                sample,
-                name,
-                independent=independent,
-                target=target,
-                seed=seed,
-                batch_size=batch_size,
-                **params.get(name, {}),
-            )
-            for name in checked
-        ]
+        with stage("sanity checks (model randomisation)", total=len(checked)) as advance:
+            for name in checked:
+                result.sanity.append(
+                    model_randomization(
+                        adapter,
+                        sample,
+                        name,
+                        independent=independent,
+                        target=target,
+                        seed=seed,
+                        batch_size=batch_size,
+                        **params.get(name, {}),
+                    )
+                )
+                advance()
     return result
