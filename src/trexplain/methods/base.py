@@ -30,22 +30,54 @@ TargetSpec = str | int | Sequence[str | int]
 # The default everywhere: single-pass and, on the demo model, more faithful than IG (see README benchmarks).
 DEFAULT_METHOD = "cp-lrp"
 
+TARGET_HELP = "use 'predicted', 'all', a label or a class index (0, 1, ...), or a list of labels and indices"
+
+
+def target_specs(spec: object) -> list[str | int]:
+    """The labels and class indices in a target spec; None, a bool, a float or any other type is a TargetError."""
+    several = isinstance(spec, Sequence) and not isinstance(spec, (str, bytes, bytearray))
+    items = [_target_item(item) for item in (spec if several else [spec])]  # type: ignore[union-attr]
+    if not items:
+        raise TargetError(f"no target given (an empty list); {TARGET_HELP}")
+    if len(items) > 1 and any(s in ("predicted", "all") for s in items):
+        raise TargetError("'predicted' and 'all' cannot be combined with other targets; give one of them alone")
+    return items
+
+
+def _target_item(item: object) -> str | int:
+    if item is None:
+        raise TargetError(f"no target given (None); {TARGET_HELP}")
+    if isinstance(item, str):
+        return item
+    if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+        return int(item)
+    raise TargetError(f"target {short_repr(item)} is {type_name(item)}, not a label or class index; {TARGET_HELP}")
+
+
+def target_index(label: object, adapter: ModelAdapter) -> int:
+    """Class index of one label or index (bools and other types refused before `adapter.label_index`)."""
+    return adapter.label_index(_target_item(label))
+
+
 class Targets:
     """Turns a target spec ("predicted", "all", a label, an index, or a list of labels) into class indices."""
 
     def __init__(self, spec: TargetSpec, adapter: ModelAdapter) -> None:
         self.spec = spec
         self.num_labels = adapter.num_labels
-        specs = [spec] if isinstance(spec, (str, int)) else list(spec)
-        if not specs:
-            raise TargetError("no target given; use predicted, all or a label")
-        if len(specs) > 1 and any(s in ("predicted", "all") for s in specs):
-            raise TargetError("'predicted' and 'all' cannot be combined with other targets")
+        specs = target_specs(spec)
         self.fixed: list[int] | None = None
         if specs[0] == "all":
             self.fixed = list(range(adapter.num_labels))
         elif specs[0] != "predicted":
             self.fixed = [adapter.label_index(s) for s in specs]
+            for i, index in enumerate(self.fixed):
+                if index in self.fixed[:i]:
+                    first = specs[self.fixed.index(index)]
+                    raise TargetError(
+                        f"targets {first!r} and {specs[i]!r} are the same class ({adapter.labels[index]}); "
+                        "list each class once"
+                    )
 
     def __call__(self, logits: Tensor) -> Tensor:
         """LongTensor [batch, K] of target classes, from the unperturbed logits [batch, classes]."""
@@ -336,3 +368,9 @@ def short_repr(value: Any, limit: int = 60) -> str:
     """repr of a value, cut to `limit` characters (a tensor passed by mistake stays one line)."""
     text = " ".join(repr(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def type_name(value: Any) -> str:
+    """The value's type with its article: "an int", "a str"."""
+    name = type(value).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
