@@ -1,8 +1,10 @@
-"""Hostile values given to the Python API: each is a typed error with a message naming the value and the fix,
-raised before any work, and nothing is changed (the model's weights, the caller's list of texts)."""
+"""Hostile values given to the Python API (`explain`, external score records): each is a typed error with a
+message naming the value and the fix, raised before any work, and nothing is changed (the model's weights,
+the caller's texts and records)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 import torch
 
 from trexplain import InputError, MethodError, TargetError, explain, get_method
+from trexplain.evaluate import explanations_from_records, load_scores
 from trexplain.methods.integrated import IntegratedGradients
 
 TEXTS = ["What a lovely day", "so bad"]
@@ -146,3 +149,56 @@ def test_a_method_instance_and_a_one_element_list_keep_working(tiny):
     [f] = explain("What a lovely day", adapter, [ig])
     assert e.method == f.method == "ig" and e.diagnostics["steps"] == f.diagnostics["steps"] == 6
     np.testing.assert_array_equal(e.scores, f.scores)
+
+
+WORDS = ["What", "a", "lovely", "day"]
+GOOD_RECORD = {"text": "What a lovely day", "words": WORDS, "scores": [0.1, 0.0, 0.7, 0.2], "method": "ext"}
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "fragment"),
+    [
+        ({"scores": [0.1, NAN, 0.7, 0.2]}, InputError, "record 1: 'scores' entry 1 (word 'a') is nan"),
+        ({"scores": [0.1, 0.0, INF, 0.2]}, InputError, "'scores' entry 2 (word 'lovely') is inf"),
+        ({"scores": [0.1, 0.0, -INF, 0.2]}, InputError, "is -inf; every score must be a finite number"),
+        ({"scores": [True, 0.0, 0.7, 0.2]}, InputError, "'scores' entry 0 (word 'What') is True"),
+        ({"scores": [0.1, "0.2", 0.7, 0.2]}, InputError, "'scores' entry 1 (word 'a') is '0.2'"),
+        ({"scores": [0.1, [0.2, 0.3], 0.7, 0.2]}, InputError, "one target per record"),
+        ({"diagnostics": {"completeness_error": NAN}}, InputError, "diagnostics 'completeness_error' holds nan"),
+        ({"diagnostics": {"completeness_error": [0.1, INF]}}, InputError, "'completeness_error' holds inf"),
+        ({"diagnostics": {"efficiency_error": NAN}}, InputError, "diagnostics 'efficiency_error' holds nan"),
+        ({"diagnostics": {"completeness_error": "small"}}, InputError, "holds 'small'; give finite numbers"),
+        ({"diagnostics": {"identity": {"kind": "completeness", "error": [NAN]}}}, InputError, "'identity.error'"),
+        ({"diagnostics": {"relevance_sum": [INF], "logit": [1.0]}}, InputError, "'relevance_sum' holds inf"),
+        ({"diagnostics": [1, 2]}, InputError, "'diagnostics' must be an object"),
+        ({"seconds": "abc"}, InputError, "'seconds' must be a non-negative number, got 'abc'"),
+        ({"seconds": NAN}, InputError, "got nan"),
+        ({"seconds": -1}, InputError, "got -1"),
+        ({"target": True}, TargetError, "record 1: target True is a bool"),
+        ({"target": 1.5}, TargetError, "record 1: target 1.5 is a float"),
+        ({"target": "joyful"}, TargetError, "record 1: unknown target 'joyful'"),
+    ],
+)
+def test_hostile_external_records_are_refused(tiny, change, error, fragment):
+    adapter = tiny["bert"]
+    before = _state(adapter)
+    records = [{**GOOD_RECORD, **change}]
+    given = json.dumps(records)
+    with pytest.raises(error) as info:
+        explanations_from_records(records, adapter)
+    assert fragment in str(info.value)
+    assert json.dumps(records) == given
+    after = adapter.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_nan_in_a_scores_file_is_refused_and_finite_errors_still_count(tiny, tmp_path):
+    path = tmp_path / "scores.jsonl"
+    path.write_text(
+        '{"text": "What a lovely day", "words": ["What", "a", "lovely", "day"], "scores": [1, NaN, 0, 0]}\n'
+    )
+    with pytest.raises(InputError, match=r"record 1: 'scores' entry 1 \(word 'a'\) is nan"):
+        load_scores(path, tiny["bert"])
+    [e] = explanations_from_records([{**GOOD_RECORD, "diagnostics": {"completeness_error": -0.01}}], tiny["bert"])
+    assert e.diagnostics.identity.kind == "completeness" and e.diagnostics.identity.error == (0.01,)
