@@ -97,7 +97,7 @@ def _methods(method: object, params: dict[str, Any]) -> list[Method]:
                 f"got {', '.join(params)} for all of them"
             )
         return [get_method(m) for m in method]
-    return [get_method(method, **params)]  # type: ignore[arg-type]  (get_method names what is wrong)
+    return [get_method(method, **params)]  # any other type: get_method's error names it
 
 
 def _adapter(model: object) -> ModelAdapter:

@@ -36,7 +36,7 @@ TARGET_HELP = "use 'predicted', 'all', a label or a class index (0, 1, ...), or 
 def target_specs(spec: object) -> list[str | int]:
     """The labels and class indices in a target spec; None, a bool, a float or any other type is a TargetError."""
     several = isinstance(spec, Sequence) and not isinstance(spec, (str, bytes, bytearray))
-    items = [_target_item(item) for item in (spec if several else [spec])]  # type: ignore[union-attr]
+    items = [_target_item(item) for item in (spec if several else [spec])]
     if not items:
         raise TargetError(f"no target given (an empty list); {TARGET_HELP}")
     if len(items) > 1 and any(s in ("predicted", "all") for s in items):
@@ -70,14 +70,16 @@ class Targets:
         if specs[0] == "all":
             self.fixed = list(range(adapter.num_labels))
         elif specs[0] != "predicted":
-            self.fixed = [adapter.label_index(s) for s in specs]
-            for i, index in enumerate(self.fixed):
-                if index in self.fixed[:i]:
-                    first = specs[self.fixed.index(index)]
+            seen: dict[int, str | int] = {}
+            for item in specs:
+                index = adapter.label_index(item)
+                if index in seen:
                     raise TargetError(
-                        f"targets {first!r} and {specs[i]!r} are the same class ({adapter.labels[index]}); "
+                        f"targets {seen[index]!r} and {item!r} are the same class ({adapter.labels[index]}); "
                         "list each class once"
                     )
+                seen[index] = item
+            self.fixed = list(seen)
 
     def __call__(self, logits: Tensor) -> Tensor:
         """LongTensor [batch, K] of target classes, from the unperturbed logits [batch, classes]."""
