@@ -1,15 +1,28 @@
-"""`explain`: texts in, one `Explanation` per text and method out, batched."""
+"""`explain`: texts in, one `Explanation` per text and method out, batched; every argument checked first."""
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from os import PathLike
 from typing import Any
 
 from trexplain.diagnostics import Diagnostics
-from trexplain.errors import InputError, TrexplainError
+from trexplain.errors import InputError, MethodError, TrexplainError
 from trexplain.explanation import Explanation
-from trexplain.methods.base import DEFAULT_METHOD, Attribution, Method, Targets, TargetSpec, get_method
+from trexplain.methods.base import (
+    DEFAULT_METHOD,
+    Attribution,
+    Method,
+    Targets,
+    TargetSpec,
+    get_method,
+    short_repr,
+    target_specs,
+    type_name,
+)
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 from trexplain.models.loading import load_model
@@ -17,8 +30,8 @@ from trexplain.models.loading import load_model
 
 def explain(
     texts: str | Sequence[str],
-    model: ModelAdapter | str | None = None,
-    method: str | Method = DEFAULT_METHOD,
+    model: ModelAdapter | str | PathLike[str] | None = None,
+    method: str | Method | Sequence[str | Method] = DEFAULT_METHOD,
     *,
     target: TargetSpec = "predicted",
     batch_size: int = 16,
@@ -26,20 +39,94 @@ def explain(
     progress: bool = False,
     **params: Any,
 ) -> list[Explanation]:
-    """Explain each text with one method; `params` go to the method (e.g. `steps=32` for `ig`)."""
-    adapter = model if isinstance(model, ModelAdapter) else load_model(model)
-    chosen = get_method(method, **params)
+    """Explain each text with one method, or several; `params` go to the method (e.g. `steps=32` for `ig`).
+
+    With a list of methods the result is text-major, as `study` orders it: every method (in the order given)
+    for the first text, then for the second, ...; give their parameters as instances (`get_method("ig", steps=32)`).
+    Every argument is checked before the model loads or any work starts; a bad one is a typed error.
+    """
+    items = _texts(texts)
+    chosen = _methods(method, params)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise InputError(f"batch_size must be a whole number of at least 1, got {short_repr(batch_size)}")
+    for option, value in (("truncate", truncate), ("progress", progress)):
+        if not isinstance(value, bool):
+            raise InputError(f"{option} must be True or False, got {short_repr(value)}")
+    target_specs(target)  # its types, before the model loads; Targets resolves the labels after
+    adapter = _adapter(model)
     targets = Targets(target, adapter)
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    if batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    runs = [_explain_one(items, adapter, m, targets, int(batch_size), truncate, progress) for m in chosen]
+    return [run[i] for i in range(len(items)) for run in runs]
+
+
+def _texts(texts: object) -> list[str]:
+    """The texts as a list of strings; None, bytes, a mapping, a set, a non-string or bad Unicode: InputError."""
+    if isinstance(texts, str):
+        return [texts]
+    if texts is None:
+        raise InputError("no text given (None); pass a string or a list of strings")
+    if isinstance(texts, (bytes, bytearray)):
+        raise InputError("texts are bytes, not a string; decode them first, e.g. data.decode('utf-8')")
+    if isinstance(texts, (Mapping, AbstractSet)) or not isinstance(texts, Iterable):
+        raise InputError(f"texts must be a string or a list of strings, got {type_name(texts)}")
+    items = list(texts)
+    if not items:
+        raise InputError("no text given (an empty list); pass at least one string")
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            fix = "decode it first" if isinstance(text, (bytes, bytearray)) else "pass strings only"
+            raise InputError(f"text {i} is {type_name(text)} ({short_repr(text)}), not a string; {fix}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"text {i} has a lone surrogate {text[exc.start]!r} at character {exc.start}, which is not valid "
+                "Unicode; repair it, e.g. text.encode('utf-8', 'replace').decode()"
+            ) from None
+    return items
+
+
+def _methods(method: object, params: dict[str, Any]) -> list[Method]:
+    """The method instances to run: one by name or instance with `params`, or a list of names and instances."""
+    if isinstance(method, Sequence) and not isinstance(method, (str, bytes, bytearray)):
+        if not method:
+            raise MethodError(f"no method given (an empty list); name at least one, e.g. [{DEFAULT_METHOD!r}, 'ig']")
+        if params:
+            raise MethodError(
+                f"with several methods, give parameters per method, e.g. [get_method('ig', steps=32), 'lime']; "
+                f"got {', '.join(params)} for all of them"
+            )
+        return [get_method(m) for m in method]
+    return [get_method(method, **params)]  # any other type: get_method's error names it
+
+
+def _adapter(model: object) -> ModelAdapter:
+    if isinstance(model, ModelAdapter):
+        return model
+    if model is None or isinstance(model, (str, PathLike)):
+        return load_model(model)
+    raise InputError(
+        f"model must be a ModelAdapter, a model folder or None (the demo), got {type_name(model)} "
+        f"({short_repr(model)}); e.g. load_model('path/to/folder')"
+    )
+
+
+def _explain_one(
+    texts: list[str],
+    adapter: ModelAdapter,
+    method: Method,
+    targets: Targets,
+    batch_size: int,
+    truncate: bool,
+    progress: bool,
+) -> list[Explanation]:
     out: list[Explanation] = []
-    for start in _progress(range(0, len(texts), batch_size), len(texts), batch_size, progress, chosen.name):
+    for start in _progress(range(0, len(texts), batch_size), len(texts), batch_size, progress, method.name):
         batch = adapter.encode(texts[start : start + batch_size], truncate=truncate)
         began = time.perf_counter()
-        result = chosen.attribute(adapter, batch, targets)
+        result = method.attribute(adapter, batch, targets)
         seconds = (time.perf_counter() - began) / len(batch)
-        out.extend(to_explanations(adapter, batch, result, chosen, seconds))
+        out.extend(to_explanations(adapter, batch, result, method, seconds))
     return out
 
 

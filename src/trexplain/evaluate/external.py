@@ -4,7 +4,8 @@ A record is a JSON object with `text` and either
 - `tokens` + `scores` (one float per token; optional `offsets` [[start, end], ...] into the text), or
 - `words` + `scores` (words as strings), or `words` as objects `{"text", "score"[, "start", "end"]}`;
 plus optional `method` (default: the file name), `target` (label or index; default: the predicted class),
-`seconds` (time it took) and `diagnostics` (e.g. `{"completeness_error": 0.01}`, kept as is). A record
+`seconds` (time it took) and `diagnostics` (e.g. `{"completeness_error": 0.01}`, kept as is). Scores, and the
+diagnostics an identity check is read from, must be finite numbers: NaN or inf is an error naming the entry. A record
 with an `explanations` list (what `trexplain explain --json/--jsonl` writes) contributes each entry.
 Files: `.jsonl` (one record per line) or `.json` (a record or a list).
 
@@ -17,6 +18,8 @@ token or word that cannot be found is an error naming it.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,13 +27,17 @@ from typing import Any
 
 import torch
 
-from trexplain.errors import InputError
+from trexplain.diagnostics import IDENTITY
+from trexplain.errors import InputError, TargetError
 from trexplain.explanation import Explanation
+from trexplain.methods.base import target_index
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 
 MARKERS = re.compile(r"^(##|Ġ|▁|Ċ)+")
 SPECIAL = re.compile(r"^(\[[A-Z]+\]|<[a-z/]+>)$")
+# Diagnostics an identity check is read from (see `trexplain.diagnostics._legacy_identity`), besides `identity`.
+IDENTITY_KEYS: tuple[str, ...] = ("completeness_error", "efficiency_error", "relevance_sum", "logit")
 
 
 def load_scores(path: str | Path, adapter: ModelAdapter, *, method: str | None = None) -> list[Explanation]:
@@ -66,13 +73,11 @@ def explanations_from_records(
         row = row_of[record["text"]]
         try:
             scores = _align(record, batch, row)
-        except InputError as exc:
-            raise InputError(f"record {number}: {exc}") from exc
-        target = record.get("target")
-        target = int(logits[row].argmax()) if target is None else adapter.label_index(target)
-        diagnostics = dict(record.get("diagnostics") or {})
-        if record.get("seconds") is not None:
-            diagnostics["seconds"] = float(record["seconds"])
+            target = record.get("target")
+            target = int(logits[row].argmax()) if target is None else target_index(target, adapter)
+            diagnostics = _diagnostics(record)
+        except (InputError, TargetError) as exc:
+            raise type(exc)(f"record {number}: {exc}") from exc
         out.append(
             Explanation(
                 layout=batch.layouts[row],
@@ -106,7 +111,8 @@ def _align(record: Mapping[str, Any], batch: Batch, row: int) -> torch.Tensor:
     if "tokens" in record and not isinstance(record.get("scores"), Sequence):
         raise InputError("'tokens' needs a 'scores' list of the same length")
     if "tokens" in record:
-        tokens, scores = list(record["tokens"]), _floats(record["scores"], len(record["tokens"]), "tokens")
+        tokens = list(record["tokens"])
+        scores = _floats(record["scores"], tokens, "token")
         ours = batch.tokens[row]
         movable = [t for t, special in enumerate(batch.special_mask[row, :n].tolist()) if not special]
         out = torch.zeros(n, dtype=torch.float64)
@@ -120,26 +126,64 @@ def _align(record: Mapping[str, Any], batch: Batch, row: int) -> torch.Tensor:
     if "words" in record:
         words = list(record["words"])
         if words and isinstance(words[0], Mapping):
-            scores = _floats([w.get("score") for w in words], len(words), "words")
+            scores = _floats([w.get("score") for w in words], [w.get("text") for w in words], "word")
             spans = (
                 [(int(w["start"]), int(w["end"])) for w in words]
                 if all("start" in w and "end" in w for w in words)
                 else _locate(text, [str(w.get("text", "")) for w in words], "word")
             )
         else:
-            scores = _floats(record.get("scores"), len(words), "words")
+            scores = _floats(record.get("scores"), words, "word")
             spans = _locate(text, [str(w) for w in words], "word")
         return _spread(text, spans, scores, batch, row)
     raise InputError("needs 'tokens' + 'scores' or 'words' (+ 'scores')")
 
 
-def _floats(values: Any, length: int, what: str) -> list[float]:
-    if not isinstance(values, Sequence) or isinstance(values, str) or len(values) != length:
-        raise InputError(f"'scores' must be a list of {length} numbers, one per entry of '{what}'")
-    try:
-        return [float(v) for v in values]
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"'scores' must hold numbers, one per entry of '{what}' (one target per record)") from exc
+def _floats(values: Any, names: Sequence[Any], what: str) -> list[float]:
+    """One finite number per entry of `what` (`names`: the entries, to name a bad one)."""
+    if not isinstance(values, Sequence) or isinstance(values, str) or len(values) != len(names):
+        raise InputError(f"'scores' must be a list of {len(names)} numbers, one per entry of '{what}'")
+    for i, (value, name) in enumerate(zip(values, names, strict=True)):
+        if not _finite(value):
+            raise InputError(
+                f"'scores' entry {i} ({what} {name!r}) is {value!r}; every score must be a finite number "
+                "(one target per record; NaN or inf cannot be ranked)"
+            )
+    return [float(v) for v in values]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _diagnostics(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's diagnostics and `seconds`; the values an identity check is read from must be finite numbers,
+    so a NaN or infinite error can never look like the best one."""
+    given = record.get("diagnostics") or {}
+    if not isinstance(given, Mapping):
+        raise InputError("'diagnostics' must be an object, e.g. {\"completeness_error\": 0.01}")
+    checked = {key: given[key] for key in IDENTITY_KEYS if key in given}
+    identity = given.get(IDENTITY)
+    if isinstance(identity, Mapping):
+        checked |= {
+            f"{IDENTITY}.{key}": identity[key]
+            for key in ("error", "total", "expected")
+            if identity.get(key) is not None
+        }
+    for key, value in checked.items():
+        for v in value if isinstance(value, list) else [value]:
+            if not _finite(v):
+                raise InputError(
+                    f"diagnostics {key!r} holds {v!r}; give finite numbers (a NaN or infinite error cannot be "
+                    "compared) or leave it out"
+                )
+    out = dict(given)
+    if record.get("seconds") is not None:
+        seconds = record["seconds"]
+        if not (_finite(seconds) and seconds >= 0):
+            raise InputError(f"'seconds' must be a non-negative number, got {seconds!r}")
+        out["seconds"] = float(seconds)
+    return out
 
 
 def _locate(text: str, pieces: Sequence[str], what: str) -> list[tuple[int, int] | None]:

@@ -6,6 +6,7 @@ Split from `integrated` because it adds its own stage after the path integral: a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -18,9 +19,12 @@ from trexplain.methods.paths import Endpoints
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 
-FUSIONS: tuple[str, ...] = ("additive", "multiplicative")
-AGGREGATIONS: tuple[str, ...] = ("rollout", "mean")
-CONTEXTS: tuple[str, ...] = ("cls", "mean")
+Fusion = Literal["additive", "multiplicative"]
+Aggregation = Literal["rollout", "mean"]
+Context = Literal["cls", "mean"]
+FUSIONS: tuple[str, ...] = get_args(Fusion)
+AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
+CONTEXTS: tuple[str, ...] = get_args(Context)
 
 
 @register
@@ -40,9 +44,9 @@ class ContextAwareLayerIG(_PathMethod):
     cost = "multi-pass"
     summary = "CA-LIG (reconstructed): layer IG fused with attention gradients, relevance rollout over layers"
     lam: float = 0.5
-    fusion: str = "additive"
-    aggregation: str = "rollout"
-    context: str = "cls"
+    fusion: Fusion = "additive"
+    aggregation: Aggregation = "rollout"
+    context: Context = "cls"
 
     needs_attentions = True
 

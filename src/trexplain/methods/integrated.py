@@ -16,7 +16,7 @@ from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.methods.baselines import baseline_embeddings
 from trexplain.methods.paths import EMBEDDING, TOKEN_BUDGET, Endpoints, completeness, endpoints, integrate_paths
-from trexplain.methods.quadrature import nodes
+from trexplain.methods.quadrature import Rule, nodes
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 
@@ -39,7 +39,7 @@ class _PathMethod(Method):
 
     baseline: str | Tensor = "pad"
     steps: int = 4
-    method: str = "gausslegendre"
+    method: Rule = "gausslegendre"
     adaptive: bool = True
     rtol: float = 1e-3
     atol: float = 1e-3

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from trexplain.errors import MethodError
 
-RULES: tuple[str, ...] = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+Rule = Literal["gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
+RULES: tuple[str, ...] = get_args(Rule)
 
 
 def nodes(rule: str, steps: int) -> tuple[Tensor, Tensor]:
