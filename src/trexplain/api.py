@@ -26,6 +26,7 @@ from trexplain.methods.base import (
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 from trexplain.models.loading import load_model
+from trexplain.progress import shown, stage
 
 
 def explain(
@@ -55,7 +56,8 @@ def explain(
     target_specs(target)  # its types, before the model loads; Targets resolves the labels after
     adapter = _adapter(model)
     targets = Targets(target, adapter)
-    runs = [_explain_one(items, adapter, m, targets, int(batch_size), truncate, progress) for m in chosen]
+    with shown(progress):
+        runs = [_explain_one(items, adapter, m, targets, int(batch_size), truncate) for m in chosen]
     return [run[i] for i in range(len(items)) for run in runs]
 
 
@@ -118,15 +120,16 @@ def _explain_one(
     targets: Targets,
     batch_size: int,
     truncate: bool,
-    progress: bool,
 ) -> list[Explanation]:
     out: list[Explanation] = []
-    for start in _progress(range(0, len(texts), batch_size), len(texts), batch_size, progress, method.name):
-        batch = adapter.encode(texts[start : start + batch_size], truncate=truncate)
-        began = time.perf_counter()
-        result = method.attribute(adapter, batch, targets)
-        seconds = (time.perf_counter() - began) / len(batch)
-        out.extend(to_explanations(adapter, batch, result, method, seconds))
+    with stage(f"explaining with {method.name}", total=len(texts)) as advance:
+        for start in range(0, len(texts), batch_size):
+            batch = adapter.encode(texts[start : start + batch_size], truncate=truncate)
+            began = time.perf_counter()
+            result = method.attribute(adapter, batch, targets)
+            seconds = (time.perf_counter() - began) / len(batch)
+            out.extend(to_explanations(adapter, batch, result, method, seconds))
+            advance(len(batch))
     return out
 
 
@@ -200,16 +203,3 @@ def to_explanations(
             )
         )
     return out
-
-
-def _progress(steps: range, total: int, batch_size: int, enabled: bool, label: str) -> Iterable[int]:
-    if not enabled or total <= batch_size:
-        yield from steps
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"{label}", total=total)
-        for start in steps:
-            yield start
-            bar.update(task, advance=min(batch_size, total - start))

@@ -72,6 +72,17 @@ def reporting(reporter: Reporter | None) -> Iterator[None]:
         _REPORTER.reset(token)
 
 
+@contextmanager
+def shown(enabled: bool) -> Iterator[None]:
+    """Show progress on stderr within the block when `enabled` (a library call's `progress=True`), unless a
+    reporter is already installed (a CLI command's) or stderr is not a terminal."""
+    if not enabled or _REPORTER.get() is not None:
+        yield
+        return
+    with reporting(terminal_reporter()):
+        yield
+
+
 class RichReporter:
     """A rich progress display on stderr: one bar per running stage with steps done, rate and time left."""
 
