@@ -1,5 +1,6 @@
 """Honest verdicts: no winner without enough texts, ties within a standard error, n and SE per row, rows
-grouped by predicted / other classes, identity checks named by their kind."""
+grouped by predicted / other classes, identity checks named by their kind; sanity statuses ok / partial /
+flagged with the step where the maps stop depending on the model, and the cost of a sanity run."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pytest
 
 from tests.test_evaluate import WORDS, toy  # noqa: F401  (the toy fixture)
 from trexplain.api import explain
-from trexplain.evaluate import evaluate, faithfulness_table
+from trexplain.evaluate import evaluate, faithfulness_table, model_randomization
 from trexplain.evaluate.curves import Curve
 from trexplain.evaluate.faithfulness import EvaluationResult
+from trexplain.evaluate.sanity import SanityResult, decorrelation, sanity_cost
 from trexplain.evaluate.table import MIN_TEXTS, paired_differences, standard_error, summarise, tied, verdict
 
 TEXTS = [f"text {i}" for i in range(5)]
@@ -151,3 +153,48 @@ def test_evaluation_results_carry_the_identity_kind(tiny):
     assert [r.identity for r in got] == ["conservation"] * 2 + ["completeness"] * 2 + [None] * 2
     assert got[0].completeness_error == lrp[0].diagnostics.identity.error[0]
     assert got[0].to_dict()["identity"] == "conservation" and got[0].predicted == lrp[0].predicted_label
+
+
+def step(name: str, rho: float, rho_abs: float | None = None) -> dict:
+    return {"step": name, "spearman": rho, "spearman_abs": rho if rho_abs is None else rho_abs}
+
+
+NAMES = ["head", "block 1", "block 0", "embeddings"]
+
+
+@pytest.mark.parametrize(
+    ("values", "mode", "expected"),
+    [
+        ([0.2, 0.1, 0.0, 0.0], "cascading", ("ok", "head", 0)),
+        ([0.95, 0.85, 0.3, 0.1], "cascading", ("partial", "block 0", 2)),
+        ([(0.3, 0.84), 0.5, 0.3, 0.1], "cascading", ("partial", "block 1", 1)),  # |maps| still match
+        ([1.0, 1.0, 1.0, 0.5], "cascading", ("flagged", "embeddings", 3)),
+        ([1.0, 1.0, 1.0, 1.0], "cascading", ("flagged", None, 4)),
+        ([0.9, 0.2, 0.3, 0.1], "cascading", ("partial", "block 1", 1)),
+        ([0.9, 0.2, 0.9, 0.1], "independent", ("partial", "block 1", 2)),
+        ([0.9, 0.85, 0.9, 0.1], "independent", ("flagged", "embeddings", 3)),
+        ([0.1, 0.2, 0.3, 0.9], "independent", ("ok", "head", 0)),
+    ],
+)
+def test_sanity_status_of_step_lists(values, mode, expected):
+    steps = [step(n, *(v if isinstance(v, tuple) else (v,))) for n, v in zip(NAMES, values, strict=True)]
+    found = decorrelation(steps, 0.8, mode)
+    assert (found.status, found.stops_at, found.matching) == expected
+    checked = SanityResult("m", steps, expected[0] == "flagged", mode=mode)
+    d = checked.to_dict()
+    assert (d["status"], d["stops_at"], d["matching"]) == expected and d["flagged"] is (expected[0] == "flagged")
+
+
+def test_sanity_on_the_demo_saliency_partial_and_the_cost(demo):
+    text = "The movie was wonderful, the acting superb and the music lovely."
+    saliency = model_randomization(demo, [text], "saliency", seed=0)
+    lrp = model_randomization(demo, [text], "cp-lrp", seed=0)
+    names = ["head", *(f"block {i}" for i in range(5, -1, -1)), "embeddings"]
+    assert [s["step"] for s in saliency.steps] == names
+    # saliency's maps still match through the head and five of six random blocks
+    assert (saliency.status, saliency.stops_at, saliency.matching) == ("partial", "block 0", 6)
+    assert all(s["spearman"] >= 0.8 for s in saliency.steps[:6]) and saliency.steps[6]["spearman"] < 0.8
+    assert not saliency.flagged  # the old flag alone called this "ok"
+    assert (lrp.stops_at, lrp.matching) == ("block 5", 1) and lrp.status == "partial"
+    assert sanity_cost(demo, 1, ["saliency", "cp-lrp"]) == 2 * (len(names) + 1) == 18
+    assert sanity_cost(demo, 3, "gxi") == 27
