@@ -177,9 +177,11 @@ def verdict(rows: Sequence[Mapping[str, Any]], results: Sequence[EvaluationResul
             f"trust {', '.join(names[:-1])} or {names[-1]} on {model} (tied within one standard error): "
             f"comprehensiveness − sufficiency {margins} vs {floor['margin']:.3f} for random (n = {best['n']})"
         )
+    explained: set[str] = set()
     for row in named:
         if row["identity"] is not None and row["completeness_error"] is not None:
-            phrase = identity_phrase(row["identity"], row["completeness_error"])
+            phrase = identity_phrase(row["identity"], row["completeness_error"], row["identity"] not in explained)
+            explained.add(row["identity"])
             line += f", {phrase}" if len(named) == 1 else f", {row['method']}: {phrase}"
     if classes == PREDICTED and len(own) < len(rows):
         line += "; for the predicted class (rows marked 'other' rank the other classes)"
