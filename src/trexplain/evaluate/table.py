@@ -57,7 +57,7 @@ def random_explanations(explanations: Sequence[Explanation], seed: int = 0) -> l
 
 
 def classes_of(result: EvaluationResult) -> str:
-    """ "predicted" when the result explains the model's predicted class (or that is unknown), else "other"."""
+    """The result's class group: "predicted" for the model's predicted class (or when that is unknown), else "other"."""
     return PREDICTED if result.predicted is None or result.target == result.predicted else OTHER
 
 
