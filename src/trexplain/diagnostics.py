@@ -28,6 +28,55 @@ IDENTITIES: Mapping[str, str] = {
     "efficiency": "base value + sum of Shapley values vs f(input) (exact for KernelSHAP's constrained fit)",
 }
 
+# How each identity's error is named in tables and verdicts, with a short reminder of what it compares.
+IDENTITY_NAMES: Mapping[str, str] = {
+    "completeness": "completeness error",
+    "conservation": "conservation gap",
+    "efficiency": "efficiency error",
+}
+IDENTITY_BRIEF: Mapping[str, str] = {
+    "completeness": "score sum vs f(input) − f(baseline)",
+    "conservation": "relevance sum vs logit; biases absorb the rest",
+    "efficiency": "base value + Shapley values vs f(input)",
+}
+
+
+def identity_phrase(kind: str, error: float, brief: bool = True) -> str:
+    """The error named by its kind, e.g. "conservation gap 0.53 (relevance sum vs logit; biases absorb the rest)"."""
+    line = f"{IDENTITY_NAMES[kind]} {error:.2g}"
+    return f"{line} ({IDENTITY_BRIEF[kind]})" if brief else line
+
+
+# One line on what each diagnostic a registered method writes means (units: the explained output's).
+MEANINGS: Mapping[str, str] = {
+    IDENTITY: "the method's identity check: what its scores must add up to, and how far they are from it",
+    "seconds": "time to explain this text (its share of the batch)",
+    "truncated_tokens": "tokens cut off the end of the text to fit the model",
+    "steps": "gradient evaluations along the path (the most over the layers integrated)",
+    "f_input": "the target logit at the input",
+    "f_baseline": "the target logit at the baseline",
+    "score_sum": "sum of the token scores",
+    "completeness_error": "|score sum − (f_input − f_baseline)|: how far IG is from exact",
+    "relative_error": "completeness error ÷ |f_input − f_baseline|",
+    "layer_score_sum": "sum of the scores at each block's input, per layer",
+    "layer_completeness_error": "completeness error of the scores at each block's input, per layer",
+    "reconstructed": "the method is rebuilt from its paper's description (no public code to compare with)",
+    "logit": "the target logit LRP distributes",
+    "relevance_sum": "sum of the token relevances",
+    "conservation": "relevance sum ÷ logit (1 = everything conserved; biases take the rest)",
+    "n_features": "features (words, or tokens) that were removed and restored",
+    "forwards": "model forwards this explanation used",
+    "exact": "every coalition was enumerated: exact Shapley values, no sampling",
+    "n_samples": "random perturbations drawn",
+    "seed": "seed of the perturbation sampler",
+    "r2": "R² of LIME's weighted linear fit (1 = the scores reproduce the sampled outputs)",
+    "intercept": "LIME's fitted output with every word removed",
+    "base_value": "the output with every word removed",
+    "full_value": "the output of the full text",
+    "base_plus_sum": "base value + sum of the Shapley values",
+    "efficiency_error": "|base value + Shapley sum − full value|",
+}
+
 # Axes of the keys that round-1 methods wrote without declaring them; used only for records that carry no
 # `diagnostic_axes` (schema 1). New code declares axes explicitly.
 LEGACY_AXES: Mapping[str, tuple[str, ...]] = {

@@ -20,7 +20,8 @@ from trexplain.perturb import STRATEGIES, Level, Strategy, features
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """Faithfulness of one explanation for one target class."""
+    """Faithfulness of one explanation for one target class. `completeness_error` is the error of the
+    method's identity check of kind `identity` (None: it has none); `predicted` is the model's class for the text."""
 
     text: str
     method: str
@@ -33,6 +34,8 @@ class EvaluationResult:
     aopc_sufficiency: float
     completeness_error: float | None = None
     seconds: float | None = None
+    identity: str | None = None
+    predicted: str | None = None
 
     @property
     def delta_af(self) -> float:
@@ -52,6 +55,8 @@ class EvaluationResult:
             "aopc_sufficiency": self.aopc_sufficiency,
             "delta_af": self.delta_af,
             "completeness_error": self.completeness_error,
+            "identity": self.identity,
+            "predicted": self.predicted,
             "seconds": self.seconds,
         }
 
@@ -147,6 +152,8 @@ def _result(
         aopc_sufficiency=aopc.sufficiency(p_full, values[layout["sufficiency"]]),
         completeness_error=completeness_error(e, k),
         seconds=e.diagnostics.get("seconds"),
+        identity=None if e.diagnostics.identity is None else e.diagnostics.identity.kind,
+        predicted=e.predicted_label,
     )
 
 

@@ -5,14 +5,16 @@ from the top down, then the embeddings; after each step explain the same texts f
 classes and compare with the original explanation by Spearman rank correlation (signed, and of absolute
 values) over the non-special tokens. A faithful method's maps should decorrelate once the blocks are
 random; one that still matches (ρ ≥ `threshold` with head and all blocks random) is flagged: its maps do
-not depend on what the model computes. The independent variant re-initialises one part at a time.
+not depend on what the model computes. Each result names the step at which the maps stop matching
+(`stops_at`) and is "partial" when they matched for some randomised steps first. The independent variant
+re-initialises one part at a time. `sanity_cost` says up front how many explanation passes a run makes.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,9 +39,39 @@ class FixedTargets(Targets):
         return self.fixed_rows.to(logits.device)
 
 
+@dataclass(frozen=True)
+class Decorrelation:
+    """Where a method's maps stop depending on the model: `status` ("ok", "partial" or "flagged"), the first
+    step whose similarity drops below the threshold (`stops_at`; None if none does) and `matching`, the
+    randomised steps that left the maps matching (cascading: those before `stops_at`; independent: the parts
+    of the head and blocks whose randomisation alone does not change them)."""
+
+    status: str
+    stops_at: str | None
+    matching: int
+
+
+def decorrelation(
+    steps: Sequence[dict[str, Any]], threshold: float = THRESHOLD, mode: str = "cascading"
+) -> Decorrelation:
+    """Status of a list of steps: "ok" when the maps change at the first step (cascading) or with every part
+    (independent), "flagged" when they still match with the head and every block random (cascading) or with
+    any single part random (independent), "partial" in between."""
+    model_steps = [s for s in steps if s["step"] != "embeddings"] or list(steps)
+    stops_at = next((s["step"] for s in steps if not _matches(s, threshold)), None)
+    if mode == "independent":
+        matching = sum(_matches(s, threshold) for s in model_steps)
+        flagged = matching == len(model_steps)
+    else:
+        matching = next((i for i, s in enumerate(steps) if not _matches(s, threshold)), len(steps))
+        flagged = _matches(model_steps[-1], threshold)
+    return Decorrelation("flagged" if flagged else "ok" if matching == 0 else "partial", stops_at, matching)
+
+
 @dataclass
 class SanityResult:
-    """Correlation with the original maps after each cascading step, and whether the method is flagged."""
+    """Correlation with the original maps after each step, whether the method is flagged, and where its
+    maps stop depending on the model (`status`, `stops_at`, `matching`: see `Decorrelation`)."""
 
     method: str
     steps: list[dict[str, Any]]
@@ -48,18 +80,36 @@ class SanityResult:
     seed: int = 0
     texts: int = 0
     mode: str = "cascading"
+    status: str = field(init=False)
+    stops_at: str | None = field(init=False)
+    matching: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        found = decorrelation(self.steps, self.threshold, self.mode)
+        self.status, self.stops_at, self.matching = found.status, found.stops_at, found.matching
 
     def to_dict(self) -> dict[str, Any]:
-        """`{"method", "mode", "flagged", "threshold", "seed", "texts", "steps": [{"step", "spearman", ...}]}`."""
+        """`{"method", "mode", "flagged", "status", "stops_at", "matching", "threshold", "seed", "texts",
+        "steps": [{"step", "spearman", "spearman_abs"}]}`."""
         return {
             "method": self.method,
             "mode": self.mode,
             "flagged": self.flagged,
+            "status": self.status,
+            "stops_at": self.stops_at,
+            "matching": self.matching,
             "threshold": self.threshold,
             "seed": self.seed,
             "texts": self.texts,
             "steps": self.steps,
         }
+
+
+def sanity_cost(adapter: ModelAdapter, n_texts: int, methods: str | Sequence[str]) -> int:
+    """Explanation passes a sanity run will make (either mode): the original maps plus one pass per
+    randomisation step, for every text and method. A multi-pass method (IG, LIME) spends its own cost per pass."""
+    names = [methods] if isinstance(methods, str) else list(methods)
+    return (len(_cascade(adapter)) + 1) * n_texts * len(names)
 
 
 def model_randomization(
@@ -77,18 +127,15 @@ def model_randomization(
     """Randomise a copy of the model step by step from the top; never touches `adapter.model`.
 
     Cascading (default): each step adds one more random part; flagged when the maps still match (ρ ≥
-    `threshold`) with the head and every block random. `independent`: each step re-initialises one part
-    alone, the others trained, which shows which parts the maps depend on; flagged when no single part of
-    the head and blocks changes them.
+    `threshold`) with the head and every block random, partial when they match for some steps first.
+    `independent`: each step re-initialises one part alone, the others trained, which shows which parts the
+    maps depend on; flagged when no single part of the head and blocks changes them.
     """
     chosen = get_method(method, **params)
     texts = [texts] if isinstance(texts, str) else list(texts)
     steps = _randomized(adapter, texts, chosen, target, seed, batch_size, cumulative=not independent)
-    if independent:
-        flagged = all(_matches(s, threshold) for s in [s for s in steps if s["step"] != "embeddings"] or steps)
-    else:
-        flagged = _matches(steps[-2] if len(steps) > 1 else steps[-1], threshold)
     mode = "independent" if independent else "cascading"
+    flagged = decorrelation(steps, threshold, mode).status == "flagged"
     return SanityResult(chosen.name, steps, flagged, threshold, seed, len(texts), mode=mode)
 
 

@@ -1,20 +1,25 @@
 """The per-method faithfulness table: means over texts, a seeded random-scores floor, a ranking and a verdict.
 
 Methods are ranked by AOPC comprehensiveness − sufficiency (both in probability units: how much the top
-features matter when removed, minus how much is lost when only they are kept), ties by ΔA^F.
-A method "beats random" when its per-text margin over the random scores is positive by more than one
-standard error (paired by text and target).
+features matter when removed, minus how much is lost when only they are kept), ties by ΔA^F. Each row
+carries the standard error of that margin over its texts × targets. Rows are grouped by whether the
+explained class was the model's prediction ("predicted") or not ("other"); the verdict is about the
+predicted class, needs at least `MIN_TEXTS` texts, and names every method within one paired standard
+error of the best as tied with it. A method "beats random" when its per-text margin over the random
+scores is positive by more than one standard error (paired by text and target).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from trexplain.diagnostics import identity_phrase
 from trexplain.errors import InputError
 from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, evaluate
 from trexplain.explanation import Explanation
@@ -23,6 +28,8 @@ from trexplain.models.adapter import ModelAdapter
 from trexplain.perturb import Level, Strategy
 
 RANDOM = "random"
+MIN_TEXTS = 5  # fewest texts (of the predicted class) for a verdict; below it the table shows numbers only
+PREDICTED, OTHER = "predicted", "other"
 # Most texts a method of each cost class is run on by default (see `Method.cost`).
 MAX_TEXTS: Mapping[str, float] = {"single-pass": math.inf, "multi-pass": 200, "sampling": 20}
 
@@ -49,25 +56,80 @@ def random_explanations(explanations: Sequence[Explanation], seed: int = 0) -> l
     return out
 
 
+def classes_of(result: EvaluationResult) -> str:
+    """The result's class group: "predicted" for the model's predicted class (or when that is unknown), else "other"."""
+    return PREDICTED if result.predicted is None or result.target == result.predicted else OTHER
+
+
 def summarise(results: Sequence[EvaluationResult]) -> list[dict[str, Any]]:
-    """One row per method (means over texts and targets), best first."""
+    """One row per method and class group (predicted class first, then the other classes), best first
+    within each group; `rank`, `n`, `se` and `tied_with_best` are within the group."""
+    rows: list[dict[str, Any]] = []
+    for classes in (PREDICTED, OTHER):
+        group = [r for r in results if classes_of(r) == classes]
+        if group:
+            rows += _ranked(group, classes)
+    return rows
+
+
+def _ranked(results: Sequence[EvaluationResult], classes: str) -> list[dict[str, Any]]:
+    """The rows of one class group, best first, each flagged when within one paired SE of the best."""
     groups: dict[str, list[EvaluationResult]] = {}
     for r in results:
         groups.setdefault(r.method, []).append(r)
-    rows = [
-        {
-            "method": method,
-            "comprehensiveness": _mean([r.aopc_comprehensiveness for r in group]),
-            "sufficiency": _mean([r.aopc_sufficiency for r in group]),
-            "delta_af": _mean([r.delta_af for r in group]),
-            "completeness_error": _mean([r.completeness_error for r in group]),
-            "seconds": _mean([r.seconds for r in group]),
-            "n": len(group),
-        }
-        for method, group in groups.items()
-    ]
-    rows.sort(key=lambda row: (-(row["comprehensiveness"] - row["sufficiency"]), -row["delta_af"]))
+    rows = [_row(method, group, classes) for method, group in groups.items()]
+    rows.sort(key=lambda row: (-row["margin"], -row["delta_af"]))
+    best = _best(rows, results)
+    for row in rows:
+        row["tied_with_best"] = None if best is None else tied(groups[best], groups[row["method"]])
     return [{"rank": i + 1, **row} for i, row in enumerate(rows)]
+
+
+def _row(method: str, group: Sequence[EvaluationResult], classes: str) -> dict[str, Any]:
+    margins = [_margin(r) for r in group]
+    kinds = Counter(r.identity for r in group if r.identity is not None)
+    return {
+        "method": method,
+        "classes": classes,
+        "comprehensiveness": _mean([r.aopc_comprehensiveness for r in group]),
+        "sufficiency": _mean([r.aopc_sufficiency for r in group]),
+        "margin": _mean(margins),
+        "se": standard_error(margins),
+        "delta_af": _mean([r.delta_af for r in group]),
+        "completeness_error": _mean([r.completeness_error for r in group]),
+        "identity": kinds.most_common(1)[0][0] if kinds else None,
+        "seconds": _mean([r.seconds for r in group]),
+        "n": len(group),
+    }
+
+
+def _best(rows: Sequence[Mapping[str, Any]], results: Sequence[EvaluationResult]) -> str | None:
+    """The method the verdict would trust: the best-ranked one that beats random, else the best-ranked one."""
+    methods = [row["method"] for row in rows if row["method"] != RANDOM]
+    return next((m for m in methods if beats_random(results, m)), methods[0] if methods else None)
+
+
+def standard_error(values: Sequence[float]) -> float | None:
+    """Standard error of the mean (sample standard deviation ÷ √n); None for fewer than two values."""
+    if len(values) < 2:
+        return None
+    return float(np.std(values, ddof=1) / math.sqrt(len(values)))
+
+
+def paired_differences(a: Sequence[EvaluationResult], b: Sequence[EvaluationResult]) -> np.ndarray:
+    """Margin of `a` minus margin of `b` on every (text, target) both explain (repeated texts in order)."""
+    left, right = _keyed(a), _keyed(b)
+    return np.array([left[key] - right[key] for key in left if key in right])
+
+
+def tied(best: Sequence[EvaluationResult], other: Sequence[EvaluationResult]) -> bool | None:
+    """Whether `other`'s margin is within one paired standard error of `best`'s (True for `best` itself);
+    None with fewer than two paired results."""
+    if best is other:
+        return True
+    diffs = paired_differences(best, other)
+    se = standard_error(diffs)
+    return None if se is None else bool(abs(diffs.mean()) <= se)
 
 
 def beats_random(results: Sequence[EvaluationResult], method: str) -> bool:
@@ -78,32 +140,53 @@ def beats_random(results: Sequence[EvaluationResult], method: str) -> bool:
     )
     if len(diffs) == 0:
         return False
-    se = diffs.std(ddof=1) / math.sqrt(len(diffs)) if len(diffs) > 1 else 0.0
-    return bool(diffs.mean() > se)
+    return bool(diffs.mean() > (standard_error(diffs) or 0.0))
 
 
 def verdict(rows: Sequence[Mapping[str, Any]], results: Sequence[EvaluationResult], model: str) -> str:
-    """One line: which method to trust for this model, and why."""
-    floor = next((row for row in rows if row["method"] == RANDOM), None)
-    methods = [row for row in rows if row["method"] != RANDOM]
+    """One line: which method(s) to trust for this model's predicted class, and why; none below `MIN_TEXTS`."""
+    classes = PREDICTED if any(row["classes"] == PREDICTED for row in rows) else OTHER
+    own = [row for row in rows if row["classes"] == classes]
+    scoped = [r for r in results if classes_of(r) == classes]
+    floor = next((row for row in own if row["method"] == RANDOM), None)
+    methods = [row for row in own if row["method"] != RANDOM]
     if not methods or floor is None:
         return "nothing to compare: evaluate at least one method next to the random floor"
-    margin = floor["comprehensiveness"] - floor["sufficiency"]
-    trusted = [row for row in methods if beats_random(results, row["method"])]
+    texts = len({r.text for r in scoped})
+    if texts < MIN_TEXTS:
+        return f"not enough texts to rank methods: {texts} given, need ≥ {MIN_TEXTS}"
+    trusted = [row for row in methods if beats_random(scoped, row["method"])]
     weak = [row["method"] for row in methods if row not in trusted]
     if not trusted:
-        best = methods[0]
         return (
-            f"trust none on {model}: no method beats random scores (best {best['method']}: comprehensiveness − "
-            f"sufficiency {best['comprehensiveness'] - best['sufficiency']:.3f} vs {margin:.3f} for random)"
+            f"trust none on {model}: no method beats random scores by more than one standard error (best "
+            f"{methods[0]['method']}: comprehensiveness − sufficiency {_pm(methods[0])} vs {floor['margin']:.3f} "
+            "for random)"
         )
-    best = trusted[0]
-    line = (
-        f"trust {best['method']} on {model}: highest comprehensiveness − sufficiency above the random floor "
-        f"({best['comprehensiveness'] - best['sufficiency']:.3f} vs {margin:.3f}), ΔA^F {best['delta_af']:+.3f}"
-    )
-    if best["completeness_error"] is not None:
-        line += f", completeness error {best['completeness_error']:.2g}"
+    best, *rest = trusted
+    named = [best, *(row for row in rest if row["tied_with_best"])]
+    if len(named) == 1:
+        line = (
+            f"trust {best['method']} on {model}: highest comprehensiveness − sufficiency above the random floor "
+            f"({_pm(best)} vs {floor['margin']:.3f}, n = {best['n']}), ΔA^F {best['delta_af']:+.3f}"
+        )
+    else:
+        names = [row["method"] for row in named]
+        margins = ", ".join(f"{row['method']} {_pm(row)}" for row in named)
+        line = (
+            f"trust {', '.join(names[:-1])} or {names[-1]} on {model} (tied within one standard error): "
+            f"comprehensiveness − sufficiency {margins} vs {floor['margin']:.3f} for random (n = {best['n']})"
+        )
+    explained: set[str] = set()
+    for row in named:
+        if row["identity"] is not None and row["completeness_error"] is not None:
+            phrase = identity_phrase(row["identity"], row["completeness_error"], row["identity"] not in explained)
+            explained.add(row["identity"])
+            line += f", {phrase}" if len(named) == 1 else f", {row['method']}: {phrase}"
+    if classes == PREDICTED and len(own) < len(rows):
+        line += "; for the predicted class (rows marked 'other' rank the other classes)"
+    elif classes == OTHER:
+        line += "; for classes the model did not predict (no explained class was its prediction)"
     if weak:
         line += f"; not clearly above random: {', '.join(weak)}"
     return line
@@ -214,6 +297,21 @@ def rank_explanations(
 
 def _margin(r: EvaluationResult) -> float:
     return r.aopc_comprehensiveness - r.aopc_sufficiency
+
+
+def _keyed(results: Sequence[EvaluationResult]) -> dict[tuple[str, str, int], float]:
+    """Margins by (text, target, occurrence), so a text given twice pairs with itself in order."""
+    seen: Counter[tuple[str, str]] = Counter()
+    out = {}
+    for r in results:
+        out[(r.text, r.target, seen[(r.text, r.target)])] = _margin(r)
+        seen[(r.text, r.target)] += 1
+    return out
+
+
+def _pm(row: Mapping[str, Any]) -> str:
+    """The row's margin with its standard error, e.g. "0.219 ± 0.012"."""
+    return f"{row['margin']:.3f}" if row["se"] is None else f"{row['margin']:.3f} ± {row['se']:.3f}"
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
