@@ -40,6 +40,9 @@ def test_study_reports_every_stage_to_completion(tiny):
     sanity = next(s for s in stages if s["label"].startswith("sanity"))
     assert sanity["total"] == sanity["done"] == 2
     assert not any(s["open"] for s in stages)
+    assert recorder.notes == [
+        "sanity check: 10 explanation passes (2 method(s) × 1 text(s) × the original and each randomised part)"
+    ]
 
 
 def test_nothing_is_reported_without_a_listener(tiny, capsys):

@@ -53,6 +53,10 @@ def test_study_with_evaluation_and_sanity(tiny):
     assert [check.method for check in result.sanity] == ["gxi", "saliency"]
     assert all(check.texts == 1 and check.seed == 3 for check in result.sanity)
     assert result.to_dict()["evaluation"]["verdict"] == result.table.verdict
+    only = study(TEXTS, adapter, ["gxi", "saliency"], sanity=True, sanity_methods=["saliency"], sanity_texts=1)
+    assert [check.method for check in only.sanity] == ["saliency"]
+    with pytest.raises(InputError, match="not among the methods run"):
+        study(TEXTS, adapter, ["gxi"], sanity=True, sanity_methods=["ig"])
 
 
 def test_study_defaults_leave_out_what_the_model_cannot_run(tiny):

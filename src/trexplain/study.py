@@ -13,14 +13,14 @@ from typing import Any
 
 from trexplain.api import explain_methods
 from trexplain.errors import InputError
-from trexplain.evaluate.sanity import SanityResult, model_randomization
+from trexplain.evaluate.sanity import SanityResult, model_randomization, sanity_cost
 from trexplain.evaluate.table import RANDOM, FaithfulnessTable, default_methods, rank_explanations
 from trexplain.explanation import SCHEMA_VERSION, Explanation
 from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.loading import load_model
 from trexplain.models.protocol import Adapter
 from trexplain.perturb import Level, Strategy
-from trexplain.progress import stage
+from trexplain.progress import note, stage
 from trexplain.records import Entries, text_record
 
 
@@ -74,6 +74,7 @@ def study(
     evaluate: bool = False,
     sanity: bool = False,
     sanity_texts: int | None = None,
+    sanity_methods: Sequence[str] | None = None,
     independent: bool = False,
     external: Sequence[Explanation] = (),
     strategy: Strategy = "delete",
@@ -89,16 +90,17 @@ def study(
     `methods`: names (default: cp-lrp; with `evaluate`, every registered method cheap enough for this many
     inputs, leaving out those this model cannot run). `params` maps method names to their parameters.
     `evaluate` ranks the methods by faithfulness against a seeded random floor (`external` explanations,
-    e.g. from `load_scores`, join the table); `sanity` runs the model-randomisation check of each method (or,
-    when evaluating with default methods, of each ranked one) on the first `sanity_texts` inputs (default all),
-    cascading or, with `independent`, one part at a time.
+    e.g. from `load_scores`, join the table); `sanity` runs the model-randomisation check of `sanity_methods`
+    (default: each method, or when evaluating with default methods, each ranked one) on the first
+    `sanity_texts` inputs (default all), cascading or, with `independent`, one part at a time; its cost in
+    explanation passes is announced first (`trexplain.progress.note`).
     """
     adapter = model if isinstance(model, Adapter) else load_model(model)
     texts = [inputs] if isinstance(inputs, str) else list(inputs)
     if not texts and not external:
         raise InputError("no text given; pass at least one text")
-    if independent and not sanity:
-        raise InputError("independent chooses the variant of the sanity check; ask for sanity too")
+    if (independent or sanity_methods) and not sanity:
+        raise InputError("independent and sanity_methods choose how the sanity check runs; ask for sanity too")
     explicit = methods is not None
     names = [methods] if isinstance(methods, str) else list(methods or [])
     if not explicit:
@@ -134,11 +136,20 @@ def study(
                 skipped=skipped,
             )
     if sanity and texts:
-        checked = ran
-        if result.table is not None and not explicit:
+        checked = list(dict.fromkeys(ran))
+        if sanity_methods is not None:
+            missing = [name for name in sanity_methods if name not in ran]
+            if missing:
+                raise InputError(f"sanity_methods {', '.join(missing)} are not among the methods run: {', '.join(ran)}")
+            checked = list(sanity_methods)
+        elif result.table is not None and not explicit:
             outside = {RANDOM} | {e.method for e in external}
-            checked = [row["method"] for row in result.table.rows if row["method"] not in outside]
+            checked = list(dict.fromkeys(r["method"] for r in result.table.rows if r["method"] not in outside))
         sample = texts[: max(1, sanity_texts)] if sanity_texts is not None else texts
+        note(
+            f"sanity check: {sanity_cost(adapter, len(sample), checked)} explanation passes "
+            f"({len(checked)} method(s) × {len(sample)} text(s) × the original and each randomised part)"
+        )
         with stage("sanity checks (model randomisation)", total=len(checked)) as advance:
             for name in checked:
                 result.sanity.append(

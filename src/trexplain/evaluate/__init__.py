@@ -10,7 +10,7 @@ from trexplain.evaluate.curves import FRACTIONS, Curve
 from trexplain.evaluate.external import explanations_from_records, load_scores
 from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, evaluate
 from trexplain.evaluate.removal import feature_count
-from trexplain.evaluate.sanity import SanityResult, model_randomization
+from trexplain.evaluate.sanity import SanityResult, model_randomization, sanity_cost
 from trexplain.evaluate.table import FaithfulnessTable, default_methods, faithfulness_table, random_explanations
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "load_scores",
     "model_randomization",
     "random_explanations",
+    "sanity_cost",
 ]

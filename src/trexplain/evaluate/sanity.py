@@ -1,4 +1,4 @@
-"""Model-parameter randomisation (Adebayo et al. 2018; methods.md F5) on a deep copy of the model.
+"""Model-parameter randomisation (Adebayo et al. 2018; docs/methods.md F5) on a deep copy of the model.
 
 Re-initialise the head (classifier, pooler: everything outside the embeddings and blocks), then the blocks
 from the top down, then the embeddings; after each step explain the same texts for the same target
