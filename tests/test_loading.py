@@ -86,7 +86,7 @@ def _load_error(path: Path, **kwargs) -> str:
 def test_base_checkpoint_without_head_is_refused_naming_the_head(tmp_path, family):
     message = _load_error(_headless(family, tmp_path / family))
     assert HEADLESS[family] in message
-    assert "base checkpoint without a trained classifier head" in message
+    assert "This looks like a base checkpoint without a trained classifier head" in message
     assert "allow_missing_weights=True" in message
 
 
@@ -102,7 +102,7 @@ def test_renamed_weights_are_refused_naming_both_sides(tmp_path, family):
     total = len(load_file(str(folder / "model.safetensors")))
     assert f"{total} in the checkpoint that the model does not use (encoder." in message
     assert f"({total} in all)" in message
-    assert "weight names do not match the architecture" in message
+    assert "The weight names do not match the architecture" in message
 
 
 def test_one_renamed_weight_is_named(tmp_path):
@@ -128,7 +128,7 @@ def test_one_renamed_weight_is_named(tmp_path):
 def test_config_shapes_that_disagree_with_the_weights_are_named(tmp_path, family, changes, named):
     message = _load_error(_edit_config(save_tiny(family, tmp_path / family), **changes))
     assert named in message
-    assert "config.json does not describe these weights" in message
+    assert "Correct the sizes in config.json" in message
 
 
 def test_a_config_transformers_rejects_reaches_the_user_with_its_content(tmp_path):

@@ -134,11 +134,6 @@ def _names(keys: Sequence[str]) -> str:
 
 def _check_weights(path: Path, model: nn.Module, info: dict[str, Any], allow_missing: bool) -> None:
     """Missing, unexpected or mis-shaped checkpoint weights: a `ModelLoadError`, or a warning when allowed."""
-    if info.get("error_msgs"):
-        raise ModelLoadError(
-            f"{path}: the weights could not be loaded: {' '.join(' '.join(info['error_msgs']).split())}; "
-            "re-save the model with model.save_pretrained"
-        )
     missing, unexpected = list(info.get("missing_keys", ())), list(info.get("unexpected_keys", ()))
     mismatched = sorted(info.get("mismatched_keys", ()))
     if not (missing or unexpected or mismatched):
@@ -161,18 +156,19 @@ def _check_weights(path: Path, model: nn.Module, info: dict[str, Any], allow_mis
         return
     prefix = getattr(model, "base_model_prefix", "") + "."
     if mismatched:
-        fix = "config.json does not describe these weights: correct its sizes (hidden_size, vocab_size, num_labels, …)"
+        fix = "Correct the sizes in config.json (hidden_size, vocab_size, num_labels, …) to those of the weights"
     elif missing and all(not key.startswith(prefix) for key in missing):
         fix = (
-            "this looks like a base checkpoint without a trained classifier head: fine-tune it and save it with "
+            "This looks like a base checkpoint without a trained classifier head: fine-tune it and save it with "
             "AutoModelForSequenceClassification.save_pretrained"
         )
     else:
-        fix = "the weight names do not match the architecture in config.json: re-save the model with save_pretrained"
+        fix = "The weight names do not match the architecture in config.json: re-save the model with save_pretrained"
     raise ModelLoadError(f"{problem}. {fix}, or {OPT_IN}")
 
 
 def _check_tokenizer_files(path: Path) -> None:
+    """Without a vocabulary file transformers builds a tokenizer of special tokens only; refuse that early."""
     if not any((path / name).is_file() for name in TOKENIZER_VOCABULARIES):
         raise ModelLoadError(
             f"{path}: no tokenizer files ({', '.join(TOKENIZER_VOCABULARIES)}), so every word would be unknown; "
