@@ -12,13 +12,18 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e ".[test]"
+# Two stamps: the demo needs trexplain alone (the demo model ships inside it), the tests add the test extra.
+$(VENV)/.installed-core: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
 	touch $@
 
-setup: $(VENV)/.installed
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@ $(VENV)/.installed-core
 
-demo: setup
+setup: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed-core
 	$(BIN)/trexplain explain "$(TEXT)"
 
 # The browser tests drive Debian's chromium through Playwright (never `playwright install`): apt runs only

@@ -1,13 +1,20 @@
-"""Load a classifier from a local folder or the bundled demo: safetensors first, no remote code."""
+"""Load a classifier from a local folder or the bundled demo: safetensors first, no remote code, nothing random.
+
+Every weight the classifier needs must come from the checkpoint, under its own name and shape, and the
+tokenizer must be the folder's own and fit the embedding matrix; otherwise loading is a `ModelLoadError`.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch import nn
 
 from trexplain.errors import ModelLoadError
 from trexplain.models.adapter import ModelAdapter
@@ -16,19 +23,32 @@ from trexplain.models.families import family_for, supported_model_types
 
 SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+# a vocabulary in any of these; tokenizer_config.json alone makes transformers build an empty tokenizer
+TOKENIZER_VOCABULARIES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+)
+SHOWN_NAMES = 3
+OPT_IN = "pass allow_missing_weights=True to load it anyway with those weights random"
 
 
 def load_model(
     source: str | Path | None = None,
     *,
     allow_pickle: bool = False,
+    allow_missing_weights: bool = False,
     trust_remote_code: bool = False,
     device: str | torch.device = "cpu",
 ) -> ModelAdapter:
     """A `ModelAdapter` for `source`: None or "demo" for the bundled model, else a local folder.
 
     Pickle weights (`pytorch_model.bin`) can execute code when loaded, so they are refused unless
-    `allow_pickle=True`. `trust_remote_code` stays off unless you pass it.
+    `allow_pickle=True`. Weights missing from the checkpoint, left over in it or of another shape are a
+    `ModelLoadError` unless `allow_missing_weights=True`, which warns instead. `trust_remote_code` stays off.
     """
     if source is None or str(source) in DEMO_NAMES:
         model, tokenizer = build_demo_model()
@@ -37,40 +57,145 @@ def load_model(
             model.to(device), tokenizer, family=family_for("bert"), labels=LABELS, name="demo", card=card
         )
     path = Path(source).expanduser()
-    _check_folder(path, allow_pickle)
-    config = json.loads((path / "config.json").read_text())
-    family = family_for(str(config.get("model_type", "")))
-    if family is None:
-        raise ModelLoadError(
-            f"{path}: model type {config.get('model_type')!r} is not supported; supported: "
-            f"{', '.join(supported_model_types())}, or wrap a plain PyTorch classifier with ModelAdapter.from_module"
-        )
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    try:
-        with _quiet_transformers():
-            model = AutoModelForSequenceClassification.from_pretrained(
-                path,
-                attn_implementation="eager",
-                local_files_only=True,
-                use_safetensors=None if allow_pickle else True,  # safetensors first; .bin only with opt-in
-                trust_remote_code=trust_remote_code,
-            )
-            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
-    except Exception as exc:  # transformers raises many types for a broken folder
-        raise ModelLoadError(f"{path}: could not load the model or tokenizer ({type(exc).__name__}: {exc})") from exc
+    model, tokenizer = load_pretrained(
+        path,
+        allow_pickle=allow_pickle,
+        allow_missing_weights=allow_missing_weights,
+        trust_remote_code=trust_remote_code,
+    )
     id2label = getattr(model.config, "id2label", None) or {}
     labels = [str(id2label.get(i, f"LABEL_{i}")) for i in range(model.config.num_labels)]
     card_file = path / "README.md"
     card = card_file.read_text(errors="replace") if card_file.is_file() else None
+    family = family_for(str(model.config.model_type))
     return ModelAdapter(
         model.to(device), tokenizer, family=family, labels=labels, name=path.name or str(path), card=card
     )
 
 
+def load_pretrained(
+    path: Path,
+    *,
+    allow_pickle: bool = False,
+    allow_missing_weights: bool = False,
+    trust_remote_code: bool = False,
+) -> tuple[nn.Module, Any]:
+    """The checked `*ForSequenceClassification` (float32, eval mode, eager attention) and tokenizer of `path`."""
+    _check_folder(path, allow_pickle)
+    model_type = json.loads((path / "config.json").read_text()).get("model_type")
+    if family_for(str(model_type or "")) is None:
+        raise ModelLoadError(
+            f"{path}: model type {model_type!r} is not supported; supported: "
+            f"{', '.join(supported_model_types())}, or wrap a plain PyTorch classifier with ModelAdapter.from_module"
+        )
+    _check_tokenizer_files(path)
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    with _quiet_transformers():
+        try:
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                path,
+                attn_implementation="eager",
+                dtype=torch.float32,
+                local_files_only=True,
+                use_safetensors=None if allow_pickle else True,  # safetensors first; .bin only with opt-in
+                trust_remote_code=trust_remote_code,
+                ignore_mismatched_sizes=True,  # mismatches come back in `info`, named, instead of "see the report"
+                output_loading_info=True,
+            )
+        except Exception as exc:  # transformers raises many types for a broken folder
+            raise ModelLoadError(
+                f"{path}: transformers could not load the model: {_one_line(exc)}; fix the folder or re-save it "
+                "with model.save_pretrained"
+            ) from exc
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"{path}: transformers could not load the tokenizer: {_one_line(exc)}; save the model's tokenizer "
+                "into the folder with tokenizer.save_pretrained"
+            ) from exc
+    _check_weights(path, model, info, allow_missing_weights)
+    _check_vocabulary(path, model, tokenizer)
+    return model.eval(), tokenizer
+
+
+def _one_line(exc: BaseException) -> str:
+    """`Type: message` of an exception with its whitespace (newlines included) collapsed to single spaces."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _names(keys: Sequence[str]) -> str:
+    """A few of `keys` and how many there are, e.g. `a, b, c, … (38 in all)`."""
+    keys = sorted(keys)
+    shown = ", ".join(keys[:SHOWN_NAMES])
+    return shown if len(keys) <= SHOWN_NAMES else f"{shown}, … ({len(keys)} in all)"
+
+
+def _check_weights(path: Path, model: nn.Module, info: dict[str, Any], allow_missing: bool) -> None:
+    """Missing, unexpected or mis-shaped checkpoint weights: a `ModelLoadError`, or a warning when allowed."""
+    missing, unexpected = list(info.get("missing_keys", ())), list(info.get("unexpected_keys", ()))
+    mismatched = sorted(info.get("mismatched_keys", ()))
+    if not (missing or unexpected or mismatched):
+        return
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing from the checkpoint ({_names(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} in the checkpoint that the model does not use ({_names(unexpected)})")
+    if mismatched:
+        shapes = [
+            f"{key} {list(saved)} in the checkpoint vs {list(wanted)} from config.json"
+            for key, saved, wanted in mismatched
+        ]
+        more = f", … ({len(shapes)} in all)" if len(shapes) > SHOWN_NAMES else ""
+        problems.append(f"{len(mismatched)} of another shape ({', '.join(shapes[:SHOWN_NAMES])}{more})")
+    problem = f"{path}: the weights do not fit {type(model).__name__}: {'; '.join(problems)}"
+    if allow_missing:
+        warnings.warn(f"{problem}; loaded anyway (allow_missing_weights=True): those weights are random", stacklevel=4)
+        return
+    prefix = getattr(model, "base_model_prefix", "") + "."
+    if mismatched:
+        fix = "Correct the sizes in config.json (hidden_size, vocab_size, num_labels, …) to those of the weights"
+    elif missing and all(not key.startswith(prefix) for key in missing):
+        fix = (
+            "This looks like a base checkpoint without a trained classifier head: fine-tune it and save it with "
+            "AutoModelForSequenceClassification.save_pretrained"
+        )
+    else:
+        fix = "The weight names do not match the architecture in config.json: re-save the model with save_pretrained"
+    raise ModelLoadError(f"{problem}. {fix}, or {OPT_IN}")
+
+
+def _check_tokenizer_files(path: Path) -> None:
+    """Without a vocabulary file transformers builds a tokenizer of special tokens only; refuse that early."""
+    if not any((path / name).is_file() for name in TOKENIZER_VOCABULARIES):
+        raise ModelLoadError(
+            f"{path}: no tokenizer files ({', '.join(TOKENIZER_VOCABULARIES)}), so every word would be unknown; "
+            "save the model's tokenizer into the folder with tokenizer.save_pretrained"
+        )
+
+
+def _check_vocabulary(path: Path, model: nn.Module, tokenizer: Any) -> None:
+    """The tokenizer's ids must all be rows of the embedding matrix, and it must know more than special tokens."""
+    rows = model.get_input_embeddings().num_embeddings
+    size, top = len(tokenizer), max(tokenizer.get_vocab().values(), default=-1)
+    if size > rows or top >= rows:
+        raise ModelLoadError(
+            f"{path}: the tokenizer has {size} tokens (ids up to {top}) but the embedding matrix has {rows} rows; "
+            "the tokenizer belongs to another model: save the model's own tokenizer into the folder"
+        )
+    specials = len(set(tokenizer.all_special_ids))
+    if size <= specials:
+        raise ModelLoadError(
+            f"{path}: the tokenizer knows only its {size} special tokens, so every word would be unknown; "
+            "save the model's own tokenizer into the folder with tokenizer.save_pretrained"
+        )
+
+
 @contextmanager
 def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load progress bars and reports while loading; restore the user's settings."""
+    """Silence transformers' load progress bars and reports (trexplain checks the load); restore the settings."""
     from transformers.utils import logging
 
     verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
@@ -94,9 +219,11 @@ def _check_folder(path: Path, allow_pickle: bool) -> None:
             f"{path}: not a model folder (config.json is missing); save one with model.save_pretrained"
         )
     try:
-        json.loads((path / "config.json").read_text())
+        config = json.loads((path / "config.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{path / 'config.json'} is corrupt ({exc}); re-save the model") from exc
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{path / 'config.json'} is corrupt (not a JSON object); re-save the model")
     if any((path / name).is_file() for name in SAFE_WEIGHTS):
         return
     if any((path / name).is_file() for name in PICKLE_WEIGHTS):
