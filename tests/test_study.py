@@ -16,7 +16,7 @@ from trexplain.cli import app
 from trexplain.errors import InputError, MethodError
 from trexplain.explanation import SCHEMA_VERSION
 from trexplain.models import ModelAdapter
-from trexplain.study import study
+from trexplain.study import left_out_for_cost, study
 
 TEXTS = ["good day", "what a terrible, boring film"]
 
@@ -87,3 +87,12 @@ def test_explain_json_carries_layer_scores(tiny_dirs, tiny, method):
         layers = np.array(entry["layer_scores"])
         assert layers.shape == (len(tiny["bert"].layers), len(e.tokens))
         np.testing.assert_allclose(layers, e.layer_scores[:, k], rtol=1e-4, atol=1e-6)
+
+
+def test_default_evaluation_names_the_methods_left_out_for_cost(tiny):
+    texts = [f"text number {i} is fine" for i in range(21)]
+    skipped = left_out_for_cost(len(texts))
+    assert set(skipped) == {"lime", "kernelshap"}
+    assert "at most 20 texts" in skipped["lime"] and "--method lime" in skipped["lime"]
+    assert left_out_for_cost(20) == {}
+    assert set(left_out_for_cost(201)) == {"lime", "kernelshap", "ig", "layer-ig", "ca-lig", "occlusion"}

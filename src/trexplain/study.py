@@ -14,9 +14,9 @@ from typing import Any
 from trexplain.api import explain_methods
 from trexplain.errors import InputError
 from trexplain.evaluate.sanity import SanityResult, model_randomization, sanity_cost
-from trexplain.evaluate.table import RANDOM, FaithfulnessTable, default_methods, rank_explanations
+from trexplain.evaluate.table import MAX_TEXTS, RANDOM, FaithfulnessTable, default_methods, rank_explanations
 from trexplain.explanation import SCHEMA_VERSION, Explanation
-from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
+from trexplain.methods.base import DEFAULT_METHOD, TargetSpec, available_methods
 from trexplain.models.loading import load_model
 from trexplain.models.protocol import Adapter
 from trexplain.perturb import Level, Strategy
@@ -64,6 +64,21 @@ class Study:
         }
 
 
+def left_out_for_cost(n_texts: int) -> dict[str, str]:
+    """Registered methods a default evaluation of `n_texts` texts leaves out for their cost, with the reason
+    and how to run them anyway."""
+    kept = set(default_methods(n_texts))
+    out = {}
+    for name, cls in available_methods().items():
+        if name not in kept:
+            limit = MAX_TEXTS.get(cls.cost, MAX_TEXTS["multi-pass"])
+            out[name] = (
+                f"left out: {cls.cost} methods run on at most {limit:g} texts by default and {n_texts} were given; "
+                f"name it (--method {name}, or methods=[..., {name!r}]) to run it anyway"
+            )
+    return out
+
+
 def study(
     inputs: str | Sequence[str],
     model: Adapter | str | None = None,
@@ -103,8 +118,11 @@ def study(
         raise InputError("independent and sanity_methods choose how the sanity check runs; ask for sanity too")
     explicit = methods is not None
     names = [methods] if isinstance(methods, str) else list(methods or [])
+    too_costly: dict[str, str] = {}
     if not explicit:
         names = default_methods(len(texts)) if evaluate else [DEFAULT_METHOD]
+        if evaluate:
+            too_costly = left_out_for_cost(len(texts))
     params = {name: dict(p) for name, p in (params or {}).items()}
     unknown = sorted(set(params) - set(names))
     if unknown:
@@ -120,6 +138,7 @@ def study(
         truncate=truncate,
         progress=progress,
     )
+    skipped = {**too_costly, **skipped}
     ran = list(done)
     per_input = [[done[name][i] for name in ran] for i in range(len(texts))]
     result = Study(adapter.name, ran, target, per_input, params, skipped=skipped, external=list(external))
