@@ -16,7 +16,7 @@ from trexplain import explain
 from trexplain.explanation import Explanation
 from trexplain.report.run import attention_maps
 from trexplain.viz.html import page, render
-from trexplain.viz.payload import build_payload
+from trexplain.viz.payload import build_payload, decode_attention
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -270,3 +270,98 @@ def test_real_evaluation_renders(browser, tiny, tmp_path):
     )  # MoRF, LeRF, insertion, random floor
     tab.check_clean(path)
     p.close()
+
+
+RENDER_MS = """async selector => {
+    const began = performance.now();
+    const before = document.getElementsByTagName("*").length;
+    document.querySelector(selector + " summary").click();
+    while (!document.querySelector(selector + " .tx-att-grid")) await new Promise(r => requestAnimationFrame(r));
+    return [performance.now() - began, document.getElementsByTagName("*").length - before];
+}"""
+
+
+def open_page(browser, path: Path) -> Tab:
+    tab = Tab(browser)
+    tab.open(path)
+    return tab
+
+
+def attention_of(demo, explanations: list[Explanation]) -> list:
+    return attention_maps(demo, [[e] for e in explanations])
+
+
+def test_attention_overview_and_head_view(browser, files, study):
+    att = study[1]["texts"][0]["attention"]
+    weights = decode_attention(att)
+    layers, heads, n = att["layers"], att["heads"], att["size"]
+    tab = open_page(browser, files["study"])
+    card = tab.page.locator("article.tx-card").first
+    section = card.locator("details.tx-attention")
+    section.locator("summary").click()
+    # the overview: every block × head, then mean and max per block and over all blocks
+    sync_api.expect(section.locator(".tx-thumb:not(.tx-thumb-agg)")).to_have_count(layers * heads)
+    sync_api.expect(section.locator(".tx-thumb.tx-thumb-agg")).to_have_count(2 * layers + 2)
+    assert "map max" in section.locator(".tx-cbar").inner_text()
+    # a click enlarges one thumbnail, with its colour bar up to the map's largest weight
+    section.locator('.tx-thumb[aria-label="block 1 · head 2"]').click()
+    sync_api.expect(section.locator(".tx-att-title")).to_have_text("block 1 · head 2")
+    sync_api.expect(section.locator("canvas")).to_have_count(1)
+    assert section.locator(".tx-cbar-end").nth(1).inner_text() == f"{weights[1, 2].max():.3f}"
+    # aggregation: the mean over one block's heads, and the max over every block and head
+    section.locator("button.tx-layer", has_text="0").click()
+    section.locator("button.tx-agg-button", has_text="mean").click()
+    sync_api.expect(section.locator(".tx-att-title")).to_have_text("block 0 · mean of heads")
+    assert section.locator(".tx-cbar-end").nth(1).inner_text() == f"{weights[0].mean(0).max():.3f}"
+    section.locator("button.tx-layer", has_text="all").click()
+    section.locator("button.tx-agg-button", has_text="max").click()
+    sync_api.expect(section.locator(".tx-att-title")).to_have_text("all blocks · max over heads")
+    assert section.locator(".tx-cbar-end").nth(1).inner_text() == f"{weights.max():.3f}"
+    # the head view: a query's links and where it attends, a key's links and what attends to it
+    section.locator("button.tx-layer", has_text="1").click()
+    section.locator("button.tx-head-button", has_text="2").click()
+    section.locator("button.tx-att-view", has_text="head view").click()
+    sync_api.expect(section.locator(".tx-hv-q .tx-hv-tok")).to_have_count(n)
+    row = weights[1, 2, 3]
+    section.locator(".tx-hv-q .tx-hv-tok").nth(3).click()
+    sync_api.expect(section.locator(".tx-hv-q .tx-hot")).to_have_count(1)
+    strongest = int(row.argmax())
+    readout = section.locator(".tx-readout").inner_text()
+    assert f"(query 3) attends to: {att['tokens'][strongest]} {row[strongest]:.3f}" in readout
+    floor = weights[1, 2].max() * 0.02
+    linked = int(((row >= floor) & (row > 0)).sum())
+    assert section.locator("p.tx-note").inner_text().startswith(f"{linked} links drawn")
+    tinted = "els => els.filter(e => e.style.backgroundColor).length"
+    assert section.locator(".tx-hv-k .tx-hv-tok").evaluate_all(tinted) == linked
+    section.locator(".tx-hv-k .tx-hv-tok").nth(strongest).click()
+    assert "is attended to by:" in section.locator(".tx-readout").inner_text()
+    assert section.locator(".tx-hv-q .tx-hv-tok").evaluate_all(tinted) > 0
+    section.screenshot(path=str(ARTIFACTS / "head_view.png"))
+    tab.check_clean(files["study"])
+    tab.page.close()
+
+
+def test_attention_overview_at_512_tokens(browser, demo, tmp_path):
+    text = " ".join(["the movie was great but the ending felt rushed and somewhat flat"] * 45)
+    with pytest.warns(UserWarning, match="truncated"):
+        explained = explain([text], demo, "gxi", truncate=True)
+        attention = attention_of(demo, explained)
+    payload = build_payload([explained], attention=attention)
+    att = payload["texts"][0]["attention"]
+    assert att["size"] == 512
+    path = tmp_path / "long.html"
+    path.write_text(render(payload))
+    assert path.stat().st_size < 4e6  # the compressed maps: about 2.4 MB for 6 blocks × 12 heads × 512²
+    tab = open_page(browser, path)
+    ms, created = tab.page.evaluate(RENDER_MS, "article details.tx-attention")
+    assert ms < 1000 and created < 1000  # aggregated and pooled thumbnails only, no per-cell elements
+    section = tab.page.locator("details.tx-attention")
+    sync_api.expect(section.locator(".tx-thumb:not(.tx-thumb-agg)")).to_have_count(att["layers"] * att["heads"])
+    assert "max-pooled to 52 × 52" in section.locator("p.tx-note").inner_text()
+    for selector in ('.tx-thumb[aria-label="block 5 · head 0"]', "button.tx-att-view:nth-of-type(3)"):
+        assert tab.page.evaluate(CLICK_MS, f"article details.tx-attention {selector}") < 1000
+    sync_api.expect(section.locator(".tx-hv-k .tx-hv-tok")).to_have_count(512)
+    assert "the strongest 2000 at most" in section.locator("p.tx-note").inner_text()
+    assert tab.page.evaluate("document.getElementsByTagName('*').length") < 10_000
+    tab.check_clean(path)
+    tab.page.close()

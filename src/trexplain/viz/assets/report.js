@@ -8,6 +8,10 @@
   var POS = [22, 163, 74];
   var NEG = [220, 38, 38];
   var ATT = [9, 105, 218];
+  var THUMB = 52;  // px per attention thumbnail; larger maps are max-pooled down to it
+  var HEAD_ROW = 16;  // px per token row in the head view
+  var LINK_FLOOR = 0.02;  // the head view draws links of at least 2% of the scale's top …
+  var LINK_BUDGET = 2000;  // … and, with no token chosen, only the strongest 2000 of them
   var CURVES = [
     ["morf", "most relevant removed first", "rgb(220,38,38)"],
     ["lerf", "least relevant removed first", "rgb(22,163,74)"],
@@ -41,6 +45,12 @@
     return "rgba(" + rgb[0] + "," + rgb[1] + "," + rgb[2] + "," + a.toFixed(3) + ")";
   }
   function signedColour(v, peak) { return colour(v >= 0 ? POS : NEG, v, peak); }
+  function tint(hue, v, peak) {
+    // The opaque colour of hue at opacity |v| / peak over white, for canvas pixels.
+    var a = peak > 0 ? Math.min(1, Math.abs(v) / peak) : 0;
+    return [255 - (255 - hue[0]) * a, 255 - (255 - hue[1]) * a, 255 - (255 - hue[2]) * a];
+  }
+  function cssColour(c) { return "rgb(" + c.join(",") + ")"; }
   function button(label, pressed, onClick, cls) {
     var b = el("button", cls, label);
     b.type = "button";
@@ -146,7 +156,7 @@
     [[POS, "supports the class"], [NEG, "opposes the class"]].forEach(function (p) {
       var item = el("span");
       var sw = el("span", "tx-swatch");
-      sw.style.background = "rgb(" + p[0].join(",") + ")";
+      sw.style.background = cssColour(p[0]);
       item.appendChild(sw);
       item.appendChild(document.createTextNode(p[1]));
       legend.appendChild(item);
@@ -228,7 +238,10 @@
   function Card(entry, number) {
     this.entry = entry;
     this.number = number;
-    this.state = { exp: 0, k: 0, level: "word", sort: false, layer: 0, head: -1, perLayer: true };
+    this.state = {
+      exp: 0, k: 0, level: "word", sort: false, perLayer: true, compare: null,
+      layer: 0, head: "mean", attView: "overview", attMapView: "matrix", attShared: false
+    };
     this.node = el("article", "tx-card");
     this.node.dataset.index = String(number);
     this.open = {};
@@ -438,10 +451,12 @@
     box.textContent = "";
     var parts = [];
     if (exp.layer_scores) parts.push(["flow", "Relevance by layer", this.drawFlow]);
-    if (entry.attention) parts.push(["attention", "Attention by layer and head", this.drawAttention]);
+    if (entry.attention) parts.push(["attention", "Attention by block and head", this.drawAttention]);
     var evals = this.evaluations();
     if (evals.length) parts.push(["curves", "Perturbation curves and metrics", this.drawCurves]);
     parts.forEach(function (p) {
+      // Attention does not depend on the method or class: its section (and what it drew) is kept.
+      if (p[0] === "attention" && self.attentionSection) { box.appendChild(self.attentionSection); return; }
       var details = el("details", "tx-section tx-" + p[0]);
       details.appendChild(el("summary", null, p[1]));
       var body = el("div");
@@ -452,6 +467,7 @@
         self.open[p[0]] = details.open;
         if (details.open && !body.firstChild) draw();
       });
+      if (p[0] === "attention") self.attentionSection = details;
       box.appendChild(details);
     });
   };
@@ -488,11 +504,116 @@
       rows: rows.length,
       cols: list.length,
       value: function (r, c) { return rows[r][c]; },
-      colour: function (v, r) { return signedColour(v, st.perLayer ? peaks[r] : global); },
+      colour: function (v, r) { return tint(v >= 0 ? POS : NEG, v, st.perLayer ? peaks[r] : global); },
       rowLabel: function (r) { return "layer " + r; },
       colLabel: function (c) { return list[c].label; },
       describe: function (r, c, v) { return "layer " + r + ", " + list[c].label + ": " + signed(v); }
     }));
+  };
+
+  // ---------------------------------------------------------------- attention
+  function inflate(text) {
+    // One layer's zlib-compressed uint8 weights (see viz/payload.py), unpacked by the browser itself.
+    var raw = atob(text);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Response(stream).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
+  }
+
+  function AttentionMaps(att, layers) {
+    // Per block: the heads' uint8 weights as stored, and their mean and max over heads (0–1) computed up front;
+    // over all blocks: the mean of the blocks' means and the max of their maxes. One head's map is built on demand.
+    var n = att.size;
+    var nn = n * n;
+    this.n = n;
+    this.heads = att.heads;
+    this.tokens = att.tokens;
+    this.bytes = layers;
+    this.mean = [];
+    this.max = [];
+    this.allMean = new Float32Array(nn);
+    this.allMax = new Float32Array(nn);
+    for (var l = 0; l < layers.length; l++) {
+      var bytes = layers[l];
+      var sum = new Float32Array(nn);
+      var top = new Float32Array(nn);
+      for (var h = 0; h < att.heads; h++) {
+        for (var i = 0, at = h * nn; i < nn; i++, at++) {
+          var v = bytes[at];
+          sum[i] += v;
+          if (v > top[i]) top[i] = v;
+        }
+      }
+      for (var j = 0; j < nn; j++) {
+        sum[j] /= 255 * att.heads;
+        top[j] /= 255;
+        this.allMean[j] += sum[j] / layers.length;
+        if (top[j] > this.allMax[j]) this.allMax[j] = top[j];
+      }
+      this.mean.push(sum);
+      this.max.push(top);
+    }
+  }
+  AttentionMaps.prototype.map = function (layer, head) {
+    // layer -1: every block; head "mean", "max" or a head's index.
+    if (head === "mean") return layer < 0 ? this.allMean : this.mean[layer];
+    if (head === "max") return layer < 0 ? this.allMax : this.max[layer];
+    var nn = this.n * this.n;
+    var out = new Float32Array(nn);
+    var bytes = this.bytes[layer];
+    for (var i = 0; i < nn; i++) out[i] = bytes[head * nn + i] / 255;
+    return out;
+  };
+
+  function selectionName(layer, head) {
+    return (layer < 0 ? "all blocks" : "block " + layer) + " · " +
+      (head === "mean" ? "mean of heads" : head === "max" ? "max over heads" : "head " + head);
+  }
+
+  function thumbnail(maps, layer, head, shared) {
+    // A size × size canvas of one map (max-pooled when the map is larger), straight from the stored bytes for a head.
+    var n = maps.n;
+    var size = Math.min(n, THUMB);
+    var perHead = typeof head === "number";
+    var src = perHead ? maps.bytes[layer] : maps.map(layer, head);
+    var offset = perHead ? head * n * n : 0;
+    var scale = perHead ? 1 / 255 : 1;
+    var pooled = new Float32Array(size * size);
+    var cols = new Int32Array(n);
+    for (var c = 0; c < n; c++) cols[c] = Math.floor(c * size / n);
+    for (var r = 0; r < n; r++) {
+      var base = Math.floor(r * size / n) * size;
+      for (var c2 = 0, at = offset + r * n; c2 < n; c2++, at++) {
+        if (src[at] > pooled[base + cols[c2]]) pooled[base + cols[c2]] = src[at];
+      }
+    }
+    var peak = 0;
+    for (var p = 0; p < pooled.length; p++) if (pooled[p] > peak) peak = pooled[p];
+    peak *= scale;
+    var canvas = el("canvas");
+    canvas.width = size;
+    canvas.height = size;
+    var ctx = canvas.getContext("2d");
+    var image = ctx.createImageData(size, size);
+    var top = shared ? 1 : peak || 1;
+    for (var q = 0; q < pooled.length; q++) {
+      var colourOf = tint(ATT, pooled[q] * scale, top);
+      image.data[4 * q] = colourOf[0];
+      image.data[4 * q + 1] = colourOf[1];
+      image.data[4 * q + 2] = colourOf[2];
+      image.data[4 * q + 3] = 255;
+    }
+    ctx.putImageData(image, 0, 0);
+    return { canvas: canvas, peak: peak };
+  }
+
+  Card.prototype.attentionMaps = function () {
+    if (!this.maps) {
+      var att = this.entry.attention;
+      this.maps = Promise.all(att.data.map(inflate)).then(function (layers) { return new AttentionMaps(att, layers); });
+    }
+    return this.maps;
   };
 
   Card.prototype.drawAttention = function (body) {
@@ -500,56 +621,236 @@
     var st = this.state;
     var att = this.entry.attention;
     if (att.skipped) { body.appendChild(el("p", "tx-note", att.skipped)); return; }
-    if (!this.decoded) this.decoded = [];
-    var layerButtons = [];
+    if (typeof DecompressionStream === "undefined") {
+      body.appendChild(el("p", "tx-note", "This browser cannot unpack the attention maps (no DecompressionStream); " +
+        "current Chrome, Edge, Firefox and Safari can."));
+      return;
+    }
+    var redraw = function (patch) {
+      return function () {
+        Object.keys(patch).forEach(function (k) { st[k] = patch[k]; });
+        body.textContent = "";
+        self.drawAttention(body);
+      };
+    };
+    var toMap = st.attView === "overview" ? st.attMapView : st.attView;
+    var aggregate = typeof st.head === "number" ? "mean" : st.head;
+    var blocks = [button("all", st.layer < 0, redraw({ layer: -1, head: aggregate, attView: toMap }), "tx-layer")];
     for (var l = 0; l < att.layers; l++) {
-      layerButtons.push(button(String(l), l === st.layer, (function (layer) {
-        return function () { st.layer = layer; body.textContent = ""; self.drawAttention(body); };
-      })(l), "tx-layer"));
+      blocks.push(button(String(l), l === st.layer, redraw({ layer: l, attView: toMap }), "tx-layer"));
     }
-    var headButtons = [button("mean", st.head < 0, function () { st.head = -1; body.textContent = ""; self.drawAttention(body); })];
+    var heads = ["mean", "max"].map(function (a) {
+      return button(a, st.head === a, redraw({ head: a, attView: toMap }), "tx-agg-button");
+    });
     for (var h = 0; h < att.heads; h++) {
-      headButtons.push(button(String(h), h === st.head, (function (head) {
-        return function () { st.head = head; body.textContent = ""; self.drawAttention(body); };
-      })(h), "tx-head-button"));
+      var pick = redraw({ head: h, layer: Math.max(0, st.layer), attView: toMap });
+      heads.push(button(String(h), st.head === h, pick, "tx-head-button"));
     }
-    body.appendChild(group("layer", layerButtons));
-    body.appendChild(group("head", headButtons));
-    if (!this.decoded[st.layer]) {
-      var raw = atob(att.data[st.layer]);
-      var bytes = new Uint8Array(raw.length);
-      for (var b = 0; b < raw.length; b++) bytes[b] = raw.charCodeAt(b);
-      this.decoded[st.layer] = bytes;
+    body.appendChild(group("block", blocks));
+    body.appendChild(group("head", heads));
+    body.appendChild(group("show", [
+      button("overview", st.attView === "overview", redraw({ attView: "overview" }), "tx-att-view"),
+      button("matrix", st.attView === "matrix", redraw({ attView: "matrix", attMapView: "matrix" }), "tx-att-view"),
+      button("head view", st.attView === "lines", redraw({ attView: "lines", attMapView: "lines" }), "tx-att-view")
+    ]));
+    body.appendChild(group("colour", [
+      button("each map", !st.attShared, redraw({ attShared: false }), "tx-att-scale"),
+      button("0 – 1 for all", st.attShared, redraw({ attShared: true }), "tx-att-scale")
+    ]));
+    var view = el("div", "tx-att-body", "Unpacking the attention maps…");
+    body.appendChild(view);
+    var token = this.attDraw = (this.attDraw || 0) + 1;
+    this.attentionMaps().then(function (maps) {
+      if (token !== self.attDraw) return;  // a later click redrew the section meanwhile
+      view.textContent = "";
+      if (st.attView === "overview") self.drawOverview(view, maps, redraw);
+      else self.drawMap(view, maps);
+    }, function (error) {
+      view.textContent = "The attention maps could not be unpacked: " + error;
+    });
+  };
+
+  Card.prototype.drawOverview = function (view, maps, redraw) {
+    var st = this.state;
+    var n = maps.n;
+    var layers = maps.bytes.length;
+    view.appendChild(colourBar([[255, 255, 255], ATT], "0", st.attShared ? "1" : "map max", null,
+      st.attShared ? "every map on one scale" : "each map scaled to its own largest weight (hover for it)"));
+    view.appendChild(el("p", "tx-note", "Rows: blocks 0 … " + (layers - 1) + ", then all blocks together; columns: " +
+      "mean and max over heads, then each head. A map's rows are queries (the attending tokens), its columns keys" +
+      (n > THUMB ? "; " + n + " × " + n + " maps are max-pooled to " + THUMB + " × " + THUMB : "") +
+      ". Click one to enlarge it."));
+    var grid = el("div", "tx-att-grid");
+    grid.style.gridTemplateColumns = "max-content repeat(" + (maps.heads + 2) + ", " + THUMB + "px)";
+    var columns = ["mean", "max"];
+    for (var h = 0; h < maps.heads; h++) columns.push(h);
+    grid.appendChild(el("span"));
+    columns.forEach(function (c) { grid.appendChild(el("span", "tx-att-col", typeof c === "number" ? "head " + c : c)); });
+    for (var l = 0; l <= layers; l++) {
+      var layer = l < layers ? l : -1;
+      grid.appendChild(el("span", "tx-att-row", layer < 0 ? "all blocks" : "block " + layer));
+      columns.forEach(function (head) {
+        if (layer < 0 && typeof head === "number") return;  // head h of one block is unrelated to head h of another
+        var thumb = thumbnail(maps, layer, head, st.attShared);
+        var name = selectionName(layer, head);
+        var enlarge = redraw({ layer: layer, head: head, attView: st.attMapView });
+        var b = button("", st.layer === layer && st.head === head, enlarge,
+          "tx-thumb" + (typeof head === "number" ? "" : " tx-thumb-agg"));
+        b.title = name + ": largest weight " + fixed(thumb.peak, 3);
+        b.setAttribute("aria-label", name);
+        b.appendChild(thumb.canvas);
+        grid.appendChild(b);
+      });
     }
-    var bytesL = this.decoded[st.layer];
-    var n = att.size;
-    var heads = att.heads;
-    var head = st.head;
-    var matrix = new Float32Array(n * n);
+    var wrap = el("div", "tx-canvas-wrap");
+    wrap.appendChild(grid);
+    view.appendChild(wrap);
+  };
+
+  Card.prototype.drawMap = function (view, maps) {
+    var st = this.state;
+    var n = maps.n;
+    var tokens = maps.tokens;
+    var weights = maps.map(st.layer, st.head);
     var peak = 0;
-    for (var i = 0; i < n * n; i++) {
-      var v = 0;
-      if (head >= 0) v = bytesL[head * n * n + i] / 255;
-      else { for (var hh = 0; hh < heads; hh++) v += bytesL[hh * n * n + i]; v = v / 255 / heads; }
-      matrix[i] = v;
-      if (v > peak) peak = v;
-    }
-    peak = peak || 1;
-    var tokens = att.tokens;
-    body.appendChild(el("p", "tx-note", "Row: the attending token (query); column: the token attended to (key). " +
-      "Colour scaled to the largest weight of this map (" + peak.toFixed(3) + ")."));
-    body.appendChild(heatmap({
+    for (var i = 0; i < weights.length; i++) if (weights[i] > peak) peak = weights[i];
+    var top = st.attShared ? 1 : peak || 1;
+    var name = selectionName(st.layer, st.head);
+    view.appendChild(el("h4", "tx-att-title", name));
+    view.appendChild(colourBar([[255, 255, 255], ATT], "0", fixed(top, 3), null,
+      st.attShared ? "one scale for every map" : "scaled to this map's largest weight"));
+    if (st.attView === "lines") { view.appendChild(headView(weights, n, tokens, top)); return; }
+    view.appendChild(el("p", "tx-note", "Row: the attending token (query); column: the token attended to (key)."));
+    view.appendChild(heatmap({
       rows: n,
       cols: n,
-      value: function (r, c) { return matrix[r * n + c]; },
-      colour: function (v) { return colour(ATT, v, peak); },
+      value: function (r, c) { return weights[r * n + c]; },
+      colour: function (v) { return tint(ATT, v, top); },
       rowLabel: function (r) { return tokens[r]; },
       colLabel: function (c) { return tokens[c]; },
-      describe: function (r, c, v) {
-        return tokens[r] + " → " + tokens[c] + ": " + v.toFixed(3) + " (layer " + st.layer + ", " + (head < 0 ? "mean of heads" : "head " + head) + ")";
-      }
+      describe: function (r, c, v) { return tokens[r] + " → " + tokens[c] + ": " + v.toFixed(3) + " (" + name + ")"; }
     }));
   };
+
+  function linkFloor(weights, top) {
+    // The weakest weight drawn for all tokens at once: LINK_FLOOR of the top, raised (in steps of top / 255)
+    // until at most LINK_BUDGET links remain, so that long texts stay readable and fast.
+    var bins = new Int32Array(256);
+    for (var i = 0; i < weights.length; i++) if (weights[i] > 0) bins[Math.min(255, Math.floor(weights[i] / top * 255))] += 1;
+    var kept = 0;
+    for (var b = 255; b >= 0; b--) {
+      kept += bins[b];
+      if (kept > LINK_BUDGET) return Math.max(top * LINK_FLOOR, (b + 1) / 255 * top);
+    }
+    return top * LINK_FLOOR;
+  }
+
+  function headView(weights, n, tokens, top) {
+    // bertviz-style: queries on the left, keys on the right, one line per link with opacity = weight / top.
+    // Hovering a token shows its links alone (where a query attends, what attends to a key); a click pins it.
+    var width = 180;
+    var height = n * HEAD_ROW;
+    var floors = { all: linkFloor(weights, top), one: top * LINK_FLOOR };
+    var box = el("div");
+    var note = el("p", "tx-note");
+    var hint = "Hover or click a token: left, where it attends; right, what attends to it.";
+    var readout = el("div", "tx-readout", hint);
+    var view = el("div", "tx-hv");
+    var columns = { q: el("div", "tx-hv-col tx-hv-q"), k: el("div", "tx-hv-col tx-hv-k") };
+    var spans = { q: [], k: [] };
+    var canvas = el("canvas");
+    var ratio = window.devicePixelRatio || 1;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    canvas.style.width = width + "px";
+    canvas.style.height = height + "px";
+    var ctx = canvas.getContext("2d");
+    ctx.scale(ratio, ratio);
+    ["q", "k"].forEach(function (side) {
+      tokens.forEach(function (t, i) {
+        var span = el("span", "tx-hv-tok", t);
+        span.dataset.i = String(i);
+        span.dataset.side = side;
+        columns[side].appendChild(span);
+        spans[side].push(span);
+      });
+    });
+    view.appendChild(columns.q);
+    view.appendChild(canvas);
+    view.appendChild(columns.k);
+    var pinned = null;
+    var marked = [];
+    function weight(side, i, j) { return side === "q" ? weights[i * n + j] : weights[j * n + i]; }
+    function draw(focus) {
+      marked.forEach(function (span) { span.style.backgroundColor = ""; span.classList.remove("tx-hot"); });
+      marked = [];
+      var buckets = [[], [], [], [], [], [], [], [], [], []];
+      var links = 0;
+      var floor = focus ? floors.one : floors.all;
+      var add = function (q, k, w) {
+        if (w < floor || w <= 0) return;
+        buckets[Math.min(9, Math.floor(w / top * 10))].push(q, k);
+        links += 1;
+      };
+      if (!focus) {
+        for (var q = 0; q < n; q++) for (var k = 0; k < n; k++) add(q, k, weights[q * n + k]);
+      } else {
+        var other = focus.side === "q" ? "k" : "q";
+        spans[focus.side][focus.i].classList.add("tx-hot");
+        marked.push(spans[focus.side][focus.i]);
+        for (var j = 0; j < n; j++) {
+          var w = weight(focus.side, focus.i, j);
+          if (focus.side === "q") add(focus.i, j, w); else add(j, focus.i, w);
+          if (w >= floor && w > 0) {
+            spans[other][j].style.backgroundColor = colour(ATT, w, top);
+            marked.push(spans[other][j]);
+          }
+        }
+      }
+      ctx.clearRect(0, 0, width, height);
+      ctx.lineWidth = focus ? 2 : 1;
+      buckets.forEach(function (pairs, b) {
+        if (!pairs.length) return;
+        ctx.strokeStyle = "rgba(" + ATT.join(",") + "," + ((b + 1) / 10).toFixed(1) + ")";
+        ctx.beginPath();
+        for (var p = 0; p < pairs.length; p += 2) {
+          ctx.moveTo(0, (pairs[p] + 0.5) * HEAD_ROW);
+          ctx.lineTo(width, (pairs[p + 1] + 0.5) * HEAD_ROW);
+        }
+        ctx.stroke();
+      });
+      note.textContent = links + " links drawn (weights ≥ " + fixed(floor, 3) + (floor > floors.one ?
+        ": the strongest " + LINK_BUDGET + " at most" : ", " + LINK_FLOOR * 100 + "% of the scale's top") + ")" +
+        (focus ? "" : "; hover or click a token to see its own.");
+      readout.textContent = focus ? strongest(focus) : hint;
+    }
+    function strongest(focus) {
+      var order = tokens.map(function (_, j) { return j; });
+      order.sort(function (a, b) { return weight(focus.side, focus.i, b) - weight(focus.side, focus.i, a); });
+      var top5 = order.slice(0, 5).map(function (j) { return tokens[j] + " " + weight(focus.side, focus.i, j).toFixed(3); });
+      return "“" + tokens[focus.i] + "” (" + (focus.side === "q" ? "query " + focus.i + ") attends to: " :
+        "key " + focus.i + ") is attended to by: ") + top5.join(" · ");
+    }
+    function tokenAt(ev) {
+      var node = ev.target && ev.target.closest ? ev.target.closest(".tx-hv-tok") : null;
+      return node ? { side: node.dataset.side, i: Number(node.dataset.i) } : null;
+    }
+    view.addEventListener("mouseover", function (ev) { var t = tokenAt(ev); if (t) draw(t); });
+    view.addEventListener("mouseleave", function () { draw(pinned); });
+    view.addEventListener("click", function (ev) {
+      var t = tokenAt(ev);
+      if (!t) return;
+      pinned = pinned && pinned.side === t.side && pinned.i === t.i ? null : t;
+      draw(pinned || t);
+    });
+    draw(null);
+    box.appendChild(note);
+    box.appendChild(readout);
+    var scroll = el("div", "tx-hv-scroll");
+    scroll.appendChild(view);
+    box.appendChild(scroll);
+    return box;
+  }
 
   Card.prototype.drawCurves = function (body) {
     var evals = this.evaluations();
@@ -624,55 +925,87 @@
     return box;
   }
 
-  // A canvas heatmap with labels when cells are big enough and a readout on hover; fast for 512×512.
+  // A colour bar: the ramp's colours from left to right, its end values, an optional middle value and a caption.
+  function colourBar(ramp, from, to, middle, caption) {
+    var bar = el("div", "tx-cbar");
+    bar.appendChild(el("span", "tx-cbar-end", from));
+    var strip = el("span", "tx-cbar-ramp");
+    strip.style.background = "linear-gradient(to right, " + ramp.map(cssColour).join(", ") + ")";
+    if (middle !== null) strip.appendChild(el("span", "tx-cbar-mid", middle));
+    bar.appendChild(strip);
+    bar.appendChild(el("span", "tx-cbar-end", to));
+    if (caption) bar.appendChild(el("span", "tx-note", caption));
+    return bar;
+  }
+
+  // A canvas heatmap: cells are painted as pixels and scaled up (fast for 512 × 512), labels drawn where cells are
+  // big enough, a readout on hover. spec.colour(v, row, col) gives an opaque [r, g, b]; zero and missing stay white.
   function heatmap(spec) {
     var rows = spec.rows, cols = spec.cols;
-    var cell = Math.max(1, Math.min(18, Math.floor(720 / Math.max(rows, cols, 1))));
-    if (rows < 16) cell = Math.max(cell, Math.min(18, Math.floor(720 / Math.max(cols, 1))));
-    var ch = Math.max(cell, rows <= 16 ? 14 : cell);
-    var labels = cell >= 9;
-    var clip = function (s) { s = String(s); return s.length > 12 ? s.slice(0, 11) + "…" : s; };
+    var cw = spec.cellWidth || Math.max(1, Math.min(18, Math.floor(720 / Math.max(rows, cols, 1))));
+    if (!spec.cellWidth && rows < 16) cw = Math.max(cw, Math.min(18, Math.floor(720 / Math.max(cols, 1))));
+    var ch = spec.cellHeight || Math.max(cw, rows <= 16 ? 14 : cw);
+    var clip = function (s) { s = String(s); return s.length > 14 ? s.slice(0, 13) + "…" : s; };
     var canvas = el("canvas");
     var ctx = canvas.getContext("2d");
-    ctx.font = "10px system-ui, sans-serif";
+    ctx.font = "11px system-ui, sans-serif";
     var widest = function (n, label) {
       var w = 0;
       for (var i = 0; i < n; i++) w = Math.max(w, ctx.measureText(clip(label(i))).width);
       return Math.ceil(w) + 8;
     };
-    var left = labels || rows <= 16 ? widest(rows, spec.rowLabel) : 4;
-    var top = labels ? widest(cols, spec.colLabel) : 4;
+    var left = ch >= 9 ? widest(rows, spec.rowLabel) : 4;
+    var top = cw >= 9 ? widest(cols, spec.colLabel) : 4;
+    var right = spec.rightLabel ? widest(rows, spec.rightLabel) + 4 : 4;
     var ratio = window.devicePixelRatio || 1;
-    var width = left + cols * cell + 4, height = top + rows * ch + 4;
+    var width = left + cols * cw + right, height = top + rows * ch + 4;
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
     canvas.style.width = width + "px";
     canvas.style.height = height + "px";
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", "heatmap: rows " + spec.rowLabel(0) + " … " + spec.rowLabel(rows - 1) +
+      ", columns " + spec.colLabel(0) + " … " + spec.colLabel(cols - 1));
     ctx.scale(ratio, ratio);
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, width, height);
+    var cells = document.createElement("canvas");
+    cells.width = Math.max(1, cols);
+    cells.height = Math.max(1, rows);
+    var cellCtx = cells.getContext("2d");
+    var image = cellCtx.createImageData(cells.width, cells.height);
     for (var r = 0; r < rows; r++) {
       for (var c = 0; c < cols; c++) {
         var v = spec.value(r, c);
-        if (!isNum(v) || v === 0) continue;
-        ctx.fillStyle = spec.colour(v, r, c);
-        ctx.fillRect(left + c * cell, top + r * ch, cell, ch);
+        var paint = isNum(v) && v !== 0 ? spec.colour(v, r, c) : [255, 255, 255];
+        var o = 4 * (r * cols + c);
+        image.data[o] = paint[0];
+        image.data[o + 1] = paint[1];
+        image.data[o + 2] = paint[2];
+        image.data[o + 3] = 255;
       }
     }
+    cellCtx.putImageData(image, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(cells, left, top, cols * cw, rows * ch);
     ctx.strokeStyle = "#d0d7de";
-    ctx.strokeRect(left - 0.5, top - 0.5, cols * cell + 1, rows * ch + 1);
+    ctx.strokeRect(left - 0.5, top - 0.5, cols * cw + 1, rows * ch + 1);
     ctx.fillStyle = "#1f2328";
-    ctx.font = "10px system-ui, sans-serif";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
     if (left > 4) {
       ctx.textAlign = "right";
-      ctx.textBaseline = "middle";
       for (var rr = 0; rr < rows; rr++) ctx.fillText(clip(spec.rowLabel(rr)), left - 4, top + rr * ch + ch / 2);
     }
-    if (labels) {
+    if (spec.rightLabel) {
+      ctx.textAlign = "left";
+      for (var rl = 0; rl < rows; rl++) ctx.fillText(clip(spec.rightLabel(rl)), left + cols * cw + 6, top + rl * ch + ch / 2);
+    }
+    if (top > 4) {
       ctx.textAlign = "left";
       for (var cc = 0; cc < cols; cc++) {
         ctx.save();
-        ctx.translate(left + cc * cell + cell / 2, top - 4);
+        ctx.translate(left + cc * cw + cw / 2, top - 4);
         ctx.rotate(-Math.PI / 2);
         ctx.fillText(clip(spec.colLabel(cc)), 0, 0);
         ctx.restore();
@@ -684,7 +1017,7 @@
     var readout = el("div", "tx-readout", "Hover a cell to see its value.");
     canvas.addEventListener("mousemove", function (ev) {
       var box = canvas.getBoundingClientRect();
-      var c2 = Math.floor((ev.clientX - box.left - left) / cell);
+      var c2 = Math.floor((ev.clientX - box.left - left) / cw);
       var r2 = Math.floor((ev.clientY - box.top - top) / ch);
       if (r2 < 0 || c2 < 0 || r2 >= rows || c2 >= cols) return;
       readout.textContent = spec.describe(r2, c2, spec.value(r2, c2));
