@@ -365,3 +365,32 @@ def test_attention_overview_at_512_tokens(browser, demo, tmp_path):
     assert tab.page.evaluate("document.getElementsByTagName('*').length") < 10_000
     tab.check_clean(path)
     tab.page.close()
+
+
+def test_relevance_by_layer(browser, demo, tmp_path):
+    lrp = explain(INJECT[:1], demo, "cp-lrp")
+    rollout = explain(INJECT[:1], demo, "rollout")
+    path = tmp_path / "layers.html"
+    path.write_text(page([lrp[0], rollout[0]]))
+    tab = open_page(browser, path)
+    card = tab.page.locator("article.tx-card").first
+    flow = card.locator("details.tx-flow")
+    flow.locator("summary").click()
+    canvas = flow.locator("canvas")
+    last = len(demo.layers) - 1
+    assert canvas.get_attribute("aria-label").startswith(f"heatmap: rows block 0 input … block {last} input")
+    assert "input of block N" in flow.locator("p.tx-note").inner_text()
+    assert flow.locator(".tx-cbar").inner_text().startswith("−row max")
+    box = canvas.bounding_box()
+    canvas.hover(position={"x": box["width"] / 2, "y": box["height"] - 10})  # a cell in the last row
+    assert flow.locator(".tx-readout").inner_text().startswith(f"block {last} input, ")
+    # an unsigned method with rows after each block
+    card.locator("button.tx-method", has_text="rollout").click()
+    assert (
+        card.locator("details.tx-flow canvas")
+        .get_attribute("aria-label")
+        .startswith(f"heatmap: rows after block 0 … after block {last}")
+    )
+    assert card.locator("details.tx-flow .tx-cbar").inner_text().startswith("0")
+    tab.check_clean(path)
+    tab.page.close()

@@ -8,6 +8,7 @@
   var POS = [22, 163, 74];
   var NEG = [220, 38, 38];
   var ATT = [9, 105, 218];
+  var UNSIGNED = [109, 40, 217];
   var THUMB = 52;  // px per attention thumbnail; larger maps are max-pooled down to it
   var HEAD_ROW = 16;  // px per token row in the head view
   var LINK_FLOOR = 0.02;  // the head view draws links of at least 2% of the scale's top …
@@ -51,6 +52,13 @@
     return [255 - (255 - hue[0]) * a, 255 - (255 - hue[1]) * a, 255 - (255 - hue[2]) * a];
   }
   function cssColour(c) { return "rgb(" + c.join(",") + ")"; }
+  function own(object, key) { return !!object && Object.prototype.hasOwnProperty.call(object, key); }
+  function methodInfo(name) { return own(data.methods, name) ? data.methods[name] : {}; }
+  function isSignedMethod(name) { return methodInfo(name).signed !== false; }
+  function siteLabel(site, layer) {
+    // One numbering everywhere: blocks 0 … L-1; "block input" → "block 3 input", "after block" → "after block 3".
+    return String(site || "block").replace("block", "block " + layer);
+  }
   function button(label, pressed, onClick, cls) {
     var b = el("button", cls, label);
     b.type = "button";
@@ -482,32 +490,54 @@
     });
   };
 
+  var SITE_NOTES = {
+    "block input": "Row N: relevance at the input of block N, as the method computes it there (block 0's input " +
+      "is the embedding output; the model's output comes after the last block).",
+    "after block": "Row N: the method's map after block N (the rollout through blocks 0 … N).",
+    "block attention": "Row N: the classification token's attention inside block N, averaged over heads."
+  };
+
   Card.prototype.drawFlow = function (body) {
     var self = this;
     var st = this.state;
     var entry = this.entry;
     var exp = this.exp();
-    var layers = exp.layer_scores;
+    var site = methodInfo(exp.method).layer_site;
+    var isSigned = isSignedMethod(exp.method);
+    var label = entry.labels[exp.targets[st.k]];
     var list = units(entry, st.level);
-    var rows = layers.map(function (layer) {
+    var rows = exp.layer_scores.map(function (layer) {
       return st.level === "word" ? aggregate(entry, layer[st.k]) : layer[st.k];
     });
+    var rescale = function (perLayer) {
+      return function () { st.perLayer = perLayer; body.textContent = ""; self.drawFlow(body); };
+    };
     body.appendChild(group("scale", [
-      button("each layer", st.perLayer, function () { st.perLayer = true; body.textContent = ""; self.drawFlow(body); }),
-      button("all layers", !st.perLayer, function () { st.perLayer = false; body.textContent = ""; self.drawFlow(body); })
+      button("each block", st.perLayer, rescale(true)),
+      button("all blocks", !st.perLayer, rescale(false))
     ]));
     var peaks = rows.map(function (r) { return peakOf(r, list); });
     var global = Math.max.apply(null, peaks);
-    body.appendChild(el("p", "tx-note", "Rows: layers (input at the top); columns: " + st.level + "s. " +
-      "Green supports " + entry.labels[exp.targets[st.k]] + ", red opposes it."));
+    body.appendChild(el("p", "tx-note", (own(SITE_NOTES, site) ? SITE_NOTES[site] : "Row N: the method's scores " +
+      "at block N (the method does not say whether that is the block's input or its output).") + " Columns: " +
+      st.level + "s. " + (isSigned ? "Green supports " + label + ", red opposes it." : "Unsigned: darker = more important.")));
+    var ramp = isSigned ? [NEG, [255, 255, 255], POS] : [[255, 255, 255], UNSIGNED];
+    var high = st.perLayer ? "row max" : fixed(global, 4);
+    body.appendChild(colourBar(ramp, isSigned ? "−" + high : "0", (isSigned ? "+" : "") + high, isSigned ? "0" : null,
+      st.perLayer ? "each row on its own scale: its largest |score| is right of it" : "one scale for every row"));
     body.appendChild(heatmap({
       rows: rows.length,
       cols: list.length,
+      cellWidth: Math.max(4, Math.min(44, Math.floor(900 / Math.max(list.length, 1)))),
+      cellHeight: 22,
       value: function (r, c) { return rows[r][c]; },
-      colour: function (v, r) { return tint(v >= 0 ? POS : NEG, v, st.perLayer ? peaks[r] : global); },
-      rowLabel: function (r) { return "layer " + r; },
+      colour: function (v, r) {
+        return tint(isSigned ? (v >= 0 ? POS : NEG) : UNSIGNED, v, st.perLayer ? peaks[r] : global);
+      },
+      rowLabel: function (r) { return siteLabel(site, r); },
       colLabel: function (c) { return list[c].label; },
-      describe: function (r, c, v) { return "layer " + r + ", " + list[c].label + ": " + signed(v); }
+      rightLabel: st.perLayer ? function (r) { return (isSigned ? "±" : "max ") + fixed(peaks[r], 3); } : null,
+      describe: function (r, c, v) { return siteLabel(site, r) + ", " + list[c].label + ": " + signed(v); }
     }));
   };
 
