@@ -190,7 +190,7 @@ def test_study_page(browser, files, study):
     card.locator("details.tx-flow summary").click()
     sync_api.expect(card.locator("details.tx-flow canvas")).to_have_count(1)
     p.locator("details", has_text="Model card").locator("summary").click()
-    assert "<script>alert(1)</script>" in p.locator("pre.tx-card-text").inner_text()
+    assert "<script>alert(1)</script>" in p.locator(".tx-card-text").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     p.screenshot(path=str(shot), full_page=True)
@@ -279,6 +279,18 @@ RENDER_MS = """async selector => {
     while (!document.querySelector(selector + " .tx-att-grid")) await new Promise(r => requestAnimationFrame(r));
     return [performance.now() - began, document.getElementsByTagName("*").length - before];
 }"""
+CARD = """# Demo card
+
+Some **bold**, *italic* and `code`; a [link](javascript:alert(1)) and <script>alert(1)</script>.
+
+| metric | value |
+|---|---:|
+| accuracy | **0.77** |
+
+- first
+  - nested
+- second
+"""
 
 
 def open_page(browser, path: Path) -> Tab:
@@ -394,3 +406,27 @@ def test_relevance_by_layer(browser, demo, tmp_path):
     assert card.locator("details.tx-flow .tx-cbar").inner_text().startswith("0")
     tab.check_clean(path)
     tab.page.close()
+
+
+def test_model_card_markdown(browser, tmp_path):
+    path = tmp_path / "card.html"
+    e = synthetic("one two")
+    path.write_text(render(build_payload([[e]], model={"name": "m", "card": CARD})))
+    tab = open_page(browser, path)
+    p = tab.page
+    p.locator("details.tx-model-card summary").click()
+    card = p.locator(".tx-card-text")
+    assert card.locator("h3").inner_text() == "Demo card"
+    assert card.locator("table tr").nth(1).locator("td").all_inner_texts() == ["accuracy", "0.77"]
+    assert card.locator("table th").all_inner_texts() == ["metric", "value"]
+    assert card.locator("td strong").inner_text() == "0.77"
+    assert [card.locator(t).inner_text() for t in ("p strong", "p em", "p code")] == ["bold", "italic", "code"]
+    assert card.locator(":scope > ul > li").count() == 2 and card.locator("ul ul > li").inner_text() == "nested"
+    link = card.locator(".tx-md-link")
+    assert link.inner_text() == "link (javascript:alert(1))"
+    assert p.locator("a, script:not(#tx-data):not(:last-of-type)").count() == 0
+    link.click()
+    assert "<script>alert(1)</script>" in card.locator("p").first.inner_text()
+    assert p.url == path.as_uri()
+    tab.check_clean(path)
+    p.close()
