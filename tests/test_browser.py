@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from trexplain import explain
+from trexplain.diagnostics import IDENTITIES
 from trexplain.explanation import Explanation
 from trexplain.report.run import attention_maps
 from trexplain.viz.html import page, render
@@ -379,13 +380,14 @@ def test_attention_overview_at_512_tokens(browser, demo, tmp_path):
     tab.page.close()
 
 
-def test_relevance_by_layer(browser, demo, tmp_path):
+def test_relevance_by_layer_and_diagnostics(browser, demo, tmp_path):
     lrp = explain(INJECT[:1], demo, "cp-lrp")
     rollout = explain(INJECT[:1], demo, "rollout")
     path = tmp_path / "layers.html"
     path.write_text(page([lrp[0], rollout[0]]))
     tab = open_page(browser, path)
     card = tab.page.locator("article.tx-card").first
+    assert card.locator(".tx-legend").inner_text().startswith("supports")
     flow = card.locator("details.tx-flow")
     flow.locator("summary").click()
     canvas = flow.locator("canvas")
@@ -396,8 +398,16 @@ def test_relevance_by_layer(browser, demo, tmp_path):
     box = canvas.bounding_box()
     canvas.hover(position={"x": box["width"] / 2, "y": box["height"] - 10})  # a cell in the last row
     assert flow.locator(".tx-readout").inner_text().startswith(f"block {last} input, ")
+    diag = card.locator("details.tx-diag")
+    assert "conservation check: error" in diag.locator("summary").inner_text()
+    diag.locator("summary").click()
+    identity = diag.locator("tr.tx-identity").inner_text()
+    assert "identity check: conservation" in identity and IDENTITIES["conservation"] in identity
+    assert "relevance sum ÷ logit" in diag.locator("tr", has_text="conservation").last.inner_text()
     # an unsigned method with rows after each block
     card.locator("button.tx-method", has_text="rollout").click()
+    assert card.locator(".tx-legend").inner_text().startswith("unsigned: darker = more important")
+    assert "green" not in card.locator(".tx-legend").inner_text().lower()
     assert (
         card.locator("details.tx-flow canvas")
         .get_attribute("aria-label")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from trexplain import __version__
+from trexplain.diagnostics import IDENTITIES
 from trexplain.errors import InputError
 from trexplain.explanation import SCHEMA_VERSION, Explanation
 from trexplain.records import text_record
@@ -80,6 +81,7 @@ def build_payload(
         "methods": _clean({k: dict(v) for k, v in (methods or method_info(per_text)).items()}),
         "summary": _clean(dict(summary)) if summary else None,
         "sanity": [_clean(dict(check)) for check in sanity] if sanity else None,
+        "identities": dict(IDENTITIES),
         "texts": texts,
     }
 

@@ -46,6 +46,7 @@
     return "rgba(" + rgb[0] + "," + rgb[1] + "," + rgb[2] + "," + a.toFixed(3) + ")";
   }
   function signedColour(v, peak) { return colour(v >= 0 ? POS : NEG, v, peak); }
+  function scoreColour(isSigned, v, peak) { return isSigned ? signedColour(v, peak) : colour(UNSIGNED, v, peak); }
   function tint(hue, v, peak) {
     // The opaque colour of hue at opacity |v| / peak over white, for canvas pixels.
     var a = peak > 0 ? Math.min(1, Math.abs(v) / peak) : 0;
@@ -305,17 +306,6 @@
       card.appendChild(markdown(model.card));
       head.appendChild(card);
     }
-    var legend = el("div", "tx-legend");
-    [[POS, "supports the class"], [NEG, "opposes the class"]].forEach(function (p) {
-      var item = el("span");
-      var sw = el("span", "tx-swatch");
-      sw.style.background = cssColour(p[0]);
-      item.appendChild(sw);
-      item.appendChild(document.createTextNode(p[1]));
-      legend.appendChild(item);
-    });
-    legend.appendChild(el("span", null, "opacity = |score| / largest |score| of the text"));
-    head.appendChild(legend);
     return head;
   }
 
@@ -387,6 +377,46 @@
     return box;
   }
 
+  // ------------------------------------------------------------ diagnostics
+  // One line per diagnostic the methods record; the identity checks' meanings come with the data.
+  var MEANINGS = {
+    seconds: "time to explain this text, all its classes together (seconds)",
+    truncated_tokens: "tokens cut off the end of the text: the model never saw them",
+    steps: "integration nodes (gradient evaluations) along the path, the most any class needed",
+    f_input: "the class logit at the input",
+    f_baseline: "the class logit at the baseline",
+    score_sum: "sum of the token scores",
+    completeness_error: "|score sum − (f(input) − f(baseline))|, in logits",
+    relative_error: "completeness error ÷ |f(input) − f(baseline)|",
+    layer_score_sum: "sum of the token scores at each block input, block 0 first",
+    layer_completeness_error: "completeness error at each block input, block 0 first",
+    logit: "the explained class logit",
+    relevance_sum: "sum of the token relevances",
+    conservation: "relevance sum ÷ logit (1 = all of the logit reaches the tokens)",
+    n_features: "features switched on and off (words, or tokens with level=token)",
+    forwards: "model forward passes spent on this text",
+    n_samples: "sampled coalitions of features (KernelSHAP: besides the empty and the full input)",
+    seed: "seed of the sampler (the same seed gives the same scores)",
+    r2: "weighted R² of the local linear fit (1 = it reproduces the sampled outputs)",
+    intercept: "the local linear fit's value with every feature removed",
+    exact: "true: every coalition was enumerated, so the Shapley values are exact",
+    base_value: "f with every feature removed",
+    full_value: "f of the whole input",
+    base_plus_sum: "base value + sum of the Shapley values",
+    efficiency_error: "|base value + sum of the Shapley values − f(input)|",
+    reconstructed: "true: rebuilt from the paper's description (no public code to compare with)"
+  };
+  function precise(v) { return isNum(v) ? String(Number(v.toPrecision(4))) : "–"; }
+  function shown(v) {
+    if (isNum(v)) return precise(v);
+    if (Array.isArray(v) && v.every(function (x) { return isNum(x) || x === null; })) return v.map(precise).join(", ");
+    return short(v);
+  }
+  function identityError(identity, k) {
+    var pick = function (list) { return Array.isArray(list) ? (list.length > 1 ? list[k] : list[0]) : null; };
+    return { total: pick(identity.total), expected: pick(identity.expected), error: pick(identity.error) };
+  }
+
   // ------------------------------------------------------------------ a card
   function Card(entry, number) {
     this.entry = entry;
@@ -429,6 +459,8 @@
     node.appendChild(head);
     this.controls = el("div", "tx-controls");
     node.appendChild(this.controls);
+    this.legend = el("div", "tx-legend");
+    node.appendChild(this.legend);
     this.text = el("div", "tx-text");
     this.readout = el("div", "tx-readout", "Hover a word to see its score.");
     node.appendChild(this.text);
@@ -437,8 +469,6 @@
     node.appendChild(this.bars);
     this.sections = el("div");
     node.appendChild(this.sections);
-    this.params = el("div", "tx-params");
-    node.appendChild(this.params);
     var self = this;
     this.text.addEventListener("mouseover", function (ev) { self.hover(ev.target); });
     this.bars.addEventListener("mouseover", function (ev) { self.hover(ev.target); });
@@ -459,29 +489,31 @@
     var list = units(entry, st.level);
     var vals = values(entry, exp, st.k, st.level);
     var peak = peakOf(vals, list);
-    this.current = { units: list, values: vals, peak: peak };
+    var label = entry.labels[exp.targets[st.k]];
+    var isSigned = isSignedMethod(exp.method);
+    this.current = { units: list, values: vals, peak: peak, signed: isSigned };
+    this.node.classList.toggle("tx-unsigned", !isSigned);
+    this.renderLegend(isSigned, label);
     this.renderText(list, vals, peak);
     this.renderBars(list, vals, peak);
     this.renderSections();
-    var label = entry.labels[exp.targets[st.k]];
-    var bits = ["method " + exp.method, "class " + label];
-    Object.keys(exp.params || {}).forEach(function (k) { bits.push(k + "=" + short(exp.params[k])); });
-    var diag = exp.diagnostics || {};
-    var axes = exp.diagnostic_axes || {};
-    Object.keys(diag).forEach(function (k) {
-      var v = diag[k];
-      if (exp.params && JSON.stringify(exp.params[k]) === JSON.stringify(v)) return;
-      if (k === "identity" && v && Array.isArray(v.error)) {  // the method's identity check, per target
-        var err = v.error.length > 1 ? v.error[st.k] : v.error[0];
-        bits.push(v.kind + " error=" + (isNum(err) ? Number(err.toPrecision(4)) : "–"));
-        return;
-      }
-      var axis = (axes[k] || []).indexOf("target");  // declared axes, never guessed from lengths
-      if (axis >= 0) v = alongAxis(v, axis, st.k);
-      bits.push(k + "=" + (isNum(v) ? Number(v.toPrecision(4)) : short(v)));
-    });
-    this.params.textContent = bits.join(" · ");
     this.readout.textContent = "Hover a " + (st.level === "word" ? "word" : "token") + " to see its score for " + label + ".";
+  };
+
+  Card.prototype.renderLegend = function (isSigned, label) {
+    var legend = this.legend;
+    legend.textContent = "";
+    var items = isSigned ? [[POS, "supports " + label], [NEG, "opposes " + label]] :
+      [[UNSIGNED, "unsigned: darker = more important (this method does not say for or against " + label + ")"]];
+    items.forEach(function (p) {
+      var item = el("span");
+      var sw = el("span", "tx-swatch");
+      sw.style.background = cssColour(p[0]);
+      item.appendChild(sw);
+      item.appendChild(document.createTextNode(p[1]));
+      legend.appendChild(item);
+    });
+    legend.appendChild(el("span", null, "opacity = |score| / largest |score| of the text"));
   };
 
   Card.prototype.renderControls = function () {
@@ -531,7 +563,7 @@
         cursor = u.end;
       }
       span.dataset.i = String(i);
-      span.style.backgroundColor = signedColour(vals[i], peak);
+      span.style.backgroundColor = scoreColour(this.current.signed, vals[i], peak);
       span.title = u.label + ": " + signed(vals[i]);
       frag.appendChild(span);
     }
@@ -607,6 +639,7 @@
     if (entry.attention) parts.push(["attention", "Attention by block and head", this.drawAttention]);
     var evals = this.evaluations();
     if (evals.length) parts.push(["curves", "Perturbation curves and metrics", this.drawCurves]);
+    parts.push(["diag", this.diagnosticsTitle(), this.drawDiagnostics]);
     parts.forEach(function (p) {
       // Attention does not depend on the method or class: its section (and what it drew) is kept.
       if (p[0] === "attention" && self.attentionSection) { box.appendChild(self.attentionSection); return; }
@@ -633,6 +666,55 @@
     return (this.entry.evaluation || []).filter(function (e) {
       return e && e.method === wanted && (e.target === label || e.target === index);
     });
+  };
+
+  Card.prototype.diagnosticsTitle = function () {
+    var identity = (this.exp().diagnostics || {}).identity;
+    if (!identity || !identity.kind) return "Parameters and diagnostics";
+    var error = identityError(identity, this.state.k).error;
+    return "Parameters and diagnostics · " + identity.kind + " check: error " + precise(error);
+  };
+
+  Card.prototype.drawDiagnostics = function (body) {
+    var exp = this.exp();
+    var k = this.state.k;
+    var params = exp.params || {};
+    var diag = exp.diagnostics || {};
+    var axes = exp.diagnostic_axes || {};
+    var table = el("table", "tx-table tx-diag-table");
+    function row(name, value, meaning, cls) {
+      var tr = el("tr", cls);
+      [name, value, meaning].forEach(function (text) { tr.appendChild(el("td", null, text)); });
+      table.appendChild(tr);
+    }
+    function heading(texts) {
+      var tr = el("tr");
+      texts.forEach(function (text) { tr.appendChild(el("th", null, text)); });
+      table.appendChild(tr);
+    }
+    var summary = methodInfo(exp.method).summary;
+    body.appendChild(el("p", "tx-note", exp.method + (summary ? ": " + summary : "")));
+    if (Object.keys(params).length) {
+      heading(["parameter", "value", ""]);
+      Object.keys(params).forEach(function (key) { row(key, short(params[key]), ""); });
+    }
+    heading(["diagnostic", "value for " + this.entry.labels[exp.targets[k]], "what it means"]);
+    var identity = diag.identity;
+    if (identity && identity.kind) {
+      var check = identityError(identity, k);
+      var value = (isNum(check.total) ? "total " + precise(check.total) + " vs " + precise(check.expected) + ", " : "") +
+        "error " + precise(check.error);
+      var meaning = own(data.identities, identity.kind) ? data.identities[identity.kind] : "";
+      row("identity check: " + identity.kind, value, meaning, "tx-identity");
+    }
+    Object.keys(diag).forEach(function (key) {
+      var v = diag[key];
+      if (key === "identity" || (own(params, key) && JSON.stringify(params[key]) === JSON.stringify(v))) return;
+      var axis = (own(axes, key) ? axes[key] : []).indexOf("target");  // declared axes, never guessed from lengths
+      if (axis >= 0) v = alongAxis(v, axis, k);
+      row(key, shown(v), own(MEANINGS, key) ? MEANINGS[key] : "");
+    });
+    body.appendChild(table);
   };
 
   var SITE_NOTES = {
