@@ -16,6 +16,7 @@ from trexplain import explain
 from trexplain.diagnostics import IDENTITIES
 from trexplain.explanation import Explanation
 from trexplain.report.run import attention_maps
+from trexplain.viz import figures
 from trexplain.viz.html import page, render
 from trexplain.viz.payload import build_payload, decode_attention
 
@@ -415,6 +416,35 @@ def test_relevance_by_layer_and_diagnostics(browser, demo, tmp_path):
     )
     assert card.locator("details.tx-flow .tx-cbar").inner_text().startswith("0")
     tab.check_clean(path)
+    tab.page.close()
+
+
+def test_methods_side_by_side(browser, files, study):
+    gxi, payload = study
+    entry = payload["texts"][0]
+    target = gxi[0].predicted
+    tab = open_page(browser, files["study"])
+    card = tab.page.locator("article.tx-card").first
+    section = card.locator("details.tx-compare")
+    section.locator("summary").click()
+    headers = section.locator("th button").all_inner_texts()
+    assert headers == ["word", *(e["method"] for e in entry["explanations"])]
+    rows = section.locator("tr")
+    words = gxi[0].word_texts()
+    sync_api.expect(rows).to_have_count(1 + len(words))
+    saliency = next(e for e in entry["explanations"] if e["method"] == "saliency")
+    scores = figures.word_values(entry, saliency["scores"][saliency["targets"].index(target)])[1]
+    column = "els => els.map(e => e.children[2].textContent)"
+    assert rows.nth(1).evaluate_all(column) == [f"{scores[0]:+.4f}"]
+    section.locator("th button", has_text="saliency").click()
+    shown = section.locator("tr:not(:first-child)").evaluate_all(column)
+    assert shown == [f"{v:+.4f}" for v in sorted(scores, reverse=True)]
+    section.locator("th button", has_text="saliency").click()
+    assert section.locator("tr:not(:first-child)").evaluate_all(column) == shown[::-1]
+    assert section.locator("th[aria-sort=ascending]").inner_text().startswith("saliency")
+    section.locator("th button", has_text="word").click()
+    assert section.locator("tr:not(:first-child) td:first-child").all_inner_texts() == words
+    tab.check_clean(files["study"])
     tab.page.close()
 
 

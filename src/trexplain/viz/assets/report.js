@@ -636,6 +636,7 @@
     box.textContent = "";
     var parts = [];
     if (exp.layer_scores) parts.push(["flow", "Relevance by layer", this.drawFlow]);
+    if (entry.explanations.length > 1) parts.push(["compare", "Methods side by side", this.drawCompare]);
     if (entry.attention) parts.push(["attention", "Attention by block and head", this.drawAttention]);
     var evals = this.evaluations();
     if (evals.length) parts.push(["curves", "Perturbation curves and metrics", this.drawCurves]);
@@ -715,6 +716,70 @@
       row(key, shown(v), own(MEANINGS, key) ? MEANINGS[key] : "");
     });
     body.appendChild(table);
+  };
+
+  Card.prototype.drawCompare = function (body) {
+    var self = this;
+    var st = this.state;
+    var entry = this.entry;
+    var target = this.exp().targets[st.k];
+    var label = entry.labels[target];
+    var list = units(entry, st.level);
+    var columns = entry.explanations.map(function (e) {
+      var k = e.targets.indexOf(target);
+      var vals = k >= 0 ? values(entry, e, k, st.level) : null;
+      return { method: e.method, values: vals, peak: vals ? peakOf(vals, list) : 1, signed: isSignedMethod(e.method) };
+    });
+    var sort = st.compare;  // null: text order; else { col, dir: 1 largest first, -1 smallest first }
+    var order = list.map(function (_, i) { return i; });
+    if (sort) {
+      var col = columns[sort.col].values || [];
+      order.sort(function (a, b) {
+        if (!isNum(col[a]) || !isNum(col[b])) return (isNum(col[a]) ? -1 : 0) + (isNum(col[b]) ? 1 : 0) || a - b;
+        return sort.dir * (col[b] - col[a]) || a - b;
+      });
+    }
+    body.appendChild(el("p", "tx-note", "Every method's " + st.level + " scores for " + label + "; each column is " +
+      "coloured by its own largest |score| (green supports, red opposes; unsigned methods in purple, darker = " +
+      "more important). Click a method to sort by it, again to reverse; click the first column for text order."));
+    var table = el("table", "tx-table tx-compare-table");
+    var head = el("tr");
+    var resort = function (c) {
+      return function () {
+        st.compare = c < 0 ? null : { col: c, dir: sort && sort.col === c ? -sort.dir : 1 };
+        body.textContent = "";
+        self.drawCompare(body);
+      };
+    };
+    var first = el("th");
+    first.appendChild(button(st.level, !sort, resort(-1), "tx-sort"));
+    head.appendChild(first);
+    columns.forEach(function (c, j) {
+      var th = el("th");
+      var on = !!sort && sort.col === j;
+      th.setAttribute("aria-sort", on ? (sort.dir > 0 ? "descending" : "ascending") : "none");
+      var b = button(c.method + (on ? (sort.dir > 0 ? " ↓" : " ↑") : ""), on, resort(j), "tx-sort");
+      b.dataset.method = c.method;
+      th.appendChild(b);
+      th.title = c.values ? (c.signed ? "signed" : "unsigned") + ", coloured up to |score| " + fixed(c.peak, 4) :
+        c.method + " did not explain " + label;
+      head.appendChild(th);
+    });
+    table.appendChild(head);
+    order.forEach(function (i) {
+      var tr = el("tr");
+      tr.appendChild(el("td", list[i].special ? "tx-special-cell" : null, list[i].label));
+      columns.forEach(function (c) {
+        var v = c.values ? c.values[i] : null;
+        var td = el("td", null, c.values ? signed(v) : "–");
+        if (isNum(v)) td.style.backgroundColor = scoreColour(c.signed, v, c.peak);
+        tr.appendChild(td);
+      });
+      table.appendChild(tr);
+    });
+    var wrap = el("div", "tx-compare-wrap");
+    wrap.appendChild(table);
+    body.appendChild(wrap);
   };
 
   var SITE_NOTES = {
