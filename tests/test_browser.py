@@ -448,6 +448,37 @@ def test_methods_side_by_side(browser, files, study):
     tab.page.close()
 
 
+def test_notebook_iframe_fits_its_content(browser, tmp_path):
+    fragment = synthetic("a notebook cell with a few words", layers=6)._repr_html_()
+    notebook = tmp_path / "cell.html"
+    notebook.write_text(f"<!doctype html><html><body><p>cell output:</p>{fragment}<p>next cell</p></body></html>")
+    tab = Tab(browser)
+    tab.page.goto(notebook.as_uri())
+    frame = tab.page.frame_locator("iframe")
+    frame.locator("html[data-ready=true]").wait_for(timeout=10_000)
+
+    def settled() -> int:
+        """The frame's height once it equals the height of the page inside it."""
+        inner = tab.page.frames[1]
+        for _ in range(50):
+            content = inner.evaluate("Math.ceil(document.documentElement.getBoundingClientRect().height)")
+            if tab.page.evaluate("document.querySelector('iframe').clientHeight") == content:
+                return content
+            tab.page.wait_for_timeout(100)
+        raise AssertionError("the iframe never took its content's height")
+
+    closed = settled()
+    frame.locator("details.tx-flow summary").click()
+    frame.locator("details.tx-flow canvas").wait_for()
+    opened = settled()
+    assert opened > closed + 100
+    assert tab.page.frames[1].evaluate("document.documentElement.scrollHeight") <= opened  # nothing cut off
+    frame.locator("details.tx-flow summary").click()
+    assert settled() == closed
+    tab.check_clean(notebook)
+    tab.page.close()
+
+
 def test_model_card_markdown(browser, tmp_path):
     path = tmp_path / "card.html"
     e = synthetic("one two")

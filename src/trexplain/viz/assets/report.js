@@ -1406,5 +1406,15 @@
   var sanity = renderSanity();
   if (sanity) root.appendChild(sanity);
   root.appendChild(renderTexts());
+  if (window.parent !== window && window.ResizeObserver) {
+    // Inside a notebook's iframe: tell the page around it how tall this document is, whenever that changes
+    // (viz/html.py's `iframe` listens and resizes the frame). The message carries one number and nothing else.
+    var posted = 0;
+    new ResizeObserver(function () {
+      var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+      if (height !== posted) window.parent.postMessage({ trexplainHeight: height }, "*");
+      posted = height;
+    }).observe(document.documentElement);
+  }
   document.documentElement.dataset.ready = "true";
 })();
