@@ -274,6 +274,11 @@ def test_real_evaluation_renders(browser, tiny, tmp_path):
     p.close()
 
 
+HOSTILE = {
+    "token": "<img/src=x/onerror=alert(1)>",
+    "label": "<script>alert(2)</script>",
+    "method": "<svg onload=alert(3)>",
+}
 RENDER_MS = """async selector => {
     const began = performance.now();
     const before = document.getElementsByTagName("*").length;
@@ -499,5 +504,44 @@ def test_model_card_markdown(browser, tmp_path):
     link.click()
     assert "<script>alert(1)</script>" in card.locator("p").first.inner_text()
     assert p.url == path.as_uri()
+    tab.check_clean(path)
+    p.close()
+
+
+def test_hostile_names_stay_inert(browser, tmp_path):
+    words = [HOSTILE["token"], "fine", "day"]
+    base = synthetic(" ".join(words), layers=3).to_dict()
+    hostile = {
+        **base,
+        "labels": [HOSTILE["label"], "<b>positive</b>"],
+        "method": HOSTILE["method"],
+        "params": {HOSTILE["token"]: HOSTILE["label"]},
+        "diagnostics": {HOSTILE["label"]: HOSTILE["token"], "constructor": 1},
+    }
+    other = {**hostile, "method": "saliency", "layer_scores": None, "params": {}, "diagnostics": {}}
+    group = [Explanation.from_dict(hostile), Explanation.from_dict(other)]
+    n = len(base["tokens"])
+    attention = {"tokens": base["tokens"], "attention": np.full((2, 2, n, n), 1 / n)}
+    path = tmp_path / "hostile.html"
+    path.write_text(render(build_payload([group], attention=[attention])))
+    tab = open_page(browser, path)
+    p = tab.page
+    card = p.locator("article.tx-card")
+    for name in ("flow", "compare", "attention", "diag"):
+        card.locator(f"details.tx-{name} summary").click()
+    card.locator(".tx-thumb").first.click()
+    card.locator("button.tx-att-view", has_text="head view").click()
+    card.locator(".tx-hv-q .tx-hv-tok").nth(2).click()
+    card.locator(".tx-hv-k .tx-hv-tok").nth(2).hover()
+    card.locator("details.tx-flow canvas").hover()
+    assert HOSTILE["token"] in card.locator(".tx-hv-q").inner_text()
+    assert HOSTILE["method"] in card.locator("details.tx-compare th").nth(1).inner_text()
+    assert "<b>positive</b>" in card.locator(".tx-legend").inner_text()  # the predicted class
+    assert card.locator("button.tx-class").first.inner_text() == HOSTILE["label"]
+    diagnostics = card.locator("details.tx-diag").inner_text()
+    assert all(v in diagnostics for v in HOSTILE.values())
+    assert "function" not in card.locator("details.tx-diag tr", has_text="constructor").inner_text()
+    assert HOSTILE["token"] in card.locator("details.tx-flow canvas").get_attribute("aria-label")
+    assert p.locator("img, svg, b, [onload], [onerror]").count() == 0
     tab.check_clean(path)
     p.close()
