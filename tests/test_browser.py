@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from trexplain import explain
+from trexplain.diagnostics import IDENTITIES
 from trexplain.explanation import Explanation
 from trexplain.report.run import attention_maps
+from trexplain.viz import figures
 from trexplain.viz.html import page, render
-from trexplain.viz.payload import build_payload
+from trexplain.viz.payload import build_payload, decode_attention
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -190,7 +192,7 @@ def test_study_page(browser, files, study):
     card.locator("details.tx-flow summary").click()
     sync_api.expect(card.locator("details.tx-flow canvas")).to_have_count(1)
     p.locator("details", has_text="Model card").locator("summary").click()
-    assert "<script>alert(1)</script>" in p.locator("pre.tx-card-text").inner_text()
+    assert "<script>alert(1)</script>" in p.locator(".tx-card-text").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     p.screenshot(path=str(shot), full_page=True)
@@ -268,5 +270,278 @@ def test_real_evaluation_renders(browser, tiny, tmp_path):
     sync_api.expect(card.locator("details.tx-curves svg polyline")).to_have_count(
         4
     )  # MoRF, LeRF, insertion, random floor
+    tab.check_clean(path)
+    p.close()
+
+
+HOSTILE = {
+    "token": "<img/src=x/onerror=alert(1)>",
+    "label": "<script>alert(2)</script>",
+    "method": "<svg onload=alert(3)>",
+}
+RENDER_MS = """async selector => {
+    const began = performance.now();
+    const before = document.getElementsByTagName("*").length;
+    document.querySelector(selector + " summary").click();
+    while (!document.querySelector(selector + " .tx-att-grid")) await new Promise(r => requestAnimationFrame(r));
+    return [performance.now() - began, document.getElementsByTagName("*").length - before];
+}"""
+CARD = """# Demo card
+
+Some **bold**, *italic* and `code`; a [link](javascript:alert(1)) and <script>alert(1)</script>.
+
+| metric | value |
+|---|---:|
+| accuracy | **0.77** |
+
+- first
+  - nested
+- second
+"""
+
+
+def open_page(browser, path: Path) -> Tab:
+    tab = Tab(browser)
+    tab.open(path)
+    return tab
+
+
+def attention_of(demo, explanations: list[Explanation]) -> list:
+    return attention_maps(demo, [[e] for e in explanations])
+
+
+def test_attention_overview_and_head_view(browser, files, study):
+    att = study[1]["texts"][0]["attention"]
+    weights = decode_attention(att)
+    layers, heads, n = att["layers"], att["heads"], att["size"]
+    tab = open_page(browser, files["study"])
+    card = tab.page.locator("article.tx-card").first
+    section = card.locator("details.tx-attention")
+    section.locator("summary").click()
+    # the overview: every block × head, then mean and max per block and over all blocks
+    sync_api.expect(section.locator(".tx-thumb:not(.tx-thumb-agg)")).to_have_count(layers * heads)
+    sync_api.expect(section.locator(".tx-thumb.tx-thumb-agg")).to_have_count(2 * layers + 2)
+    assert "map max" in section.locator(".tx-cbar").inner_text()
+    # a click enlarges one thumbnail, with its colour bar up to the map's largest weight
+    section.locator('.tx-thumb[aria-label="block 1 · head 2"]').click()
+    sync_api.expect(section.locator(".tx-att-title")).to_have_text("block 1 · head 2")
+    sync_api.expect(section.locator("canvas")).to_have_count(1)
+    assert section.locator(".tx-cbar-end").nth(1).inner_text() == f"{weights[1, 2].max():.3f}"
+    # aggregation: the mean over one block's heads, and the max over every block and head
+    section.locator("button.tx-layer", has_text="0").click()
+    section.locator("button.tx-agg-button", has_text="mean").click()
+    sync_api.expect(section.locator(".tx-att-title")).to_have_text("block 0 · mean of heads")
+    assert section.locator(".tx-cbar-end").nth(1).inner_text() == f"{weights[0].mean(0).max():.3f}"
+    section.locator("button.tx-layer", has_text="all").click()
+    section.locator("button.tx-agg-button", has_text="max").click()
+    sync_api.expect(section.locator(".tx-att-title")).to_have_text("all blocks · max over heads")
+    assert section.locator(".tx-cbar-end").nth(1).inner_text() == f"{weights.max():.3f}"
+    # the head view: a query's links and where it attends, a key's links and what attends to it
+    section.locator("button.tx-layer", has_text="1").click()
+    section.locator("button.tx-head-button", has_text="2").click()
+    section.locator("button.tx-att-view", has_text="head view").click()
+    sync_api.expect(section.locator(".tx-hv-q .tx-hv-tok")).to_have_count(n)
+    row = weights[1, 2, 3]
+    section.locator(".tx-hv-q .tx-hv-tok").nth(3).click()
+    sync_api.expect(section.locator(".tx-hv-q .tx-hot")).to_have_count(1)
+    strongest = int(row.argmax())
+    readout = section.locator(".tx-readout").inner_text()
+    assert f"(query 3) attends to: {att['tokens'][strongest]} {row[strongest]:.3f}" in readout
+    floor = weights[1, 2].max() * 0.02
+    linked = int(((row >= floor) & (row > 0)).sum())
+    assert section.locator("p.tx-note").inner_text().startswith(f"{linked} links drawn")
+    tinted = "els => els.filter(e => e.style.backgroundColor).length"
+    assert section.locator(".tx-hv-k .tx-hv-tok").evaluate_all(tinted) == linked
+    section.locator(".tx-hv-k .tx-hv-tok").nth(strongest).click()
+    assert "is attended to by:" in section.locator(".tx-readout").inner_text()
+    assert section.locator(".tx-hv-q .tx-hv-tok").evaluate_all(tinted) > 0
+    section.screenshot(path=str(ARTIFACTS / "head_view.png"))
+    tab.check_clean(files["study"])
+    tab.page.close()
+
+
+def test_attention_overview_at_512_tokens(browser, demo, tmp_path):
+    text = " ".join(["the movie was great but the ending felt rushed and somewhat flat"] * 45)
+    with pytest.warns(UserWarning, match="truncated"):
+        explained = explain([text], demo, "gxi", truncate=True)
+        attention = attention_of(demo, explained)
+    payload = build_payload([explained], attention=attention)
+    att = payload["texts"][0]["attention"]
+    assert att["size"] == 512
+    path = tmp_path / "long.html"
+    path.write_text(render(payload))
+    assert path.stat().st_size < 4e6  # the compressed maps: about 2.4 MB for 6 blocks × 12 heads × 512²
+    tab = open_page(browser, path)
+    ms, created = tab.page.evaluate(RENDER_MS, "article details.tx-attention")
+    assert ms < 1000 and created < 1000  # aggregated and pooled thumbnails only, no per-cell elements
+    section = tab.page.locator("details.tx-attention")
+    sync_api.expect(section.locator(".tx-thumb:not(.tx-thumb-agg)")).to_have_count(att["layers"] * att["heads"])
+    assert "max-pooled to 52 × 52" in section.locator("p.tx-note").inner_text()
+    for selector in ('.tx-thumb[aria-label="block 5 · head 0"]', "button.tx-att-view:nth-of-type(3)"):
+        assert tab.page.evaluate(CLICK_MS, f"article details.tx-attention {selector}") < 1000
+    sync_api.expect(section.locator(".tx-hv-k .tx-hv-tok")).to_have_count(512)
+    assert "the strongest 2000 at most" in section.locator("p.tx-note").inner_text()
+    assert tab.page.evaluate("document.getElementsByTagName('*').length") < 10_000
+    tab.check_clean(path)
+    tab.page.close()
+
+
+def test_relevance_by_layer_and_diagnostics(browser, demo, tmp_path):
+    lrp = explain(INJECT[:1], demo, "cp-lrp")
+    rollout = explain(INJECT[:1], demo, "rollout")
+    path = tmp_path / "layers.html"
+    path.write_text(page([lrp[0], rollout[0]]))
+    tab = open_page(browser, path)
+    card = tab.page.locator("article.tx-card").first
+    assert card.locator(".tx-legend").inner_text().startswith("supports")
+    flow = card.locator("details.tx-flow")
+    flow.locator("summary").click()
+    canvas = flow.locator("canvas")
+    last = len(demo.layers) - 1
+    assert canvas.get_attribute("aria-label").startswith(f"heatmap: rows block 0 input … block {last} input")
+    assert "input of block N" in flow.locator("p.tx-note").inner_text()
+    assert flow.locator(".tx-cbar").inner_text().startswith("−row max")
+    box = canvas.bounding_box()
+    canvas.hover(position={"x": box["width"] / 2, "y": box["height"] - 10})  # a cell in the last row
+    assert flow.locator(".tx-readout").inner_text().startswith(f"block {last} input, ")
+    diag = card.locator("details.tx-diag")
+    assert "conservation check: error" in diag.locator("summary").inner_text()
+    diag.locator("summary").click()
+    identity = diag.locator("tr.tx-identity").inner_text()
+    assert "identity check: conservation" in identity and IDENTITIES["conservation"] in identity
+    assert "relevance sum ÷ logit" in diag.locator("tr", has_text="conservation").last.inner_text()
+    # an unsigned method with rows after each block
+    card.locator("button.tx-method", has_text="rollout").click()
+    assert card.locator(".tx-legend").inner_text().startswith("unsigned: darker = more important")
+    assert "green" not in card.locator(".tx-legend").inner_text().lower()
+    assert (
+        card.locator("details.tx-flow canvas")
+        .get_attribute("aria-label")
+        .startswith(f"heatmap: rows after block 0 … after block {last}")
+    )
+    assert card.locator("details.tx-flow .tx-cbar").inner_text().startswith("0")
+    tab.check_clean(path)
+    tab.page.close()
+
+
+def test_methods_side_by_side(browser, files, study):
+    gxi, payload = study
+    entry = payload["texts"][0]
+    target = gxi[0].predicted
+    tab = open_page(browser, files["study"])
+    card = tab.page.locator("article.tx-card").first
+    section = card.locator("details.tx-compare")
+    section.locator("summary").click()
+    headers = section.locator("th button").all_inner_texts()
+    assert headers == ["word", *(e["method"] for e in entry["explanations"])]
+    rows = section.locator("tr")
+    words = gxi[0].word_texts()
+    sync_api.expect(rows).to_have_count(1 + len(words))
+    saliency = next(e for e in entry["explanations"] if e["method"] == "saliency")
+    scores = figures.word_values(entry, saliency["scores"][saliency["targets"].index(target)])[1]
+    column = "els => els.map(e => e.children[2].textContent)"
+    assert rows.nth(1).evaluate_all(column) == [f"{scores[0]:+.4f}"]
+    section.locator("th button", has_text="saliency").click()
+    shown = section.locator("tr:not(:first-child)").evaluate_all(column)
+    assert shown == [f"{v:+.4f}" for v in sorted(scores, reverse=True)]
+    section.locator("th button", has_text="saliency").click()
+    assert section.locator("tr:not(:first-child)").evaluate_all(column) == shown[::-1]
+    assert section.locator("th[aria-sort=ascending]").inner_text().startswith("saliency")
+    section.locator("th button", has_text="word").click()
+    assert section.locator("tr:not(:first-child) td:first-child").all_inner_texts() == words
+    tab.check_clean(files["study"])
+    tab.page.close()
+
+
+def test_notebook_iframe_fits_its_content(browser, tmp_path):
+    fragment = synthetic("a notebook cell with a few words", layers=6)._repr_html_()
+    notebook = tmp_path / "cell.html"
+    notebook.write_text(f"<!doctype html><html><body><p>cell output:</p>{fragment}<p>next cell</p></body></html>")
+    tab = Tab(browser)
+    tab.page.goto(notebook.as_uri())
+    frame = tab.page.frame_locator("iframe")
+    frame.locator("html[data-ready=true]").wait_for(timeout=10_000)
+
+    def settled() -> int:
+        """The frame's height once it equals the height of the page inside it."""
+        inner = tab.page.frames[1]
+        for _ in range(50):
+            content = inner.evaluate("Math.ceil(document.documentElement.getBoundingClientRect().height)")
+            if tab.page.evaluate("document.querySelector('iframe').clientHeight") == content:
+                return content
+            tab.page.wait_for_timeout(100)
+        raise AssertionError("the iframe never took its content's height")
+
+    closed = settled()
+    frame.locator("details.tx-flow summary").click()
+    frame.locator("details.tx-flow canvas").wait_for()
+    opened = settled()
+    assert opened > closed + 100
+    assert tab.page.frames[1].evaluate("document.documentElement.scrollHeight") <= opened  # nothing cut off
+    frame.locator("details.tx-flow summary").click()
+    assert settled() == closed
+    tab.check_clean(notebook)
+    tab.page.close()
+
+
+def test_model_card_markdown(browser, tmp_path):
+    path = tmp_path / "card.html"
+    e = synthetic("one two")
+    path.write_text(render(build_payload([[e]], model={"name": "m", "card": CARD})))
+    tab = open_page(browser, path)
+    p = tab.page
+    p.locator("details.tx-model-card summary").click()
+    card = p.locator(".tx-card-text")
+    assert card.locator("h3").inner_text() == "Demo card"
+    assert card.locator("table tr").nth(1).locator("td").all_inner_texts() == ["accuracy", "0.77"]
+    assert card.locator("table th").all_inner_texts() == ["metric", "value"]
+    assert card.locator("td strong").inner_text() == "0.77"
+    assert [card.locator(t).inner_text() for t in ("p strong", "p em", "p code")] == ["bold", "italic", "code"]
+    assert card.locator(":scope > ul > li").count() == 2 and card.locator("ul ul > li").inner_text() == "nested"
+    link = card.locator(".tx-md-link")
+    assert link.inner_text() == "link (javascript:alert(1))"
+    assert p.locator("a, script:not(#tx-data):not(:last-of-type)").count() == 0
+    link.click()
+    assert "<script>alert(1)</script>" in card.locator("p").first.inner_text()
+    assert p.url == path.as_uri()
+    tab.check_clean(path)
+    p.close()
+
+
+def test_hostile_names_stay_inert(browser, tmp_path):
+    words = [HOSTILE["token"], "fine", "day"]
+    base = synthetic(" ".join(words), layers=3).to_dict()
+    hostile = {
+        **base,
+        "labels": [HOSTILE["label"], "<b>positive</b>"],
+        "method": HOSTILE["method"],
+        "params": {HOSTILE["token"]: HOSTILE["label"]},
+        "diagnostics": {HOSTILE["label"]: HOSTILE["token"], "constructor": 1},
+    }
+    other = {**hostile, "method": "saliency", "layer_scores": None, "params": {}, "diagnostics": {}}
+    group = [Explanation.from_dict(hostile), Explanation.from_dict(other)]
+    n = len(base["tokens"])
+    attention = {"tokens": base["tokens"], "attention": np.full((2, 2, n, n), 1 / n)}
+    path = tmp_path / "hostile.html"
+    path.write_text(render(build_payload([group], attention=[attention])))
+    tab = open_page(browser, path)
+    p = tab.page
+    card = p.locator("article.tx-card")
+    for name in ("flow", "compare", "attention", "diag"):
+        card.locator(f"details.tx-{name} summary").click()
+    card.locator(".tx-thumb").first.click()
+    card.locator("button.tx-att-view", has_text="head view").click()
+    card.locator(".tx-hv-q .tx-hv-tok").nth(2).click()
+    card.locator(".tx-hv-k .tx-hv-tok").nth(2).hover()
+    card.locator("details.tx-flow canvas").hover()
+    assert HOSTILE["token"] in card.locator(".tx-hv-q").inner_text()
+    assert HOSTILE["method"] in card.locator("details.tx-compare th").nth(1).inner_text()
+    assert "<b>positive</b>" in card.locator(".tx-legend").inner_text()  # the predicted class
+    assert card.locator("button.tx-class").first.inner_text() == HOSTILE["label"]
+    diagnostics = card.locator("details.tx-diag").inner_text()
+    assert all(v in diagnostics for v in HOSTILE.values())
+    assert "function" not in card.locator("details.tx-diag tr", has_text="constructor").inner_text()
+    assert HOSTILE["token"] in card.locator("details.tx-flow canvas").get_attribute("aria-label")
+    assert p.locator("img, svg, b, [onload], [onerror]").count() == 0
     tab.check_clean(path)
     p.close()

@@ -146,7 +146,11 @@ def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "pn
                 save(bar_figure(words, values, f"{exp['method']} → {label}"), f"{name}_bars")
                 if exp.get("layer_scores"):
                     flow = np.array([word_values(entry, layer[k])[1] for layer in exp["layer_scores"]])
-                    rows = [f"layer {n}" for n in range(len(flow))]
+                    rows = [
+                        site.replace("block", f"block {n}")
+                        for site in [payload["methods"].get(exp["method"], {}).get("layer_site", "block")]
+                        for n in range(len(flow))
+                    ]
                     save(
                         heatmap_figure(flow, rows, words, f"{exp['method']} → {label}: relevance by layer", True),
                         f"{name}_layers",

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import html
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib.resources import files
@@ -65,12 +66,26 @@ def page(explanations: Sequence[Explanation], title: str = "trexplain") -> str:
     return render(build_payload(group_by_input(explanations), title=title))
 
 
+# Beside the frame in a notebook: resize the frame to the height its page posts (report.js, on load and on every
+# change). It reads only a positive number from its own frame's window; where the notebook runs no scripts,
+# the frame keeps its first height and scrolls.
+LISTENER = (
+    "<script>(function(){var f=document.getElementById('FRAME');"
+    "window.addEventListener('message',function(e){var h=e.data&&e.data.trexplainHeight;"
+    "if(f&&e.source===f.contentWindow&&typeof h==='number'&&isFinite(h)&&h>0)f.style.height=Math.ceil(h)+'px';});"
+    "})();</script>"
+)
+
+
 def iframe(document: str, height: int = 480) -> str:
-    """`document` in an `<iframe srcdoc>`, escaped for the attribute; sandboxed, no server needed."""
-    box = f"resize:vertical;overflow:hidden;height:{int(height)}px;min-height:120px;border:1px solid #d0d7de"
+    """`document` in a sandboxed `<iframe srcdoc>` (escaped for the attribute) that grows and shrinks with its
+    content; `height` is its size until the page reports its own (or for good where scripts do not run)."""
+    frame = f"tx-frame-{uuid.uuid4().hex}"
+    size = f"box-sizing:content-box;width:calc(100% - 2px);height:{int(height)}px"
+    style = f"display:block;{size};border:1px solid #d0d7de"
     return (
-        f'<div style="{box}"><iframe srcdoc="{html.escape(document, quote=True)}" sandbox="allow-scripts" '
-        'title="trexplain" style="width:100%;height:100%;border:0"></iframe></div>'
+        f'<iframe id="{frame}" srcdoc="{html.escape(document, quote=True)}" sandbox="allow-scripts" '
+        f'title="trexplain" style="{style}"></iframe>' + LISTENER.replace("FRAME", frame)
     )
 
 

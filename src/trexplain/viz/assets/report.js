@@ -8,6 +8,11 @@
   var POS = [22, 163, 74];
   var NEG = [220, 38, 38];
   var ATT = [9, 105, 218];
+  var UNSIGNED = [109, 40, 217];
+  var THUMB = 52;  // px per attention thumbnail; larger maps are max-pooled down to it
+  var HEAD_ROW = 16;  // px per token row in the head view
+  var LINK_FLOOR = 0.02;  // the head view draws links of at least 2% of the scale's top …
+  var LINK_BUDGET = 2000;  // … and, with no token chosen, only the strongest 2000 of them
   var CURVES = [
     ["morf", "most relevant removed first", "rgb(220,38,38)"],
     ["lerf", "least relevant removed first", "rgb(22,163,74)"],
@@ -41,6 +46,20 @@
     return "rgba(" + rgb[0] + "," + rgb[1] + "," + rgb[2] + "," + a.toFixed(3) + ")";
   }
   function signedColour(v, peak) { return colour(v >= 0 ? POS : NEG, v, peak); }
+  function scoreColour(isSigned, v, peak) { return isSigned ? signedColour(v, peak) : colour(UNSIGNED, v, peak); }
+  function tint(hue, v, peak) {
+    // The opaque colour of hue at opacity |v| / peak over white, for canvas pixels.
+    var a = peak > 0 ? Math.min(1, Math.abs(v) / peak) : 0;
+    return [255 - (255 - hue[0]) * a, 255 - (255 - hue[1]) * a, 255 - (255 - hue[2]) * a];
+  }
+  function cssColour(c) { return "rgb(" + c.join(",") + ")"; }
+  function own(object, key) { return !!object && Object.prototype.hasOwnProperty.call(object, key); }
+  function methodInfo(name) { return own(data.methods, name) ? data.methods[name] : {}; }
+  function isSignedMethod(name) { return methodInfo(name).signed !== false; }
+  function siteLabel(site, layer) {
+    // One numbering everywhere: blocks 0 … L-1; "block input" → "block 3 input", "after block" → "after block 3".
+    return String(site || "block").replace("block", "block " + layer);
+  }
   function button(label, pressed, onClick, cls) {
     var b = el("button", cls, label);
     b.type = "button";
@@ -105,6 +124,151 @@
     return peak > 0 ? peak : 1;
   }
 
+  // ------------------------------------------------------------- model card
+  // A safe subset of Markdown drawn as DOM nodes: headings, paragraphs, lists, tables, rules, fenced code and
+  // inline bold, italic, code and links. Card text reaches the page through textContent only; a link shows its
+  // text and its URL as text and is never followed.
+  var INLINE = [
+    [/^`([^`]+)`/, "code"],
+    [/^\*\*(\S[\s\S]*?)\*\*/, "strong"],
+    [/^__(\S[\s\S]*?)__(?![A-Za-z0-9])/, "strong"],
+    [/^\*(\S[\s\S]*?)\*/, "em"],
+    [/^_(\S[\s\S]*?)_(?![A-Za-z0-9])/, "em"],
+    [/^\[([^\]]*)\]\(\s*((?:[^()\s]|\([^()\s]*\))*)(?:\s+"[^"]*")?\s*\)/, "link"]
+  ];
+  var LIST = /^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$/;
+  var HEADING = /^\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$/;
+  var TABLE_RULE = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
+
+  function inline(parent, text) {
+    var plain = "";
+    var i = 0;
+    function flush() { if (plain) parent.appendChild(document.createTextNode(plain)); plain = ""; }
+    while (i < text.length) {
+      var ch = text.charAt(i);
+      if (ch === "\\" && /[\\`*_[\]()#|-]/.test(text.charAt(i + 1))) { plain += text.charAt(i + 1); i += 2; continue; }
+      var m = null, kind = null;
+      if ("`*_[".indexOf(ch) >= 0 && !(ch === "_" && /[A-Za-z0-9]/.test(text.charAt(i - 1)))) {
+        var rest = text.slice(i);
+        for (var r = 0; r < INLINE.length && !m; r++) { m = INLINE[r][0].exec(rest); kind = INLINE[r][1]; }
+      }
+      if (!m) { plain += ch; i += 1; continue; }
+      flush();
+      if (kind === "code") {
+        parent.appendChild(el("code", null, m[1]));
+      } else if (kind === "link") {
+        var link = inline(el("span", "tx-md-link"), m[1]);
+        link.appendChild(el("span", "tx-md-url", " (" + m[2] + ")"));
+        parent.appendChild(link);
+      } else {
+        parent.appendChild(inline(el(kind), m[1]));
+      }
+      i += m[0].length;
+    }
+    flush();
+    return parent;
+  }
+  function tableCells(line) {
+    var out = [""];
+    var s = line.trim().replace(/^\|/, "").replace(/\|$/, "");
+    for (var i = 0; i < s.length; i++) {
+      var ch = s.charAt(i);
+      if (ch === "\\" && s.charAt(i + 1) === "|") { out[out.length - 1] += "|"; i += 1; }
+      else if (ch === "|") out.push("");
+      else out[out.length - 1] += ch;
+    }
+    return out.map(function (c) { return c.trim(); });
+  }
+  function markdownTable(box, lines, i) {
+    var head = tableCells(lines[i]);
+    var align = tableCells(lines[i + 1]).map(function (c) {
+      return /^:-+:$/.test(c) ? "center" : /-:$/.test(c) ? "right" : "left";
+    });
+    var table = el("table", "tx-md-table");
+    function row(cells, tag) {
+      var tr = el("tr");
+      head.forEach(function (_, j) {
+        var cell = inline(el(tag), cells[j] || "");
+        cell.style.textAlign = align[j] || "left";
+        tr.appendChild(cell);
+      });
+      table.appendChild(tr);
+    }
+    if (head.some(function (c) { return c; })) row(head, "th");  // "| | |" is a table without a header
+    for (i += 2; i < lines.length && lines[i].trim() && lines[i].indexOf("|") >= 0; i++) row(tableCells(lines[i]), "td");
+    box.appendChild(table);
+    return i;
+  }
+  function markdownList(parent, lines, i) {
+    // Items at the first item's indent; deeper items nest in the item above; other lines continue an item.
+    var first = LIST.exec(lines[i]);
+    var indent = first[1].length;
+    var node = parent.appendChild(el(/\d/.test(first[2]) ? "ol" : "ul"));
+    if (/\d/.test(first[2])) node.start = parseInt(first[2], 10);
+    var item = null;
+    var words = [];
+    function flush() { if (words.length) inline(item, words.join(" ")); words = []; }
+    while (i < lines.length && lines[i].trim() && !HEADING.test(lines[i])) {
+      var m = LIST.exec(lines[i]);
+      var depth = /^\s*/.exec(lines[i])[0].length;
+      if (depth < indent) break;
+      if (m && depth === indent) {
+        flush();
+        item = node.appendChild(el("li"));
+        words = [m[3]];
+        i += 1;
+      } else if (m) {
+        flush();
+        i = markdownList(item, lines, i);
+      } else {
+        words.push(lines[i].trim());
+        i += 1;
+      }
+    }
+    flush();
+    return i;
+  }
+  function markdown(source) {
+    var box = el("div", "tx-card-text");
+    var lines = String(source).replace(/\r\n?/g, "\n").split("\n");
+    var para = [];
+    function flush() { if (para.length) box.appendChild(inline(el("p"), para.join(" "))); para = []; }
+    var i = 0;
+    while (i < lines.length) {
+      var line = lines[i];
+      var m = HEADING.exec(line);
+      if (/^\s*```/.test(line)) {
+        flush();
+        var code = [];
+        for (i += 1; i < lines.length && !/^\s*```/.test(lines[i]); i++) code.push(lines[i]);
+        box.appendChild(el("pre", null, code.join("\n")));
+        i += 1;
+      } else if (!line.trim()) {
+        flush();
+        i += 1;
+      } else if (m) {
+        flush();
+        box.appendChild(inline(el("h" + Math.min(6, m[1].length + 2)), m[2]));  // # → h3: the page owns h1, h2
+        i += 1;
+      } else if (/^\s*([-*_])(\s*\1){2,}\s*$/.test(line)) {
+        flush();
+        box.appendChild(el("hr"));
+        i += 1;
+      } else if (line.indexOf("|") >= 0 && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1])) {
+        flush();
+        i = markdownTable(box, lines, i);
+      } else if (LIST.test(line)) {
+        flush();
+        i = markdownList(box, lines, i);
+      } else {
+        para.push(line.trim());
+        i += 1;
+      }
+    }
+    flush();
+    return box;
+  }
+
   // ------------------------------------------------------------------ header
   function renderHeader() {
     var head = el("header");
@@ -137,22 +301,11 @@
       head.appendChild(list);
     }
     if (model.card) {
-      var card = el("details");
+      var card = el("details", "tx-model-card");
       card.appendChild(el("summary", null, "Model card"));
-      card.appendChild(el("pre", "tx-card-text", model.card));
+      card.appendChild(markdown(model.card));
       head.appendChild(card);
     }
-    var legend = el("div", "tx-legend");
-    [[POS, "supports the class"], [NEG, "opposes the class"]].forEach(function (p) {
-      var item = el("span");
-      var sw = el("span", "tx-swatch");
-      sw.style.background = "rgb(" + p[0].join(",") + ")";
-      item.appendChild(sw);
-      item.appendChild(document.createTextNode(p[1]));
-      legend.appendChild(item);
-    });
-    legend.appendChild(el("span", null, "opacity = |score| / largest |score| of the text"));
-    head.appendChild(legend);
     return head;
   }
 
@@ -224,11 +377,54 @@
     return box;
   }
 
+  // ------------------------------------------------------------ diagnostics
+  // One line per diagnostic the methods record; the identity checks' meanings come with the data.
+  var MEANINGS = {
+    seconds: "time to explain this text, all its classes together (seconds)",
+    truncated_tokens: "tokens cut off the end of the text: the model never saw them",
+    steps: "integration nodes (gradient evaluations) along the path, the most any class needed",
+    f_input: "the class logit at the input",
+    f_baseline: "the class logit at the baseline",
+    score_sum: "sum of the token scores",
+    completeness_error: "|score sum − (f(input) − f(baseline))|, in logits",
+    relative_error: "completeness error ÷ |f(input) − f(baseline)|",
+    layer_score_sum: "sum of the token scores at each block input, block 0 first",
+    layer_completeness_error: "completeness error at each block input, block 0 first",
+    logit: "the explained class logit",
+    relevance_sum: "sum of the token relevances",
+    conservation: "relevance sum ÷ logit (1 = all of the logit reaches the tokens)",
+    n_features: "features switched on and off (words, or tokens with level=token)",
+    forwards: "model forward passes spent on this text",
+    n_samples: "sampled coalitions of features (KernelSHAP: besides the empty and the full input)",
+    seed: "seed of the sampler (the same seed gives the same scores)",
+    r2: "weighted R² of the local linear fit (1 = it reproduces the sampled outputs)",
+    intercept: "the local linear fit's value with every feature removed",
+    exact: "true: every coalition was enumerated, so the Shapley values are exact",
+    base_value: "f with every feature removed",
+    full_value: "f of the whole input",
+    base_plus_sum: "base value + sum of the Shapley values",
+    efficiency_error: "|base value + sum of the Shapley values − f(input)|",
+    reconstructed: "true: rebuilt from the paper's description (no public code to compare with)"
+  };
+  function precise(v) { return isNum(v) ? String(Number(v.toPrecision(4))) : "–"; }
+  function shown(v) {
+    if (isNum(v)) return precise(v);
+    if (Array.isArray(v) && v.every(function (x) { return isNum(x) || x === null; })) return v.map(precise).join(", ");
+    return short(v);
+  }
+  function identityError(identity, k) {
+    var pick = function (list) { return Array.isArray(list) ? (list.length > 1 ? list[k] : list[0]) : null; };
+    return { total: pick(identity.total), expected: pick(identity.expected), error: pick(identity.error) };
+  }
+
   // ------------------------------------------------------------------ a card
   function Card(entry, number) {
     this.entry = entry;
     this.number = number;
-    this.state = { exp: 0, k: 0, level: "word", sort: false, layer: 0, head: -1, perLayer: true };
+    this.state = {
+      exp: 0, k: 0, level: "word", sort: false, perLayer: true, compare: null,
+      layer: 0, head: "mean", attView: "overview", attMapView: "matrix", attShared: false
+    };
     this.node = el("article", "tx-card");
     this.node.dataset.index = String(number);
     this.open = {};
@@ -263,6 +459,8 @@
     node.appendChild(head);
     this.controls = el("div", "tx-controls");
     node.appendChild(this.controls);
+    this.legend = el("div", "tx-legend");
+    node.appendChild(this.legend);
     this.text = el("div", "tx-text");
     this.readout = el("div", "tx-readout", "Hover a word to see its score.");
     node.appendChild(this.text);
@@ -271,8 +469,6 @@
     node.appendChild(this.bars);
     this.sections = el("div");
     node.appendChild(this.sections);
-    this.params = el("div", "tx-params");
-    node.appendChild(this.params);
     var self = this;
     this.text.addEventListener("mouseover", function (ev) { self.hover(ev.target); });
     this.bars.addEventListener("mouseover", function (ev) { self.hover(ev.target); });
@@ -293,29 +489,31 @@
     var list = units(entry, st.level);
     var vals = values(entry, exp, st.k, st.level);
     var peak = peakOf(vals, list);
-    this.current = { units: list, values: vals, peak: peak };
+    var label = entry.labels[exp.targets[st.k]];
+    var isSigned = isSignedMethod(exp.method);
+    this.current = { units: list, values: vals, peak: peak, signed: isSigned };
+    this.node.classList.toggle("tx-unsigned", !isSigned);
+    this.renderLegend(isSigned, label);
     this.renderText(list, vals, peak);
     this.renderBars(list, vals, peak);
     this.renderSections();
-    var label = entry.labels[exp.targets[st.k]];
-    var bits = ["method " + exp.method, "class " + label];
-    Object.keys(exp.params || {}).forEach(function (k) { bits.push(k + "=" + short(exp.params[k])); });
-    var diag = exp.diagnostics || {};
-    var axes = exp.diagnostic_axes || {};
-    Object.keys(diag).forEach(function (k) {
-      var v = diag[k];
-      if (exp.params && JSON.stringify(exp.params[k]) === JSON.stringify(v)) return;
-      if (k === "identity" && v && Array.isArray(v.error)) {  // the method's identity check, per target
-        var err = v.error.length > 1 ? v.error[st.k] : v.error[0];
-        bits.push(v.kind + " error=" + (isNum(err) ? Number(err.toPrecision(4)) : "–"));
-        return;
-      }
-      var axis = (axes[k] || []).indexOf("target");  // declared axes, never guessed from lengths
-      if (axis >= 0) v = alongAxis(v, axis, st.k);
-      bits.push(k + "=" + (isNum(v) ? Number(v.toPrecision(4)) : short(v)));
-    });
-    this.params.textContent = bits.join(" · ");
     this.readout.textContent = "Hover a " + (st.level === "word" ? "word" : "token") + " to see its score for " + label + ".";
+  };
+
+  Card.prototype.renderLegend = function (isSigned, label) {
+    var legend = this.legend;
+    legend.textContent = "";
+    var items = isSigned ? [[POS, "supports " + label], [NEG, "opposes " + label]] :
+      [[UNSIGNED, "unsigned: darker = more important (this method does not say for or against " + label + ")"]];
+    items.forEach(function (p) {
+      var item = el("span");
+      var sw = el("span", "tx-swatch");
+      sw.style.background = cssColour(p[0]);
+      item.appendChild(sw);
+      item.appendChild(document.createTextNode(p[1]));
+      legend.appendChild(item);
+    });
+    legend.appendChild(el("span", null, "opacity = |score| / largest |score| of the text"));
   };
 
   Card.prototype.renderControls = function () {
@@ -365,7 +563,7 @@
         cursor = u.end;
       }
       span.dataset.i = String(i);
-      span.style.backgroundColor = signedColour(vals[i], peak);
+      span.style.backgroundColor = scoreColour(this.current.signed, vals[i], peak);
       span.title = u.label + ": " + signed(vals[i]);
       frag.appendChild(span);
     }
@@ -438,10 +636,14 @@
     box.textContent = "";
     var parts = [];
     if (exp.layer_scores) parts.push(["flow", "Relevance by layer", this.drawFlow]);
-    if (entry.attention) parts.push(["attention", "Attention by layer and head", this.drawAttention]);
+    if (entry.explanations.length > 1) parts.push(["compare", "Methods side by side", this.drawCompare]);
+    if (entry.attention) parts.push(["attention", "Attention by block and head", this.drawAttention]);
     var evals = this.evaluations();
     if (evals.length) parts.push(["curves", "Perturbation curves and metrics", this.drawCurves]);
+    parts.push(["diag", this.diagnosticsTitle(), this.drawDiagnostics]);
     parts.forEach(function (p) {
+      // Attention does not depend on the method or class: its section (and what it drew) is kept.
+      if (p[0] === "attention" && self.attentionSection) { box.appendChild(self.attentionSection); return; }
       var details = el("details", "tx-section tx-" + p[0]);
       details.appendChild(el("summary", null, p[1]));
       var body = el("div");
@@ -452,6 +654,7 @@
         self.open[p[0]] = details.open;
         if (details.open && !body.firstChild) draw();
       });
+      if (p[0] === "attention") self.attentionSection = details;
       box.appendChild(details);
     });
   };
@@ -466,33 +669,273 @@
     });
   };
 
+  Card.prototype.diagnosticsTitle = function () {
+    var identity = (this.exp().diagnostics || {}).identity;
+    if (!identity || !identity.kind) return "Parameters and diagnostics";
+    var error = identityError(identity, this.state.k).error;
+    return "Parameters and diagnostics · " + identity.kind + " check: error " + precise(error);
+  };
+
+  Card.prototype.drawDiagnostics = function (body) {
+    var exp = this.exp();
+    var k = this.state.k;
+    var params = exp.params || {};
+    var diag = exp.diagnostics || {};
+    var axes = exp.diagnostic_axes || {};
+    var table = el("table", "tx-table tx-diag-table");
+    function row(name, value, meaning, cls) {
+      var tr = el("tr", cls);
+      [name, value, meaning].forEach(function (text) { tr.appendChild(el("td", null, text)); });
+      table.appendChild(tr);
+    }
+    function heading(texts) {
+      var tr = el("tr");
+      texts.forEach(function (text) { tr.appendChild(el("th", null, text)); });
+      table.appendChild(tr);
+    }
+    var summary = methodInfo(exp.method).summary;
+    body.appendChild(el("p", "tx-note", exp.method + (summary ? ": " + summary : "")));
+    if (Object.keys(params).length) {
+      heading(["parameter", "value", ""]);
+      Object.keys(params).forEach(function (key) { row(key, short(params[key]), ""); });
+    }
+    heading(["diagnostic", "value for " + this.entry.labels[exp.targets[k]], "what it means"]);
+    var identity = diag.identity;
+    if (identity && identity.kind) {
+      var check = identityError(identity, k);
+      var value = (isNum(check.total) ? "total " + precise(check.total) + " vs " + precise(check.expected) + ", " : "") +
+        "error " + precise(check.error);
+      var meaning = own(data.identities, identity.kind) ? data.identities[identity.kind] : "";
+      row("identity check: " + identity.kind, value, meaning, "tx-identity");
+    }
+    Object.keys(diag).forEach(function (key) {
+      var v = diag[key];
+      if (key === "identity" || (own(params, key) && JSON.stringify(params[key]) === JSON.stringify(v))) return;
+      var axis = (own(axes, key) ? axes[key] : []).indexOf("target");  // declared axes, never guessed from lengths
+      if (axis >= 0) v = alongAxis(v, axis, k);
+      row(key, shown(v), own(MEANINGS, key) ? MEANINGS[key] : "");
+    });
+    body.appendChild(table);
+  };
+
+  Card.prototype.drawCompare = function (body) {
+    var self = this;
+    var st = this.state;
+    var entry = this.entry;
+    var target = this.exp().targets[st.k];
+    var label = entry.labels[target];
+    var list = units(entry, st.level);
+    var columns = entry.explanations.map(function (e) {
+      var k = e.targets.indexOf(target);
+      var vals = k >= 0 ? values(entry, e, k, st.level) : null;
+      return { method: e.method, values: vals, peak: vals ? peakOf(vals, list) : 1, signed: isSignedMethod(e.method) };
+    });
+    var sort = st.compare;  // null: text order; else { col, dir: 1 largest first, -1 smallest first }
+    var order = list.map(function (_, i) { return i; });
+    if (sort) {
+      var col = columns[sort.col].values || [];
+      order.sort(function (a, b) {
+        if (!isNum(col[a]) || !isNum(col[b])) return (isNum(col[a]) ? -1 : 0) + (isNum(col[b]) ? 1 : 0) || a - b;
+        return sort.dir * (col[b] - col[a]) || a - b;
+      });
+    }
+    body.appendChild(el("p", "tx-note", "Every method's " + st.level + " scores for " + label + "; each column is " +
+      "coloured by its own largest |score| (green supports, red opposes; unsigned methods in purple, darker = " +
+      "more important). Click a method to sort by it, again to reverse; click the first column for text order."));
+    var table = el("table", "tx-table tx-compare-table");
+    var head = el("tr");
+    var resort = function (c) {
+      return function () {
+        st.compare = c < 0 ? null : { col: c, dir: sort && sort.col === c ? -sort.dir : 1 };
+        body.textContent = "";
+        self.drawCompare(body);
+      };
+    };
+    var first = el("th");
+    first.appendChild(button(st.level, !sort, resort(-1), "tx-sort"));
+    head.appendChild(first);
+    columns.forEach(function (c, j) {
+      var th = el("th");
+      var on = !!sort && sort.col === j;
+      th.setAttribute("aria-sort", on ? (sort.dir > 0 ? "descending" : "ascending") : "none");
+      var b = button(c.method + (on ? (sort.dir > 0 ? " ↓" : " ↑") : ""), on, resort(j), "tx-sort");
+      b.dataset.method = c.method;
+      th.appendChild(b);
+      th.title = c.values ? (c.signed ? "signed" : "unsigned") + ", coloured up to |score| " + fixed(c.peak, 4) :
+        c.method + " did not explain " + label;
+      head.appendChild(th);
+    });
+    table.appendChild(head);
+    order.forEach(function (i) {
+      var tr = el("tr");
+      tr.appendChild(el("td", list[i].special ? "tx-special-cell" : null, list[i].label));
+      columns.forEach(function (c) {
+        var v = c.values ? c.values[i] : null;
+        var td = el("td", null, c.values ? signed(v) : "–");
+        if (isNum(v)) td.style.backgroundColor = scoreColour(c.signed, v, c.peak);
+        tr.appendChild(td);
+      });
+      table.appendChild(tr);
+    });
+    var wrap = el("div", "tx-compare-wrap");
+    wrap.appendChild(table);
+    body.appendChild(wrap);
+  };
+
+  var SITE_NOTES = {
+    "block input": "Row N: relevance at the input of block N, as the method computes it there (block 0's input " +
+      "is the embedding output; the model's output comes after the last block).",
+    "after block": "Row N: the method's map after block N (the rollout through blocks 0 … N).",
+    "block attention": "Row N: the classification token's attention inside block N, averaged over heads."
+  };
+
   Card.prototype.drawFlow = function (body) {
     var self = this;
     var st = this.state;
     var entry = this.entry;
     var exp = this.exp();
-    var layers = exp.layer_scores;
+    var site = methodInfo(exp.method).layer_site;
+    var isSigned = isSignedMethod(exp.method);
+    var label = entry.labels[exp.targets[st.k]];
     var list = units(entry, st.level);
-    var rows = layers.map(function (layer) {
+    var rows = exp.layer_scores.map(function (layer) {
       return st.level === "word" ? aggregate(entry, layer[st.k]) : layer[st.k];
     });
+    var rescale = function (perLayer) {
+      return function () { st.perLayer = perLayer; body.textContent = ""; self.drawFlow(body); };
+    };
     body.appendChild(group("scale", [
-      button("each layer", st.perLayer, function () { st.perLayer = true; body.textContent = ""; self.drawFlow(body); }),
-      button("all layers", !st.perLayer, function () { st.perLayer = false; body.textContent = ""; self.drawFlow(body); })
+      button("each block", st.perLayer, rescale(true)),
+      button("all blocks", !st.perLayer, rescale(false))
     ]));
     var peaks = rows.map(function (r) { return peakOf(r, list); });
     var global = Math.max.apply(null, peaks);
-    body.appendChild(el("p", "tx-note", "Rows: layers (input at the top); columns: " + st.level + "s. " +
-      "Green supports " + entry.labels[exp.targets[st.k]] + ", red opposes it."));
+    body.appendChild(el("p", "tx-note", (own(SITE_NOTES, site) ? SITE_NOTES[site] : "Row N: the method's scores " +
+      "at block N (the method does not say whether that is the block's input or its output).") + " Columns: " +
+      st.level + "s. " + (isSigned ? "Green supports " + label + ", red opposes it." : "Unsigned: darker = more important.")));
+    var ramp = isSigned ? [NEG, [255, 255, 255], POS] : [[255, 255, 255], UNSIGNED];
+    var high = st.perLayer ? "row max" : fixed(global, 4);
+    body.appendChild(colourBar(ramp, isSigned ? "−" + high : "0", (isSigned ? "+" : "") + high, isSigned ? "0" : null,
+      st.perLayer ? "each row on its own scale: its largest |score| is right of it" : "one scale for every row"));
     body.appendChild(heatmap({
       rows: rows.length,
       cols: list.length,
+      cellWidth: Math.max(4, Math.min(44, Math.floor(900 / Math.max(list.length, 1)))),
+      cellHeight: 22,
       value: function (r, c) { return rows[r][c]; },
-      colour: function (v, r) { return signedColour(v, st.perLayer ? peaks[r] : global); },
-      rowLabel: function (r) { return "layer " + r; },
+      colour: function (v, r) {
+        return tint(isSigned ? (v >= 0 ? POS : NEG) : UNSIGNED, v, st.perLayer ? peaks[r] : global);
+      },
+      rowLabel: function (r) { return siteLabel(site, r); },
       colLabel: function (c) { return list[c].label; },
-      describe: function (r, c, v) { return "layer " + r + ", " + list[c].label + ": " + signed(v); }
+      rightLabel: st.perLayer ? function (r) { return (isSigned ? "±" : "max ") + fixed(peaks[r], 3); } : null,
+      describe: function (r, c, v) { return siteLabel(site, r) + ", " + list[c].label + ": " + signed(v); }
     }));
+  };
+
+  // ---------------------------------------------------------------- attention
+  function inflate(text) {
+    // One layer's zlib-compressed uint8 weights (see viz/payload.py), unpacked by the browser itself.
+    var raw = atob(text);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Response(stream).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
+  }
+
+  function AttentionMaps(att, layers) {
+    // Per block: the heads' uint8 weights as stored, and their mean and max over heads (0–1) computed up front;
+    // over all blocks: the mean of the blocks' means and the max of their maxes. One head's map is built on demand.
+    var n = att.size;
+    var nn = n * n;
+    this.n = n;
+    this.heads = att.heads;
+    this.tokens = att.tokens;
+    this.bytes = layers;
+    this.mean = [];
+    this.max = [];
+    this.allMean = new Float32Array(nn);
+    this.allMax = new Float32Array(nn);
+    for (var l = 0; l < layers.length; l++) {
+      var bytes = layers[l];
+      var sum = new Float32Array(nn);
+      var top = new Float32Array(nn);
+      for (var h = 0; h < att.heads; h++) {
+        for (var i = 0, at = h * nn; i < nn; i++, at++) {
+          var v = bytes[at];
+          sum[i] += v;
+          if (v > top[i]) top[i] = v;
+        }
+      }
+      for (var j = 0; j < nn; j++) {
+        sum[j] /= 255 * att.heads;
+        top[j] /= 255;
+        this.allMean[j] += sum[j] / layers.length;
+        if (top[j] > this.allMax[j]) this.allMax[j] = top[j];
+      }
+      this.mean.push(sum);
+      this.max.push(top);
+    }
+  }
+  AttentionMaps.prototype.map = function (layer, head) {
+    // layer -1: every block; head "mean", "max" or a head's index.
+    if (head === "mean") return layer < 0 ? this.allMean : this.mean[layer];
+    if (head === "max") return layer < 0 ? this.allMax : this.max[layer];
+    var nn = this.n * this.n;
+    var out = new Float32Array(nn);
+    var bytes = this.bytes[layer];
+    for (var i = 0; i < nn; i++) out[i] = bytes[head * nn + i] / 255;
+    return out;
+  };
+
+  function selectionName(layer, head) {
+    return (layer < 0 ? "all blocks" : "block " + layer) + " · " +
+      (head === "mean" ? "mean of heads" : head === "max" ? "max over heads" : "head " + head);
+  }
+
+  function thumbnail(maps, layer, head, shared) {
+    // A size × size canvas of one map (max-pooled when the map is larger), straight from the stored bytes for a head.
+    var n = maps.n;
+    var size = Math.min(n, THUMB);
+    var perHead = typeof head === "number";
+    var src = perHead ? maps.bytes[layer] : maps.map(layer, head);
+    var offset = perHead ? head * n * n : 0;
+    var scale = perHead ? 1 / 255 : 1;
+    var pooled = new Float32Array(size * size);
+    var cols = new Int32Array(n);
+    for (var c = 0; c < n; c++) cols[c] = Math.floor(c * size / n);
+    for (var r = 0; r < n; r++) {
+      var base = Math.floor(r * size / n) * size;
+      for (var c2 = 0, at = offset + r * n; c2 < n; c2++, at++) {
+        if (src[at] > pooled[base + cols[c2]]) pooled[base + cols[c2]] = src[at];
+      }
+    }
+    var peak = 0;
+    for (var p = 0; p < pooled.length; p++) if (pooled[p] > peak) peak = pooled[p];
+    peak *= scale;
+    var canvas = el("canvas");
+    canvas.width = size;
+    canvas.height = size;
+    var ctx = canvas.getContext("2d");
+    var image = ctx.createImageData(size, size);
+    var top = shared ? 1 : peak || 1;
+    for (var q = 0; q < pooled.length; q++) {
+      var colourOf = tint(ATT, pooled[q] * scale, top);
+      image.data[4 * q] = colourOf[0];
+      image.data[4 * q + 1] = colourOf[1];
+      image.data[4 * q + 2] = colourOf[2];
+      image.data[4 * q + 3] = 255;
+    }
+    ctx.putImageData(image, 0, 0);
+    return { canvas: canvas, peak: peak };
+  }
+
+  Card.prototype.attentionMaps = function () {
+    if (!this.maps) {
+      var att = this.entry.attention;
+      this.maps = Promise.all(att.data.map(inflate)).then(function (layers) { return new AttentionMaps(att, layers); });
+    }
+    return this.maps;
   };
 
   Card.prototype.drawAttention = function (body) {
@@ -500,56 +943,236 @@
     var st = this.state;
     var att = this.entry.attention;
     if (att.skipped) { body.appendChild(el("p", "tx-note", att.skipped)); return; }
-    if (!this.decoded) this.decoded = [];
-    var layerButtons = [];
+    if (typeof DecompressionStream === "undefined") {
+      body.appendChild(el("p", "tx-note", "This browser cannot unpack the attention maps (no DecompressionStream); " +
+        "current Chrome, Edge, Firefox and Safari can."));
+      return;
+    }
+    var redraw = function (patch) {
+      return function () {
+        Object.keys(patch).forEach(function (k) { st[k] = patch[k]; });
+        body.textContent = "";
+        self.drawAttention(body);
+      };
+    };
+    var toMap = st.attView === "overview" ? st.attMapView : st.attView;
+    var aggregate = typeof st.head === "number" ? "mean" : st.head;
+    var blocks = [button("all", st.layer < 0, redraw({ layer: -1, head: aggregate, attView: toMap }), "tx-layer")];
     for (var l = 0; l < att.layers; l++) {
-      layerButtons.push(button(String(l), l === st.layer, (function (layer) {
-        return function () { st.layer = layer; body.textContent = ""; self.drawAttention(body); };
-      })(l), "tx-layer"));
+      blocks.push(button(String(l), l === st.layer, redraw({ layer: l, attView: toMap }), "tx-layer"));
     }
-    var headButtons = [button("mean", st.head < 0, function () { st.head = -1; body.textContent = ""; self.drawAttention(body); })];
+    var heads = ["mean", "max"].map(function (a) {
+      return button(a, st.head === a, redraw({ head: a, attView: toMap }), "tx-agg-button");
+    });
     for (var h = 0; h < att.heads; h++) {
-      headButtons.push(button(String(h), h === st.head, (function (head) {
-        return function () { st.head = head; body.textContent = ""; self.drawAttention(body); };
-      })(h), "tx-head-button"));
+      var pick = redraw({ head: h, layer: Math.max(0, st.layer), attView: toMap });
+      heads.push(button(String(h), st.head === h, pick, "tx-head-button"));
     }
-    body.appendChild(group("layer", layerButtons));
-    body.appendChild(group("head", headButtons));
-    if (!this.decoded[st.layer]) {
-      var raw = atob(att.data[st.layer]);
-      var bytes = new Uint8Array(raw.length);
-      for (var b = 0; b < raw.length; b++) bytes[b] = raw.charCodeAt(b);
-      this.decoded[st.layer] = bytes;
+    body.appendChild(group("block", blocks));
+    body.appendChild(group("head", heads));
+    body.appendChild(group("show", [
+      button("overview", st.attView === "overview", redraw({ attView: "overview" }), "tx-att-view"),
+      button("matrix", st.attView === "matrix", redraw({ attView: "matrix", attMapView: "matrix" }), "tx-att-view"),
+      button("head view", st.attView === "lines", redraw({ attView: "lines", attMapView: "lines" }), "tx-att-view")
+    ]));
+    body.appendChild(group("colour", [
+      button("each map", !st.attShared, redraw({ attShared: false }), "tx-att-scale"),
+      button("0 – 1 for all", st.attShared, redraw({ attShared: true }), "tx-att-scale")
+    ]));
+    var view = el("div", "tx-att-body", "Unpacking the attention maps…");
+    body.appendChild(view);
+    var token = this.attDraw = (this.attDraw || 0) + 1;
+    this.attentionMaps().then(function (maps) {
+      if (token !== self.attDraw) return;  // a later click redrew the section meanwhile
+      view.textContent = "";
+      if (st.attView === "overview") self.drawOverview(view, maps, redraw);
+      else self.drawMap(view, maps);
+    }, function (error) {
+      view.textContent = "The attention maps could not be unpacked: " + error;
+    });
+  };
+
+  Card.prototype.drawOverview = function (view, maps, redraw) {
+    var st = this.state;
+    var n = maps.n;
+    var layers = maps.bytes.length;
+    view.appendChild(colourBar([[255, 255, 255], ATT], "0", st.attShared ? "1" : "map max", null,
+      st.attShared ? "every map on one scale" : "each map scaled to its own largest weight (hover for it)"));
+    view.appendChild(el("p", "tx-note", "Rows: blocks 0 … " + (layers - 1) + ", then all blocks together; columns: " +
+      "mean and max over heads, then each head. A map's rows are queries (the attending tokens), its columns keys" +
+      (n > THUMB ? "; " + n + " × " + n + " maps are max-pooled to " + THUMB + " × " + THUMB : "") +
+      ". Click one to enlarge it."));
+    var grid = el("div", "tx-att-grid");
+    grid.style.gridTemplateColumns = "max-content repeat(" + (maps.heads + 2) + ", " + THUMB + "px)";
+    var columns = ["mean", "max"];
+    for (var h = 0; h < maps.heads; h++) columns.push(h);
+    grid.appendChild(el("span"));
+    columns.forEach(function (c) { grid.appendChild(el("span", "tx-att-col", typeof c === "number" ? "head " + c : c)); });
+    for (var l = 0; l <= layers; l++) {
+      var layer = l < layers ? l : -1;
+      grid.appendChild(el("span", "tx-att-row", layer < 0 ? "all blocks" : "block " + layer));
+      columns.forEach(function (head) {
+        if (layer < 0 && typeof head === "number") return;  // head h of one block is unrelated to head h of another
+        var thumb = thumbnail(maps, layer, head, st.attShared);
+        var name = selectionName(layer, head);
+        var enlarge = redraw({ layer: layer, head: head, attView: st.attMapView });
+        var b = button("", st.layer === layer && st.head === head, enlarge,
+          "tx-thumb" + (typeof head === "number" ? "" : " tx-thumb-agg"));
+        b.title = name + ": largest weight " + fixed(thumb.peak, 3);
+        b.setAttribute("aria-label", name);
+        b.appendChild(thumb.canvas);
+        grid.appendChild(b);
+      });
     }
-    var bytesL = this.decoded[st.layer];
-    var n = att.size;
-    var heads = att.heads;
-    var head = st.head;
-    var matrix = new Float32Array(n * n);
+    var wrap = el("div", "tx-canvas-wrap");
+    wrap.appendChild(grid);
+    view.appendChild(wrap);
+  };
+
+  Card.prototype.drawMap = function (view, maps) {
+    var st = this.state;
+    var n = maps.n;
+    var tokens = maps.tokens;
+    var weights = maps.map(st.layer, st.head);
     var peak = 0;
-    for (var i = 0; i < n * n; i++) {
-      var v = 0;
-      if (head >= 0) v = bytesL[head * n * n + i] / 255;
-      else { for (var hh = 0; hh < heads; hh++) v += bytesL[hh * n * n + i]; v = v / 255 / heads; }
-      matrix[i] = v;
-      if (v > peak) peak = v;
-    }
-    peak = peak || 1;
-    var tokens = att.tokens;
-    body.appendChild(el("p", "tx-note", "Row: the attending token (query); column: the token attended to (key). " +
-      "Colour scaled to the largest weight of this map (" + peak.toFixed(3) + ")."));
-    body.appendChild(heatmap({
+    for (var i = 0; i < weights.length; i++) if (weights[i] > peak) peak = weights[i];
+    var top = st.attShared ? 1 : peak || 1;
+    var name = selectionName(st.layer, st.head);
+    view.appendChild(el("h4", "tx-att-title", name));
+    view.appendChild(colourBar([[255, 255, 255], ATT], "0", fixed(top, 3), null,
+      st.attShared ? "one scale for every map" : "scaled to this map's largest weight"));
+    if (st.attView === "lines") { view.appendChild(headView(weights, n, tokens, top)); return; }
+    view.appendChild(el("p", "tx-note", "Row: the attending token (query); column: the token attended to (key)."));
+    view.appendChild(heatmap({
       rows: n,
       cols: n,
-      value: function (r, c) { return matrix[r * n + c]; },
-      colour: function (v) { return colour(ATT, v, peak); },
+      value: function (r, c) { return weights[r * n + c]; },
+      colour: function (v) { return tint(ATT, v, top); },
       rowLabel: function (r) { return tokens[r]; },
       colLabel: function (c) { return tokens[c]; },
-      describe: function (r, c, v) {
-        return tokens[r] + " → " + tokens[c] + ": " + v.toFixed(3) + " (layer " + st.layer + ", " + (head < 0 ? "mean of heads" : "head " + head) + ")";
-      }
+      describe: function (r, c, v) { return tokens[r] + " → " + tokens[c] + ": " + v.toFixed(3) + " (" + name + ")"; }
     }));
   };
+
+  function linkFloor(weights, top) {
+    // The weakest weight drawn for all tokens at once: LINK_FLOOR of the top, raised (in steps of top / 255)
+    // until at most LINK_BUDGET links remain, so that long texts stay readable and fast.
+    var bins = new Int32Array(256);
+    for (var i = 0; i < weights.length; i++) if (weights[i] > 0) bins[Math.min(255, Math.floor(weights[i] / top * 255))] += 1;
+    var kept = 0;
+    for (var b = 255; b >= 0; b--) {
+      kept += bins[b];
+      if (kept > LINK_BUDGET) return Math.max(top * LINK_FLOOR, (b + 1) / 255 * top);
+    }
+    return top * LINK_FLOOR;
+  }
+
+  function headView(weights, n, tokens, top) {
+    // bertviz-style: queries on the left, keys on the right, one line per link with opacity = weight / top.
+    // Hovering a token shows its links alone (where a query attends, what attends to a key); a click pins it.
+    var width = 180;
+    var height = n * HEAD_ROW;
+    var floors = { all: linkFloor(weights, top), one: top * LINK_FLOOR };
+    var box = el("div");
+    var note = el("p", "tx-note");
+    var hint = "Hover or click a token: left, where it attends; right, what attends to it.";
+    var readout = el("div", "tx-readout", hint);
+    var view = el("div", "tx-hv");
+    var columns = { q: el("div", "tx-hv-col tx-hv-q"), k: el("div", "tx-hv-col tx-hv-k") };
+    var spans = { q: [], k: [] };
+    var canvas = el("canvas");
+    var ratio = window.devicePixelRatio || 1;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    canvas.style.width = width + "px";
+    canvas.style.height = height + "px";
+    var ctx = canvas.getContext("2d");
+    ctx.scale(ratio, ratio);
+    ["q", "k"].forEach(function (side) {
+      tokens.forEach(function (t, i) {
+        var span = el("span", "tx-hv-tok", t);
+        span.dataset.i = String(i);
+        span.dataset.side = side;
+        columns[side].appendChild(span);
+        spans[side].push(span);
+      });
+    });
+    view.appendChild(columns.q);
+    view.appendChild(canvas);
+    view.appendChild(columns.k);
+    var pinned = null;
+    var marked = [];
+    function weight(side, i, j) { return side === "q" ? weights[i * n + j] : weights[j * n + i]; }
+    function draw(focus) {
+      marked.forEach(function (span) { span.style.backgroundColor = ""; span.classList.remove("tx-hot"); });
+      marked = [];
+      var buckets = [[], [], [], [], [], [], [], [], [], []];
+      var links = 0;
+      var floor = focus ? floors.one : floors.all;
+      var add = function (q, k, w) {
+        if (w < floor || w <= 0) return;
+        buckets[Math.min(9, Math.floor(w / top * 10))].push(q, k);
+        links += 1;
+      };
+      if (!focus) {
+        for (var q = 0; q < n; q++) for (var k = 0; k < n; k++) add(q, k, weights[q * n + k]);
+      } else {
+        var other = focus.side === "q" ? "k" : "q";
+        spans[focus.side][focus.i].classList.add("tx-hot");
+        marked.push(spans[focus.side][focus.i]);
+        for (var j = 0; j < n; j++) {
+          var w = weight(focus.side, focus.i, j);
+          if (focus.side === "q") add(focus.i, j, w); else add(j, focus.i, w);
+          if (w >= floor && w > 0) {
+            spans[other][j].style.backgroundColor = colour(ATT, w, top);
+            marked.push(spans[other][j]);
+          }
+        }
+      }
+      ctx.clearRect(0, 0, width, height);
+      ctx.lineWidth = focus ? 2 : 1;
+      buckets.forEach(function (pairs, b) {
+        if (!pairs.length) return;
+        ctx.strokeStyle = "rgba(" + ATT.join(",") + "," + ((b + 1) / 10).toFixed(1) + ")";
+        ctx.beginPath();
+        for (var p = 0; p < pairs.length; p += 2) {
+          ctx.moveTo(0, (pairs[p] + 0.5) * HEAD_ROW);
+          ctx.lineTo(width, (pairs[p + 1] + 0.5) * HEAD_ROW);
+        }
+        ctx.stroke();
+      });
+      note.textContent = links + " links drawn (weights ≥ " + fixed(floor, 3) + (floor > floors.one ?
+        ": the strongest " + LINK_BUDGET + " at most" : ", " + LINK_FLOOR * 100 + "% of the scale's top") + ")" +
+        (focus ? "" : "; hover or click a token to see its own.");
+      readout.textContent = focus ? strongest(focus) : hint;
+    }
+    function strongest(focus) {
+      var order = tokens.map(function (_, j) { return j; });
+      order.sort(function (a, b) { return weight(focus.side, focus.i, b) - weight(focus.side, focus.i, a); });
+      var top5 = order.slice(0, 5).map(function (j) { return tokens[j] + " " + weight(focus.side, focus.i, j).toFixed(3); });
+      return "“" + tokens[focus.i] + "” (" + (focus.side === "q" ? "query " + focus.i + ") attends to: " :
+        "key " + focus.i + ") is attended to by: ") + top5.join(" · ");
+    }
+    function tokenAt(ev) {
+      var node = ev.target && ev.target.closest ? ev.target.closest(".tx-hv-tok") : null;
+      return node ? { side: node.dataset.side, i: Number(node.dataset.i) } : null;
+    }
+    view.addEventListener("mouseover", function (ev) { var t = tokenAt(ev); if (t) draw(t); });
+    view.addEventListener("mouseleave", function () { draw(pinned); });
+    view.addEventListener("click", function (ev) {
+      var t = tokenAt(ev);
+      if (!t) return;
+      pinned = pinned && pinned.side === t.side && pinned.i === t.i ? null : t;
+      draw(pinned || t);
+    });
+    draw(null);
+    box.appendChild(note);
+    box.appendChild(readout);
+    var scroll = el("div", "tx-hv-scroll");
+    scroll.appendChild(view);
+    box.appendChild(scroll);
+    return box;
+  }
 
   Card.prototype.drawCurves = function (body) {
     var evals = this.evaluations();
@@ -624,55 +1247,87 @@
     return box;
   }
 
-  // A canvas heatmap with labels when cells are big enough and a readout on hover; fast for 512×512.
+  // A colour bar: the ramp's colours from left to right, its end values, an optional middle value and a caption.
+  function colourBar(ramp, from, to, middle, caption) {
+    var bar = el("div", "tx-cbar");
+    bar.appendChild(el("span", "tx-cbar-end", from));
+    var strip = el("span", "tx-cbar-ramp");
+    strip.style.background = "linear-gradient(to right, " + ramp.map(cssColour).join(", ") + ")";
+    if (middle !== null) strip.appendChild(el("span", "tx-cbar-mid", middle));
+    bar.appendChild(strip);
+    bar.appendChild(el("span", "tx-cbar-end", to));
+    if (caption) bar.appendChild(el("span", "tx-note", caption));
+    return bar;
+  }
+
+  // A canvas heatmap: cells are painted as pixels and scaled up (fast for 512 × 512), labels drawn where cells are
+  // big enough, a readout on hover. spec.colour(v, row, col) gives an opaque [r, g, b]; zero and missing stay white.
   function heatmap(spec) {
     var rows = spec.rows, cols = spec.cols;
-    var cell = Math.max(1, Math.min(18, Math.floor(720 / Math.max(rows, cols, 1))));
-    if (rows < 16) cell = Math.max(cell, Math.min(18, Math.floor(720 / Math.max(cols, 1))));
-    var ch = Math.max(cell, rows <= 16 ? 14 : cell);
-    var labels = cell >= 9;
-    var clip = function (s) { s = String(s); return s.length > 12 ? s.slice(0, 11) + "…" : s; };
+    var cw = spec.cellWidth || Math.max(1, Math.min(18, Math.floor(720 / Math.max(rows, cols, 1))));
+    if (!spec.cellWidth && rows < 16) cw = Math.max(cw, Math.min(18, Math.floor(720 / Math.max(cols, 1))));
+    var ch = spec.cellHeight || Math.max(cw, rows <= 16 ? 14 : cw);
+    var clip = function (s) { s = String(s); return s.length > 14 ? s.slice(0, 13) + "…" : s; };
     var canvas = el("canvas");
     var ctx = canvas.getContext("2d");
-    ctx.font = "10px system-ui, sans-serif";
+    ctx.font = "11px system-ui, sans-serif";
     var widest = function (n, label) {
       var w = 0;
       for (var i = 0; i < n; i++) w = Math.max(w, ctx.measureText(clip(label(i))).width);
       return Math.ceil(w) + 8;
     };
-    var left = labels || rows <= 16 ? widest(rows, spec.rowLabel) : 4;
-    var top = labels ? widest(cols, spec.colLabel) : 4;
+    var left = ch >= 9 ? widest(rows, spec.rowLabel) : 4;
+    var top = cw >= 9 ? widest(cols, spec.colLabel) : 4;
+    var right = spec.rightLabel ? widest(rows, spec.rightLabel) + 4 : 4;
     var ratio = window.devicePixelRatio || 1;
-    var width = left + cols * cell + 4, height = top + rows * ch + 4;
+    var width = left + cols * cw + right, height = top + rows * ch + 4;
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
     canvas.style.width = width + "px";
     canvas.style.height = height + "px";
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", "heatmap: rows " + spec.rowLabel(0) + " … " + spec.rowLabel(rows - 1) +
+      ", columns " + spec.colLabel(0) + " … " + spec.colLabel(cols - 1));
     ctx.scale(ratio, ratio);
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, width, height);
+    var cells = document.createElement("canvas");
+    cells.width = Math.max(1, cols);
+    cells.height = Math.max(1, rows);
+    var cellCtx = cells.getContext("2d");
+    var image = cellCtx.createImageData(cells.width, cells.height);
     for (var r = 0; r < rows; r++) {
       for (var c = 0; c < cols; c++) {
         var v = spec.value(r, c);
-        if (!isNum(v) || v === 0) continue;
-        ctx.fillStyle = spec.colour(v, r, c);
-        ctx.fillRect(left + c * cell, top + r * ch, cell, ch);
+        var paint = isNum(v) && v !== 0 ? spec.colour(v, r, c) : [255, 255, 255];
+        var o = 4 * (r * cols + c);
+        image.data[o] = paint[0];
+        image.data[o + 1] = paint[1];
+        image.data[o + 2] = paint[2];
+        image.data[o + 3] = 255;
       }
     }
+    cellCtx.putImageData(image, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(cells, left, top, cols * cw, rows * ch);
     ctx.strokeStyle = "#d0d7de";
-    ctx.strokeRect(left - 0.5, top - 0.5, cols * cell + 1, rows * ch + 1);
+    ctx.strokeRect(left - 0.5, top - 0.5, cols * cw + 1, rows * ch + 1);
     ctx.fillStyle = "#1f2328";
-    ctx.font = "10px system-ui, sans-serif";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
     if (left > 4) {
       ctx.textAlign = "right";
-      ctx.textBaseline = "middle";
       for (var rr = 0; rr < rows; rr++) ctx.fillText(clip(spec.rowLabel(rr)), left - 4, top + rr * ch + ch / 2);
     }
-    if (labels) {
+    if (spec.rightLabel) {
+      ctx.textAlign = "left";
+      for (var rl = 0; rl < rows; rl++) ctx.fillText(clip(spec.rightLabel(rl)), left + cols * cw + 6, top + rl * ch + ch / 2);
+    }
+    if (top > 4) {
       ctx.textAlign = "left";
       for (var cc = 0; cc < cols; cc++) {
         ctx.save();
-        ctx.translate(left + cc * cell + cell / 2, top - 4);
+        ctx.translate(left + cc * cw + cw / 2, top - 4);
         ctx.rotate(-Math.PI / 2);
         ctx.fillText(clip(spec.colLabel(cc)), 0, 0);
         ctx.restore();
@@ -684,7 +1339,7 @@
     var readout = el("div", "tx-readout", "Hover a cell to see its value.");
     canvas.addEventListener("mousemove", function (ev) {
       var box = canvas.getBoundingClientRect();
-      var c2 = Math.floor((ev.clientX - box.left - left) / cell);
+      var c2 = Math.floor((ev.clientX - box.left - left) / cw);
       var r2 = Math.floor((ev.clientY - box.top - top) / ch);
       if (r2 < 0 || c2 < 0 || r2 >= rows || c2 >= cols) return;
       readout.textContent = spec.describe(r2, c2, spec.value(r2, c2));
@@ -751,5 +1406,15 @@
   var sanity = renderSanity();
   if (sanity) root.appendChild(sanity);
   root.appendChild(renderTexts());
+  if (window.parent !== window && window.ResizeObserver) {
+    // Inside a notebook's iframe: tell the page around it how tall this document is, whenever that changes
+    // (viz/html.py's `iframe` listens and resizes the frame). The message carries one number and nothing else.
+    var posted = 0;
+    new ResizeObserver(function () {
+      var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+      if (height !== posted) window.parent.postMessage({ trexplainHeight: height }, "*");
+      posted = height;
+    }).observe(document.documentElement);
+  }
   document.documentElement.dataset.ready = "true";
 })();
