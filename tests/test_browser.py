@@ -432,8 +432,8 @@ def test_methods_side_by_side(browser, files, study):
     card = tab.page.locator("article.tx-card").first
     section = card.locator("details.tx-compare")
     section.locator("summary").click()
-    headers = section.locator("th button").all_inner_texts()
-    assert headers == ["word", *(e["method"] for e in entry["explanations"])]
+    headers = ["word", *(e["method"] for e in entry["explanations"])]
+    sync_api.expect(section.locator("th button")).to_have_text(headers)  # waits for the table to be drawn
     rows = section.locator("tr")
     words = gxi[0].word_texts()
     sync_api.expect(rows).to_have_count(1 + len(words))

@@ -318,11 +318,34 @@
       ["method", "method", null, 0],
       ["comprehensiveness", "AOPC comprehensiveness ↑", 1, 3],
       ["sufficiency", "AOPC sufficiency ↓", -1, 3],
+      ["margin", "comp − suff ± SE ↑", 1, 3],
       ["delta_af", "ΔA^F ↑", 1, 3],
-      ["completeness_error", "completeness error ↓", -1, 4],
+      ["completeness_error", "identity check error ↓", -1, 4],
       ["seconds", "seconds / explanation", null, 4],
       ["n", "n", null, 0]
     ];
+    // rows rank the predicted class and the other classes apart (with target "all"): one table each
+    var groups = [];
+    summary.table.forEach(function (row) {
+      var name = row.classes || "predicted";
+      var found = groups.filter(function (g) { return g.name === name; })[0];
+      if (!found) { found = { name: name, rows: [] }; groups.push(found); }
+      found.rows.push(row);
+    });
+    groups.forEach(function (group) {
+      if (groups.length > 1) {
+        box.appendChild(el("h3", null, group.name === "predicted" ? "For the predicted class" : "For the other classes"));
+      }
+      box.appendChild(summaryTable(group.rows, cols));
+    });
+    box.appendChild(el("p", "tx-note", "Rows are ranked by comprehensiveness − sufficiency; ± is one standard error " +
+      "over texts and classes (n). Methods within one standard error of the best are marked as tied with it. " +
+      "The identity check is each method's own: completeness (IG), conservation (LRP) or efficiency (KernelSHAP)."));
+    if (summary.verdict) box.appendChild(el("p", "tx-verdict", summary.verdict));
+    return box;
+  }
+
+  function summaryTable(rows, cols) {
     var table = el("table", "tx-table");
     var tr = el("tr");
     cols.forEach(function (c) { tr.appendChild(el("th", null, c[1])); });
@@ -330,23 +353,26 @@
     var best = {};
     cols.forEach(function (c) {
       if (!c[2]) return;
-      summary.table.forEach(function (row, i) {
+      rows.forEach(function (row, i) {
         var v = row[c[0]];
-        if (isNum(v) && (best[c[0]] === undefined || c[2] * v > c[2] * summary.table[best[c[0]]][c[0]])) best[c[0]] = i;
+        if (row.method !== "random" && isNum(v) && (best[c[0]] === undefined || c[2] * v > c[2] * rows[best[c[0]]][c[0]])) best[c[0]] = i;
       });
     });
-    summary.table.forEach(function (row, i) {
-      var line = el("tr");
+    rows.forEach(function (row, i) {
+      var line = el("tr", row.method === "random" ? "tx-floor" : null);
       cols.forEach(function (c) {
         var v = row[c[0]];
-        var cell = el("td", best[c[0]] === i ? "tx-best" : null, c[0] === "method" ? v : c[0] === "n" ? (isNum(v) ? v : "–") : fixed(v, c[3]));
-        line.appendChild(cell);
+        var text;
+        if (c[0] === "method") text = v + (row.tied_with_best && i > 0 ? " (tied with best)" : "");
+        else if (c[0] === "n") text = isNum(v) ? String(v) : "–";
+        else if (c[0] === "margin") text = fixed(v, c[3]) + (isNum(row.se) ? " ± " + fixed(row.se, c[3]) : "");
+        else if (c[0] === "completeness_error") text = isNum(v) ? fixed(v, c[3]) + (row.identity ? " (" + row.identity + ")" : "") : "–";
+        else text = fixed(v, c[3]);
+        line.appendChild(el("td", best[c[0]] === i ? "tx-best" : null, text));
       });
       table.appendChild(line);
     });
-    box.appendChild(table);
-    if (summary.verdict) box.appendChild(el("p", "tx-verdict", summary.verdict));
-    return box;
+    return table;
   }
 
   function renderSanity() {
@@ -357,17 +383,23 @@
     box.appendChild(el("p", null,
       "Cascading randomisation (Adebayo et al. 2018): the model's head, then its blocks from the top, then its " +
       "embeddings are re-initialised one after the other, and each method explains the same texts again. " +
-      "Cells are the Spearman rank correlation with the original maps; a method that still matches once " +
-      "the head and every block are random is flagged."));
+      "Cells are the Spearman rank correlation with the original maps (signed scores; a step also counts as " +
+      "matching when the absolute scores still correlate). A method is ok when its maps change at " +
+      "the first step, partial when they still match (ρ ≥ threshold) for some randomised steps before changing, " +
+      "and flagged when they still match once the head and every block are random."));
     var steps = checks[0].steps.map(function (s) { return s.step; });
     var table = el("table", "tx-table");
     var tr = el("tr");
     ["method", "check"].concat(steps).forEach(function (h) { tr.appendChild(el("th", null, h)); });
     table.appendChild(tr);
     checks.forEach(function (check) {
-      var line = el("tr", check.flagged ? "tx-flagged" : null);
+      var status = check.status || (check.flagged ? "flagged" : "ok");
+      var line = el("tr", status === "flagged" ? "tx-flagged" : status === "partial" ? "tx-partial" : null);
       line.appendChild(el("td", null, check.method));
-      line.appendChild(el("td", null, check.flagged ? "flagged (ρ ≥ " + fixed(check.threshold, 2) + ")" : "ok"));
+      var verdict = status === "flagged" ? "flagged (ρ ≥ " + fixed(check.threshold, 2) + " throughout)"
+        : status === "partial" ? "partial: still matches for " + check.matching + " step(s), changes at " + check.stops_at
+        : "ok" + (check.stops_at ? ": changes at " + check.stops_at : "");
+      line.appendChild(el("td", null, verdict));
       check.steps.forEach(function (s) { line.appendChild(el("td", null, fixed(s.spearman, 2))); });
       table.appendChild(line);
     });
