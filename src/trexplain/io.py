@@ -39,12 +39,8 @@ def temp_path(target: Path) -> Path:
 def output_path(
     path: PathLike, *, folder: bool = False, contents: Collection[str] | None = None, what: str | None = None
 ) -> Path:
-    """Where a write to `path` lands (a symlink's target), once it is clear that it can land there.
-
-    The parent folder must exist; `path` must not be a folder (or, with `folder`, a file), a device or a FIFO;
-    an existing folder is replaced only if it holds nothing but `contents`. `what` (e.g. "--jsonl") starts
-    the message of the `InputError` raised otherwise.
-    """
+    """Where a write to `path` lands (a symlink's target), if it can: the parent exists, `path` is not a folder (a
+    file, with `folder`), device or FIFO, and a folder to replace holds only `contents`; else an `InputError`."""
     path = Path(path)
     name = f"{what} {path}" if what else str(path)
     try:
@@ -83,11 +79,8 @@ def check_output(
     contents: Collection[str] | None = None,
     what: str | None = None,
 ) -> Path:
-    """`output_path`, and also that its folder takes new files and that it is none of `inputs` (nor, for a
-    folder, holds one): call it before any work starts. Returns where the write will land.
-
-    A `folder` without `contents` is one that files are written into (made if missing), not replaced.
-    """
+    """`output_path`, and its folder takes new files, and it is none of `inputs` (nor holds one); call it before any
+    work. A `folder` without `contents` is one to write files into (figures), not to replace."""
     target = output_path(path, folder=folder, contents=contents, what=what)
     name = f"{what} {path}" if what else str(path)
     where = target if folder and contents is None and target.is_dir() else target.parent
@@ -146,11 +139,8 @@ def write_text(path: PathLike, text: str, *, what: str | None = None) -> Path:
 
 @contextlib.contextmanager
 def atomic_folder(path: PathLike, *, contents: Collection[str], what: str | None = None) -> Iterator[Path]:
-    """An empty temporary folder beside `path` to build in; it replaces `path` whole when the block ends.
-
-    `path` may exist only as a folder holding nothing but `contents` (an earlier build). If the block fails or
-    is interrupted, `path` stays as it was and the temporary folder is removed.
-    """
+    """An empty temporary folder beside `path` to build in, swapped in whole for `path` (absent, or holding only
+    `contents`) when the block ends; if the block fails or is interrupted, `path` stays as it was."""
     target = output_path(path, folder=True, contents=contents, what=what)
     clean_stale(target)
     temp = temp_path(target)

@@ -68,8 +68,8 @@ def build_index(
 ) -> CorpusIndex:
     """Embed every token of `texts` at every layer (or only `layers`; 0 = embeddings) into the folder `out`.
 
-    Texts are sorted by length so batches carry little padding; over-long texts are truncated. The index is
-    built in a temporary folder beside `out` and replaces it whole (an existing `out` must be an index or empty).
+    Texts are sorted by length so batches carry little padding; over-long texts are truncated. Built aside, the
+    index replaces `out` whole (an existing `out` must be empty or an index).
     """
     from trexplain.io import atomic_folder, output_path
 

@@ -116,8 +116,7 @@ def curve_figure(result: Mapping[str, Any], title: str):
 
 
 def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "png") -> list[Path]:
-    """Every figure of a report dict into `folder` (created if missing; each file written whole); returns the
-    files written.
+    """Every figure of a report dict into `folder` (created if missing, each file written whole); returns them.
 
     Per text i: `textNNN_<method>_<class>_bars`, `..._layers` (when layer scores exist), `..._curves`
     (when evaluated) and `textNNN_attention` (heads averaged, one panel per layer).
