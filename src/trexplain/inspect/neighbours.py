@@ -80,7 +80,10 @@ def build_index(
     kept = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
     if not kept:
         raise InputError("the corpus has no non-empty texts")
-    lengths = [min(len(ids), adapter.max_length) for ids in adapter.tokenizer([texts[i] for i in kept])["input_ids"]]
+    lengths = [
+        min(len(ids), adapter.max_length)
+        for ids in adapter.tokenizer([texts[i] for i in kept], verbose=False)["input_ids"]
+    ]
     order = [kept[i] for i in np.argsort(lengths, kind="stable")]
     total = int(sum(lengths))
     if total > EXACT_SEARCH_LIMIT:
