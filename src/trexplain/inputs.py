@@ -1,45 +1,150 @@
-"""Read texts from a file: `.txt` (one per line), `.csv` (a `text` column) or `.jsonl` (a `text` field)."""
+"""Read texts from a file: `.txt` (one per line), `.csv` / `.tsv` (a text column) or `.jsonl` (a text field).
+
+Files are UTF-8 (a byte-order mark is dropped; LF, CRLF and CR line ends all work). Anything that cannot be read
+as given is an `InputError` naming the file, the line and the fix; nothing is guessed or silently skipped
+except the blank lines of a .txt.
+"""
 
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
+import os
+import re
+import stat
 from pathlib import Path
 
 from trexplain.errors import InputError
 
-SUFFIXES = (".txt", ".csv", ".jsonl")
+SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
+TEXT_COLUMN = "text"
+_LINE_END = re.compile(r"\r\n|\r|\n")  # not str.splitlines: U+2028, U+0085 ... are characters inside a text
+_SURROGATE = re.compile("[\ud800-\udfff]")
+NAME_IT = "name the one holding the texts with text_column (CLI: --text-column)"
 
 
-def read_texts(path: str | Path) -> list[str]:
-    """All texts in the file, in order; blank lines of a .txt are skipped, anything else malformed is an error."""
+def read_texts(path: str | os.PathLike[str], text_column: str | None = None) -> list[str]:
+    """All texts in the file, in order. `text_column` names the CSV/TSV column or JSONL field (default "text")."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(SUFFIXES)}")
-    content = path.read_text(encoding="utf-8", errors="strict") if suffix != ".csv" else None
+    if text_column is not None and suffix == ".txt":
+        raise InputError(f"{path}: a .txt file holds one text per line, without columns; drop the text column")
+    content = read_text(path)
+    if not content.strip():
+        raise InputError(f"{path} is empty; give a file with at least one text")
+    column = TEXT_COLUMN if text_column is None else text_column
     if suffix == ".txt":
-        texts = [line for line in content.splitlines() if line.strip()]
-    elif suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or "text" not in reader.fieldnames:
-                raise InputError(f"{path}: no 'text' column (columns: {', '.join(reader.fieldnames or [])})")
-            texts = [row["text"] or "" for row in reader]
+        texts = [line for line in _LINE_END.split(content) if line.strip()]
+    elif suffix == ".jsonl":
+        texts = _jsonl(path, content, column)
     else:
-        texts = []
-        for number, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise InputError(f"{path}:{number}: each line needs a string field 'text'")
-            texts.append(record["text"])
+        texts = _table(path, content, "\t" if suffix == ".tsv" else ",", column)
     if not texts:
-        raise InputError(f"{path}: no texts found")
+        raise InputError(f"{path} has no texts, only a header; give a file with at least one text")
     return texts
+
+
+def check_text(text: str, where: str) -> str:
+    """`text`, if it is valid Unicode: a lone surrogate (an argument's undecodable byte, or a JSON escape such
+    as \\ud800) is an `InputError` naming `where`."""
+    bad = _SURROGATE.search(text)
+    if bad is None:
+        return text
+    code = ord(bad.group())
+    if 0xDC80 <= code <= 0xDCFF:  # how Python keeps an undecodable byte of a command-line argument
+        raise InputError(
+            f"{where} is not valid UTF-8 (byte 0x{code - 0xDC00:02x} at character {bad.start()}); pass UTF-8"
+        )
+    raise InputError(
+        f"{where} holds a lone surrogate \\u{code:04x} (character {bad.start()}), not Unicode; fix that escape"
+    )
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The content of a UTF-8 file (a byte-order mark dropped); a folder, FIFO, missing file or bytes that are
+    not UTF-8 are an `InputError` naming the file (and the line)."""
+    path = Path(path)
+    return _decode(path, _read(path))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{path} is a folder; give a file ({', '.join(SUFFIXES)})")
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path} is not a regular file (a FIFO, device or socket); give a file on disk")
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file; check the path") from exc
+    except OSError as exc:
+        reason = "a symbolic link loop" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        raise InputError(f"{path}: cannot read it ({reason}); check the path") from exc
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8"
+        ) from exc
+
+
+def _jsonl(path: Path, content: str, field: str) -> list[str]:
+    texts = []
+    for number, line in enumerate(_LINE_END.split(content), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); fix the line"
+            ) from exc
+        except (ValueError, RecursionError) as exc:  # numbers too long to convert, nesting too deep
+            raise InputError(f"{path}:{number}: JSON this reader cannot take ({exc}); fix the line") from exc
+        if not isinstance(record, dict) or not isinstance(record.get(field), str):
+            found = f"fields: {', '.join(list(record)[:5])}" if isinstance(record, dict) else type(record).__name__
+            raise InputError(
+                f"{path}:{number}: each line needs an object with a string field {field!r} ({found}); {NAME_IT}"
+            )
+        texts.append(_nonempty(check_text(record[field], f"{path}:{number}: field {field!r}"), path, number))
+    return texts
+
+
+def _table(path: Path, content: str, delimiter: str, column: str) -> list[str]:
+    rows = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    try:
+        header = next(rows, None)
+        if not header:
+            raise InputError(f"{path} has no header row; the first line must name the columns, one being {column!r}")
+        if header.count(column) != 1:
+            problem = f"column {column!r} appears twice" if column in header else f"no column {column!r}"
+            raise InputError(f"{path}: {problem} (columns: {', '.join(header)}); {NAME_IT}")
+        index = header.index(column)
+        texts = []
+        for row in rows:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise InputError(
+                    f"{path}:{rows.line_num}: {len(row)} fields, the header has {len(header)}; "
+                    f"quote texts that contain the delimiter {delimiter!r} or quotes"
+                )
+            texts.append(_nonempty(row[index], path, rows.line_num))
+    except csv.Error as exc:
+        raise InputError(f"{path}:{rows.line_num}: malformed {kind} ({exc}); check the quotes on that line") from exc
+    return texts
+
+
+def _nonempty(text: str, path: Path, line: int) -> str:
+    if not text.strip():
+        raise InputError(f"{path}:{line}: the text is empty; fill it in or remove the line")
+    return text

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trexplain.cli.common import ModelOpt, app, fail
-from trexplain.errors import InputError, TrexplainError
+from trexplain.cli.common import Command, ModelOpt, TextColumnOpt, app, flag, guarded, read_inputs, say
+from trexplain.errors import InputError
 from trexplain.viz.terminal import attention_links_table, layer_predictions_view, neighbours_view
 
 
@@ -19,113 +19,114 @@ def _dump(data: object) -> None:
     sys.stdout.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n")
 
 
-@app.command()
+@app.command(cls=Command)
 def attention(
     text: Annotated[str, typer.Argument(help="Text to show the attention of.")],
     model: ModelOpt = "demo",
     layer: Annotated[int | None, typer.Option(help="Only this layer (0-based; -1 = last).")] = None,
     head: Annotated[int | None, typer.Option(help="Only this head (0-based).")] = None,
     top: Annotated[int, typer.Option(help="Links shown per head in the terminal view.")] = 3,
-    specials: Annotated[bool, typer.Option(help="Include links to/from special tokens in the summary.")] = False,
-    decimals: Annotated[int, typer.Option(help="Decimals kept in the JSON output.")] = 4,
+    specials: Annotated[bool, flag("--specials", "Include links to/from special tokens in the summary.")] = False,
+    decimals: Annotated[int, typer.Option(min=0, help="Decimals kept in the JSON output.")] = 4,
     as_json: Annotated[
-        bool, typer.Option("--json", help='Print {"tokens", "offsets", "attention": [L][H][T][T]} as compact JSON.')
+        bool, flag("--json", 'Print {"tokens", "offsets", "attention": [L][H][T][T]} as compact JSON.')
     ] = False,
 ) -> None:
     """Attention probabilities per layer and head: JSON export, or the strongest links of every head."""
-    try:
+    with guarded():
         from trexplain.inspect.attention_maps import attention_maps
         from trexplain.models.loading import load_model
 
+        [text] = read_inputs([text], None)
         maps = attention_maps(load_model(model), text, layer=layer, head=head)
         if as_json:
             _dump(maps.to_dict(decimals))
             return
         Console().print(attention_links_table(maps, top, specials))
-    except TrexplainError as exc:
-        fail(exc)
 
 
-@app.command()
+@app.command(cls=Command)
 def layers(
     text: Annotated[str, typer.Argument(help="Text containing the word to mask (or the mask token itself).")],
     model: Annotated[
         str, typer.Option("--model", "-m", help="Local folder of a model with a masked-LM head (not the demo).")
     ] = "demo",
     mask: Annotated[str | None, typer.Option(help="Word to replace by the mask token.")] = None,
-    k: Annotated[int, typer.Option("-k", help="Predictions per layer.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    k: Annotated[int, typer.Option("-k", min=1, help="Predictions per layer.")] = 5,
+    as_json: Annotated[bool, flag("--json", "Print JSON.")] = False,
 ) -> None:
     """Top-k predictions for a masked word at every layer, through the model's own masked-LM head."""
-    try:
+    with guarded():
         from trexplain.inspect.masked_layers import layer_predictions, load_masked_lm
 
+        [text] = read_inputs([text], None)
         result = layer_predictions(load_masked_lm(model), text, mask, k)
         if as_json:
             _dump(result.to_dict())
             return
         Console().print(layer_predictions_view(result, k))
-    except TrexplainError as exc:
-        fail(exc)
 
 
-@app.command()
+@app.command(cls=Command)
 def index(
-    corpus: Annotated[str, typer.Argument(help="'demo' (the demo model's tweet corpus) or a .txt/.csv/.jsonl file.")],
-    out: Annotated[Path, typer.Option(help="Folder to write the index to.")],
+    corpus: Annotated[
+        str, typer.Argument(help="'demo' (the demo model's tweet corpus) or a .txt/.csv/.tsv/.jsonl file.")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder to write the index to (replaced whole if it holds an index).")],
     model: ModelOpt = "demo",
-    limit: Annotated[int | None, typer.Option(help="Only the first N texts.")] = None,
+    text_column: TextColumnOpt = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N texts.")] = None,
     layers: Annotated[
         str | None, typer.Option(help="Store only these layers, comma-separated (0 = embeddings, -1 = last).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 32,
 ) -> None:
     """Store the contextual embedding of every corpus token at every layer (float16, memory-mapped)."""
-    try:
-        from trexplain.inputs import read_texts
-        from trexplain.inspect.neighbours import build_index, demo_corpus
+    with guarded():
+        from trexplain.inspect.neighbours import INDEX_FILES, build_index, demo_corpus
+        from trexplain.io import check_output
         from trexplain.models.loading import load_model
 
-        if limit is not None and limit < 1:
-            raise InputError(f"--limit must be at least 1, got {limit}")
+        source = None if corpus == "demo" else Path(corpus)
+        check_output(out, inputs=[source] if source else [], folder=True, contents=INDEX_FILES, what="--out")
         try:
             chosen = [int(x) for x in layers.split(",")] if layers else None
         except ValueError as exc:
             raise InputError(f"--layers {layers!r}: give layer numbers separated by commas, e.g. 0,3,-1") from exc
-        texts = demo_corpus(limit) if corpus == "demo" else read_texts(corpus)[:limit]
+        if source is None and text_column is not None:
+            raise InputError("--text-column names a column of a corpus file; the demo corpus needs none")
+        texts = demo_corpus(limit) if source is None else read_inputs(None, source, text_column)[:limit]
         adapter = load_model(model)
         built = build_index(
             adapter, texts, out, model_source=model, layers=chosen, batch_size=batch_size, progress=True
         )
         meta = built.meta
-        Console().print(
+        say(
             f"indexed {meta['tokens']} tokens of {meta['texts']} texts at layers "
-            f"{', '.join(map(str, built.layers))} (0 = embeddings) into {out}",
-            highlight=False,
+            f"{', '.join(map(str, built.layers))} (0 = embeddings) into {out}"
         )
-    except TrexplainError as exc:
-        fail(exc)
 
 
-@app.command()
+@app.command(cls=Command)
 def neighbours(
     text: Annotated[str, typer.Argument(help="Text containing the query token.")],
     index_dir: Annotated[Path, typer.Option("--index", help="Index folder from `trexplain index`.")],
     token: Annotated[str, typer.Option(help="Token index (0 = first special token) or a word of the text.")],
     layer: Annotated[int, typer.Option(help="Layer (0 = embeddings, -1 = last).")] = -1,
-    k: Annotated[int, typer.Option("-k", help="Number of neighbours.")] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, help="Number of neighbours.")] = 10,
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Model (default: the one the index was built with).")
     ] = None,
-    specials: Annotated[bool, typer.Option(help="Allow special tokens as neighbours.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    specials: Annotated[bool, flag("--specials", "Allow special tokens as neighbours.")] = False,
+    as_json: Annotated[bool, flag("--json", "Print JSON.")] = False,
 ) -> None:
     """The k corpus tokens nearest (cosine) to one token of TEXT at one layer, with their sentences."""
-    try:
+    with guarded():
         from trexplain.inspect.neighbours import CorpusIndex
         from trexplain.inspect.neighbours import neighbours as find
         from trexplain.models.loading import load_model
 
+        [text] = read_inputs([text], None)
         corpus = CorpusIndex.open(index_dir)
         adapter = load_model(model or corpus.meta["model"])
         result = find(adapter, corpus, text, token, layer, k, include_special=specials)
@@ -133,5 +134,3 @@ def neighbours(
             _dump(result.to_dict())
             return
         Console().print(neighbours_view(result))
-    except TrexplainError as exc:
-        fail(exc)

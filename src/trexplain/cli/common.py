@@ -1,31 +1,100 @@
-"""The typer app and what every command shares: input reading, parameter parsing, one-line errors."""
+"""The typer app and what every command shares: input reading, output checks, method checks, one-line errors."""
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import errno
 import json
+import logging
+import os
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
 
-from trexplain.errors import InputError, TrexplainError
+from trexplain import __version__
+from trexplain.errors import InputError, MethodError, TrexplainError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Explain transformer classifiers.")
-stderr = Console(stderr=True)
+UsageError = typer.BadParameter.__bases__[0]  # click's, whether typer vendors click (>= 0.26) or not
+ClickException = UsageError.__bases__[0]
+
+
+class PlainHelp:
+    """`--help` is a flag like the others: no `<bool>` in the help."""
+
+    def get_help_option(self, ctx: typer.Context) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class Commands(PlainHelp, TyperGroup):
+    """The command group: a bad option value or an unknown command is one `error:` line like any other."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            where = (exc.ctx or ctx).command_path
+            fail(f"{exc.format_message()} (see {where} --help)")
+
+
+class Command(PlainHelp, TyperCommand):
+    """Every command (`@app.command(cls=Command)`)."""
+
+
+app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False)  # soft_wrap: an error line is never wrapped
+STDOUT = Path("-")
+LENGTH_WARNING = "Token indices sequence length is longer than"  # transformers' own, before our clear error
+
+
+def flag(name: str, help: str) -> Any:
+    """A plain on/off option: `--name` only (no `--no-name` twin), without a `<bool>` in the help."""
+    return typer.Option(name, help=help, metavar="")
+
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Local model folder, or 'demo' (the bundled default).")]
 InputOpt = Annotated[
-    Path | None, typer.Option("--input", "-i", help=".txt (one per line), .csv (text column) or .jsonl")
+    Path | None,
+    typer.Option("--input", "-i", help=".txt (one per line), .csv/.tsv (a 'text' column) or .jsonl (a 'text' field)."),
+]
+TextColumnOpt = Annotated[
+    str | None,
+    typer.Option("--text-column", help="The .csv/.tsv column or .jsonl field holding the texts (default: text)."),
 ]
 MethodsOpt = Annotated[
     list[str] | None, typer.Option("--method", help="Method name (repeatable); see `trexplain methods`.")
 ]
 TargetOpt = Annotated[str, typer.Option(help="predicted, all, or a label name (comma-separated for several).")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")]
-PickleOpt = Annotated[bool, typer.Option(help="Allow pickle weights (pytorch_model.bin) from a trusted source.")]
-TruncateOpt = Annotated[bool, typer.Option(help="Truncate over-long texts (recorded) instead of failing.")]
-BatchSizeOpt = Annotated[int, typer.Option(help="Texts per batch.")]
+PickleOpt = Annotated[bool, flag("--allow-pickle", "Allow pickle weights (pytorch_model.bin) from a trusted source.")]
+TruncateOpt = Annotated[bool, flag("--truncate", "Truncate over-long texts (recorded) instead of failing.")]
+BatchSizeOpt = Annotated[int, typer.Option(min=1, help="Texts per batch.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trexplain {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True, metavar=""),
+    ] = False,
+) -> None:
+    """Explain transformer classifiers, and measure how far each explanation can be trusted."""
 
 
 def parse_target(target: str) -> Any:
@@ -47,18 +116,122 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def read_inputs(texts: list[str] | None, input_file: Path | None) -> list[str]:
-    from trexplain.inputs import read_texts
+def read_inputs(texts: list[str] | None, input_file: Path | None, text_column: str | None = None) -> list[str]:
+    """The texts to work on: the arguments (valid Unicode) or the texts of `--input`, not both."""
+    from trexplain.inputs import check_text, read_texts
 
     if texts and input_file:
         raise InputError("give texts as arguments or --input FILE, not both")
     if input_file:
-        return read_texts(input_file)
+        return read_texts(input_file, text_column)
+    if text_column is not None:
+        raise InputError("--text-column names a column of the --input file; give --input FILE or drop it")
     if not texts:
         raise InputError("no text given; pass TEXT arguments or --input FILE")
-    return texts
+    return [check_text(text, f"text argument {i + 1}") for i, text in enumerate(texts)]
 
 
-def fail(exc: TrexplainError) -> None:
-    stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(code=2)
+def check_outputs(
+    outputs: Mapping[str, Path | None], inputs: Sequence[Path | None] = (), folders: Sequence[str] = ()
+) -> None:
+    """Before any work: each output (by option; `folders` take a folder of figures) can be written, is no
+    input, and no two options write the same file."""
+    from trexplain.io import check_output
+
+    sources = [p for p in inputs if p is not None]
+    seen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        target = check_output(path, inputs=sources, folder=option in folders, what=option)
+        if target in seen and not (option in folders and seen[target] in folders):
+            raise InputError(f"{option} and {seen[target]} both write {path}; give each output its own path")
+        seen[target] = option
+
+
+def check_methods(names: Sequence[str], params: Mapping[str, Any]) -> None:
+    """Every named method exists and takes `params` (checked before the model loads)."""
+    from trexplain.methods import available_methods, get_method
+
+    for name in names:
+        try:
+            get_method(name, **params)
+        except MethodError as exc:
+            known = available_methods()
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            if name in known or not close or "did you mean" in str(exc):
+                raise
+            raise MethodError(f"{exc}; did you mean {close[0]}?") from exc
+
+
+def say(message: str) -> None:
+    """One plain line on stderr (control characters shown, never obeyed)."""
+    stderr.print(Text(visible(message)))
+
+
+def written(path: Path, count: int, unit: str) -> None:
+    """Say on stderr what a command wrote: path, count and size."""
+    size = path.stat().st_size
+    shown = f"{size} B" if size < 1000 else f"{size / 1e3:.1f} kB" if size < 1e6 else f"{size / 1e6:.2f} MB"
+    say(f"wrote {path} ({count} {unit}, {shown})")
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """Run a command: typed errors, file-system errors and user-level failures become one `error:` line (exit 2);
+    each warning is one `warning:` line; transformers' premature sequence-length warning is dropped."""
+    tokenizer_log = logging.getLogger("transformers.tokenization_utils_base")
+    tokenizer_log.addFilter(_drop_length_warning)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            yield
+    except TrexplainError as exc:
+        fail(str(exc))
+    except (typer.Exit, typer.Abort, ClickException):
+        raise
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise  # the reader of stdout went away: typer exits quietly
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}; check the path and try again")
+    except UnicodeDecodeError as exc:
+        fail(f"an input is not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8")
+    except Exception as exc:
+        if os.environ.get("TREXPLAIN_DEBUG"):
+            raise
+        fail(f"internal error ({type(exc).__name__}: {exc}); please report it (TREXPLAIN_DEBUG=1 shows where)", 1)
+    finally:
+        tokenizer_log.removeFilter(_drop_length_warning)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print `error: message` as one line on stderr and exit with `code`."""
+    stderr.print(Text.assemble(("error:", "bold red"), " ", visible(message)))
+    raise typer.Exit(code=code)
+
+
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def visible(text: str) -> str:
+    """`text` with control characters, bidirectional overrides and lone surrogates shown, not obeyed
+    (ESC as ␛, a line feed as ␊, others as \\x.. or \\u....), so it stays one plain line."""
+
+    def show(found: re.Match[str]) -> str:
+        code = ord(found.group())
+        if code < 0x20:
+            return chr(0x2400 + code)
+        if code == 0x7F:
+            return "␡"
+        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+    return _INVISIBLE.sub(show, text)
+
+
+def _drop_length_warning(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(LENGTH_WARNING)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    stderr.print(Text.assemble(("warning:", "yellow"), " ", visible(str(message))))

@@ -11,19 +11,25 @@ import typer
 from rich.console import Console
 
 from trexplain.cli.common import (
+    Command,
     InputOpt,
     ModelOpt,
     ParamOpt,
     PickleOpt,
     TargetOpt,
+    TextColumnOpt,
     TruncateOpt,
     app,
-    fail,
+    check_methods,
+    check_outputs,
+    flag,
+    guarded,
     parse_params,
     parse_target,
     read_inputs,
+    written,
 )
-from trexplain.errors import InputError, TrexplainError
+from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD
 from trexplain.viz.terminal import comparison_view, evaluation_view
 
@@ -34,13 +40,14 @@ MethodOpt = Annotated[
 StrategyOpt = Annotated[str, typer.Option(help="How words are removed: delete, mask, unk or pad.")]
 LevelOpt = Annotated[str, typer.Option(help="Remove whole words (word) or single subword tokens (token).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the random-scores floor (and the sanity check).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON result to stdout.")]
+JsonOpt = Annotated[bool, flag("--json", "Print the JSON result to stdout.")]
 
 
-@app.command()
+@app.command(cls=Command)
 def evaluate(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain and evaluate.")] = None,
     input_file: InputOpt = None,
+    text_column: TextColumnOpt = None,
     model: ModelOpt = "demo",
     method: MethodOpt = None,
     scores: Annotated[
@@ -51,29 +58,30 @@ def evaluate(
     level: LevelOpt = "word",
     seed: SeedOpt = 0,
     param: ParamOpt = None,
-    sanity: Annotated[bool, typer.Option(help="Also run the cascading randomisation check per method.")] = False,
+    sanity: Annotated[bool, flag("--sanity", "Also run the cascading randomisation check per method.")] = False,
     independent: Annotated[
-        bool, typer.Option("--independent", help="With --sanity: randomise one part at a time, not cumulatively.")
+        bool, flag("--independent", "With --sanity: randomise one part at a time, not cumulatively.")
     ] = False,
     as_json: JsonOpt = False,
     truncate: TruncateOpt = False,
     allow_pickle: PickleOpt = False,
 ) -> None:
     """How far to trust each method on this model: AOPC, ΔA^F, a random floor, and a verdict."""
-    try:
+    with guarded():
         from trexplain.evaluate import load_scores
         from trexplain.models.loading import load_model
         from trexplain.study import study
 
-        adapter = load_model(model, allow_pickle=allow_pickle)
-        external = [e for path in scores or [] for e in load_scores(path, adapter)]
-        items = read_inputs(texts, input_file) if (texts or input_file or not external) else []
+        items = read_inputs(texts, input_file, text_column) if (texts or input_file or not scores) else []
         params = parse_params(param or [])
         names = list(method or [])
         if params and not names:
             raise InputError("--param applies to the methods named with --method; name them")
         if independent and not sanity:
             raise InputError("--independent chooses the variant of --sanity; add --sanity")
+        check_methods(names, params)
+        adapter = load_model(model, allow_pickle=allow_pickle)
+        external = [e for path in scores or [] for e in load_scores(path, adapter)]
         result = study(
             items,
             adapter,
@@ -97,39 +105,44 @@ def evaluate(
             sys.stdout.write(json.dumps(out, indent=2) + "\n")
         else:
             Console().print(evaluation_view(out, checks), highlight=False)
-    except TrexplainError as exc:
-        fail(exc)
 
 
-@app.command()
+@app.command(cls=Command)
 def compare(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to run through both models.")] = None,
     input_file: InputOpt = None,
+    text_column: TextColumnOpt = None,
     model: Annotated[list[str], typer.Option("--model", "-m", help="Model folder or 'demo' (give two or more).")] = [],  # noqa: B006
     method: MethodOpt = None,
     target: TargetOpt = "predicted",
     strategy: StrategyOpt = "delete",
     level: LevelOpt = "word",
     seed: SeedOpt = 0,
-    top: Annotated[int, typer.Option(help="Top words shown per model.")] = 5,
+    top: Annotated[int, typer.Option(min=1, help="Top words shown per model.")] = 5,
     as_json: JsonOpt = False,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML page of every model's explanations.")
+    ] = None,
     truncate: TruncateOpt = False,
     allow_pickle: PickleOpt = False,
 ) -> None:
     """Two models on the same texts: predictions, top words, agreement (the first --method, default cp-lrp),
     and each model's metric table."""
-    try:
+    with guarded():
         from trexplain.evaluate import compare_models
         from trexplain.models.loading import load_model
 
         if len(model) < 2:
             raise InputError("compare needs two models: --model A --model B")
-        items = read_inputs(texts, input_file)
+        check_outputs({"--html": html_out}, [input_file])
+        items = read_inputs(texts, input_file, text_column)
+        chosen = (method or [DEFAULT_METHOD])[0]
+        check_methods(method or [chosen], {})
         adapters = [load_model(m, allow_pickle=allow_pickle) for m in model]
-        result = compare_models(
+        comparison = compare_models(
             adapters,
             items,
-            method=(method or [DEFAULT_METHOD])[0],
+            method=chosen,
             methods=method,
             target=parse_target(target),
             strategy=strategy,
@@ -137,10 +150,21 @@ def compare(
             seed=seed,
             top=top,
             truncate=truncate,
-        ).to_dict()
+        )
+        result = comparison.to_dict()
+        if html_out:
+            from trexplain.api import explain
+            from trexplain.io import write_text
+            from trexplain.viz.html import render
+            from trexplain.viz.payload import build_payload
+
+            per_model = [explain(items, a, chosen, target=parse_target(target), truncate=truncate) for a in adapters]
+            groups = [[e] for explanations in per_model for e in explanations]  # grouped by model, then text
+            models = " vs ".join(comparison.models)
+            payload = build_payload(groups, title=f"trexplain compare · {models} · {chosen}", model={"name": models})
+            write_text(html_out, render(payload), what="--html")
+            written(html_out, len(groups), "explanations")
         if as_json:
             sys.stdout.write(json.dumps(result, indent=2) + "\n")
             return
         Console().print(comparison_view(result), highlight=False)
-    except TrexplainError as exc:
-        fail(exc)

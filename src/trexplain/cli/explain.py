@@ -11,47 +11,63 @@ import typer
 from rich.console import Console
 
 from trexplain.cli.common import (
+    STDOUT,
     BatchSizeOpt,
+    Command,
     InputOpt,
     MethodsOpt,
     ModelOpt,
     ParamOpt,
     PickleOpt,
     TargetOpt,
+    TextColumnOpt,
     TruncateOpt,
     app,
-    fail,
+    check_methods,
+    check_outputs,
+    flag,
+    guarded,
     parse_params,
     parse_target,
     read_inputs,
+    written,
 )
-from trexplain.errors import TrexplainError
+from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD
 
 
-@app.command()
+@app.command(cls=Command)
 def explain(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
     input_file: InputOpt = None,
+    text_column: TextColumnOpt = None,
     model: ModelOpt = "demo",
     method: MethodsOpt = None,
     target: TargetOpt = "predicted",
     param: ParamOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object per text) to stdout.")] = False,
-    jsonl: Annotated[Path | None, typer.Option(help="Write one JSON object per text to this file.")] = None,
+    as_json: Annotated[bool, flag("--json", "Print JSON to stdout: one object for one text, else a list.")] = False,
+    jsonl: Annotated[
+        Path | None, typer.Option(help="Write one JSON object per text (a line each) to this file; - for stdout.")
+    ] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML page.")] = None,
     truncate: TruncateOpt = False,
     allow_pickle: PickleOpt = False,
     batch_size: BatchSizeOpt = 16,
 ) -> None:
     """Explain why the model predicts what it does for each text."""
-    try:
+    with guarded():
+        from trexplain.io import atomic_file, write_text
         from trexplain.models.loading import load_model
         from trexplain.study import study
 
-        items = read_inputs(texts, input_file)
+        to_stdout = jsonl == STDOUT
+        if as_json and to_stdout:
+            raise InputError("--json and --jsonl - both write to stdout; choose one")
+        check_outputs({"--jsonl": None if to_stdout else jsonl, "--html": html_out}, [input_file])
+        items = read_inputs(texts, input_file, text_column)
         params = parse_params(param or [])
         names = list(method or [DEFAULT_METHOD])
+        check_methods(names, params)
         adapter = load_model(model, allow_pickle=allow_pickle)
         result = study(
             items,
@@ -61,26 +77,30 @@ def explain(
             params={name: params for name in names},
             batch_size=batch_size,
             truncate=truncate,
-            progress=len(items) > batch_size and not as_json,
+            progress=len(items) > batch_size and not (as_json or to_stdout),
         )
         records = result.records()
-        if jsonl:
-            jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
+        lines = (json.dumps(r) + "\n" for r in records)
+        if to_stdout:
+            sys.stdout.writelines(lines)
+        elif jsonl:
+            with atomic_file(jsonl, what="--jsonl") as handle:
+                handle.writelines(lines)
+            written(jsonl, len(records), "records")
         if html_out:
             from trexplain.viz.html import page
 
-            html_out.write_text(page(result.explanations, title=f"trexplain · {adapter.name}"))
+            write_text(html_out, page(result.explanations, title=f"trexplain · {adapter.name}"), what="--html")
+            written(html_out, len(records), "texts")
         if as_json:
             sys.stdout.write(json.dumps(records if len(records) > 1 else records[0], indent=2) + "\n")
         elif not jsonl and not html_out:
             from trexplain.viz.terminal import render_all
 
             Console().print(render_all(result.explanations))
-    except TrexplainError as exc:
-        fail(exc)
 
 
-@app.command()
+@app.command(cls=Command)
 def methods() -> None:
     """List the registered attribution methods."""
     from rich.table import Table

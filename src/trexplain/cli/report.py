@@ -6,45 +6,48 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from trexplain.cli.common import (
     BatchSizeOpt,
+    Command,
     InputOpt,
     MethodsOpt,
     ModelOpt,
     ParamOpt,
     PickleOpt,
     TargetOpt,
+    TextColumnOpt,
     TruncateOpt,
     app,
-    fail,
+    check_methods,
+    check_outputs,
+    flag,
+    guarded,
     parse_params,
     parse_target,
     read_inputs,
+    say,
+    written,
 )
-from trexplain.errors import TrexplainError
 from trexplain.methods.base import DEFAULT_METHOD
 
 
-@app.command()
+@app.command(cls=Command)
 def report(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
     input_file: InputOpt = None,
+    text_column: TextColumnOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     model: ModelOpt = "demo",
     method: MethodsOpt = None,
     target: TargetOpt = "predicted",
     param: ParamOpt = None,
-    evaluate: Annotated[
-        bool, typer.Option("--evaluate", help="Add perturbation curves, AOPC and the method table.")
-    ] = False,
+    evaluate: Annotated[bool, flag("--evaluate", "Add perturbation curves, AOPC and the method table.")] = False,
     sanity: Annotated[
-        bool,
-        typer.Option("--sanity", help="Add the cascading randomisation check of each method (on the first 10 texts)."),
+        bool, flag("--sanity", "Add the cascading randomisation check of each method (on the first 10 texts).")
     ] = False,
     attention: Annotated[
-        int, typer.Option(help="Attention maps for the first N texts (0: none); at most 128 tokens each.")
+        int, typer.Option(min=0, help="Attention maps for the first N texts (0: none); at most 128 tokens each.")
     ] = 20,
     png: Annotated[Path | None, typer.Option(help="Also write PNG figures into this folder.")] = None,
     svg: Annotated[Path | None, typer.Option(help="Also write SVG figures into this folder.")] = None,
@@ -54,18 +57,22 @@ def report(
     batch_size: BatchSizeOpt = 16,
 ) -> None:
     """Write one self-contained HTML report: prediction, explanations, attention, curves, model card."""
-    try:
+    with guarded():
         from trexplain.models.loading import load_model
         from trexplain.report.run import make_report, write_report
 
-        items = read_inputs(texts, input_file)
+        check_outputs({"--out": out, "--png": png, "--svg": svg}, [input_file], folders=("--png", "--svg"))
+        items = read_inputs(texts, input_file, text_column)
+        names = method or [DEFAULT_METHOD]
+        params = parse_params(param or [])
+        check_methods(names, params)
         adapter = load_model(model, allow_pickle=allow_pickle)
         payload = make_report(
             items,
             adapter,
-            method or [DEFAULT_METHOD],
+            names,
             target=parse_target(target),
-            params=parse_params(param or []),
+            params=params,
             evaluate=evaluate,
             sanity=sanity,
             attention_texts=attention,
@@ -74,14 +81,10 @@ def report(
             title=title,
             progress=len(items) > batch_size,
         )
-        console = Console(stderr=True)
-        path = write_report(payload, out)
-        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {len(items)} texts)", highlight=False)
+        written(write_report(payload, out), len(items), "texts")
         for folder, fmt in ((png, "png"), (svg, "svg")):
             if folder is not None:
                 from trexplain.viz.figures import write_figures
 
                 files = write_figures(payload, folder, fmt)
-                console.print(f"wrote {len(files)} {fmt.upper()} figures to {folder}", highlight=False)
-    except TrexplainError as exc:
-        fail(exc)
+                say(f"wrote {len(files)} {fmt.upper()} figures to {folder}")

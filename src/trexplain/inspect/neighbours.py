@@ -27,6 +27,7 @@ from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 
 VECTORS, TABLE, TEXTS, META = "vectors.npy", "tokens.parquet", "texts.json", "meta.json"
+INDEX_FILES = (VECTORS, TABLE, TEXTS, META)
 INDEX_VERSION = 1
 EXACT_SEARCH_LIMIT = 1_000_000
 CHUNK_ROWS = 65_536
@@ -67,15 +68,22 @@ def build_index(
 ) -> CorpusIndex:
     """Embed every token of `texts` at every layer (or only `layers`; 0 = embeddings) into the folder `out`.
 
-    Texts are sorted by length so batches carry little padding; over-long texts are truncated.
+    Texts are sorted by length so batches carry little padding; over-long texts are truncated. Built aside, the
+    index replaces `out` whole (an existing `out` must be empty or an index).
     """
+    from trexplain.io import atomic_folder, output_path
+
     out = Path(out)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    output_path(out, folder=True, contents=INDEX_FILES)  # before any work
     kept = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
     if not kept:
         raise InputError("the corpus has no non-empty texts")
-    lengths = [min(len(ids), adapter.max_length) for ids in adapter.tokenize([texts[i] for i in kept])["input_ids"]]
+    lengths = [
+        min(len(ids), adapter.max_length)
+        for ids in adapter.tokenize([texts[i] for i in kept], verbose=False)["input_ids"]
+    ]
     order = [kept[i] for i in np.argsort(lengths, kind="stable")]
     total = int(sum(lengths))
     if total > EXACT_SEARCH_LIMIT:
@@ -83,51 +91,51 @@ def build_index(
             f"{total} tokens: exact search over more than {EXACT_SEARCH_LIMIT} tokens gets slow and the index large",
             stacklevel=2,
         )
-    out.mkdir(parents=True, exist_ok=True)
-    vectors = None
-    columns: dict[str, list[Any]] = {k: [] for k in ("text_id", "position", "token", "start", "end", "special")}
-    cursor = 0
-    for start in _progress(range(0, len(order), batch_size), len(order), batch_size, progress):
-        ids = order[start : start + batch_size]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # truncating an over-long corpus text is expected here
-            batch, states = layer_states(adapter, [texts[i] for i in ids])
-        if vectors is None:
-            model_layers = states.shape[0]
-            stored = sorted({_layer(i, model_layers) for i in layers}) if layers else list(range(model_layers))
-            shape = (len(stored), total, states.shape[2])
-            vectors = np.lib.format.open_memmap(out / VECTORS, mode="w+", dtype=np.float16, shape=shape)
-        vectors[:, cursor : cursor + states.shape[1]] = states[stored].half().cpu().numpy()
-        cursor += states.shape[1]
-        for row, text_id in enumerate(ids):
-            n = batch.lengths[row]
-            columns["text_id"].extend([text_id] * n)
-            columns["position"].extend(range(n))
-            columns["token"].extend(batch.tokens[row])
-            columns["start"].extend(s for s, _ in batch.offsets[row])
-            columns["end"].extend(e for _, e in batch.offsets[row])
-            columns["special"].extend(batch.special_mask[row, :n].tolist())
-    vectors.flush()
-    del vectors
-    import pandas as pd
+    with atomic_folder(out, contents=INDEX_FILES) as folder:
+        vectors = None
+        columns: dict[str, list[Any]] = {k: [] for k in ("text_id", "position", "token", "start", "end", "special")}
+        cursor = 0
+        for start in _progress(range(0, len(order), batch_size), len(order), batch_size, progress):
+            ids = order[start : start + batch_size]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # truncating an over-long corpus text is expected here
+                batch, states = layer_states(adapter, [texts[i] for i in ids])
+            if vectors is None:
+                model_layers = states.shape[0]
+                stored = sorted({_layer(i, model_layers) for i in layers}) if layers else list(range(model_layers))
+                shape = (len(stored), total, states.shape[2])
+                vectors = np.lib.format.open_memmap(folder / VECTORS, mode="w+", dtype=np.float16, shape=shape)
+            vectors[:, cursor : cursor + states.shape[1]] = states[stored].half().cpu().numpy()
+            cursor += states.shape[1]
+            for row, text_id in enumerate(ids):
+                n = batch.lengths[row]
+                columns["text_id"].extend([text_id] * n)
+                columns["position"].extend(range(n))
+                columns["token"].extend(batch.tokens[row])
+                columns["start"].extend(s for s, _ in batch.offsets[row])
+                columns["end"].extend(e for _, e in batch.offsets[row])
+                columns["special"].extend(batch.special_mask[row, :n].tolist())
+        vectors.flush()
+        del vectors
+        import pandas as pd
 
-    pd.DataFrame(columns).astype(
-        {"text_id": "int32", "position": "int32", "start": "int32", "end": "int32"}
-    ).to_parquet(out / TABLE, index=False)
-    (out / TEXTS).write_text(json.dumps(list(texts)))
-    meta = {
-        "version": INDEX_VERSION,
-        "model": model_source,
-        "model_name": adapter.name,
-        "model_layers": model_layers,
-        "stored_layers": stored,
-        "hidden": shape[2],
-        "tokens": total,
-        "texts": len(kept),
-        "dtype": "float16",
-        "normalized": True,
-    }
-    (out / META).write_text(json.dumps(meta, indent=2))
+        pd.DataFrame(columns).astype(
+            {"text_id": "int32", "position": "int32", "start": "int32", "end": "int32"}
+        ).to_parquet(folder / TABLE, index=False)
+        (folder / TEXTS).write_text(json.dumps(list(texts)))
+        meta = {
+            "version": INDEX_VERSION,
+            "model": model_source,
+            "model_name": adapter.name,
+            "model_layers": model_layers,
+            "stored_layers": stored,
+            "hidden": shape[2],
+            "tokens": total,
+            "texts": len(kept),
+            "dtype": "float16",
+            "normalized": True,
+        }
+        (folder / META).write_text(json.dumps(meta, indent=2))
     return CorpusIndex.open(out)
 
 

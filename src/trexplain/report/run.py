@@ -143,11 +143,10 @@ def evaluation_per_text(table: FaithfulnessTable, per_text: Sequence[Sequence[Ex
 
 
 def write_report(payload: dict[str, Any], path: str | Path) -> Path:
-    """Write the self-contained HTML file for a report dict; returns the path."""
+    """Write the self-contained HTML file for a report dict (atomically: whole or not at all); returns the path."""
+    from trexplain.io import atomic_file
     from trexplain.viz.html import render
 
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise InputError(f"{path.parent}: no such folder for the report")
-    path.write_text(render(payload), encoding="utf-8")
-    return path
+    with atomic_file(path) as handle:
+        handle.write(render(payload))
+    return Path(path)

@@ -116,24 +116,29 @@ def curve_figure(result: Mapping[str, Any], title: str):
 
 
 def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "png") -> list[Path]:
-    """Every figure of a report dict into `folder` (created); returns the files written.
+    """Every figure of a report dict into `folder` (created if missing, each file written whole); returns them.
 
     Per text i: `textNNN_<method>_<class>_bars`, `..._layers` (when layer scores exist), `..._curves`
     (when evaluated) and `textNNN_attention` (heads averaged, one panel per layer).
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
+    from trexplain.io import atomic_file, output_path
     from trexplain.viz.payload import decode_attention
 
     plt = _pyplot()
+    output_path(folder, folder=True)
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(exist_ok=True)
     written: list[Path] = []
 
     def save(fig, name: str) -> None:
         path = folder / f"{name}.{fmt}"
-        fig.savefig(path, dpi=150)
-        plt.close(fig)
+        try:
+            with atomic_file(path, "wb") as handle:
+                fig.savefig(handle, format=fmt, dpi=150)
+        finally:
+            plt.close(fig)
         written.append(path)
 
     for i, entry in enumerate(payload["texts"]):
