@@ -306,7 +306,7 @@ CASES: dict[str, tuple[dict[str, object], list[str], list[str]]] = {
     "parameter unknown to the method": (
         {},
         ["explain", "hi", "--method", "ig", "--param", "stepz=3"],
-        ["no parameter(s) stepz"],
+        ["no parameter 'stepz'", "did you mean steps"],
     ),
     "evaluate parameter unknown": ({}, ["evaluate", "hi", "--method", "gxi", "--param", "x=1"], ["no parameter"]),
     "negative attention count": ({}, ["report", "hi", "--attention", "-1"], ["--attention"]),
