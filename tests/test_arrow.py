@@ -184,19 +184,18 @@ def test_parquet_round_trip(tmp_path, real, hostile):
 
 
 def test_failed_parquet_write_leaves_no_file(tmp_path, monkeypatch, real):
-    def broken(table, where, **kwargs):
-        with open(where, "wb") as f:
-            f.write(b"PAR1 half a file")
+    def broken(table, where, **kwargs):  # `where`: the temporary file's handle
+        where.write(b"PAR1 half a file")
         raise OSError("disk full")
 
     monkeypatch.setattr(pq, "write_table", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="disk full"):  # atomic_file names the path
         to_parquet(real, tmp_path / "new.parquet")
     assert os.listdir(tmp_path) == []
 
     old = tmp_path / "old.parquet"
     old.write_bytes(b"the previous run")
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="disk full"):  # atomic_file names the path
         to_parquet(real, old)
     assert os.listdir(tmp_path) == ["old.parquet"] and old.read_bytes() == b"the previous run"
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import pyarrow.parquet as pq
 
 from trexplain.errors import InputError, TargetError
 from trexplain.explanation import SCHEMA_VERSION, Explanation
+from trexplain.io import atomic_file
 
 __all__ = ["LAYOUT_COLUMNS", "SCHEMA", "from_arrow", "from_parquet", "to_arrow", "to_parquet"]
 
@@ -124,17 +124,10 @@ def to_arrow(explanations: Sequence[Explanation]) -> pa.Table:
 def to_parquet(explanations: Sequence[Explanation], path: str | os.PathLike[str]) -> Path:
     """Write `to_arrow(explanations)` to a Parquet file atomically: a failed write leaves no file behind and
     an existing file at `path` untouched."""
-    path = Path(path)
     table = to_arrow(explanations)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path, "wb") as handle:
+        pq.write_table(table, handle)
+    return Path(path)
 
 
 # ------------------------------------------------------------------------------------------------ reading

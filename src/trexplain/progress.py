@@ -72,6 +72,22 @@ def reporting(reporter: Reporter | None) -> Iterator[None]:
         _REPORTER.reset(token)
 
 
+class Silent:
+    """A reporter that shows nothing: installed for `--quiet` so no stage falls back to a terminal bar."""
+
+    def start(self, label: str, total: float | None) -> int:
+        return 0
+
+    def advance(self, task: int, amount: float) -> None:
+        """Nothing to show."""
+
+    def finish(self, task: int) -> None:
+        """Nothing to show."""
+
+    def note(self, message: str) -> None:
+        """Nothing to show."""
+
+
 @contextmanager
 def shown(enabled: bool) -> Iterator[None]:
     """Show progress on stderr within the block when `enabled` (a library call's `progress=True`), unless a

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trexplain.cli.common import Command, ModelOpt, TextColumnOpt, app, flag, guarded, read_inputs, say
+from trexplain.cli.common import Command, ModelOpt, QuietOpt, TextColumnOpt, app, flag, guarded, read_inputs, say
 from trexplain.errors import InputError
 from trexplain.viz.terminal import attention_links_table, layer_predictions_view, neighbours_view
 
@@ -80,9 +80,10 @@ def index(
         str | None, typer.Option(help="Store only these layers, comma-separated (0 = embeddings, -1 = last).")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 32,
+    quiet: QuietOpt = False,
 ) -> None:
     """Store the contextual embedding of every corpus token at every layer (float16, memory-mapped)."""
-    with guarded():
+    with guarded(quiet):
         from trexplain.inspect.neighbours import INDEX_FILES, build_index, demo_corpus
         from trexplain.io import check_output
         from trexplain.models.loading import load_model
@@ -97,9 +98,7 @@ def index(
             raise InputError("--text-column names a column of a corpus file; the demo corpus needs none")
         texts = demo_corpus(limit) if source is None else read_inputs(None, source, text_column)[:limit]
         adapter = load_model(model)
-        built = build_index(
-            adapter, texts, out, model_source=model, layers=chosen, batch_size=batch_size, progress=True
-        )
+        built = build_index(adapter, texts, out, model_source=model, layers=chosen, batch_size=batch_size)
         meta = built.meta
         say(
             f"indexed {meta['tokens']} tokens of {meta['texts']} texts at layers "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import errno
 import json
 import logging
@@ -20,7 +19,7 @@ from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from trexplain import __version__
-from trexplain.errors import InputError, MethodError, TrexplainError
+from trexplain.errors import InputError, TrexplainError
 
 UsageError = typer.BadParameter.__bases__[0]  # click's, whether typer vendors click (>= 0.26) or not
 ClickException = UsageError.__bases__[0]
@@ -77,8 +76,12 @@ MethodsOpt = Annotated[
 TargetOpt = Annotated[str, typer.Option(help="predicted, all, or a label name (comma-separated for several).")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")]
 PickleOpt = Annotated[bool, flag("--allow-pickle", "Allow pickle weights (pytorch_model.bin) from a trusted source.")]
+MissingWeightsOpt = Annotated[
+    bool, flag("--allow-missing-weights", "Load a folder whose weights do not all fit the model, with a warning.")
+]
 TruncateOpt = Annotated[bool, flag("--truncate", "Truncate over-long texts (recorded) instead of failing.")]
 BatchSizeOpt = Annotated[int, typer.Option(min=1, help="Texts per batch.")]
+QuietOpt = Annotated[bool, flag("--quiet", "No progress display (it only ever shows on a terminal, on stderr).")]
 
 
 def _version(value: bool) -> None:
@@ -151,17 +154,10 @@ def check_outputs(
 
 def check_methods(names: Sequence[str], params: Mapping[str, Any]) -> None:
     """Every named method exists and takes `params` (checked before the model loads)."""
-    from trexplain.methods import available_methods, get_method
+    from trexplain.methods import get_method
 
     for name in names:
-        try:
-            get_method(name, **params)
-        except MethodError as exc:
-            known = available_methods()
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-            if name in known or not close or "did you mean" in str(exc):
-                raise
-            raise MethodError(f"{exc}; did you mean {close[0]}?") from exc
+        get_method(name, **params)  # its errors name the closest methods and parameters
 
 
 def say(message: str) -> None:
@@ -177,13 +173,16 @@ def written(path: Path, count: int, unit: str) -> None:
 
 
 @contextlib.contextmanager
-def guarded() -> Iterator[None]:
+def guarded(quiet: bool = False) -> Iterator[None]:
     """Run a command: typed errors, file-system errors and user-level failures become one `error:` line (exit 2);
-    each warning is one `warning:` line; transformers' premature sequence-length warning is dropped."""
+    each warning is one `warning:` line; transformers' premature sequence-length warning is dropped. Long work
+    shows progress with an ETA on stderr when it is a terminal, unless `quiet`."""
+    from trexplain.progress import Silent, reporting, terminal_reporter
+
     tokenizer_log = logging.getLogger("transformers.tokenization_utils_base")
     tokenizer_log.addFilter(_drop_length_warning)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), reporting(terminal_reporter(quiet) or Silent()):
             warnings.showwarning = _show_warning
             yield
     except TrexplainError as exc:

@@ -13,9 +13,11 @@ from rich.console import Console
 from trexplain.cli.common import (
     Command,
     InputOpt,
+    MissingWeightsOpt,
     ModelOpt,
     ParamOpt,
     PickleOpt,
+    QuietOpt,
     TargetOpt,
     TextColumnOpt,
     TruncateOpt,
@@ -65,9 +67,14 @@ def evaluate(
     as_json: JsonOpt = False,
     truncate: TruncateOpt = False,
     allow_pickle: PickleOpt = False,
+    allow_missing_weights: MissingWeightsOpt = False,
+    sanity_method: Annotated[
+        list[str] | None, typer.Option("--sanity-method", help="With --sanity: check only this method (repeatable).")
+    ] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """How far to trust each method on this model: AOPC, ΔA^F, a random floor, and a verdict."""
-    with guarded():
+    with guarded(quiet):
         from trexplain.evaluate import load_scores
         from trexplain.models.loading import load_model
         from trexplain.study import study
@@ -77,10 +84,10 @@ def evaluate(
         names = list(method or [])
         if params and not names:
             raise InputError("--param applies to the methods named with --method; name them")
-        if independent and not sanity:
-            raise InputError("--independent chooses the variant of --sanity; add --sanity")
+        if (independent or sanity_method) and not sanity:
+            raise InputError("--independent and --sanity-method choose how --sanity runs; add --sanity")
         check_methods(names, params)
-        adapter = load_model(model, allow_pickle=allow_pickle)
+        adapter = load_model(model, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
         external = [e for path in scores or [] for e in load_scores(path, adapter)]
         result = study(
             items,
@@ -90,6 +97,7 @@ def evaluate(
             params={name: params for name in names},
             evaluate=True,
             sanity=sanity,
+            sanity_methods=sanity_method or None,
             independent=independent,
             external=external,
             strategy=strategy,
@@ -125,10 +133,12 @@ def compare(
     ] = None,
     truncate: TruncateOpt = False,
     allow_pickle: PickleOpt = False,
+    allow_missing_weights: MissingWeightsOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Two models on the same texts: predictions, top words, agreement (the first --method, default cp-lrp),
     and each model's metric table."""
-    with guarded():
+    with guarded(quiet):
         from trexplain.evaluate import compare_models
         from trexplain.models.loading import load_model
 
@@ -138,7 +148,9 @@ def compare(
         items = read_inputs(texts, input_file, text_column)
         chosen = (method or [DEFAULT_METHOD])[0]
         check_methods(method or [chosen], {})
-        adapters = [load_model(m, allow_pickle=allow_pickle) for m in model]
+        adapters = [
+            load_model(m, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights) for m in model
+        ]
         comparison = compare_models(
             adapters,
             items,

@@ -16,9 +16,11 @@ from trexplain.cli.common import (
     Command,
     InputOpt,
     MethodsOpt,
+    MissingWeightsOpt,
     ModelOpt,
     ParamOpt,
     PickleOpt,
+    QuietOpt,
     TargetOpt,
     TextColumnOpt,
     TruncateOpt,
@@ -53,9 +55,11 @@ def explain(
     truncate: TruncateOpt = False,
     allow_pickle: PickleOpt = False,
     batch_size: BatchSizeOpt = 16,
+    allow_missing_weights: MissingWeightsOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Explain why the model predicts what it does for each text."""
-    with guarded():
+    with guarded(quiet):
         from trexplain.io import atomic_file, write_text
         from trexplain.models.loading import load_model
         from trexplain.study import study
@@ -68,7 +72,7 @@ def explain(
         params = parse_params(param or [])
         names = list(method or [DEFAULT_METHOD])
         check_methods(names, params)
-        adapter = load_model(model, allow_pickle=allow_pickle)
+        adapter = load_model(model, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
         result = study(
             items,
             adapter,
@@ -77,7 +81,6 @@ def explain(
             params={name: params for name in names},
             batch_size=batch_size,
             truncate=truncate,
-            progress=len(items) > batch_size and not (as_json or to_stdout),
         )
         records = result.records()
         lines = (json.dumps(r) + "\n" for r in records)

@@ -12,9 +12,11 @@ from trexplain.cli.common import (
     Command,
     InputOpt,
     MethodsOpt,
+    MissingWeightsOpt,
     ModelOpt,
     ParamOpt,
     PickleOpt,
+    QuietOpt,
     TargetOpt,
     TextColumnOpt,
     TruncateOpt,
@@ -55,9 +57,11 @@ def report(
     truncate: TruncateOpt = False,
     allow_pickle: PickleOpt = False,
     batch_size: BatchSizeOpt = 16,
+    allow_missing_weights: MissingWeightsOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write one self-contained HTML report: prediction, explanations, attention, curves, model card."""
-    with guarded():
+    with guarded(quiet):
         from trexplain.models.loading import load_model
         from trexplain.report.run import make_report, write_report
 
@@ -66,7 +70,7 @@ def report(
         names = method or [DEFAULT_METHOD]
         params = parse_params(param or [])
         check_methods(names, params)
-        adapter = load_model(model, allow_pickle=allow_pickle)
+        adapter = load_model(model, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
         payload = make_report(
             items,
             adapter,
@@ -79,7 +83,6 @@ def report(
             batch_size=batch_size,
             truncate=truncate,
             title=title,
-            progress=len(items) > batch_size,
         )
         written(write_report(payload, out), len(items), "texts")
         for folder, fmt in ((png, "png"), (svg, "svg")):

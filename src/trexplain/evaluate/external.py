@@ -30,6 +30,7 @@ import torch
 from trexplain.diagnostics import IDENTITY
 from trexplain.errors import InputError, TargetError
 from trexplain.explanation import Explanation
+from trexplain.inputs import read_text
 from trexplain.methods.base import target_index
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
@@ -45,10 +46,10 @@ def load_scores(path: str | Path, adapter: ModelAdapter, *, method: str | None =
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    content = path.read_text(encoding="utf-8")
+    content = read_text(path)
     try:
         if path.suffix.lower() == ".jsonl":
-            records = [json.loads(line) for line in content.splitlines() if line.strip()]
+            records = [json.loads(line) for line in content.split("\n") if line.strip()]
         else:
             data = json.loads(content)
             records = data if isinstance(data, list) else [data]

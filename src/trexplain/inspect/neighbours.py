@@ -25,6 +25,7 @@ from torch import Tensor
 from trexplain.errors import InputError
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.progress import shown, stage
 
 VECTORS, TABLE, TEXTS, META = "vectors.npy", "tokens.parquet", "texts.json", "meta.json"
 INDEX_FILES = (VECTORS, TABLE, TEXTS, META)
@@ -91,12 +92,17 @@ def build_index(
             f"{total} tokens: exact search over more than {EXACT_SEARCH_LIMIT} tokens gets slow and the index large",
             stacklevel=2,
         )
-    with atomic_folder(out, contents=INDEX_FILES) as folder:
+    with (
+        shown(progress),
+        stage(f"indexing {len(order)} texts", total=len(order)) as advance,
+        atomic_folder(out, contents=INDEX_FILES) as folder,
+    ):
         vectors = None
         columns: dict[str, list[Any]] = {k: [] for k in ("text_id", "position", "token", "start", "end", "special")}
         cursor = 0
-        for start in _progress(range(0, len(order), batch_size), len(order), batch_size, progress):
+        for start in range(0, len(order), batch_size):
             ids = order[start : start + batch_size]
+            advance(len(ids))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # truncating an over-long corpus text is expected here
                 batch, states = layer_states(adapter, [texts[i] for i in ids])
@@ -137,20 +143,6 @@ def build_index(
         }
         (folder / META).write_text(json.dumps(meta, indent=2))
     return CorpusIndex.open(out)
-
-
-def _progress(steps: range, total: int, batch_size: int, enabled: bool):
-    if not enabled:
-        yield from steps
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("texts"), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("index", total=total)
-        for start in steps:
-            yield start
-            bar.update(task, advance=min(batch_size, total - start))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from trexplain.errors import InputError, InputTooLongError, MethodError, TargetError
+from trexplain.inputs import check_text
 from trexplain.layout import TextLayout
 from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
@@ -210,7 +211,7 @@ class ModelAdapter:
         """Tokenize texts with offsets and word groups. Too long: an error, or truncation if asked."""
         texts = _check_texts(texts)
         with self.lock:  # a fast tokenizer's padding/truncation state is shared between calls
-            lengths = [len(ids) for ids in self.tokenize(texts, truncation=False)["input_ids"]]
+            lengths = [len(ids) for ids in self.tokenize(texts, truncation=False, verbose=False)["input_ids"]]
             too_long = [(i, n) for i, n in enumerate(lengths) if n > self.max_length]
             if too_long and not truncate:
                 i, n = too_long[0]
@@ -463,4 +464,5 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
             raise InputError(f"text {i} is a {type(text).__name__}, not a string")
         if not text.strip():
             raise InputError(f"text {i} is empty or whitespace only; give at least one word to explain")
+        check_text(text, f"text {i}")
     return texts
