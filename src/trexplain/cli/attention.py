@@ -12,6 +12,7 @@ from rich.console import Console
 
 from trexplain.cli.common import Command, ModelOpt, QuietOpt, TextColumnOpt, app, flag, guarded, read_inputs, say
 from trexplain.errors import InputError
+from trexplain.models.capture import hidden_state_name
 from trexplain.viz.terminal import attention_links_table, layer_predictions_view, neighbours_view
 
 
@@ -23,7 +24,9 @@ def _dump(data: object) -> None:
 def attention(
     text: Annotated[str, typer.Argument(help="Text to show the attention of.")],
     model: ModelOpt = "demo",
-    layer: Annotated[int | None, typer.Option(help="Only this layer (0-based; -1 = last).")] = None,
+    layer: Annotated[
+        int | None, typer.Option(help="Only this block (0-based, as 'block N' in every view; -1 = last).")
+    ] = None,
     head: Annotated[int | None, typer.Option(help="Only this head (0-based).")] = None,
     top: Annotated[int, typer.Option(help="Links shown per head in the terminal view.")] = 3,
     specials: Annotated[bool, flag("--specials", "Include links to/from special tokens in the summary.")] = False,
@@ -77,7 +80,10 @@ def index(
     text_column: TextColumnOpt = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N texts.")] = None,
     layers: Annotated[
-        str | None, typer.Option(help="Store only these layers, comma-separated (0 = embeddings, -1 = last).")
+        str | None,
+        typer.Option(
+            help="Store only these hidden states, comma-separated: 0 = embeddings, N = after block N-1, -1 = last."
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 32,
     quiet: QuietOpt = False,
@@ -102,7 +108,7 @@ def index(
         meta = built.meta
         say(
             f"indexed {meta['tokens']} tokens of {meta['texts']} texts at layers "
-            f"{', '.join(map(str, built.layers))} (0 = embeddings) into {out}"
+            f"{', '.join(f'{i} ({hidden_state_name(i)})' for i in built.layers)} into {out}"
         )
 
 
@@ -111,7 +117,7 @@ def neighbours(
     text: Annotated[str, typer.Argument(help="Text containing the query token.")],
     index_dir: Annotated[Path, typer.Option("--index", help="Index folder from `trexplain index`.")],
     token: Annotated[str, typer.Option(help="Token index (0 = first special token) or a word of the text.")],
-    layer: Annotated[int, typer.Option(help="Layer (0 = embeddings, -1 = last).")] = -1,
+    layer: Annotated[int, typer.Option(help="Hidden state: 0 = embeddings, N = after block N-1, -1 = last.")] = -1,
     k: Annotated[int, typer.Option("-k", min=1, help="Number of neighbours.")] = 10,
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Model (default: the one the index was built with).")

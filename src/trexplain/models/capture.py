@@ -43,6 +43,12 @@ def module(path: str) -> str:
     return f"module:{path}"
 
 
+def hidden_state_name(index: int) -> str:
+    """The one name of a hidden state (`output_hidden_states` index) used by every view: 0 is "embeddings"
+    (the embedding output, block 0's input), i is "after block i-1" (blocks are numbered from 0)."""
+    return "embeddings" if index == 0 else f"after block {index - 1}"
+
+
 def every_block(kind: str, layers: int) -> list[str]:
     """The site of `kind` (`block_input`, `block_output`, `attention`) of every block, first block first."""
     return [f"{kind}:{layer}" for layer in range(layers)]

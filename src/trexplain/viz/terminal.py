@@ -18,6 +18,7 @@ from rich.text import Text
 from trexplain.diagnostics import IDENTITIES, IDENTITY, IDENTITY_BRIEF, IDENTITY_NAMES, MEANINGS, identity_phrase
 from trexplain.errors import InputError
 from trexplain.explanation import Aggregate, Explanation
+from trexplain.models.capture import hidden_state_name
 from trexplain.viz.colors import NEGATIVE, POSITIVE, scale
 
 BAR_WIDTH = 12
@@ -352,7 +353,7 @@ def comparison_view(result: Mapping[str, Any]) -> Group:
 def attention_links_table(maps: Any, top: int, specials: bool) -> Table:
     """The strongest query → key links of every head (`AttentionMaps`)."""
     table = Table(title=f"strongest attention links ({'with' if specials else 'without'} special tokens)")
-    table.add_column("layer", justify="right")
+    table.add_column("block", justify="right")
     table.add_column("head", justify="right")
     table.add_column("links (query → key: probability)")
     tokens = [visible(t) for t in maps.tokens]
@@ -365,7 +366,7 @@ def attention_links_table(maps: Any, top: int, specials: bool) -> Table:
 def layer_predictions_view(result: Any, k: int) -> Group:
     """Top-k masked-token predictions at every layer (`LayerPredictions`)."""
     table = Table()
-    table.add_column("layer", justify="right")
+    table.add_column("hidden state", justify="right")
     table.add_column(f"top {k} (probability)")
     ranked = bool(result.layers) and "word_rank" in result.layers[0]
     if ranked:
@@ -373,14 +374,15 @@ def layer_predictions_view(result: Any, k: int) -> Group:
     for entry in result.layers:
         top = "  ".join(f"{visible(t)} {p:.3f}" for t, p in zip(entry["tokens"], entry["probabilities"], strict=True))
         extra = [str(entry["word_rank"])] if ranked else []
-        table.add_row(str(entry["layer"]), Text(top), *extra)
+        table.add_row(hidden_state_name(entry["layer"]), Text(top), *extra)
     return Group(Text(visible(result.masked_text)), table)
 
 
 def neighbours_view(result: Any) -> Group:
     """The corpus neighbours of one token (`neighbours` result), with their contexts."""
     head = Text.assemble(
-        (visible(result.tokens[result.token]), "bold"), f" (token {result.token}) at layer {result.layer}"
+        (visible(result.tokens[result.token]), "bold"),
+        f" (token {result.token}) at layer {result.layer} ({hidden_state_name(result.layer)})",
     )
     table = Table()
     table.add_column("similarity", justify="right")
