@@ -277,7 +277,7 @@ class ActivationStore:
             if self._index is not None:
                 rows = self._index[rows]
             chunk = full[rows[0] : rows[-1] + 1] if order is None and self._index is None else full[rows]
-            yield np.asarray(chunk, dtype=dtype)
+            yield np.array(chunk, dtype=dtype)  # a copy: never a read-only view of the file
 
     def select(
         self, *, predicted: int | str | Sequence[int | str] | None = None, text_ids: Sequence[int] | None = None
