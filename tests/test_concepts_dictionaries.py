@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from sklearn import cluster, decomposition
 
 from trexplain.concepts import (
     DICTIONARIES,
@@ -28,6 +27,9 @@ from trexplain.concepts import (
 )
 from trexplain.concepts.metrics import matched_cosines
 from trexplain.errors import InputError, MethodError
+
+pytest.importorskip("sklearn", reason="scikit-learn is an optional part: pip install 'trexplain[concepts]'")
+from sklearn import cluster, decomposition
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(200, 16)).astype(np.float32)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.stats import wasserstein_distance
-from sklearn.metrics import r2_score
 
 from trexplain.concepts import PCA, SemiNMF
 from trexplain.concepts.metrics import (
@@ -20,6 +19,9 @@ from trexplain.concepts.metrics import (
     wasserstein,
 )
 from trexplain.errors import InputError
+
+pytest.importorskip("sklearn", reason="scikit-learn is an optional part: pip install 'trexplain[concepts]'")
+from sklearn.metrics import r2_score
 
 X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 0.0]])
 X_HAT = np.array([[1.0, 3.0], [2.0, 4.0], [5.0, 2.0]])
