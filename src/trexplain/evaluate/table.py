@@ -238,31 +238,23 @@ def faithfulness_table(
 ) -> FaithfulnessTable:
     """Explain `texts` with each method (default: all cheap enough), evaluate all of them with the random
     floor in one batched run, and rank. `external` explanations (e.g. from `load_scores`) join the table."""
-    from trexplain.api import explain_methods
+    from trexplain.study import study  # study composes this module, so it is imported where it is used
 
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    names = list(methods) if methods is not None else default_methods(len(texts))
-    done, skipped = explain_methods(
+    return study(
         texts,
         adapter,
-        names,
-        explicit=bool(methods),
+        methods,
         target=target,
         params=params,
-        batch_size=batch_size,
-        truncate=truncate,
-    )
-    explanations = [e for found in done.values() for e in found]
-    return rank_explanations(
-        adapter,
-        [*explanations, *external],
-        target=target,
+        evaluate=True,
+        external=external,
         strategy=strategy,
         level=level,
         seed=seed,
+        batch_size=batch_size,
         eval_batch_size=eval_batch_size,
-        skipped=skipped,
-    )
+        truncate=truncate,
+    ).table
 
 
 def rank_explanations(
