@@ -31,18 +31,6 @@ def block_input(layer: int) -> str:
     return f"block_input:{layer}"
 
 
-def block_output(layer: int) -> str:
-    return f"block_output:{layer}"
-
-
-def attention(layer: int) -> str:
-    return f"attention:{layer}"
-
-
-def module(path: str) -> str:
-    return f"module:{path}"
-
-
 def hidden_state_name(index: int) -> str:
     """The one name of a hidden state (`output_hidden_states` index) used by every view: 0 is "embeddings"
     (the embedding output, block 0's input), i is "after block i-1" (blocks are numbered from 0)."""
