@@ -21,7 +21,6 @@ from torch import Tensor, nn
 from trexplain.errors import InputError
 
 EMBEDDINGS = "embeddings"
-KINDS: tuple[str, ...] = ("embeddings", "block_input", "block_output", "attention", "module")
 
 Replacement = Callable[[Tensor], Tensor | None]
 """Called with a site's value; a returned tensor replaces it for the rest of the forward, None keeps it."""
