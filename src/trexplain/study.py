@@ -14,7 +14,7 @@ from typing import Any
 from trexplain.api import explain_methods
 from trexplain.errors import InputError
 from trexplain.evaluate.sanity import SanityResult, model_randomization, sanity_cost
-from trexplain.evaluate.table import MAX_TEXTS, RANDOM, FaithfulnessTable, default_methods, rank_explanations
+from trexplain.evaluate.table import RANDOM, FaithfulnessTable, default_methods, rank_explanations, text_limit
 from trexplain.explanation import SCHEMA_VERSION, Explanation
 from trexplain.methods.base import DEFAULT_METHOD, TargetSpec, available_methods
 from trexplain.models.loading import load_model
@@ -67,11 +67,10 @@ class Study:
 def left_out_for_cost(n_texts: int) -> dict[str, str]:
     """Registered methods a default evaluation of `n_texts` texts leaves out for their cost, with the reason
     and how to run them anyway."""
-    kept = set(default_methods(n_texts))
     out = {}
     for name, cls in available_methods().items():
-        if name not in kept:
-            limit = MAX_TEXTS.get(cls.cost, MAX_TEXTS["multi-pass"])
+        limit = text_limit(cls)
+        if n_texts > limit:
             out[name] = (
                 f"left out: {cls.cost} methods run on at most {limit:g} texts by default and {n_texts} were given; "
                 f"name it (--method {name}, or methods=[..., {name!r}]) to run it anyway"

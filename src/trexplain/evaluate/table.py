@@ -34,13 +34,14 @@ PREDICTED, OTHER = "predicted", "other"
 MAX_TEXTS: Mapping[str, float] = {"single-pass": math.inf, "multi-pass": 200, "sampling": 20}
 
 
+def text_limit(method: type) -> float:
+    """Most texts a default evaluation runs `method` on, from its `cost` hint (unknown hints: as multi-pass)."""
+    return MAX_TEXTS.get(getattr(method, "cost", "single-pass"), MAX_TEXTS["multi-pass"])
+
+
 def default_methods(n_texts: int) -> list[str]:
     """Registered methods cheap enough for `n_texts` texts, judged by each method's `cost` hint."""
-    return [
-        name
-        for name, cls in available_methods().items()
-        if n_texts <= MAX_TEXTS.get(getattr(cls, "cost", "single-pass"), MAX_TEXTS["multi-pass"])
-    ]
+    return [name for name, cls in available_methods().items() if n_texts <= text_limit(cls)]
 
 
 def random_explanations(explanations: Sequence[Explanation], seed: int = 0) -> list[Explanation]:
