@@ -103,8 +103,8 @@ LEGACY_AXES: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def _json(value: Any) -> Any:
-    """A JSON-normalised copy (numpy and torch values to lists and floats)."""
+def json_copy(value: Any) -> Any:
+    """A JSON-normalised copy (numpy and torch values to lists and floats), shared by every record field."""
 
     def default(v: Any) -> Any:
         if hasattr(v, "tolist"):
@@ -188,7 +188,7 @@ class Diagnostics(Mapping[str, Any]):
         axes: Mapping[str, Sequence[str]] | None = None,
         identity: Identity | None = None,
     ) -> None:
-        plain = _json(dict(values or {}))
+        plain = json_copy(dict(values or {}))
         if identity is None and isinstance(plain.get(IDENTITY), Mapping):
             identity = Identity.from_dict(plain[IDENTITY])
         plain.pop(IDENTITY, None)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from trexplain.diagnostics import Diagnostics
+from trexplain.diagnostics import Diagnostics, json_copy
 from trexplain.errors import InputError, TargetError
 from trexplain.layout import AGGREGATES, Aggregate, Layout, TextLayout, group_scores, layout_from_dict
 
@@ -30,17 +30,7 @@ def _frozen_array(values: Any, dtype: Any = np.float32) -> np.ndarray:
 
 
 def _frozen_mapping(values: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(json.loads(json.dumps(dict(values or {}), default=_json_default)))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return MappingProxyType(json_copy(dict(values or {})))
 
 
 @dataclass(frozen=True, eq=False, init=False)
