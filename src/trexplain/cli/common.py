@@ -7,7 +7,6 @@ import errno
 import json
 import logging
 import os
-import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from trexplain import __version__
 from trexplain.errors import InputError, TrexplainError
+from trexplain.viz.terminal import visible
 
 UsageError = typer.BadParameter.__bases__[0]  # click's, whether typer vendors click (>= 0.26) or not
 ClickException = UsageError.__bases__[0]
@@ -208,24 +208,6 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print `error: message` as one line on stderr and exit with `code`."""
     stderr.print(Text.assemble(("error:", "bold red"), " ", visible(message)))
     raise typer.Exit(code=code)
-
-
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def visible(text: str) -> str:
-    """`text` with control characters, bidirectional overrides and lone surrogates shown, not obeyed
-    (ESC as ␛, a line feed as ␊, others as \\x.. or \\u....), so it stays one plain line."""
-
-    def show(found: re.Match[str]) -> str:
-        code = ord(found.group())
-        if code < 0x20:
-            return chr(0x2400 + code)
-        if code == 0x7F:
-            return "␡"
-        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-    return _INVISIBLE.sub(show, text)
 
 
 def _drop_length_warning(record: logging.LogRecord) -> bool:

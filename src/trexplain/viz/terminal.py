@@ -37,6 +37,7 @@ _PICTURES: dict[int, str] = {
     **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)},
     **{ord(c): f"\\u{ord(c):04x}" for c in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2028\u2029"},
     **{c: f"\\u{c:04x}" for c in range(0x2066, 0x206A)},
+    **{c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)},  # lone surrogates (undecodable argument bytes)
 }
 
 
