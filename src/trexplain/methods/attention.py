@@ -60,6 +60,7 @@ class RawAttention(Method):
     """Last-layer attention of the classification token, averaged over heads (class-agnostic baseline)."""
 
     name = "attention"
+    layer_site = "block attention"
     summary = "last-layer attention of [CLS] averaged over heads (unsigned, class-agnostic, 1 forward)"
     signed = False
 
@@ -80,6 +81,7 @@ class Rollout(Method):
     """
 
     name = "rollout"
+    layer_site = "after block"
     summary = "attention rollout, Abnar & Zuidema 2020 (unsigned, class-agnostic, 1 forward)"
     signed = False
 
@@ -101,6 +103,7 @@ class GradientRollout(Method):
     """
 
     name = "grad-rollout"
+    layer_site = "after block"
     summary = "gradient-weighted attention rollout, Chefer et al. ICCV 2021 (unsigned, 1 fwd + 1 bwd per target)"
     signed = False
 

@@ -126,6 +126,10 @@ class Method(ABC):
     # The identity the scores satisfy, recorded in each Explanation's diagnostics (see `trexplain.diagnostics`):
     # "completeness" (IG), "conservation" (LRP), "efficiency" (KernelSHAP) or None.
     identity: ClassVar[str | None] = None
+    # Where the rows of `layer_scores` are taken, for the views' labels: "block input" (row l = input of block l;
+    # block 0's input is the embedding output), "after block" (the map up to and including block l), "block
+    # attention" (the attention inside block l), or None for methods without per-layer scores.
+    layer_site: ClassVar[str | None] = None
 
     @abstractmethod
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:

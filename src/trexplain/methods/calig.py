@@ -41,6 +41,7 @@ class ContextAwareLayerIG(_PathMethod):
     """
 
     name = "ca-lig"
+    layer_site = "block input"
     cost = "multi-pass"
     summary = "CA-LIG (reconstructed): layer IG fused with attention gradients, relevance rollout over layers"
     lam: float = 0.5

@@ -177,6 +177,7 @@ class LayerIntegratedGradients(_PathMethod):
     """
 
     name = "layer-ig"
+    layer_site = "block input"
     identity = "completeness"
     cost = "multi-pass"
     summary = "Integrated Gradients at every block input (per-layer maps; scores = embedding-level IG)"

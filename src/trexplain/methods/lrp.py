@@ -94,6 +94,7 @@ class CPLRP(Method):
     """γ of the γ-rule on linear layers (ρ(w) = w + γ·w⁺); 0 = LRP-0 as in the paper, still conservative."""
 
     name = "cp-lrp"
+    layer_site = "block input"
     identity = "conservation"
     summary = "conservative LRP: attention and LayerNorm σ held constant (signed, 1 fwd + 1 bwd)"
 
@@ -119,6 +120,7 @@ class AttnLRP(Method):
     """γ of the γ-rule on linear layers (ρ(w) = w + γ·w⁺), favouring positive contributions; 0 = off."""
 
     name = "attnlrp"
+    layer_site = "block input"
     identity = "conservation"
     summary = "AttnLRP: halved gradients through attention matmuls, LN/identity rules (signed, 1 fwd + 1 bwd)"
 

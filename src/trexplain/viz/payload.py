@@ -24,18 +24,6 @@ from trexplain.records import text_record
 
 DIGITS = 6  # significant digits kept for scores: hover shows 4 decimals, the file stays small
 ATTENTION_MAX_TOKENS = 512  # attention maps grow as tokens²; longer texts keep a note instead
-# Where each method's `layer_scores` rows are taken, from the methods' docstrings: row l is the input of block l
-# (block 0's input is the embedding output), the map after block l (rollouts up to and including block l), or
-# the attention inside block l. Views label rows by replacing "block" with "block l" ("block 3 input").
-LAYER_SITES = {
-    "layer-ig": "block input",
-    "ca-lig": "block input",
-    "cp-lrp": "block input",
-    "attnlrp": "block input",
-    "rollout": "after block",
-    "grad-rollout": "after block",
-    "attention": "block attention",
-}
 
 
 def build_payload(
@@ -131,8 +119,8 @@ def decode_attention(entry: Mapping[str, Any]) -> np.ndarray:
 
 
 def method_info(per_text: Sequence[Sequence[Explanation]]) -> dict[str, dict[str, Any]]:
-    """Summary, signedness and (for methods with per-layer rows) `layer_site` of every method used, from the
-    registry and `LAYER_SITES` (an unknown name gets an empty summary, counts as signed and has no site)."""
+    """Summary, signedness and (for methods with per-layer rows) `Method.layer_site` of every method used, from
+    the registry (an unknown name gets an empty summary, counts as signed and has no site)."""
     from trexplain.methods import available_methods
 
     registry = available_methods()
@@ -141,8 +129,8 @@ def method_info(per_text: Sequence[Sequence[Explanation]]) -> dict[str, dict[str
     for name in names:
         cls = registry.get(name)
         info[name] = {"summary": getattr(cls, "summary", ""), "signed": bool(getattr(cls, "signed", True))}
-        if name in LAYER_SITES:
-            info[name]["layer_site"] = LAYER_SITES[name]
+        if getattr(cls, "layer_site", None):
+            info[name]["layer_site"] = cls.layer_site
     return info
 
 
