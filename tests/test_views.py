@@ -22,7 +22,8 @@ from trexplain.explanation import Explanation
 from trexplain.records import group_by_input
 from trexplain.report.run import attention_maps, make_report, write_report
 from trexplain.viz import figures, terminal
-from trexplain.viz.html import asset, iframe, page, render, script_json, show
+from trexplain.viz.html import iframe, page, render, script_json, show
+from trexplain.viz.html import script as html_script
 from trexplain.viz.payload import attention_entry, build_payload, decode_attention
 
 INJECT = ["I love it <script>alert(1)</script> really", "so bad <img src=x onerror=alert(1)> \"';"]
@@ -60,7 +61,7 @@ def test_page_escapes_everything_and_pins_its_script(explanations):
     assert "img" not in _start_tags(document)
     assert "<script>alert(1)</script>" not in document
     script = document.rsplit("<script>", 1)[1].removesuffix("</script></body></html>\n")
-    assert script == asset("report.js")
+    assert script == html_script()
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     assert f"script-src &#x27;sha256-{digest}&#x27;" in document
     assert "default-src &#x27;none&#x27;" in document

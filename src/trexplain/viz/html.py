@@ -29,6 +29,22 @@ def asset(name: str) -> str:
     return files("trexplain.viz").joinpath("assets", name).read_text(encoding="utf-8")
 
 
+def plugins(suffix: str) -> list[str]:
+    """The packaged plug-in files `section-*<suffix>` (views that register themselves with report.js), by name."""
+    folder = files("trexplain.viz").joinpath("assets")
+    return sorted(e.name for e in folder.iterdir() if e.name.startswith("section-") and e.name.endswith(suffix))
+
+
+def script() -> str:
+    """The page's one script: every `section-*.js` plug-in, then `report.js`, which draws."""
+    return "\n".join([*(asset(name) for name in plugins(".js")), asset("report.js")])
+
+
+def style() -> str:
+    """The page's style sheet: `report.css`, then every `section-*.css`."""
+    return "\n".join([asset("report.css"), *(asset(name) for name in plugins(".css"))])
+
+
 def script_json(payload: Mapping[str, Any]) -> str:
     """JSON safe inside `<script type="application/json">`: no `</` or `<!--` can end or alter the element."""
     text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -37,8 +53,8 @@ def script_json(payload: Mapping[str, Any]) -> str:
 
 def render(payload: Mapping[str, Any]) -> str:
     """The complete page for a report dict (see `trexplain.report.payload.build_payload`)."""
-    script = asset("report.js")
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    code = script()
+    digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii")
     policy = (
         "default-src 'none'; "
         f"script-src 'sha256-{digest}'; "
@@ -50,11 +66,11 @@ def render(payload: Mapping[str, Any]) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="trexplain"><title>{title}</title>'
-        f"<style>{asset('report.css')}</style></head><body>"
+        f"<style>{style()}</style></head><body>"
         '<main id="tx-root"><noscript>This report draws with JavaScript; enable it to see the explanations.'
         "</noscript></main>"
         f'<script type="application/json" id="tx-data">{script_json(payload)}</script>'
-        f"<script>{script}</script></body></html>\n"
+        f"<script>{code}</script></body></html>\n"
     )
 
 

@@ -1,8 +1,20 @@
 /* trexplain report renderer: draws the JSON in #tx-data. No dependencies, no network.
    Every string from the data reaches the page through textContent, attributes set as properties,
-   or canvas fillText; nothing is parsed as HTML. */
+   or canvas fillText; nothing is parsed as HTML.
+
+   Plug-ins: files named `section-*.js` beside this one are inlined before it (viz/html.py) and register
+   themselves on `window.trexplain`:
+     sections.push({key, render(value, data, util) -> Node})  a top-level section drawn after the sanity
+                                                              section when `data[key]` is present;
+     cards[kind] = function (entry, number, util) -> Node      the card of a text entry whose
+                                                              `entry.layout.kind` is `kind` (e.g. "image").
+   `trexplain.render(data, root)` draws a payload into any element (the web app calls it). */
 (function () {
   "use strict";
+
+  var TX = window.trexplain = window.trexplain || {};
+  TX.sections = TX.sections || [];
+  TX.cards = TX.cards || {};
 
   var PAGE_SIZE = 10;
   var POS = [22, 163, 74];
@@ -20,8 +32,8 @@
   ];
   var SVG_NS = "http://www.w3.org/2000/svg";
 
-  var data = JSON.parse(document.getElementById("tx-data").textContent);
-  var root = document.getElementById("tx-root");
+  var data = null;  // the payload being drawn (set by `render`)
+  var root = null;
 
   // ------------------------------------------------------------------ helpers
   function el(tag, cls, text) {
@@ -280,7 +292,7 @@
     if (model.family) facts.push("family " + model.family);
     if (isNum(model.parameters)) facts.push((model.parameters / 1e6).toFixed(1) + "M parameters");
     if (isNum(model.layers) && model.layers) facts.push(model.layers + " layers");
-    facts.push(data.texts.length + (data.texts.length === 1 ? " text" : " texts"));
+    facts.push((data.texts || []).length + ((data.texts || []).length === 1 ? " text" : " texts"));
     head.appendChild(el("div", "tx-meta", facts.join(" · ")));
     if (model.labels && model.labels.length) head.appendChild(el("div", "tx-meta", "labels: " + model.labels.join(", ")));
     var params = data.params || {};
@@ -1424,20 +1436,46 @@
         pager.appendChild(next);
       }
       list.textContent = "";
-      shown.forEach(function (i) { list.appendChild(new Card(data.texts[i], i).node); });
+      shown.forEach(function (i) { list.appendChild(card(data.texts[i], i)); });
       window.scrollTo(0, Math.min(window.scrollY, section.offsetTop));
     }
     draw();
     return section;
   }
 
-  root.textContent = "";
-  root.appendChild(renderHeader());
-  var summary = renderSummary();
-  if (summary) root.appendChild(summary);
-  var sanity = renderSanity();
-  if (sanity) root.appendChild(sanity);
-  root.appendChild(renderTexts());
+  function card(entry, number) {
+    var kind = entry.layout && entry.layout.kind;
+    if (kind && own(TX.cards, kind)) return TX.cards[kind](entry, number, TX.util);
+    return new Card(entry, number).node;
+  }
+
+  TX.util = {
+    el: el, svg: svg, isNum: isNum, signed: signed, fixed: fixed, precise: precise, colour: colour,
+    signedColour: signedColour, scoreColour: scoreColour, cssColour: cssColour, button: button, group: group,
+    chip: chip, markdown: markdown, summaryTable: summaryTable, curveChart: curveChart, colourBar: colourBar,
+    heatmap: heatmap, methodInfo: methodInfo, isSignedMethod: isSignedMethod, own: own, POS: POS, NEG: NEG
+  };
+
+  TX.render = function (payload, into) {
+    data = payload;
+    root = into;
+    root.textContent = "";
+    root.appendChild(renderHeader());
+    var summary = renderSummary();
+    if (summary) root.appendChild(summary);
+    var sanity = renderSanity();
+    if (sanity) root.appendChild(sanity);
+    TX.sections.forEach(function (section) {
+      if (!own(data, section.key) || data[section.key] === null) return;
+      var node = section.render(data[section.key], data, TX.util);
+      if (node) root.appendChild(node);
+    });
+    if (data.texts && data.texts.length) root.appendChild(renderTexts());
+  };
+
+  var embedded = document.getElementById("tx-data");
+  if (!embedded) return;
+  TX.render(JSON.parse(embedded.textContent), document.getElementById("tx-root"));
   if (window.parent !== window && window.ResizeObserver) {
     // Inside a notebook's iframe: tell the page around it how tall this document is, whenever that changes
     // (viz/html.py's `iframe` listens and resizes the frame). The message carries one number and nothing else.
