@@ -7,7 +7,7 @@
      sections.push({key, render(value, data, util) -> Node})  a top-level section drawn after the sanity
                                                               section when `data[key]` is present;
      cards[kind] = function (entry, number, util) -> Node      the card of a text entry whose
-                                                              `entry.layout.kind` is `kind` (e.g. "image").
+                                                              `entry.layout` is `kind` (e.g. "image").
    `trexplain.render(data, root)` draws a payload into any element (the web app calls it). */
 (function () {
   "use strict";
@@ -1444,8 +1444,8 @@
   }
 
   function card(entry, number) {
-    var kind = entry.layout && entry.layout.kind;
-    if (kind && own(TX.cards, kind)) return TX.cards[kind](entry, number, TX.util);
+    var kind = entry.layout;  // the layout's kind, spread into the record by `layout.to_dict`
+    if (typeof kind === "string" && own(TX.cards, kind)) return TX.cards[kind](entry, number, TX.util);
     return new Card(entry, number).node;
   }
 
