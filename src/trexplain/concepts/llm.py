@@ -214,7 +214,7 @@ class ChatClient:
             data = json.loads(text)
             error = data.get("error") if isinstance(data, dict) else None
             text = str(error.get("message", error) if isinstance(error, dict) else error or text)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         if self._key:
             text = text.replace(self._key, "***")
@@ -224,7 +224,7 @@ class ChatClient:
     def _content(self, raw: bytes) -> str:
         try:
             data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise LLMError(
                 f"{self.url}: the answer is not JSON ({exc}); is --llm-url an OpenAI-compatible API root?",
                 url=self.url,
