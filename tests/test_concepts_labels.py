@@ -114,6 +114,11 @@ def test_request_body_and_api_key_header(fake, client):
     assert SECRET not in repr(client) and KEY_ENV in repr(client)
 
 
+def test_max_tokens_none_is_left_out(fake):
+    ChatClient(fake.url, "m", max_tokens=None).chat(HELLO)
+    assert fake.requests[0]["body"] == {"model": "m", "temperature": 0, "messages": HELLO}
+
+
 def test_no_key_no_header(fake, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
     ChatClient(fake.url, "m", api_key_env=KEY_ENV).chat(HELLO)
@@ -304,6 +309,8 @@ def test_example_spans_are_checked():
         ('{"label": "a\\u0000b\\u001b[31m\\u202ec", "description": "d\\ne"}', ("a b [31m c", "d e")),
         ('{"label": ["list"], "description": {"a": 1}}', ("", "")),
         ('{"label": 42}', ("42", "")),
+        ('<think>maybe {"label": "no"}?</think>\n{"label": "rain", "description": "wet"}', ("rain", "wet")),
+        ("<think>still thinking when max_tokens ran out", ("", "")),
         ("", ("", "")),
         ("{" * 100_000, ("{" * 59 + "…", "")),
     ],
@@ -367,6 +374,7 @@ def test_label_scoring_gives_the_exact_expected_figures(fake, client):
         ('Texts [1, 99, 0, true, null, "x", 1]', ({0}, 5)),
         ("none", (set(), 0)),
         ("[]", (set(), 0)),
+        ("<think>[1, 2]?</think> [3]", ({2}, 0)),
         ("I cannot tell.", (None, 0)),
         ("[" * 100_000, (None, 0)),
         ('{"label": "x"}', (None, 0)),

@@ -35,6 +35,7 @@ LABELS_FILE = "labels.json"
 _SCAN_CHARS, _SCAN_TRIES = 20_000, 64  # how much of an answer, and how many openings, the JSON search reads
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
+_THINKING = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 
 LABEL_SYSTEM = (
     "You name concepts learnt inside a text classifier. You are shown texts where one concept is strongly "
@@ -198,10 +199,10 @@ def _cut(text: str, max_chars: int) -> str:
 
 # ---------------------------------------------------------------- answers
 def parse_label(answer: str) -> tuple[str, str]:
-    """(label, description) from a model's answer: the first JSON object with a "label", else the first line
-    (less a `Label:` prefix) and the next one. The label is cut to 5 words and 60 characters, the description
-    to one line of 200; control characters, quotes and markdown emphasis are removed."""
-    text = _FENCE.sub("", answer[:_SCAN_CHARS].strip())
+    """(label, description) from a model's answer (after any `<think>…</think>`): the first JSON object with a
+    "label", else the first line (less a `Label:` prefix) and the next one. The label is cut to 5 words and 60
+    characters, the description to one line of 200; control characters, quotes and markdown emphasis go."""
+    text = _answer(answer)
     found = _first_json(text, lambda v: isinstance(v, dict) and any(str(k).lower() == "label" for k in v))
     if found is not None:
         fields = {str(k).lower(): v for k, v in found.items()}
@@ -218,7 +219,7 @@ def parse_matches(answer: str, count: int) -> tuple[set[int] | None, int]:
     """The 0-based indices of texts an answer lists (numbers 1..count, in the first JSON list, also one inside
     an object such as {"matches": [...]}) and how many listed items name no text; None when the answer has no
     list (a bare "none" is the empty list)."""
-    text = _FENCE.sub("", answer[:_SCAN_CHARS].strip())
+    text = _answer(answer)
     found = _first_json(
         text, lambda v: isinstance(v, list) or (isinstance(v, dict) and any(isinstance(x, list) for x in v.values()))
     )
@@ -233,6 +234,12 @@ def parse_matches(answer: str, count: int) -> tuple[set[int] | None, int]:
         else:
             invalid += 1
     return picked, invalid
+
+
+def _answer(answer: str) -> str:
+    """The part of an answer to parse: its first `_SCAN_CHARS` characters, less a reasoning model's
+    `<think>…</think>` and a markdown code fence."""
+    return _FENCE.sub("", _THINKING.sub("", answer[:_SCAN_CHARS]).strip())
 
 
 def _first_json(text: str, accept: Any) -> Any:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from trexplain.errors import TrexplainError
+from trexplain.errors import InputError, TrexplainError
 from trexplain.io import atomic_file
 
 Message = dict[str, str]
@@ -75,7 +75,7 @@ class ChatClient:
         timeout: float = 60.0,
         retries: int = 3,
         backoff: float = 1.0,
-        max_tokens: int = 256,
+        max_tokens: int | None = 256,
         max_response_bytes: int = 1_000_000,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -86,14 +86,14 @@ class ChatClient:
             raise LLMError(f"timeout must be positive seconds, got {timeout}")
         if int(retries) != retries or retries < 0:
             raise LLMError(f"retries must be a whole number ≥ 0, got {retries}")
-        if backoff < 0 or max_tokens < 1 or max_response_bytes < 1:
-            raise LLMError("backoff must be ≥ 0, max_tokens and max_response_bytes ≥ 1")
+        if backoff < 0 or (max_tokens is not None and max_tokens < 1) or max_response_bytes < 1:
+            raise LLMError("backoff must be ≥ 0, max_tokens (or None) and max_response_bytes ≥ 1")
         self.model = model
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.backoff = float(backoff)
-        self.max_tokens = int(max_tokens)
+        self.max_tokens = None if max_tokens is None else int(max_tokens)
         self.max_response_bytes = int(max_response_bytes)
         self.requests = 0
         self._sleep = sleep
@@ -119,8 +119,10 @@ class ChatClient:
 
     @property
     def settings(self) -> dict[str, Any]:
-        """What, besides the messages, decides the answer: part of every cache key."""
-        return {"model": self.model, "temperature": 0, "max_tokens": self.max_tokens}
+        """What, besides the messages, decides the answer: sent with them, and part of every cache key.
+        `max_tokens=None` leaves it out (models that want `max_completion_tokens` refuse it)."""
+        limit = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
+        return {"model": self.model, "temperature": 0, **limit}
 
     def chat(self, messages: Sequence[Message]) -> str:
         """The assistant's answer to `messages` (a list of {"role", "content"}), retried on transient failures."""
@@ -343,7 +345,10 @@ def cached_chat(client: Chat, messages: Sequence[Message], cache_dir: str | os.P
     if answer is not None:
         return answer
     answer = client.chat(messages)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the LLM answer cache {path.parent} ({exc}); choose another folder") from exc
     entry = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "key": key, "model": client.model, "answer": answer}
     with atomic_file(path, what="LLM answer cache") as handle:
         json.dump(entry, handle, ensure_ascii=False)
