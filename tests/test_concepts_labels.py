@@ -260,7 +260,8 @@ def test_prompt_limits_examples_and_adds_context():
     examples = [Example(f"text {i}", ((0, 4, 1.0),)) for i in range(12)]
     system, user = label_messages(examples, max_examples=3, context="a tweet\x1b[31m sentiment model")
     assert user["content"].count("[[text]]") == 3 and "4." not in user["content"]
-    assert system["content"].endswith("Context: a tweet [31m sentiment model") and "\x1b" not in system["content"]
+    assert "follow. Context: a tweet [31m sentiment model Answer with JSON" in system["content"]
+    assert "\x1b" not in system["content"]
     assert '"label"' in system["content"] and "5 words" in system["content"]
 
 
@@ -309,6 +310,9 @@ def test_example_spans_are_checked():
         ('{"label": "a\\u0000b\\u001b[31m\\u202ec", "description": "d\\ne"}', ("a b [31m c", "d e")),
         ('{"label": ["list"], "description": {"a": 1}}', ("", "")),
         ('{"label": 42}', ("42", "")),
+        ('{"label": "#", "description": "“The hashtag sign.”"}', ("#", "The hashtag sign.")),
+        ("**Label:** `#rain`\n## Description: wet days", ("#rain", "wet days")),
+        ('{"label": "\\"cats\\"."}', ("cats", "")),
         ('<think>maybe {"label": "no"}?</think>\n{"label": "rain", "description": "wet"}', ("rain", "wet")),
         ("<think>still thinking when max_tokens ran out", ("", "")),
         ("", ("", "")),
@@ -442,6 +446,8 @@ def test_plugs_onto_an_activation_store():
     )
     assert [mark(e) for e in examples[0]] == ["the [[cat]] sat", "[[cat]] and [[cat]]"]
     assert [mark(e) for e in examples[1]] == ["a [[dog]] ran"]
+    one = examples_from_activations(codes, store.text_ids, store.spans, texts, positions=store.positions, max_spans=1)
+    assert [mark(e) for e in one[0]] == ["the [[cat]] sat", "[[cat]] and cat"]
     used = {c: {store.texts.index(e.text) for e in shown} for c, shown in examples.items()}
     assert used == {0: {0, 2}, 1: {1}}
     per_text = text_activations(codes, store.text_ids, len(store.texts))
