@@ -313,6 +313,7 @@ def test_example_spans_are_checked():
         ('{"label": "#", "description": "“The hashtag sign.”"}', ("#", "The hashtag sign.")),
         ("**Label:** `#rain`\n## Description: wet days", ("#rain", "wet days")),
         ('{"label": "\\"cats\\"."}', ("cats", "")),
+        ('{"label": "."}', (".", "")),
         ('<think>maybe {"label": "no"}?</think>\n{"label": "rain", "description": "wet"}', ("rain", "wet")),
         ("<think>still thinking when max_tokens ran out", ("", "")),
         ("", ("", "")),

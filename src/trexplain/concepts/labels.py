@@ -290,9 +290,11 @@ def _unwrap(text: str) -> str:
 
 def _short(text: str, max_chars: int, max_words: int | None = None) -> str:
     text = clean(text)
-    text = _unwrap(text.rstrip(".,;:") if max_words is not None else text)
-    if max_words is not None:
-        text = " ".join(text.split()[:max_words]).rstrip(".,;:")
+    if max_words is not None:  # a label: no closing punctuation (unless it is all there is)
+        text = " ".join(_unwrap(text.rstrip(".,;:") or text).split()[:max_words])
+        text = text.rstrip(".,;:") or text
+    else:
+        text = _unwrap(text)
     if len(text) > max_chars:
         cut = text[: max_chars - 1]
         text = (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
