@@ -359,7 +359,7 @@ def test_label_scoring_gives_the_exact_expected_figures(fake, client):
     pairs = [
         (said[p.text], said[n.text]) for p in cat_candidates() if p.positive for n in cat_candidates() if not n.positive
     ]
-    assert score.auc == pytest.approx(0.8) == pytest.approx(np.mean([(p > n) + 0.5 * (p == n) for p, n in pairs]))
+    assert score.auc == 0.8 == pytest.approx(np.mean([(p > n) + 0.5 * (p == n) for p, n in pairs]))
     shown = [r["body"]["messages"][1]["content"] for r in fake.requests]
     assert all(s.startswith("Label: cat\nDescription: Texts with cats.\n\nTexts:\n1. ") for s in shown)
     order = [line.split(". ", 1)[1] for s in shown for line in s.split("Texts:\n")[1].splitlines()]

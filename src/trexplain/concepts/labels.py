@@ -382,7 +382,8 @@ def _score(
     tn = sum(not t and not a for t, a in pairs)
     fn = sum(t and not a for t, a in pairs)
     positives, negatives = tp + fn, fp + tn
-    auc = None if not positives or not negatives else (1 + tp / positives - fp / negatives) / 2
+    # (1 + TPR − FPR) / 2 over one denominator, so that e.g. 0.8 comes out as exactly 0.8
+    auc = _ratio(positives * negatives + tp * negatives - fp * positives, 2 * positives * negatives)
     return LabelScore(
         concept=concept,
         label=label,
