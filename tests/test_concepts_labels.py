@@ -147,9 +147,16 @@ def test_retries_5xx_then_succeeds(fake, client):
 def test_retry_after_and_backoff_are_honoured(fake, monkeypatch):
     waits: list[float] = []
     client = ChatClient(fake.url, "m", retries=3, backoff=0.5, sleep=waits.append)
-    fake.push(status=429, headers={"Retry-After": "2"}).push(status=502).push(status=500)
+    fake.push(status=429, headers={"Retry-After": "2"}).push(status=502).push(
+        status=503, headers={"Retry-After": "nan"}
+    )
     client.chat(HELLO)
     assert waits == [2.0, 1.0, 2.0]  # Retry-After, then backoff × 2^attempt
+    fake.push(status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}).push(
+        status=429, headers={"Retry-After": "9999"}
+    )
+    client.chat(HELLO)
+    assert waits[3:] == [0.5, 60.0]  # an HTTP date: backoff; a long wait: capped
 
 
 def test_5xx_gives_up_after_the_retries(fake, client):
@@ -349,6 +356,8 @@ def test_label_scoring_gives_the_exact_expected_figures(fake, client):
     candidates = {0: cat_candidates(), 1: cat_candidates(), 5: cat_candidates()}
     scores = score_labels(labels, candidates, client, per_prompt=6, seed=3)
     assert list(scores) == [0]  # an empty label, or a concept without a label, is not scored
+    with pytest.raises(InputError, match="integers"):
+        score_labels(labels, {"0": cat_candidates()}, client)
     score = scores[0]
     assert (score.true_positives, score.false_negatives, score.false_positives, score.true_negatives) == (7, 3, 1, 9)
     assert (score.positives, score.negatives, score.unanswered, score.invalid) == (10, 10, 0, 0)

@@ -350,6 +350,7 @@ def score_labels(
     is chance) — the same number as the Mann–Whitney AUC of the 0/1 answers."""
     if per_prompt < 1:
         raise InputError(f"per_prompt must be ≥ 1, got {per_prompt}")
+    candidates = {_concept(c): pool for c, pool in candidates.items()}
     todo = [(c, labels[c]) for c in sorted(labels) if labels[c].label and candidates.get(c)]
     scores: dict[int, LabelScore] = {}
     with stage(f"scoring {len(todo)} labels with {client.model}", total=len(todo)) as advance:

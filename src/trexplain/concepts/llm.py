@@ -20,6 +20,7 @@ import hashlib
 import http.client
 import ipaddress
 import json
+import math
 import os
 import re
 import time
@@ -127,7 +128,8 @@ class ChatClient:
     def chat(self, messages: Sequence[Message]) -> str:
         """The assistant's answer to `messages` (a list of {"role", "content"}), retried on transient failures."""
         body = json.dumps({**self.settings, "messages": _check_messages(messages)}).encode("utf-8")
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
             try:
                 return self._post(body)
             except _Transient as exc:
@@ -136,7 +138,7 @@ class ChatClient:
                     message = f"{self.url}: {exc.reason}{tries}; {exc.fix}"
                     raise LLMError(message, url=self.url, status=exc.status) from exc
                 self._sleep(exc.wait if exc.wait is not None else self.backoff * 2**attempt)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def _post(self, body: bytes) -> str:
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "trexplain"}
@@ -306,9 +308,10 @@ def _retry_after(headers: Any) -> float | None:
     """Seconds a 429/503 asks to wait (`Retry-After: N`), capped at `MAX_RETRY_AFTER`; None when absent."""
     value = headers.get("Retry-After") if headers is not None else None
     try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value is not None else None
+        seconds = float(value) if value is not None else math.nan
     except ValueError:
-        return None
+        return None  # an HTTP date: the usual backoff
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
 def _check_messages(messages: Sequence[Message]) -> list[Message]:
