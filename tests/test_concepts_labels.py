@@ -303,6 +303,13 @@ def test_example_spans_are_checked():
     with pytest.raises(InputError, match="not \\(start, end, activation\\)"):
         Example("abc", ((0, 1),))
     assert Example("abc", [[0, 1, 2]]).spans == ((0, 1, 2.0),)
+    example = Example("a b", ((2, 3, 1.5),))
+    assert Example.from_dict(json.loads(json.dumps(example.to_dict()))) == example
+    with pytest.raises(InputError, match="outside the text"):
+        Example.from_dict({"text": "a", "spans": [[0, 5, 1.0]]})
+    with pytest.raises(InputError, match="an example must be"):
+        Example.from_dict(["a"])
+    assert Candidate.from_dict(Candidate("x", True).to_dict()) == Candidate("x", True)
 
 
 @pytest.mark.parametrize(

@@ -79,6 +79,16 @@ class Example:
             spans.append((start, end, value))
         object.__setattr__(self, "spans", tuple(spans))
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "spans": [list(span) for span in self.spans]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Example:
+        """The example `to_dict` wrote (e.g. kept as JSON in a concepts folder), checked again."""
+        if not isinstance(data, Mapping) or "text" not in data:
+            raise InputError("an example must be {'text': str, 'spans': [[start, end, activation], ...]}")
+        return cls(data["text"], tuple(tuple(span) for span in data.get("spans", ())))
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -86,6 +96,15 @@ class Candidate:
 
     text: str
     positive: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
+        if not isinstance(data, Mapping) or not isinstance(data.get("text"), str):
+            raise InputError("a candidate must be {'text': str, 'positive': bool}")
+        return cls(data["text"], bool(data.get("positive")))
 
 
 @dataclass(frozen=True)
