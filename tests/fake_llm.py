@@ -3,7 +3,8 @@
 Its answers are deterministic functions of the prompt: asked for a label, it names the word marked `[[…]]`
 most often; asked which texts match a label, it lists the numbers of the texts that contain the label's
 first word. `push(...)` queues scripted replies (a status, a raw body, a delay) served before that default.
-Every request is recorded (path, headers, parsed body) in `requests`.
+Every request is recorded (path, headers, parsed body) in `requests`; `most_active` is the most requests
+it answered at once.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class FakeLLM:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.script: collections.deque[Reply] = collections.deque()
+        self.active = self.most_active = 0  # requests being answered now, and the most at once
         self._lock = threading.Lock()
         fake = self
 
@@ -58,8 +60,12 @@ class FakeLLM:
                 with fake._lock:
                     fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                     reply = fake.script.popleft() if fake.script else Reply()
+                    fake.active += 1
+                    fake.most_active = max(fake.most_active, fake.active)
                 if reply.delay:
                     time.sleep(reply.delay)
+                with fake._lock:
+                    fake.active -= 1
                 if reply.body is not None:
                     payload = reply.body
                 else:

@@ -477,6 +477,32 @@ def test_plugs_onto_an_activation_store():
 
 
 # ---------------------------------------------------------------- output
+def test_workers_send_in_parallel_with_the_same_results(fake, client, tmp_path):
+    examples = {**cat_examples(), 3: cat_examples()[0][:2], 4: cat_examples()[1][:2]}
+    candidates = {c: cat_candidates() for c in range(5)}
+    one = label_concepts(examples, client)
+    scores = score_labels(one, candidates, client, per_prompt=7)
+    sent = len(fake.requests)
+    for _ in range(4):
+        fake.push(delay=0.3)
+    assert label_concepts(examples, client, workers=4) == one
+    assert score_labels(one, candidates, client, per_prompt=7, workers=3) == scores
+    assert fake.most_active >= 2 and len(fake.requests) == 2 * sent
+    bodies = sorted(json.dumps(r["body"], sort_keys=True) for r in fake.requests)
+    assert bodies[0::2] == bodies[1::2]  # the same questions, in another order
+    before = len(fake.requests)
+    fake.push(status=401)
+    for _ in range(11):
+        fake.push(delay=0.2)
+    many = {c: [Example(f"text {c}", ((0, 4, 1.0),))] for c in range(12)}
+    with pytest.raises(LLMError, match="HTTP 401"):
+        label_concepts(many, client, workers=2, cache_dir=tmp_path)
+    answered = len(fake.requests) - before - 1
+    assert answered <= 4 and len(list(tmp_path.iterdir())) == answered  # the rest cancelled; answers cached
+    with pytest.raises(InputError, match="workers"):
+        label_concepts(examples, client, workers=0)
+
+
 def test_save_and_load_labels(tmp_path, fake, client):
     labels = label_concepts(cat_examples(), client)
     scores = score_labels(labels, {0: cat_candidates()}, client)

@@ -17,6 +17,7 @@ import os
 import random
 import re
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ OPEN, CLOSE = "[[", "]]"
 MAX_LABEL_WORDS, MAX_LABEL_CHARS, MAX_DESCRIPTION_CHARS = 5, 60, 200
 MAX_CHARS = 400  # characters of one text shown to the model
 LABELS_FILE = "labels.json"
+_NO_LABEL = "the model's answer held no label"
 _SCAN_CHARS, _SCAN_TRIES = 20_000, 64  # how much of an answer, and how many openings, the JSON search reads
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
@@ -329,25 +331,54 @@ def label_concepts(
     max_examples: int = 10,
     max_chars: int = MAX_CHARS,
     context: str | None = None,
+    workers: int = 1,
 ) -> dict[int, Label]:
-    """A label for every concept from its examples (strongest first), one request each, answers cached in
-    `cache_dir`. A concept without examples, or whose answer holds no label, gets an empty label and a
-    `problem` (and sends nothing / is not retried)."""
+    """A label for every concept from its examples (strongest first), one request each (`workers` at a time),
+    answers cached in `cache_dir`. A concept without examples, or whose answer holds no label, gets an empty
+    label and a `problem` (and sends nothing / is not retried)."""
     if max_examples < 1 or max_chars < 20:
         raise InputError(f"max_examples must be ≥ 1 and max_chars ≥ 20, got {max_examples} and {max_chars}")
+    shown = {_concept(concept): list(chosen) for concept, chosen in examples.items()}
+    asked = [c for c, chosen in shown.items() if chosen]
+    prompts = [label_messages(shown[c], max_examples=max_examples, max_chars=max_chars, context=context) for c in asked]
+    with stage(f"labelling {len(asked)} concepts with {client.model}", total=len(prompts)) as advance:
+        answers = dict(zip(asked, _ask(client, prompts, cache_dir, workers, advance), strict=True))
     labels: dict[int, Label] = {}
-    with stage(f"labelling {len(examples)} concepts with {client.model}", total=len(examples)) as advance:
-        for concept, shown in examples.items():
-            concept = _concept(concept)
-            if not shown:
-                labels[concept] = Label(concept, "", "", client.model, "no activating examples")
-            else:
-                messages = label_messages(shown, max_examples=max_examples, max_chars=max_chars, context=context)
-                label, description = parse_label(cached_chat(client, messages, cache_dir))
-                problem = None if label else "the model's answer held no label"
-                labels[concept] = Label(concept, label, description, client.model, problem)
-            advance()
+    for concept in shown:
+        if concept not in answers:
+            labels[concept] = Label(concept, "", "", client.model, "no activating examples")
+            continue
+        label, description = parse_label(answers[concept])
+        labels[concept] = Label(concept, label, description, client.model, None if label else _NO_LABEL)
     return labels
+
+
+def _ask(
+    client: Chat,
+    prompts: Sequence[list[Message]],
+    cache_dir: str | os.PathLike[str] | None,
+    workers: int,
+    advance: Any,
+) -> list[str]:
+    """The answers to `prompts`, in order, `workers` requests at a time; the first failure cancels the requests
+    not yet started (the answers already received stay cached)."""
+    if int(workers) != workers or workers < 1:
+        raise InputError(f"workers must be a whole number ≥ 1, got {workers}")
+    if workers == 1 or len(prompts) < 2:
+        answers = []
+        for messages in prompts:
+            answers.append(cached_chat(client, messages, cache_dir))
+            advance()
+        return answers
+    pool = ThreadPoolExecutor(max_workers=int(workers), thread_name_prefix="trexplain-llm")
+    try:
+        futures = [pool.submit(cached_chat, client, messages, cache_dir) for messages in prompts]
+        for done in as_completed(futures):
+            done.result()
+            advance()
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ---------------------------------------------------------------- scoring
@@ -360,9 +391,11 @@ def score_labels(
     per_prompt: int = 20,
     seed: int = 0,
     max_chars: int = MAX_CHARS,
+    workers: int = 1,
 ) -> dict[int, LabelScore]:
-    """For every labelled concept with candidates: ask, `per_prompt` texts a request, which of its candidates
-    (shuffled with `seed` and the concept index) the label describes, and compare with which are positive.
+    """For every labelled concept with candidates: ask, `per_prompt` texts a request (`workers` requests at a
+    time), which of its candidates (shuffled with `seed` and the concept index) the label describes, and
+    compare with which are positive.
 
     accuracy = (TP + TN) / answered, precision = TP / (TP + FP), recall = TP / (TP + FN). The model answers
     yes or no per text, so the ROC curve has one point and AUC = (1 + TPR − FPR) / 2 (balanced accuracy; 0.5
@@ -370,27 +403,29 @@ def score_labels(
     if per_prompt < 1:
         raise InputError(f"per_prompt must be ≥ 1, got {per_prompt}")
     candidates = {_concept(c): pool for c, pool in candidates.items()}
-    todo = [(c, labels[c]) for c in sorted(labels) if labels[c].label and candidates.get(c)]
-    scores: dict[int, LabelScore] = {}
-    with stage(f"scoring {len(todo)} labels with {client.model}", total=len(todo)) as advance:
-        for concept, label in todo:
-            pool = list(candidates[concept])
-            for candidate in pool:
-                if not isinstance(candidate, Candidate) or not isinstance(candidate.text, str):
-                    raise InputError(f"concept {concept}: candidates must be Candidate(text, positive) objects")
-            random.Random(f"{seed}:{concept}").shuffle(pool)
-            answers: list[bool | None] = []
-            invalid = requests = 0
-            for start in range(0, len(pool), per_prompt):
-                chunk = pool[start : start + per_prompt]
-                messages = score_messages(label, [c.text for c in chunk], max_chars=max_chars)
-                picked, bad = parse_matches(cached_chat(client, messages, cache_dir), len(chunk))
-                requests += 1
-                invalid += bad
-                answers += [None if picked is None else i in picked for i in range(len(chunk))]
-            scores[concept] = _score(concept, label.label, [c.positive for c in pool], answers, invalid, requests)
-            advance()
-    return scores
+    todo = [c for c in sorted(labels) if labels[c].label and candidates.get(c)]
+    pools, chunks = {}, []  # chunks: (concept, its candidates in this request)
+    for concept in todo:
+        pool = list(candidates[concept])
+        if not all(isinstance(c, Candidate) and isinstance(c.text, str) for c in pool):
+            raise InputError(f"concept {concept}: candidates must be Candidate(text, positive) objects")
+        random.Random(f"{seed}:{concept}").shuffle(pool)
+        pools[concept] = pool
+        chunks += [(concept, pool[start : start + per_prompt]) for start in range(0, len(pool), per_prompt)]
+    prompts = [score_messages(labels[c], [x.text for x in chunk], max_chars=max_chars) for c, chunk in chunks]
+    with stage(f"scoring {len(todo)} labels with {client.model}", total=len(prompts)) as advance:
+        replies = _ask(client, prompts, cache_dir, workers, advance)
+    answers: dict[int, list[bool | None]] = {c: [] for c in todo}
+    invalid = dict.fromkeys(todo, 0)
+    requests = dict.fromkeys(todo, 0)
+    for (concept, chunk), reply in zip(chunks, replies, strict=True):
+        picked, bad = parse_matches(reply, len(chunk))
+        answers[concept] += [None if picked is None else i in picked for i in range(len(chunk))]
+        invalid[concept] += bad
+        requests[concept] += 1
+    return {
+        c: _score(c, labels[c].label, [x.positive for x in pools[c]], answers[c], invalid[c], requests[c]) for c in todo
+    }
 
 
 def _score(
@@ -591,6 +626,7 @@ def label_folder(
     per_prompt: int = 20,
     context: str | None = None,
     seed: int = 0,
+    workers: int = 1,
 ) -> Path:
     """Label (and with `score`, score) concepts through the chat endpoint at `base_url` and write
     `folder/labels.json`; answers are cached in `cache_dir` (default `folder/labels-cache`), so a rerun, or one
@@ -604,9 +640,13 @@ def label_folder(
     client = ChatClient(base_url, model, api_key_env=api_key_env, timeout=timeout, retries=retries)
     cache = folder / "labels-cache" if cache_dir is None else Path(cache_dir)
     try:
-        labels = label_concepts(examples, client, cache_dir=cache, max_examples=max_examples, context=context)
+        labels = label_concepts(
+            examples, client, cache_dir=cache, max_examples=max_examples, context=context, workers=workers
+        )
         scores = (
-            score_labels(labels, candidates or {}, client, cache_dir=cache, per_prompt=per_prompt, seed=seed)
+            score_labels(
+                labels, candidates or {}, client, cache_dir=cache, per_prompt=per_prompt, seed=seed, workers=workers
+            )
             if score
             else None
         )

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -97,6 +98,7 @@ class ChatClient:
         self.max_tokens = None if max_tokens is None else int(max_tokens)
         self.max_response_bytes = int(max_response_bytes)
         self.requests = 0
+        self._count = threading.Lock()
         self._sleep = sleep
         self._key = os.environ.get(api_key_env, "") if api_key_env else ""
         if self._key and any(c in self._key for c in "\r\n\0"):
@@ -145,7 +147,8 @@ class ChatClient:
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        self.requests += 1
+        with self._count:
+            self.requests += 1
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 raw = self._read(response)
