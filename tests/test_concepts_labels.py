@@ -18,6 +18,7 @@ from trexplain.concepts.labels import (
     Label,
     candidates_from_activations,
     examples_from_activations,
+    examples_from_top_inputs,
     label_concepts,
     label_folder,
     label_messages,
@@ -474,6 +475,19 @@ def test_plugs_onto_an_activation_store():
     assert {c.text for c in held[1]} <= {"the cat sat", "cat and cat", "nothing here"}
     whole = examples_from_activations(codes, store.text_ids, store.spans, store.texts, k=1)  # no positions: [CLS]-like
     assert whole[0] == [Example("the cat sat")]
+
+
+def test_examples_from_top_inputs():
+    """The concepts package's `top_inputs` shape: per concept, texts with every token's activation."""
+    tokens = [{"start": 0, "end": 3, "activation": 0.2}, {"start": 4, "end": 7, "activation": 2.0}]
+    tokens.append({"start": 8, "end": 11, "activation": 1.5})
+    top = [[{"text_id": 4, "text": "the cat sat", "activation": 2.0, "tokens": tokens}], []]
+    got = examples_from_top_inputs(top)
+    assert got == {0: [Example("the cat sat", ((4, 7, 2.0), (8, 11, 1.5)))], 1: []}
+    assert [mark(e) for e in examples_from_top_inputs(top, max_spans=1)[0]] == ["the [[cat]] sat"]
+    assert examples_from_top_inputs({3: [{"text": "cls only", "tokens": []}]}) == {3: [Example("cls only")]}
+    with pytest.raises(InputError, match="a top input must be"):
+        examples_from_top_inputs([[{"text": "x", "tokens": [{"start": 0}]}]])
 
 
 # ---------------------------------------------------------------- output

@@ -515,16 +515,48 @@ def examples_from_activations(
         examples = []
         for text in top:
             rows = np.flatnonzero((text_ids == text) & (positions >= 0))
-            values = codes[rows, concept]
-            strong = (values > 0) & (values >= relative * column[text])
-            keep = np.sort(rows[strong][np.argsort(-values[strong], kind="stable")[:max_spans]])
-            examples.append(
-                Example(
-                    texts[text], tuple((int(spans[r, 0]), int(spans[r, 1]), float(codes[r, concept])) for r in keep)
-                )
-            )
+            marked = _strongest(spans[rows], codes[rows, concept], column[text], relative, max_spans)
+            examples.append(Example(texts[text], marked))
         out[int(concept)] = examples
     return out
+
+
+def examples_from_top_inputs(
+    top: Sequence[Sequence[Mapping[str, Any]]] | Mapping[int, Sequence[Mapping[str, Any]]],
+    *,
+    relative: float = 0.5,
+    max_spans: int = 5,
+) -> dict[int, list[Example]]:
+    """`Example`s from `concepts.interpret.top_inputs` (per concept, strongest first: {"text", "tokens":
+    [{"start", "end", "activation"}, ...]}; a list indexed by concept, or a mapping): tokens whose activation
+    is > 0 and ≥ `relative` × the text's strongest token become marked spans, the `max_spans` strongest."""
+    out: dict[int, list[Example]] = {}
+    for concept, entries in top.items() if isinstance(top, Mapping) else enumerate(top):
+        examples = []
+        for entry in entries:
+            try:
+                tokens = list(entry.get("tokens") or ())
+                spans = np.array([[t["start"], t["end"]] for t in tokens], dtype=np.int64).reshape(-1, 2)
+                values = np.array([t["activation"] for t in tokens], dtype=np.float64)
+                text = entry["text"]
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                raise InputError(
+                    f"concept {concept}: a top input must be {{'text', 'tokens': [{{'start', 'end', 'activation'}}]}} "
+                    f"({exc!r})"
+                ) from exc
+            best = float(values.max()) if len(values) else 0.0
+            examples.append(Example(text, _strongest(spans, values, best, relative, max_spans)))
+        out[_concept(concept)] = examples
+    return out
+
+
+def _strongest(
+    spans: np.ndarray, values: np.ndarray, best: float, relative: float, max_spans: int
+) -> tuple[tuple[int, int, float], ...]:
+    """The spans whose value is > 0 and ≥ `relative` × `best`, the `max_spans` largest, in text order."""
+    strong = np.flatnonzero((values > 0) & (values >= relative * best))
+    keep = np.sort(strong[np.argsort(-values[strong], kind="stable")[:max_spans]])
+    return tuple((int(spans[i, 0]), int(spans[i, 1]), float(values[i])) for i in keep)
 
 
 def candidates_from_activations(
