@@ -74,7 +74,9 @@ class ModelAdapter:
         self.name = name
         self.card = card
         self.embedding_module = embedding_module if embedding_module is not None else resolve(model, family.embeddings)
-        if layers is None and family.layers:
+        if layers is None and family.blocks is not None:
+            layers = family.blocks(model)
+        elif layers is None and family.layers:
             layers = list(resolve(model, family.layers))
         self.layers: list[nn.Module] = list(layers or [])
         self.max_length = max_length or self._default_max_length()
@@ -227,6 +229,8 @@ class ModelAdapter:
                     stacklevel=2,
                 )
             limit = {"truncation": True, "max_length": self.max_length} if too_long else {}
+            if self.family.token_types:
+                limit["return_token_type_ids"] = True
             enc = self.tokenize(
                 texts,
                 padding=True,
@@ -321,7 +325,7 @@ class ModelAdapter:
             self.session(),
             capturing(self.model, self.embedding_module, self.layers, sites, edits) as captured,
             self.head_token_only(logits_only),
-            _skipped(self.layers[:skip_blocks]),
+            _skipped(self.layers[:skip_blocks], self.family.block_tuple),
         ):
             out = self._run(inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         if isinstance(out, Tensor):
@@ -375,10 +379,16 @@ class ModelAdapter:
         if not (active and self.family.feed_forward and self.layers) or chunked:
             yield
             return
+        if getattr(self.config, "classifier_pooling", "cls") != "cls":  # ModernBERT's mean pooling reads every token
+            yield
+            return
         module = resolve(self.layers[-1], self.family.feed_forward)
+        last = sum(layer is self.layers[-1] for layer in self.layers)  # a shared block: only its last call
+        calls = [0]
 
         def first_token(_module: nn.Module, args: tuple) -> tuple | None:
-            return (args[0][:, :1], *args[1:]) if args else None
+            calls[0] += 1
+            return (args[0][:, :1], *args[1:]) if args and calls[0] == last else None
 
         handle = module.register_forward_pre_hook(first_token)
         try:
@@ -416,23 +426,40 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
 
 
 @contextmanager
-def _skipped(layers: Sequence[nn.Module]) -> Iterator[None]:
-    """These blocks hand their input on unchanged (an instance-level `forward`, removed on exit)."""
-    saved = [layer.__dict__.get("forward") for layer in layers]
+def _skipped(layers: Sequence[nn.Module], as_tuple: bool = False) -> Iterator[None]:
+    """These blocks hand their input on unchanged (an instance-level `forward`, removed on exit); a module that is
+    several blocks (a shared block) is skipped on its first calls only, once per block in `layers`. `as_tuple`:
+    the family's blocks return (hidden, attention), so the skipped ones return (input, None)."""
+    counts: dict[int, int] = {}
     for layer in layers:
-        layer.forward = _passthrough
+        counts[id(layer)] = counts.get(id(layer), 0) + 1
+    unique = list({id(layer): layer for layer in layers}.values())
+    saved = [layer.__dict__.get("forward") for layer in unique]
+    for layer in unique:
+        layer.forward = _passthrough(layer, counts[id(layer)], as_tuple)
     try:
         yield
     finally:
-        for layer, old in zip(layers, saved, strict=True):
+        for layer, old in zip(unique, saved, strict=True):
             if old is None:
                 del layer.forward
             else:
                 layer.forward = old
 
 
-def _passthrough(*args: Any, **kwargs: Any) -> Tensor:
-    return args[0] if args else kwargs["hidden_states"]
+def _passthrough(layer: nn.Module, skipped: int, as_tuple: bool) -> Callable[..., Any]:
+    """A forward that returns its input for the first `skipped` calls and runs the block's own forward after."""
+    calls = [0]
+    own = type(layer).forward
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > skipped:
+            return own(layer, *args, **kwargs)
+        hidden = args[0] if args else kwargs["hidden_states"]
+        return (hidden, None) if as_tuple else hidden
+
+    return forward
 
 
 @dataclass
