@@ -8,7 +8,8 @@ import time
 import torch
 from captum.attr import LayerIntegratedGradients
 
-from benchmarks.common import Context
+from benchmarks.common import Context, median_ms
+from benchmarks.families import family_contexts
 from trexplain.methods import Targets, get_method
 from trexplain.methods.baselines import baseline_embeddings
 from trexplain.methods.paths import EMBEDDING, Rows, endpoints, integrate_rows
@@ -236,4 +237,15 @@ def run(ctx: Context) -> list[dict]:
             texts,
         )
         rows.append(ctx.row(SECTION, f"{name} default (predicted)", ms, vs_captum_default=round(ratio, 2)))
+    rows.extend(per_family(ctx))
+    return rows
+
+
+def per_family(ctx: Context) -> list[dict]:
+    """ig default (adaptive, predicted class) on a random small model of every family: time and steps."""
+    rows = []
+    for family, own in family_contexts(ctx):
+        steps = [ours(own, t)[1] for t in own.texts]
+        ms = median_ms(lambda t, own=own: ours(own, t), own.texts)
+        rows.append(own.row(SECTION, f"ig default [{family}, random 256×4]", ms, median_steps=statistics.median(steps)))
     return rows

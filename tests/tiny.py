@@ -148,7 +148,9 @@ def tokenizer_for(family: str) -> PreTrainedTokenizerFast:
     return sentencepiece_tokenizer(segments=family in ("albert", "deberta-v2"))
 
 
-def config_for(family: str, vocab_size: int):
+def config_for(family: str, vocab_size: int, **scale: int):
+    """The tiny config of `family`; `scale` overrides its sizes (hidden_size, num_hidden_layers,
+    num_attention_heads, intermediate_size, max_position_embeddings), e.g. for benchmarks."""
     common = dict(num_labels=3, id2label=dict(enumerate(LABELS)), label2id={x: i for i, x in enumerate(LABELS)})
     size = dict(
         vocab_size=vocab_size,
@@ -158,18 +160,21 @@ def config_for(family: str, vocab_size: int):
         intermediate_size=48,
         max_position_embeddings=66,
     )
+    size |= scale
+    if family in ("albert", "modernbert") and "num_hidden_layers" not in scale:
+        size["num_hidden_layers"] = 3  # ALBERT: one block called 3 times; ModernBERT: 1 global + 2 local layers
     if family == "bert":
         return BertConfig(**size, pad_token_id=0, **common)
     if family == "electra":
-        return ElectraConfig(**size, embedding_size=24, pad_token_id=0, **common)
+        return ElectraConfig(**size, embedding_size=size["hidden_size"] * 3 // 4, pad_token_id=0, **common)
     if family == "distilbert":
         return DistilBertConfig(
             vocab_size=vocab_size,
-            dim=32,
-            n_layers=2,
-            n_heads=4,
-            hidden_dim=48,
-            max_position_embeddings=64,
+            dim=size["hidden_size"],
+            n_layers=size["num_hidden_layers"],
+            n_heads=size["num_attention_heads"],
+            hidden_dim=size["intermediate_size"],
+            max_position_embeddings=size["max_position_embeddings"] - 2,
             pad_token_id=0,
             **common,
         )
@@ -195,13 +200,13 @@ def _more_config(family: str, size: dict, common: dict):
             norm_rel_ebd="layer_norm",
             position_biased_input=False,
             type_vocab_size=0,
-            pooler_hidden_size=32,
+            pooler_hidden_size=size["hidden_size"],
             pooler_hidden_act="gelu",
             **common,
         )
     if family == "modernbert":  # layer 0 global, 1-2 local (window 4), rotary positions, gated GELU
         return ModernBertConfig(
-            **{**size, "num_hidden_layers": 3},
+            **size,
             pad_token_id=1,
             bos_token_id=0,
             eos_token_id=2,
@@ -217,8 +222,8 @@ def _more_config(family: str, size: dict, common: dict):
         )
     if family == "albert":  # one block shared by 3 layers, factorised 24-wide embeddings
         return AlbertConfig(
-            **{**size, "num_hidden_layers": 3},
-            embedding_size=24,
+            **size,
+            embedding_size=size["hidden_size"] * 3 // 4,
             num_hidden_groups=1,
             inner_group_num=1,
             hidden_act="gelu_new",

@@ -25,6 +25,7 @@ from trexplain.methods.base import (
 )
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.heads import SINGLE_LABEL
 from trexplain.models.loading import load_model
 from trexplain.progress import shown, stage
 
@@ -186,6 +187,8 @@ def to_explanations(
             extra["seconds"] = round(seconds, 6)
         if batch.truncated[row]:
             extra["truncated_tokens"] = batch.truncated[row]
+        if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
+            extra["head"] = adapter.problem
         diagnostics = (result.diagnostics[row] if result.diagnostics else Diagnostics()).with_values(**extra)
         layer = None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().numpy()
         out.append(

@@ -13,6 +13,7 @@ import numpy as np
 from trexplain.diagnostics import Diagnostics, json_copy
 from trexplain.errors import InputError, TargetError
 from trexplain.layout import AGGREGATES, Aggregate, Layout, TextLayout, group_scores, layout_from_dict
+from trexplain.models.heads import SINGLE_LABEL, outputs_np
 
 __all__ = ["AGGREGATES", "SCHEMA_VERSION", "Aggregate", "Explanation"]
 
@@ -147,9 +148,9 @@ class Explanation:
     # -------------------------------------------------------------- prediction
     @property
     def probabilities(self) -> np.ndarray:
-        z = self.logits.astype(np.float64)
-        e = np.exp(z - z.max())
-        return e / e.sum()
+        """Softmax of the logits; each label's sigmoid for a multi-label head, the output itself for regression
+        (the head is recorded as `diagnostics["head"]` when it is not single-label)."""
+        return outputs_np(self.logits, self.diagnostics.get("head", SINGLE_LABEL))
 
     @property
     def predicted(self) -> int:

@@ -19,6 +19,7 @@ from trexplain.layout import TextLayout
 from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
 from trexplain.models.families import CUSTOM, Family, resolve
+from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
 from trexplain.models.words import group_words
 
 
@@ -61,6 +62,7 @@ class ModelAdapter:
         layers: Sequence[nn.Module] | None = None,
         max_length: int | None = None,
         forward_fn: Callable[..., Any] | None = None,
+        problem: str | None = None,
     ) -> None:
         if not getattr(tokenizer, "is_fast", False):
             raise InputError(
@@ -81,6 +83,7 @@ class ModelAdapter:
         self.layers: list[nn.Module] = list(layers or [])
         self.max_length = max_length or self._default_max_length()
         self._forward_fn = forward_fn
+        self.problem = problem_of(self.config, len(self.labels)) if problem is None else check_problem(problem)
 
     @classmethod
     def from_module(
@@ -93,13 +96,14 @@ class ModelAdapter:
         layers: Sequence[nn.Module] | None = None,
         name: str = "custom",
         max_length: int = 512,
+        problem: str = SINGLE_LABEL,
     ) -> ModelAdapter:
         """Wrap a plain PyTorch classifier.
 
         Protocol: `model(input_ids=..., attention_mask=...)` returns logits `[batch, classes]` (or an
         object with `.logits`); `embedding` is the submodule whose output every token's representation
         starts from (its output is what attributions are computed against). `layers` (optional) are the
-        blocks whose inputs per-layer methods read.
+        blocks whose inputs per-layer methods read. `problem`: what the outputs mean (`trexplain.models.heads`).
         """
 
         def forward(m: nn.Module, inputs: ModelInputs, **_: Any) -> Any:
@@ -115,6 +119,7 @@ class ModelAdapter:
             layers=layers,
             max_length=max_length,
             forward_fn=forward,
+            problem=problem,
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ModelAdapter:
@@ -128,8 +133,9 @@ class ModelAdapter:
         return clone
 
     def __repr__(self) -> str:
+        head = "" if self.problem == SINGLE_LABEL else f", problem={self.problem}"
         return (
-            f"ModelAdapter({self.name!r}, family={self.family.name}, labels={list(self.labels)}, "
+            f"ModelAdapter({self.name!r}, family={self.family.name}{head}, labels={list(self.labels)}, "
             f"layers={len(self.layers)}, max_length={self.max_length}, device={self.device})"
         )
 
