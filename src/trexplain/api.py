@@ -31,7 +31,7 @@ from trexplain.progress import shown, stage
 
 
 def explain(
-    texts: str | Sequence[str],
+    texts: str | Sequence[str | tuple[str, str]] | None = None,
     model: ModelAdapter | str | PathLike[str] | None = None,
     method: str | Method | Sequence[str | Method] = DEFAULT_METHOD,
     *,
@@ -39,14 +39,22 @@ def explain(
     batch_size: int = 16,
     truncate: bool = False,
     progress: bool = False,
+    pairs: Sequence[tuple[str, str]] | None = None,
     **params: Any,
 ) -> list[Explanation]:
     """Explain each text with one method, or several; `params` go to the method (e.g. `steps=32` for `ig`).
+
+    `pairs=[(premise, hypothesis), ...]` explains sentence pairs instead (as does a `(first, second)` tuple among
+    `texts`): encoded as the tokenizer encodes pairs, shown as one text with both segments (`TextLayout.segments`).
 
     With a list of methods the result is text-major, as `study` orders it: every method (in the order given)
     for the first text, then for the second, ...; give their parameters as instances (`get_method("ig", steps=32)`).
     Every argument is checked before the model loads or any work starts; a bad one is a typed error.
     """
+    if pairs is not None:
+        if texts is not None:
+            raise InputError("give texts or pairs=, not both; a pair can also be a (first, second) tuple in texts")
+        texts = _pairs(pairs)
     items = _texts(texts)
     chosen = _methods(method, params)
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
@@ -76,6 +84,9 @@ def _texts(texts: object) -> list[str]:
     if not items:
         raise InputError("no text given (an empty list); pass at least one string")
     for i, text in enumerate(items):
+        if isinstance(text, tuple) and len(text) == 2 and all(isinstance(t, str) for t in text):
+            _texts(list(text))  # a sentence pair: each of its texts checked as a text
+            continue
         if not isinstance(text, str):
             fix = "decode it first" if isinstance(text, (bytes, bytearray)) else "pass strings only"
             raise InputError(f"text {i} is {type_name(text)} ({short_repr(text)}), not a string; {fix}")
@@ -87,6 +98,19 @@ def _texts(texts: object) -> list[str]:
                 "Unicode; repair it, e.g. text.encode('utf-8', 'replace').decode()"
             ) from None
     return items
+
+
+def _pairs(pairs: object) -> list[tuple[str, str]]:
+    """`pairs` as a list of (first, second) string tuples; anything else is an InputError saying what a pair is."""
+    if isinstance(pairs, (str, bytes, Mapping, AbstractSet)) or not isinstance(pairs, Iterable):
+        raise InputError(f"pairs must be a list of (first, second) text tuples, got {type_name(pairs)}")
+    items = list(pairs)
+    if not items:
+        raise InputError("no pair given (an empty list); pass at least one (first, second) tuple")
+    for i, pair in enumerate(items):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise InputError(f"pair {i} is {type_name(pair)} ({short_repr(pair)}), not a (first, second) tuple")
+    return [tuple(pair) for pair in items]
 
 
 def _methods(method: object, params: dict[str, Any]) -> list[Method]:

@@ -300,6 +300,9 @@ class Explanation:
                     {"text": labels[w], "start": s, "end": e, "score": float(word_scores[w])}
                     for w, (s, e) in enumerate(self.words)
                 ]
+                if self.layout.segments:  # a sentence pair: which text each word is in
+                    for word, segment in zip(entry["words"], self.layout.word_segments(), strict=True):
+                        word["segment"] = segment
             else:
                 entry["features"] = [{"label": labels[w], "score": float(s)} for w, s in enumerate(word_scores)]
             out.append(entry)

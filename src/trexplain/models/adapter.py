@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from trexplain.errors import InputError, InputTooLongError, MethodError, TargetError
 from trexplain.inputs import check_text
-from trexplain.layout import TextLayout
+from trexplain.layout import TextLayout, pair_text
 from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
 from trexplain.models.families import CUSTOM, Family, resolve
@@ -215,8 +215,12 @@ class ModelAdapter:
                 else:
                     backend.enable_truncation(**truncation)
 
-    def encode(self, texts: Sequence[str], *, truncate: bool = False) -> Batch:
-        """Tokenize texts with offsets and word groups. Too long: an error, or truncation if asked."""
+    def encode(self, texts: Sequence[str | tuple[str, str]], *, truncate: bool = False) -> Batch:
+        """Tokenize texts with offsets and word groups. Too long: an error, or truncation if asked.
+
+        An item `(first, second)` is a sentence pair, encoded as the tokenizer encodes pairs (its separator and token
+        type ids); its layout joins the two texts with `PAIR_SEPARATOR` and records each segment's span.
+        """
         texts = _check_texts(texts)
         with self.lock:  # a fast tokenizer's padding/truncation state is shared between calls
             lengths = [len(ids) for ids in self.tokenize(texts, truncation=False, verbose=False)["input_ids"]]
@@ -249,16 +253,21 @@ class ModelAdapter:
         mask = enc["attention_mask"]
         special = enc["special_tokens_mask"].bool() | ~mask.bool()
         layouts, feature_ids = [], torch.full_like(enc["input_ids"], -1)
-        for row, text in enumerate(texts):
+        for row, item in enumerate(texts):
             n = int(mask[row].sum())
             ids = enc["input_ids"][row, :n].tolist()
             spans = [tuple(map(int, o)) for o in enc["offset_mapping"][row, :n].tolist()]
             fixed = special[row, :n].tolist()
+            text, segments = (item, ()) if isinstance(item, str) else pair_text(*item)
+            if segments:  # offsets of the second text's tokens move behind the first text and the separator
+                shift = segments[1][0]
+                sequence = enc.sequence_ids(row)[:n]
+                moved = zip(spans, sequence, strict=True)
+                spans = [(s + shift, e + shift) if seq == 1 else (s, e) for (s, e), seq in moved]
             word_ids, word_spans = group_words(text, spans, fixed)
             feature_ids[row, :n] = torch.tensor(word_ids)
-            layouts.append(
-                TextLayout(text, self.tokenizer.convert_ids_to_tokens(ids), spans, word_ids, word_spans, fixed)
-            )
+            tokens = self.tokenizer.convert_ids_to_tokens(ids)
+            layouts.append(TextLayout(text, tokens, spans, word_ids, word_spans, fixed, segments))
         token_types = enc.get("token_type_ids") if self.family.token_types else None
         inputs = ModelInputs(enc["input_ids"], mask, self.position_ids(mask), token_types)
         return Batch(self._to_device(inputs), layouts, special, feature_ids, truncated)
@@ -486,16 +495,22 @@ def _replacement(embeddings: Tensor) -> Replacement:
     return replace
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def _check_texts(texts: Sequence[str | tuple[str, str]]) -> list[str | tuple[str, str]]:
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)
     if not texts:
         raise InputError("no text given; pass at least one text")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputError(f"text {i} is a {type(text).__name__}, not a string")
-        if not text.strip():
-            raise InputError(f"text {i} is empty or whitespace only; give at least one word to explain")
-        check_text(text, f"text {i}")
+    for i, item in enumerate(texts):
+        if isinstance(item, (tuple, list)) and len(item) == 2:
+            texts[i] = tuple(item)
+            parts = [(item[0], f"text {i} (first of the pair)"), (item[1], f"text {i} (second of the pair)")]
+        else:
+            parts = [(item, f"text {i}")]
+        for text, name in parts:
+            if not isinstance(text, str):
+                raise InputError(f"{name} is a {type(text).__name__}, not a string (or a pair of strings)")
+            if not text.strip():
+                raise InputError(f"{name} is empty or whitespace only; give at least one word to explain")
+            check_text(text, name)
     return texts
