@@ -98,6 +98,8 @@ def study(
     eval_batch_size: int = 64,
     truncate: bool = False,
     progress: bool = False,
+    windows: bool = False,
+    stride: int | None = None,
 ) -> Study:
     """Explain `inputs` with every method for `target`, and optionally evaluate and sanity-check them.
 
@@ -136,6 +138,8 @@ def study(
         batch_size=batch_size,
         truncate=truncate,
         progress=progress,
+        windows=windows,
+        stride=stride,
     )
     skipped = {**too_costly, **skipped}
     ran = list(done)

@@ -61,6 +61,12 @@ def explain(
         str | None,
         typer.Option(help="The --input column or field holding each row's second text (sentence pairs)."),
     ] = None,
+    windows: Annotated[
+        bool, flag("--windows", "Explain long texts in overlapping windows; token scores averaged over windows.")
+    ] = False,
+    stride: Annotated[
+        int | None, typer.Option(help="With --windows: tokens between window starts (default: half a window).")
+    ] = None,
     allow_pickle: PickleOpt = False,
     batch_size: BatchSizeOpt = 16,
     allow_missing_weights: MissingWeightsOpt = False,
@@ -89,6 +95,8 @@ def explain(
             params={name: params for name in names},
             batch_size=batch_size,
             truncate=truncate,
+            windows=windows,
+            stride=stride,
         )
         records = result.records()
         lines = (json.dumps(r) + "\n" for r in records)

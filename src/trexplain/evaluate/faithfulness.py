@@ -95,6 +95,12 @@ def evaluate(
         raise InputError(f"unknown removal strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     if not explanations:
         raise InputError("nothing to evaluate: give at least one explanation")
+    windowed = next((e for e in explanations if e.diagnostics.get("windows", 1) > 1), None)
+    if windowed is not None:
+        raise InputError(
+            f"the explanation by {windowed.method} of {windowed.text[:40]!r} spans {windowed.diagnostics['windows']} "
+            "windows; removal curves need one model input per text: evaluate texts that fit the model"
+        )
     texts = list(dict.fromkeys(_source(e) for e in explanations))
     truncate = any(e.diagnostics.get("truncated_tokens") for e in explanations)
     batch = adapter.encode(texts, truncate=truncate)
