@@ -8,8 +8,8 @@ import time
 import torch
 from captum.attr import LayerIntegratedGradients
 
-from benchmarks.common import Context, median_ms
-from benchmarks.families import family_contexts
+from benchmarks.common import Context
+from benchmarks.families import family_contexts, paired_row
 from trexplain.methods import Targets, get_method
 from trexplain.methods.baselines import baseline_embeddings
 from trexplain.methods.paths import EMBEDDING, Rows, endpoints, integrate_rows
@@ -245,7 +245,7 @@ def per_family(ctx: Context) -> list[dict]:
     """ig default (adaptive, predicted class) on a random small model of every family: time and steps."""
     rows = []
     for family, own in family_contexts(ctx):
-        steps = [ours(own, t)[1] for t in own.texts]
-        ms = median_ms(lambda t, own=own: ours(own, t), own.texts)
-        rows.append(own.row(SECTION, f"ig default [{family}, random 256×4]", ms, median_steps=statistics.median(steps)))
+        steps = statistics.median(ours(own, t)[1] for t in own.texts)
+        name = f"ig default [{family}, random 256×4]"
+        rows.append(paired_row(own, SECTION, name, lambda t, own=own: ours(own, t), median_steps=steps))
     return rows

@@ -4,7 +4,7 @@ per family on random small models (ratios to that model's forward+backward)."""
 from __future__ import annotations
 
 from benchmarks.common import Context, median_ms
-from benchmarks.families import family_contexts
+from benchmarks.families import family_contexts, paired_row
 from trexplain.methods import Targets
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
@@ -41,5 +41,5 @@ def per_family(ctx: Context) -> list[dict]:
             def call(text: str, own=own, targets=targets, rules=rules) -> None:
                 lrp_attribution(own.adapter, own.adapter.encode([text]), targets, rules())
 
-            rows.append(own.row("lrp", f"{name} [{family}, random 256×4]", median_ms(call, own.texts)))
+            rows.append(paired_row(own, "lrp", f"{name} [{family}, random 256×4]", call))
     return rows

@@ -1,9 +1,13 @@
-"""Random small classifiers of every supported family, each with its own benchmark `Context` (forward and
-forward+backward timed on it), for the per-family rows of the LRP and IG benchmarks."""
+"""Random small classifiers of every supported family, each with its own benchmark `Context`, for the per-family
+rows of the LRP and IG benchmarks. On a shared machine whose load drifts, each method call is timed back to back
+with a forward+backward on the same text (`paired_row`), and the ratio is the median of the per-text ratios."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -37,3 +41,21 @@ def family_contexts(ctx: Context, families: tuple[str, ...] = ALL_FAMILIES) -> I
         own.forward_ms = median_ms(own.forward, texts)
         own.forward_backward_ms = median_ms(own.forward_backward, texts)
         yield family, own
+
+
+def paired_row(own: Context, section: str, name: str, fn: Callable[[str], Any], **extra: Any) -> dict[str, Any]:
+    """A row for `fn`: its median ms and the median per-text ratio to a forward+backward timed right before it."""
+    fn(own.texts[0])
+    own.forward_backward(own.texts[0])
+    mine, ratios = [], []
+    for text in own.texts:
+        start = time.perf_counter()
+        own.forward_backward(text)
+        middle = time.perf_counter()
+        fn(text)
+        end = time.perf_counter()
+        mine.append((end - middle) * 1000)
+        ratios.append((end - middle) / (middle - start))
+    row = own.row(section, name, statistics.median(mine), **extra)
+    row["x_fwd_bwd"] = round(statistics.median(ratios), 2)
+    return row

@@ -14,6 +14,7 @@ from torch import nn
 from tests.tiny import LABELS, MORE_FAMILIES, save_tiny
 from trexplain import explain
 from trexplain.errors import MethodError
+from trexplain.evaluate.sanity import _cascade, model_randomization
 from trexplain.methods import Targets, available_methods, get_method
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
 from trexplain.methods.lrp_attention import INLINE_ACTIVATIONS, AttentionRule
@@ -130,6 +131,16 @@ def test_albert_layer_ig_is_complete_at_every_call_of_the_shared_block(more):
     torch.testing.assert_close(result.scores, ig.scores)
     layer_totals = result.layer_scores.sum(-1)
     assert not torch.allclose(layer_totals[:, 0], layer_totals[:, 2], rtol=0, atol=1e-9)
+
+
+def test_albert_sanity_check_randomises_the_shared_block_once(more):
+    adapter = more["albert"]
+    steps = [name for name, _ in _cascade(adapter)]
+    assert steps == ["head", "blocks 0, 1, 2", "embeddings"]
+    before = {k: v.clone() for k, v in adapter.model.state_dict().items()}
+    result = model_randomization(adapter, TEXTS[:1], "gxi")
+    assert [step["step"] for step in result.to_dict()["steps"]] == steps
+    assert all(torch.equal(v, before[k]) for k, v in adapter.model.state_dict().items())
 
 
 # ------------------------------------------------------------------------------------------- LRP
