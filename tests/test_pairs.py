@@ -124,3 +124,16 @@ def test_cli_text2_and_pair_column(tmp_path, tiny_dirs):
     assert [r["text"] for r in records] == [PREMISE + PAIR_SEPARATOR + HYPOTHESIS, "It rains. ‖ It is dry."]
     result = runner.invoke(app, ["explain", "a", "b", "--text2", "c", "--model", model])
     assert result.exit_code != 0 and "one to one" in result.output
+
+
+def test_pairs_keep_their_segments_in_arrow_and_old_tables_still_read(tiny):
+    pytest.importorskip("pyarrow", reason="Arrow export needs the arrow extra")
+    from trexplain.arrow import from_arrow, to_arrow
+
+    explanations = explain([PAIR, "One text."], tiny["bert"], "gxi")
+    table = to_arrow(explanations)
+    back = from_arrow(table)
+    assert back[0].layout.segments == explanations[0].layout.segments and back[1].layout.segments == ()
+    assert back == explanations
+    older = table.drop_columns(["segments"])  # a table written before pairs existed
+    assert [e.layout.segments for e in from_arrow(older)] == [(), ()]
