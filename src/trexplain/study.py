@@ -103,6 +103,9 @@ def study(
 ) -> Study:
     """Explain `inputs` with every method for `target`, and optionally evaluate and sanity-check them.
 
+    An input may be a `(first, second)` sentence pair; `windows`/`stride` explain long texts in windows (see
+    `trexplain.api.explain`).
+
     `methods`: names (default: cp-lrp; with `evaluate`, every registered method cheap enough for this many
     inputs, leaving out those this model cannot run). `params` maps method names to their parameters.
     `evaluate` ranks the methods by faithfulness against a seeded random floor (`external` explanations,
