@@ -9,6 +9,7 @@ import torch
 from captum.attr import LayerIntegratedGradients
 
 from benchmarks.common import Context
+from benchmarks.families import family_contexts, paired_row
 from trexplain.methods import Targets, get_method
 from trexplain.methods.baselines import baseline_embeddings
 from trexplain.methods.paths import EMBEDDING, Rows, endpoints, integrate_rows
@@ -236,4 +237,15 @@ def run(ctx: Context) -> list[dict]:
             texts,
         )
         rows.append(ctx.row(SECTION, f"{name} default (predicted)", ms, vs_captum_default=round(ratio, 2)))
+    rows.extend(per_family(ctx))
+    return rows
+
+
+def per_family(ctx: Context) -> list[dict]:
+    """ig default (adaptive, predicted class) on a random small model of every family: time and steps."""
+    rows = []
+    for family, own in family_contexts(ctx):
+        steps = statistics.median(ours(own, t)[1] for t in own.texts)
+        name = f"ig default [{family}, random 256×4]"
+        rows.append(paired_row(own, SECTION, name, lambda t, own=own: ours(own, t), median_steps=steps))
     return rows

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python benchmarks/gpu_check.py` puts benchmarks/, not the root, on the path
     sys.path.insert(0, str(ROOT))
 
-from tests.tiny import FAMILIES, save_tiny  # noqa: E402
+from tests.tiny import ALL_FAMILIES, save_tiny  # noqa: E402
 from trexplain.api import explain  # noqa: E402
 from trexplain.explanation import Explanation  # noqa: E402
 from trexplain.methods import available_methods  # noqa: E402
@@ -51,7 +51,9 @@ ATOL_SHARE = 1e-4  # atol = this × max|cpu| of the array compared
 MIN_SECONDS, MAX_RUNS = 0.5, 10  # timed runs after the warm-up: until this much time or this many runs
 NOISE_FACTOR = 10  # atol is at least this × the CPU's own float32 error (see `_compare`)
 REFERENCE = "cpu float64"
-MODELS = ("demo", *FAMILIES)
+# ModernBERT is left out: its float64 reference is NaN on padded batches (transformers' eager attention takes the
+# softmax in float32, where float64's mask value is -inf; see docs/families.md), so this check cannot measure it.
+MODELS = ("demo", *(f for f in ALL_FAMILIES if f != "modernbert"))
 COLUMNS = ("model", "method", "cpu ms", "gpu ms", "speed-up", "max abs diff", "max rel diff", "cpu f32 err", "result")
 
 

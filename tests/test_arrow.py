@@ -116,10 +116,11 @@ def test_schema_types_and_version():
         "word_ids": pa.list_(pa.int32()),
         "words": spans,
         "special": pa.list_(pa.bool_()),
+        "segments": spans,  # sentence pairs (issue 19): nullable, optional when reading
     }
     assert {f.name: f.type for f in SCHEMA} == expected
     nullable = {f.name for f in SCHEMA if f.nullable}
-    assert nullable == {"layer_scores", "text", "tokens", "offsets", "word_ids", "words", "special"}
+    assert nullable == {"layer_scores", "text", "tokens", "offsets", "word_ids", "words", "special", "segments"}
 
 
 def test_round_trip_of_real_explanations_is_exact(real):

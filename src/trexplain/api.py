@@ -9,6 +9,8 @@ from collections.abc import Set as AbstractSet
 from os import PathLike
 from typing import Any
 
+import numpy as np
+
 from trexplain.diagnostics import Diagnostics
 from trexplain.errors import InputError, MethodError, TrexplainError
 from trexplain.explanation import Explanation
@@ -25,12 +27,14 @@ from trexplain.methods.base import (
 )
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.heads import SINGLE_LABEL
 from trexplain.models.loading import load_model
+from trexplain.models.windows import split
 from trexplain.progress import shown, stage
 
 
 def explain(
-    texts: str | Sequence[str],
+    texts: str | Sequence[str | tuple[str, str]] | None = None,
     model: ModelAdapter | str | PathLike[str] | None = None,
     method: str | Method | Sequence[str | Method] = DEFAULT_METHOD,
     *,
@@ -38,26 +42,49 @@ def explain(
     batch_size: int = 16,
     truncate: bool = False,
     progress: bool = False,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    windows: bool = False,
+    stride: int | None = None,
     **params: Any,
 ) -> list[Explanation]:
     """Explain each text with one method, or several; `params` go to the method (e.g. `steps=32` for `ig`).
+
+    `pairs=[(premise, hypothesis), ...]` explains sentence pairs instead (as does a `(first, second)` tuple among
+    `texts`): encoded as the tokenizer encodes pairs, shown as one text with both segments (`TextLayout.segments`).
+
+    `windows=True` explains each text in overlapping windows the model accepts (`stride` tokens apart, default half
+    a window; `trexplain.models.windows`): token scores are the mean over the windows containing the token, the
+    logits the mean of the windows' logits; the windows and their logits are recorded in the diagnostics.
 
     With a list of methods the result is text-major, as `study` orders it: every method (in the order given)
     for the first text, then for the second, ...; give their parameters as instances (`get_method("ig", steps=32)`).
     Every argument is checked before the model loads or any work starts; a bad one is a typed error.
     """
+    if pairs is not None:
+        if texts is not None:
+            raise InputError("give texts or pairs=, not both; a pair can also be a (first, second) tuple in texts")
+        texts = _pairs(pairs)
     items = _texts(texts)
     chosen = _methods(method, params)
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise InputError(f"batch_size must be a whole number of at least 1, got {short_repr(batch_size)}")
-    for option, value in (("truncate", truncate), ("progress", progress)):
+    for option, value in (("truncate", truncate), ("progress", progress), ("windows", windows)):
         if not isinstance(value, bool):
             raise InputError(f"{option} must be True or False, got {short_repr(value)}")
+    if stride is not None and not windows:
+        raise InputError("stride sets the step between windows; pass windows=True (CLI: --windows) too")
+    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1):
+        raise InputError(f"stride must be a whole number of tokens of at least 1, got {short_repr(stride)}")
+    if windows and truncate:
+        raise InputError("windows and truncate are two ways to handle long texts; choose one")
     target_specs(target)  # its types, before the model loads; Targets resolves the labels after
     adapter = _adapter(model)
     targets = Targets(target, adapter)
     with shown(progress):
-        runs = [_explain_one(items, adapter, m, targets, int(batch_size), truncate) for m in chosen]
+        if windows:
+            runs = [_explain_windows(items, adapter, m, target, int(batch_size), stride) for m in chosen]
+        else:
+            runs = [_explain_one(items, adapter, m, targets, int(batch_size), truncate) for m in chosen]
     return [run[i] for i in range(len(items)) for run in runs]
 
 
@@ -75,6 +102,9 @@ def _texts(texts: object) -> list[str]:
     if not items:
         raise InputError("no text given (an empty list); pass at least one string")
     for i, text in enumerate(items):
+        if isinstance(text, tuple) and len(text) == 2 and all(isinstance(t, str) for t in text):
+            _texts(list(text))  # a sentence pair: each of its texts checked as a text
+            continue
         if not isinstance(text, str):
             fix = "decode it first" if isinstance(text, (bytes, bytearray)) else "pass strings only"
             raise InputError(f"text {i} is {type_name(text)} ({short_repr(text)}), not a string; {fix}")
@@ -86,6 +116,19 @@ def _texts(texts: object) -> list[str]:
                 "Unicode; repair it, e.g. text.encode('utf-8', 'replace').decode()"
             ) from None
     return items
+
+
+def _pairs(pairs: object) -> list[tuple[str, str]]:
+    """`pairs` as a list of (first, second) string tuples; anything else is an InputError saying what a pair is."""
+    if isinstance(pairs, (str, bytes, Mapping, AbstractSet)) or not isinstance(pairs, Iterable):
+        raise InputError(f"pairs must be a list of (first, second) text tuples, got {type_name(pairs)}")
+    items = list(pairs)
+    if not items:
+        raise InputError("no pair given (an empty list); pass at least one (first, second) tuple")
+    for i, pair in enumerate(items):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise InputError(f"pair {i} is {type_name(pair)} ({short_repr(pair)}), not a (first, second) tuple")
+    return [tuple(pair) for pair in items]
 
 
 def _methods(method: object, params: dict[str, Any]) -> list[Method]:
@@ -133,6 +176,58 @@ def _explain_one(
     return out
 
 
+def _explain_windows(
+    texts: list[str], adapter: ModelAdapter, method: Method, target: TargetSpec, batch_size: int, stride: int | None
+) -> list[Explanation]:
+    """Each text explained in windows (see `explain`): the target is chosen on the mean logits of its windows."""
+    out: list[Explanation] = []
+    with stage(f"explaining with {method.name} in windows", total=len(texts)) as advance:
+        for text in texts:
+            parts = split(adapter, text, stride)
+            began = time.perf_counter()
+            window_logits = adapter.logits(parts.batch.inputs, batch_size=batch_size).double().cpu()
+            chosen = Targets(target, adapter)(window_logits.mean(0, keepdim=True))[0].tolist()
+            fixed = Targets(chosen, adapter)
+            rows = range(len(parts.batch))
+            results = [
+                method.attribute(adapter, parts.batch.rows(list(rows[start : start + batch_size])), fixed)
+                for start in rows[::batch_size]
+            ]
+            scores = parts.combine(np.concatenate([r.scores.detach().cpu().double().numpy() for r in results]))
+            layers = None
+            if results[0].layer_scores is not None:
+                layers = parts.combine(
+                    np.concatenate([r.layer_scores.detach().cpu().double().numpy() for r in results])
+                )
+            values: dict[str, Any] = {
+                "windows": len(parts.starts),
+                "window_stride": parts.stride,
+                "window_starts": parts.starts,
+                "window_chars": parts.start_chars(),
+                "window_logits": window_logits.tolist(),
+                "seconds": round(time.perf_counter() - began, 6),
+            }
+            if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
+                values["head"] = adapter.problem
+            own = results[0].diagnostics[0] if len(parts.starts) == 1 and results[0].diagnostics else Diagnostics()
+            out.append(
+                Explanation(
+                    layout=parts.layout,
+                    labels=adapter.labels,
+                    logits=window_logits.mean(0).numpy(),
+                    targets=chosen,
+                    scores=scores,
+                    method=method.name,
+                    model=adapter.name,
+                    params={**method.params()},
+                    diagnostics=own.with_values(**values),
+                    layer_scores=layers,
+                )
+            )
+            advance(1)
+    return out
+
+
 def explain_methods(
     texts: Sequence[str],
     adapter: ModelAdapter,
@@ -144,6 +239,8 @@ def explain_methods(
     batch_size: int = 16,
     truncate: bool = False,
     progress: bool = False,
+    windows: bool = False,
+    stride: int | None = None,
 ) -> tuple[dict[str, list[Explanation]], dict[str, str]]:
     """Each method's explanations of `texts` (by method name), and the methods left out with the reason.
 
@@ -164,6 +261,7 @@ def explain_methods(
                 batch_size=batch_size,
                 truncate=truncate,
                 progress=progress,
+                **({"windows": True, "stride": stride} if windows else {}),
                 **(params or {}).get(name, {}),
             )
         except (TrexplainError, NotImplementedError) as exc:
@@ -186,6 +284,8 @@ def to_explanations(
             extra["seconds"] = round(seconds, 6)
         if batch.truncated[row]:
             extra["truncated_tokens"] = batch.truncated[row]
+        if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
+            extra["head"] = adapter.problem
         diagnostics = (result.diagnostics[row] if result.diagnostics else Diagnostics()).with_values(**extra)
         layer = None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().numpy()
         out.append(

@@ -57,8 +57,11 @@ LAYOUT_COLUMNS: Mapping[str, tuple[pa.Field, ...]] = {
         pa.field("word_ids", pa.list_(pa.int32())),
         pa.field("words", _SPANS),  # [words][start, end] in characters
         pa.field("special", pa.list_(pa.bool_())),
+        pa.field("segments", _SPANS),  # [segments][start, end] of a sentence pair's texts; null for one text
     ),
 }
+OPTIONAL_COLUMNS = frozenset({"segments"})
+"""Layout columns added after schema 2's first tables: read as null when a table lacks them."""
 
 _LAYOUT_FIELDS = {f.name: f for fields in LAYOUT_COLUMNS.values() for f in fields}
 
@@ -109,7 +112,7 @@ def to_arrow(explanations: Sequence[Explanation]) -> pa.Table:
             "diagnostics": pa.array([json.dumps(x.diagnostics.to_dict(), allow_nan=True) for x in xs], pa.string()),
             "diagnostic_axes": pa.array([json.dumps(x.diagnostics.axes_dict()) for x in xs], pa.string()),
             **{
-                name: pa.array([d[name] if name in owned[d["layout"]] else None for d in layouts], field.type)
+                name: pa.array([d.get(name) if name in owned[d["layout"]] else None for d in layouts], field.type)
                 for name, field in _LAYOUT_FIELDS.items()
             },
         }
@@ -222,7 +225,10 @@ def from_arrow(table: pa.Table) -> list[Explanation]:
             f"unknown layout {', '.join(map(repr, unknown))}; this trexplain reads {', '.join(LAYOUT_COLUMNS)}: "
             "upgrade trexplain"
         )
-    present = {kind: [f.name for f in LAYOUT_COLUMNS[kind]] for kind in dict.fromkeys(kinds)}
+    present = {
+        kind: [f.name for f in LAYOUT_COLUMNS[kind] if f.name in table.column_names or f.name not in OPTIONAL_COLUMNS]
+        for kind in dict.fromkeys(kinds)
+    }
     needed = {name: _LAYOUT_FIELDS[name] for names in present.values() for name in names}
     layout_values = {name: c.to_pylist() for name, c in _checked_columns(table, list(needed.values())).items()}
     plain = {name: base[name].to_pylist() for name in ("model", "method", "labels", "targets")}

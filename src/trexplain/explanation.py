@@ -13,6 +13,7 @@ import numpy as np
 from trexplain.diagnostics import Diagnostics, json_copy
 from trexplain.errors import InputError, TargetError
 from trexplain.layout import AGGREGATES, Aggregate, Layout, TextLayout, group_scores, layout_from_dict
+from trexplain.models.heads import SINGLE_LABEL, outputs_np
 
 __all__ = ["AGGREGATES", "SCHEMA_VERSION", "Aggregate", "Explanation"]
 
@@ -147,9 +148,9 @@ class Explanation:
     # -------------------------------------------------------------- prediction
     @property
     def probabilities(self) -> np.ndarray:
-        z = self.logits.astype(np.float64)
-        e = np.exp(z - z.max())
-        return e / e.sum()
+        """Softmax of the logits; each label's sigmoid for a multi-label head, the output itself for regression
+        (the head is recorded as `diagnostics["head"]` when it is not single-label)."""
+        return outputs_np(self.logits, self.diagnostics.get("head", SINGLE_LABEL))
 
     @property
     def predicted(self) -> int:
@@ -299,6 +300,9 @@ class Explanation:
                     {"text": labels[w], "start": s, "end": e, "score": float(word_scores[w])}
                     for w, (s, e) in enumerate(self.words)
                 ]
+                if self.layout.segments:  # a sentence pair: which text each word is in
+                    for word, segment in zip(entry["words"], self.layout.word_segments(), strict=True):
+                        word["segment"] = segment
             else:
                 entry["features"] = [{"label": labels[w], "score": float(s)} for w, s in enumerate(word_scores)]
             out.append(entry)

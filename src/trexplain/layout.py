@@ -18,6 +18,14 @@ from trexplain.errors import InputError
 
 Aggregate = Literal["sum", "mean", "max"]
 AGGREGATES: tuple[str, ...] = ("sum", "mean", "max")
+PAIR_SEPARATOR = " ‖ "
+"""Joins the two texts of a sentence pair into one `TextLayout.text` (no token covers it; views show it)."""
+
+
+def pair_text(first: str, second: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The shown text of a sentence pair and the character span of each segment in it."""
+    start = len(first) + len(PAIR_SEPARATOR)
+    return first + PAIR_SEPARATOR + second, ((0, len(first)), (start, start + len(second)))
 
 
 class Layout(Protocol):
@@ -89,7 +97,8 @@ def group_scores(
 @dataclass(frozen=True)
 class TextLayout:
     """A text's tokens, their character `offsets`, the words they roll up to (`word_ids`, -1 for special
-    tokens) and each word's character span."""
+    tokens) and each word's character span. A sentence pair is one text, its two segments joined by
+    `PAIR_SEPARATOR`, with `segments` the character span of each (empty for a single text)."""
 
     kind: ClassVar[str] = "text"
     FIELDS: ClassVar[tuple[str, ...]] = ("text", "tokens", "offsets", "word_ids", "words", "special")
@@ -100,6 +109,7 @@ class TextLayout:
     word_ids: tuple[int, ...]
     words: tuple[tuple[int, int], ...]
     special: tuple[bool, ...]
+    segments: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -110,6 +120,9 @@ class TextLayout:
         set_(self, "word_ids", tuple(int(w) for w in self.word_ids))
         set_(self, "words", tuple((int(s), int(e)) for s, e in self.words))
         set_(self, "special", tuple(bool(s) for s in self.special))
+        set_(self, "segments", tuple((int(s), int(e)) for s, e in self.segments or ()))
+        if any(not 0 <= s <= e <= len(self.text) for s, e in self.segments):
+            raise InputError(f"text layout: segments must be character spans within the text's {len(self.text)}")
         n = len(self.tokens)
         for name in ("offsets", "word_ids", "special"):
             if len(getattr(self, name)) != n:
@@ -135,7 +148,25 @@ class TextLayout:
     def position_labels(self) -> list[str]:
         return list(self.tokens)
 
+    @property
+    def source(self) -> str | tuple[str, ...]:
+        """The input as given: the text, or the tuple of a pair's texts (what `ModelAdapter.encode` takes)."""
+        return tuple(self.text[s:e] for s, e in self.segments) if self.segments else self.text
+
+    def _segment_at(self, start: int, end: int) -> int:
+        return next((i for i, (s, e) in enumerate(self.segments) if s <= start and end <= e and start < end), -1)
+
+    def token_segments(self) -> list[int]:
+        """The segment of every token (its word's; 0 for a single text's), -1 for special tokens."""
+        words = self.word_segments()
+        return [-1 if fixed or w < 0 else words[w] for w, fixed in zip(self.word_ids, self.special, strict=True)]
+
+    def word_segments(self) -> list[int]:
+        """The segment of every word (all 0 for a single text)."""
+        return [self._segment_at(s, e) if self.segments else 0 for s, e in self.words]
+
     def to_dict(self) -> dict[str, Any]:
+        extra = {"segments": [list(s) for s in self.segments]} if self.segments else {}
         return {
             "layout": self.kind,
             "text": self.text,
@@ -144,6 +175,7 @@ class TextLayout:
             "word_ids": list(self.word_ids),
             "words": [list(w) for w in self.words],
             "special": list(self.special),
+            **extra,
         }
 
     @classmethod
@@ -151,4 +183,4 @@ class TextLayout:
         missing = [name for name in cls.FIELDS if name not in data]
         if missing:
             raise InputError(f"a text record needs the fields {', '.join(missing)}; it has {', '.join(data) or 'none'}")
-        return cls(**{name: data[name] for name in cls.FIELDS})
+        return cls(**{name: data[name] for name in cls.FIELDS}, segments=data.get("segments") or ())

@@ -98,8 +98,13 @@ def study(
     eval_batch_size: int = 64,
     truncate: bool = False,
     progress: bool = False,
+    windows: bool = False,
+    stride: int | None = None,
 ) -> Study:
     """Explain `inputs` with every method for `target`, and optionally evaluate and sanity-check them.
+
+    An input may be a `(first, second)` sentence pair; `windows`/`stride` explain long texts in windows (see
+    `trexplain.api.explain`).
 
     `methods`: names (default: cp-lrp; with `evaluate`, every registered method cheap enough for this many
     inputs, leaving out those this model cannot run). `params` maps method names to their parameters.
@@ -136,6 +141,8 @@ def study(
         batch_size=batch_size,
         truncate=truncate,
         progress=progress,
+        windows=windows,
+        stride=stride,
     )
     skipped = {**too_costly, **skipped}
     ran = list(done)

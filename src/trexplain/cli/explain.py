@@ -53,6 +53,20 @@ def explain(
     ] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML page.")] = None,
     truncate: TruncateOpt = False,
+    text2: Annotated[
+        list[str] | None,
+        typer.Option("--text2", help="Second text of a sentence pair (NLI hypothesis), once per TEXT argument."),
+    ] = None,
+    pair_column: Annotated[
+        str | None,
+        typer.Option(help="The --input column or field holding each row's second text (sentence pairs)."),
+    ] = None,
+    windows: Annotated[
+        bool, flag("--windows", "Explain long texts in overlapping windows; token scores averaged over windows.")
+    ] = False,
+    stride: Annotated[
+        int | None, typer.Option(help="With --windows: tokens between window starts (default: half a window).")
+    ] = None,
     allow_pickle: PickleOpt = False,
     batch_size: BatchSizeOpt = 16,
     allow_missing_weights: MissingWeightsOpt = False,
@@ -68,7 +82,7 @@ def explain(
         if as_json and to_stdout:
             raise InputError("--json and --jsonl - both write to stdout; choose one")
         check_outputs({"--jsonl": None if to_stdout else jsonl, "--html": html_out}, [input_file])
-        items = read_inputs(texts, input_file, text_column)
+        items = _paired(read_inputs(texts, input_file, text_column), text2, pair_column, input_file)
         params = parse_params(param or [])
         names = list(method or [DEFAULT_METHOD])
         check_methods(names, params)
@@ -81,6 +95,8 @@ def explain(
             params={name: params for name in names},
             batch_size=batch_size,
             truncate=truncate,
+            windows=windows,
+            stride=stride,
         )
         records = result.records()
         lines = (json.dumps(r) + "\n" for r in records)
@@ -101,6 +117,31 @@ def explain(
             from trexplain.viz.terminal import render_all
 
             Console().print(render_all(result.explanations))
+
+
+def _paired(
+    items: list[str], text2: list[str] | None, pair_column: str | None, input_file: Path | None
+) -> list[str] | list[tuple[str, str]]:
+    """The texts, or (first, second) sentence pairs from `--text2` (one per argument) or `--pair-column`."""
+    from trexplain.inputs import check_text, read_texts
+
+    if text2 and pair_column:
+        raise InputError("give the second texts with --text2 or --pair-column, not both")
+    if text2:
+        if input_file is not None or len(text2) != len(items):
+            raise InputError(
+                f"--text2 pairs with TEXT arguments one to one: got {len(items)} text(s) and {len(text2)} --text2; "
+                "for a file use --pair-column"
+            )
+        return list(zip(items, [check_text(t, f"--text2 {i + 1}") for i, t in enumerate(text2)], strict=True))
+    if pair_column is None:
+        return items
+    if input_file is None:
+        raise InputError("--pair-column names a column of the --input file; give --input FILE (or use --text2)")
+    seconds = read_texts(input_file, pair_column)
+    if len(seconds) != len(items):
+        raise InputError(f"{input_file}: {len(items)} texts but {len(seconds)} in --pair-column {pair_column!r}")
+    return list(zip(items, seconds, strict=True))
 
 
 @app.command(cls=Command)

@@ -95,14 +95,20 @@ def evaluate(
         raise InputError(f"unknown removal strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     if not explanations:
         raise InputError("nothing to evaluate: give at least one explanation")
-    texts = list(dict.fromkeys(e.text for e in explanations))
+    windowed = next((e for e in explanations if e.diagnostics.get("windows", 1) > 1), None)
+    if windowed is not None:
+        raise InputError(
+            f"the explanation by {windowed.method} of {windowed.text[:40]!r} spans {windowed.diagnostics['windows']} "
+            "windows; removal curves need one model input per text: evaluate texts that fit the model"
+        )
+    texts = list(dict.fromkeys(_source(e) for e in explanations))
     truncate = any(e.diagnostics.get("truncated_tokens") for e in explanations)
     batch = adapter.encode(texts, truncate=truncate)
     row_of = {text: row for row, text in enumerate(texts)}
     feature_sets = [features(batch, row, level).to(batch.inputs.input_ids.device) for row in range(len(texts))]
     requests, layouts = [], []
     for e in explanations:
-        row = row_of[e.text]
+        row = row_of[_source(e)]
         if tuple(batch.tokens[row]) != e.tokens:
             raise InputError(
                 f"the explanation by {e.method} of {e.text[:40]!r} has other tokens than {adapter.name} gives; "
@@ -129,6 +135,11 @@ def evaluate(
         for (e, k, layout), values in zip(layouts, probs.values, strict=True)
     ]
     return Evaluation(results, probs.requested, probs.distinct, probs.forward_rows, len(explanations))
+
+
+def _source(e: Explanation) -> str | tuple[str, ...]:
+    """What to encode again for `e`: its text, or the two texts of a sentence pair."""
+    return getattr(e.layout, "source", None) or e.text
 
 
 def _result(

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.heads import SINGLE_LABEL, outputs
 from trexplain.models.pooled import run_pooled
 from trexplain.perturb import Strategy, remove
 
@@ -85,7 +86,7 @@ def target_probabilities(
     pooled = run_pooled(adapter, parts, batch_size)
     values: list[Tensor] = [torch.empty(0)] * len(requests)
     for row, logits in zip(rows, pooled.logits, strict=True):
-        probs, start = logits.double().softmax(-1), 0
+        probs, start = outputs(logits.double(), getattr(adapter, "problem", SINGLE_LABEL)), 0
         for i in by_row[row]:
             size = requests[i].removed.shape[0]
             values[i] = probs[start : start + size, requests[i].target]

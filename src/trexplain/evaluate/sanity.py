@@ -203,7 +203,8 @@ def _similarity(original: list[_Maps], again: list[_Maps]) -> tuple[float, float
 
 
 def _cascade(adapter: ModelAdapter) -> list[tuple[str, list[nn.Module]]]:
-    """(step name, modules to re-initialise): head, blocks from the top, embeddings."""
+    """(step name, modules to re-initialise): head, blocks from the top, embeddings; a block shared by several
+    layers is re-initialised once, in the step of its last layer."""
     inner = {id(p) for m in [adapter.embedding_module, *adapter.layers] for p in m.parameters()}
     head = [
         m
@@ -211,7 +212,11 @@ def _cascade(adapter: ModelAdapter) -> list[tuple[str, list[nn.Module]]]:
         if list(m.parameters(recurse=False)) and all(id(p) not in inner for p in m.parameters(recurse=False))
     ]
     steps = [("head", head)] if head else []
-    steps += [(f"block {i}", [adapter.layers[i]]) for i in reversed(range(len(adapter.layers)))]
+    for i in reversed(range(len(adapter.layers))):  # a shared block (ALBERT) is one step, named by all its layers
+        layer = adapter.layers[i]
+        calls = [j for j, other in enumerate(adapter.layers) if other is layer]
+        if i == calls[-1]:
+            steps.append((f"block {i}" if len(calls) == 1 else f"blocks {', '.join(map(str, calls))}", [layer]))
     steps.append(("embeddings", [adapter.embedding_module]))
     return steps
 

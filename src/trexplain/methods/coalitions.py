@@ -11,6 +11,7 @@ from torch import Tensor
 
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.heads import SINGLE_LABEL, outputs
 from trexplain.models.pooled import run_pooled
 from trexplain.perturb import Strategy, remove
 
@@ -37,11 +38,12 @@ def coalition_logits(
     return pooled.logits, pooled.distinct
 
 
-def select_outputs(logits: Tensor, targets: Tensor, output: str) -> Tensor:
-    """The explained quantity [S, K] in float64 on the CPU (where the fits run): target logits or probabilities."""
+def select_outputs(logits: Tensor, targets: Tensor, output: str, problem: str = SINGLE_LABEL) -> Tensor:
+    """The explained quantity [S, K] in float64 on the CPU (where the fits run): target logits or probabilities
+    (softmax, each label's sigmoid for multi-label heads, the output itself for regression)."""
     values = logits.double()
     if output == "probability":
-        values = values.softmax(-1)
+        values = outputs(values, problem)
     return values[:, targets.to(values.device)].cpu()
 
 

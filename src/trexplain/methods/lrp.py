@@ -17,6 +17,7 @@ from trexplain.errors import MethodError
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.methods.lrp_attention import INLINE_ACTIVATIONS, AttentionRule
+from trexplain.methods.lrp_families import GateRule
 from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, Rule, lrp_rules
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
@@ -66,9 +67,10 @@ def _diagnostics(scores: Tensor, logits: Tensor, targets: Tensor) -> list[Diagno
 
 def cp_lrp_rules(detach_mean: bool = False, gamma: float = 0.0) -> list[Rule]:
     """CP-LRP (Ali et al. 2022): AH rule, LN rule (σ only), identity rule on activations; LRP-0 on linear
-    layers (the paper's setting) or the γ-rule."""
+    layers (the paper's setting) or the γ-rule; gated feed-forwards' gates held constant, like attention."""
     return [
         AttentionRule("hold"),
+        GateRule("hold"),
         LayerNormRule(detach_mean),
         IdentityRule(INLINE_ACTIVATIONS),
         LinearRule(gamma=gamma),
@@ -78,8 +80,14 @@ def cp_lrp_rules(detach_mean: bool = False, gamma: float = 0.0) -> list[Rule]:
 def attnlrp_rules(epsilon: float = 0.0, gamma: float = 0.0) -> list[Rule]:
     """AttnLRP (Achtibat et al. 2024): uniform rule on both attention matmuls, softmax gradient kept, LN and
     identity rules as in CP-LRP, ε/γ-rule on linear layers (0, 0: plain gradient × input, as LXT's efficient
-    mode)."""
-    return [AttentionRule("uniform"), LayerNormRule(), IdentityRule(INLINE_ACTIVATIONS), LinearRule(epsilon, gamma)]
+    mode); uniform rule on gated feed-forwards' products."""
+    return [
+        AttentionRule("uniform"),
+        GateRule("uniform"),
+        LayerNormRule(),
+        IdentityRule(INLINE_ACTIVATIONS),
+        LinearRule(epsilon, gamma),
+    ]
 
 
 @register

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from trexplain.errors import MethodError
+from trexplain.methods.lrp_families import ATTENTION_FORWARDS, check_supported, patch_forward, unique
 from trexplain.methods.lrp_rules import Rule, Undo, halve_gradient
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.families import resolve
@@ -22,17 +23,23 @@ from trexplain.models.families import resolve
 AttentionMode = Literal["hold", "uniform"]
 ATTENTION_IMPLEMENTATION = "trexplain_lrp"
 _MODE = "_trexplain_attention_mode"
+_SOFTMAX_DTYPE = "_trexplain_softmax_dtype"
+SOFTMAX_DTYPES: dict[str, torch.dtype] = {"modernbert": torch.float32}
+"""Families whose eager attention computes the softmax in another dtype (then casts back)."""
 
 
-def attention_probabilities(scores: Tensor, mask: Tensor | None, mode: AttentionMode) -> Tensor:
+def attention_probabilities(
+    scores: Tensor, mask: Tensor | None, mode: AttentionMode, dtype: torch.dtype | None = None
+) -> Tensor:
     """Softmax of attention scores [.., queries, keys] plus an additive or boolean (True = keep) mask.
 
     `hold` detaches the result (AH rule: probabilities are constants, relevance flows through values only);
-    `uniform` keeps the softmax gradient (AttnLRP's softmax rule equals gradient × input).
+    `uniform` keeps the softmax gradient (AttnLRP's softmax rule equals gradient × input). `dtype`: the softmax
+    is computed in it and cast back, as ModernBERT's eager attention does in float32.
     """
     if mask is not None:
         scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min) if mask.dtype == torch.bool else scores + mask
-    probs = F.softmax(scores, dim=-1)
+    probs = F.softmax(scores, dim=-1) if dtype is None else F.softmax(scores, dim=-1, dtype=dtype).to(scores.dtype)
     return probs.detach() if mode == "hold" else probs
 
 
@@ -52,7 +59,8 @@ def _rule_attention(
     products = torch.matmul(query, key.transpose(2, 3))
     if mode == "uniform":
         products = halve_gradient(products)
-    probs = attention_probabilities(products * scaling, attention_mask, mode)
+    softmax_dtype = getattr(module, _SOFTMAX_DTYPE, None)
+    probs = attention_probabilities(products * scaling, attention_mask, mode, softmax_dtype)
     if dropout and module.training:
         raise MethodError("LRP rules need dropout off; call model.eval() first")
     output = torch.matmul(probs, value)
@@ -80,12 +88,17 @@ class AttentionRule(Rule):
     mode: AttentionMode = "hold"
 
     def attach(self, adapter: ModelAdapter) -> list[Undo]:
-        if adapter.family.name == "custom":
+        family = adapter.family.name
+        if family == "custom":
             return self._attach_multihead(adapter.model)
+        attentions = unique([resolve(layer, adapter.family.self_attention) for layer in adapter.layers])
+        if family in ATTENTION_FORWARDS:
+            check_supported(adapter)
+            expected, forward = ATTENTION_FORWARDS[family]
+            return [patch_forward(attention, expected, forward, self.mode) for attention in attentions]
         _register_attention()
         undo: list[Undo] = []
-        for layer in adapter.layers:
-            attention = resolve(layer, adapter.family.self_attention)
+        for attention in attentions:
             config = getattr(attention, "config", None)
             if config is None or not hasattr(config, "_attn_implementation"):
                 raise MethodError(f"{type(attention).__name__} does not use the transformers attention interface")
@@ -93,6 +106,8 @@ class AttentionRule(Rule):
             private._attn_implementation_internal = ATTENTION_IMPLEMENTATION
             attention.config = private
             setattr(attention, _MODE, self.mode)
+            if family in SOFTMAX_DTYPES:
+                setattr(attention, _SOFTMAX_DTYPE, SOFTMAX_DTYPES[family])
             undo.append(_restore(attention, config))
         return undo
 
@@ -110,8 +125,9 @@ class AttentionRule(Rule):
 def _restore(attention: nn.Module, config: Any) -> Undo:
     def undo() -> None:
         attention.config = config
-        if hasattr(attention, _MODE):
-            delattr(attention, _MODE)
+        for name in (_MODE, _SOFTMAX_DTYPE):
+            if hasattr(attention, name):
+                delattr(attention, name)
 
     return undo
 
@@ -192,10 +208,19 @@ def _multihead_mask(
     return total
 
 
-INLINE_ACTIVATIONS: dict[str, tuple[tuple[str, str, Callable[[Tensor], Tensor]], ...]] = {
+def _deberta_pooler(model: nn.Module) -> tuple[tuple[str, str, Callable[[Tensor], Tensor]], ...]:
+    from transformers.activations import ACT2FN
+
+    return (("pooler.dense", "classifier", ACT2FN[model.config.pooler_hidden_act]),)
+
+
+INLINE_ACTIVATIONS: dict[str, Any] = {
     "roberta": (("classifier.dense", "classifier.out_proj", torch.tanh),),
     "xlm-roberta": (("classifier.dense", "classifier.out_proj", torch.tanh),),
     "camembert": (("classifier.dense", "classifier.out_proj", torch.tanh),),
     "distilbert": (("pre_classifier", "classifier", torch.relu),),
+    "mpnet": (("classifier.dense", "classifier.out_proj", torch.tanh),),
+    "deberta-v2": _deberta_pooler,
 }
-"""Activations applied as functions in the forward code: (module before, module after, function)."""
+"""Activations applied as functions in the forward code: (module before, module after, function), or a function of
+the model giving them (when the activation is named in the config)."""

@@ -237,10 +237,11 @@ class IdentityRule(Rule):
     f(input) and is given the rule's gradient.
 
     `inline` maps a family name to the activations its forward code calls as functions: (module before,
-    module after, function); the supported families' table is `lrp_attention.INLINE_ACTIVATIONS`.
+    module after, function), or to a function of the model giving them; the supported families' table is
+    `lrp_attention.INLINE_ACTIVATIONS`.
     """
 
-    inline: Mapping[str, tuple[tuple[str, str, Callable[[Tensor], Tensor]], ...]]
+    inline: Mapping[str, Any]
 
     def attach(self, adapter: ModelAdapter) -> list[Undo]:
         model = adapter.model
@@ -249,7 +250,9 @@ class IdentityRule(Rule):
             for m in model.modules()
             if _is_activation(m)
         ]
-        inline = [(resolve(model, a), resolve(model, b), fn) for a, b, fn in self.inline.get(adapter.family.name, ())]
+        entries = self.inline.get(adapter.family.name, ())
+        entries = entries(model) if callable(entries) else entries
+        inline = [(resolve(model, a), resolve(model, b), fn) for a, b, fn in entries]
         for layer in model.modules():
             if isinstance(layer, nn.TransformerEncoderLayer) and not isinstance(layer.activation, nn.Module):
                 inline.append((layer.linear1, layer.linear2, layer.activation))

@@ -24,6 +24,7 @@ from trexplain.methods.samplers import cosine_distance_to_full, lime_coalitions,
 from trexplain.methods.solvers import constrained_wls, weighted_ridge
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.heads import SINGLE_LABEL
 from trexplain.perturb import STRATEGIES, Level, Strategy, features
 
 Output = Literal["logit", "probability"]
@@ -76,7 +77,8 @@ class _Perturbation(Method):
         scores = full.new_zeros(len(batch), chosen.shape[1], batch.inputs.input_ids.shape[1])
         diagnostics = []
         for row, ((coalitions, weights, info), rows) in enumerate(zip(designs, logits, strict=True)):
-            values, fitted = self.fit(coalitions, weights, select_outputs(rows, chosen[row], self.output))
+            y = select_outputs(rows, chosen[row], self.output, getattr(adapter, "problem", SINGLE_LABEL))
+            values, fitted = self.fit(coalitions, weights, y)
             n = batch.lengths[row]
             scores[row, :, :n] = spread(values, feats[row]).to(scores)
             values = {"n_features": feats[row].shape[0], "forwards": forwards[row], **info, **fitted}

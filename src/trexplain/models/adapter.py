@@ -15,10 +15,11 @@ from torch import Tensor, nn
 
 from trexplain.errors import InputError, InputTooLongError, MethodError, TargetError
 from trexplain.inputs import check_text
-from trexplain.layout import TextLayout
+from trexplain.layout import TextLayout, pair_text
 from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
 from trexplain.models.families import CUSTOM, Family, resolve
+from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
 from trexplain.models.words import group_words
 
 
@@ -61,6 +62,7 @@ class ModelAdapter:
         layers: Sequence[nn.Module] | None = None,
         max_length: int | None = None,
         forward_fn: Callable[..., Any] | None = None,
+        problem: str | None = None,
     ) -> None:
         if not getattr(tokenizer, "is_fast", False):
             raise InputError(
@@ -74,11 +76,14 @@ class ModelAdapter:
         self.name = name
         self.card = card
         self.embedding_module = embedding_module if embedding_module is not None else resolve(model, family.embeddings)
-        if layers is None and family.layers:
+        if layers is None and family.blocks is not None:
+            layers = family.blocks(model)
+        elif layers is None and family.layers:
             layers = list(resolve(model, family.layers))
         self.layers: list[nn.Module] = list(layers or [])
         self.max_length = max_length or self._default_max_length()
         self._forward_fn = forward_fn
+        self.problem = problem_of(self.config, len(self.labels)) if problem is None else check_problem(problem)
 
     @classmethod
     def from_module(
@@ -91,13 +96,14 @@ class ModelAdapter:
         layers: Sequence[nn.Module] | None = None,
         name: str = "custom",
         max_length: int = 512,
+        problem: str = SINGLE_LABEL,
     ) -> ModelAdapter:
         """Wrap a plain PyTorch classifier.
 
         Protocol: `model(input_ids=..., attention_mask=...)` returns logits `[batch, classes]` (or an
         object with `.logits`); `embedding` is the submodule whose output every token's representation
         starts from (its output is what attributions are computed against). `layers` (optional) are the
-        blocks whose inputs per-layer methods read.
+        blocks whose inputs per-layer methods read. `problem`: what the outputs mean (`trexplain.models.heads`).
         """
 
         def forward(m: nn.Module, inputs: ModelInputs, **_: Any) -> Any:
@@ -113,6 +119,7 @@ class ModelAdapter:
             layers=layers,
             max_length=max_length,
             forward_fn=forward,
+            problem=problem,
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ModelAdapter:
@@ -126,8 +133,9 @@ class ModelAdapter:
         return clone
 
     def __repr__(self) -> str:
+        head = "" if self.problem == SINGLE_LABEL else f", problem={self.problem}"
         return (
-            f"ModelAdapter({self.name!r}, family={self.family.name}, labels={list(self.labels)}, "
+            f"ModelAdapter({self.name!r}, family={self.family.name}{head}, labels={list(self.labels)}, "
             f"layers={len(self.layers)}, max_length={self.max_length}, device={self.device})"
         )
 
@@ -207,8 +215,12 @@ class ModelAdapter:
                 else:
                     backend.enable_truncation(**truncation)
 
-    def encode(self, texts: Sequence[str], *, truncate: bool = False) -> Batch:
-        """Tokenize texts with offsets and word groups. Too long: an error, or truncation if asked."""
+    def encode(self, texts: Sequence[str | tuple[str, str]], *, truncate: bool = False) -> Batch:
+        """Tokenize texts with offsets and word groups. Too long: an error, or truncation if asked.
+
+        An item `(first, second)` is a sentence pair, encoded as the tokenizer encodes pairs (its separator and token
+        type ids); its layout joins the two texts with `PAIR_SEPARATOR` and records each segment's span.
+        """
         texts = _check_texts(texts)
         with self.lock:  # a fast tokenizer's padding/truncation state is shared between calls
             lengths = [len(ids) for ids in self.tokenize(texts, truncation=False, verbose=False)["input_ids"]]
@@ -227,6 +239,8 @@ class ModelAdapter:
                     stacklevel=2,
                 )
             limit = {"truncation": True, "max_length": self.max_length} if too_long else {}
+            if self.family.token_types:
+                limit["return_token_type_ids"] = True
             enc = self.tokenize(
                 texts,
                 padding=True,
@@ -239,16 +253,21 @@ class ModelAdapter:
         mask = enc["attention_mask"]
         special = enc["special_tokens_mask"].bool() | ~mask.bool()
         layouts, feature_ids = [], torch.full_like(enc["input_ids"], -1)
-        for row, text in enumerate(texts):
+        for row, item in enumerate(texts):
             n = int(mask[row].sum())
             ids = enc["input_ids"][row, :n].tolist()
             spans = [tuple(map(int, o)) for o in enc["offset_mapping"][row, :n].tolist()]
             fixed = special[row, :n].tolist()
+            text, segments = (item, ()) if isinstance(item, str) else pair_text(*item)
+            if segments:  # offsets of the second text's tokens move behind the first text and the separator
+                shift = segments[1][0]
+                sequence = enc.sequence_ids(row)[:n]
+                moved = zip(spans, sequence, strict=True)
+                spans = [(s + shift, e + shift) if seq == 1 else (s, e) for (s, e), seq in moved]
             word_ids, word_spans = group_words(text, spans, fixed)
             feature_ids[row, :n] = torch.tensor(word_ids)
-            layouts.append(
-                TextLayout(text, self.tokenizer.convert_ids_to_tokens(ids), spans, word_ids, word_spans, fixed)
-            )
+            tokens = self.tokenizer.convert_ids_to_tokens(ids)
+            layouts.append(TextLayout(text, tokens, spans, word_ids, word_spans, fixed, segments))
         token_types = enc.get("token_type_ids") if self.family.token_types else None
         inputs = ModelInputs(enc["input_ids"], mask, self.position_ids(mask), token_types)
         return Batch(self._to_device(inputs), layouts, special, feature_ids, truncated)
@@ -321,7 +340,7 @@ class ModelAdapter:
             self.session(),
             capturing(self.model, self.embedding_module, self.layers, sites, edits) as captured,
             self.head_token_only(logits_only),
-            _skipped(self.layers[:skip_blocks]),
+            _skipped(self.layers[:skip_blocks], self.family.block_tuple),
         ):
             out = self._run(inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         if isinstance(out, Tensor):
@@ -375,10 +394,16 @@ class ModelAdapter:
         if not (active and self.family.feed_forward and self.layers) or chunked:
             yield
             return
+        if getattr(self.config, "classifier_pooling", "cls") != "cls":  # ModernBERT's mean pooling reads every token
+            yield
+            return
         module = resolve(self.layers[-1], self.family.feed_forward)
+        last = sum(layer is self.layers[-1] for layer in self.layers)  # a shared block: only its last call
+        calls = [0]
 
         def first_token(_module: nn.Module, args: tuple) -> tuple | None:
-            return (args[0][:, :1], *args[1:]) if args else None
+            calls[0] += 1
+            return (args[0][:, :1], *args[1:]) if args and calls[0] == last else None
 
         handle = module.register_forward_pre_hook(first_token)
         try:
@@ -416,23 +441,40 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
 
 
 @contextmanager
-def _skipped(layers: Sequence[nn.Module]) -> Iterator[None]:
-    """These blocks hand their input on unchanged (an instance-level `forward`, removed on exit)."""
-    saved = [layer.__dict__.get("forward") for layer in layers]
+def _skipped(layers: Sequence[nn.Module], as_tuple: bool = False) -> Iterator[None]:
+    """These blocks hand their input on unchanged (an instance-level `forward`, removed on exit); a module that is
+    several blocks (a shared block) is skipped on its first calls only, once per block in `layers`. `as_tuple`:
+    the family's blocks return (hidden, attention), so the skipped ones return (input, None)."""
+    counts: dict[int, int] = {}
     for layer in layers:
-        layer.forward = _passthrough
+        counts[id(layer)] = counts.get(id(layer), 0) + 1
+    unique = list({id(layer): layer for layer in layers}.values())
+    saved = [layer.__dict__.get("forward") for layer in unique]
+    for layer in unique:
+        layer.forward = _passthrough(layer, counts[id(layer)], as_tuple)
     try:
         yield
     finally:
-        for layer, old in zip(layers, saved, strict=True):
+        for layer, old in zip(unique, saved, strict=True):
             if old is None:
                 del layer.forward
             else:
                 layer.forward = old
 
 
-def _passthrough(*args: Any, **kwargs: Any) -> Tensor:
-    return args[0] if args else kwargs["hidden_states"]
+def _passthrough(layer: nn.Module, skipped: int, as_tuple: bool) -> Callable[..., Any]:
+    """A forward that returns its input for the first `skipped` calls and runs the block's own forward after."""
+    calls = [0]
+    own = type(layer).forward
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > skipped:
+            return own(layer, *args, **kwargs)
+        hidden = args[0] if args else kwargs["hidden_states"]
+        return (hidden, None) if as_tuple else hidden
+
+    return forward
 
 
 @dataclass
@@ -453,16 +495,22 @@ def _replacement(embeddings: Tensor) -> Replacement:
     return replace
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def _check_texts(texts: Sequence[str | tuple[str, str]]) -> list[str | tuple[str, str]]:
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)
     if not texts:
         raise InputError("no text given; pass at least one text")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputError(f"text {i} is a {type(text).__name__}, not a string")
-        if not text.strip():
-            raise InputError(f"text {i} is empty or whitespace only; give at least one word to explain")
-        check_text(text, f"text {i}")
+    for i, item in enumerate(texts):
+        if isinstance(item, (tuple, list)) and len(item) == 2:
+            texts[i] = tuple(item)
+            parts = [(item[0], f"text {i} (first of the pair)"), (item[1], f"text {i} (second of the pair)")]
+        else:
+            parts = [(item, f"text {i}")]
+        for text, name in parts:
+            if not isinstance(text, str):
+                raise InputError(f"{name} is a {type(text).__name__}, not a string (or a pair of strings)")
+            if not text.strip():
+                raise InputError(f"{name} is empty or whitespace only; give at least one word to explain")
+            check_text(text, name)
     return texts

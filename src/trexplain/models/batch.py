@@ -57,6 +57,16 @@ class Batch:
     def __len__(self) -> int:
         return len(self.layouts)
 
+    def rows(self, index: list[int]) -> Batch:
+        """The rows `index` of the batch (inputs, layouts and masks alike)."""
+        return Batch(
+            self.inputs.rows(index),
+            [self.layouts[i] for i in index],
+            self.special_mask[index],
+            self.feature_ids[index],
+            [self.truncated[i] for i in index],
+        )
+
     @property
     def lengths(self) -> list[int]:
         """Number of real (non-pad) positions per row."""

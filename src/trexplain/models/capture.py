@@ -99,12 +99,36 @@ def capturing(
             target = _target(model, embedding_module, layers, key)
             edit = next((fn for site, fn in replace.items() if _hook_key(site) == key), None)
             names = [s.name for s in readers]
+            call = _call_number(layers, key)
             if key[0] == "block_input":
-                handle = target.register_forward_pre_hook(_pre_hook(names, edit, captured), with_kwargs=True)
+                hook = _on_call(_pre_hook(names, edit, captured), call)
+                handle = target.register_forward_pre_hook(hook, with_kwargs=True)
             else:
-                handle = target.register_forward_hook(_post_hook(names, edit, captured))
+                handle = target.register_forward_hook(_on_call(_post_hook(names, edit, captured), call))
             stack.callback(handle.remove)
         yield captured
+
+
+def _call_number(layers: Sequence[nn.Module], key: tuple) -> int | None:
+    """Which call of its module block `index` is, when one module is several blocks (ALBERT's shared block is
+    called once per layer); None for other sites (every call)."""
+    kind, index, _ = key
+    if kind not in ("block_input", "block_output"):
+        return None
+    return sum(layer is layers[index] for layer in layers[:index])
+
+
+def _on_call(hook: Callable[..., Any], call: int | None) -> Callable[..., Any]:
+    """`hook` run on the `call`-th call of its module within this forward only (every call when None)."""
+    if call is None:
+        return hook
+    calls = [0]
+
+    def counted(*args: Any) -> Any:
+        calls[0] += 1
+        return hook(*args) if calls[0] == call + 1 else None
+
+    return counted
 
 
 def _hook_key(site: Site) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
@@ -19,6 +20,16 @@ class Family:
     positions_from_ids: bool
     token_types: bool
     feed_forward: str  # first module of a block's position-wise feed-forward, relative to the block
+    block_tuple: bool = False  # blocks return (hidden, attention) rather than a tensor
+    blocks: Callable[[nn.Module], list[nn.Module]] | None = None  # block per call, for shared blocks (`layers` unused)
+
+
+def albert_blocks(model: nn.Module) -> list[nn.Module]:
+    """ALBERT's blocks in call order: its `num_hidden_groups` groups of `inner_group_num` layers are shared, so one
+    module appears once per layer that calls it (as `AlbertTransformer.forward` picks the group of layer i)."""
+    config, groups = model.config, model.albert.encoder.albert_layer_groups
+    per_group = config.num_hidden_layers / config.num_hidden_groups
+    return [layer for i in range(config.num_hidden_layers) for layer in groups[int(i / per_group)].albert_layers]
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -48,6 +59,30 @@ FAMILIES: tuple[Family, ...] = (
         False,
         True,
         "intermediate",
+    ),
+    Family(
+        "deberta-v2",
+        ("deberta-v2",),
+        "deberta.embeddings",
+        "deberta.encoder.layer",
+        "attention.self",
+        False,
+        True,
+        "intermediate",
+        block_tuple=True,
+    ),
+    Family("modernbert", ("modernbert",), "model.embeddings", "model.layers", "attn", False, False, "mlp"),
+    Family("albert", ("albert",), "albert.embeddings", "", "attention", False, True, "ffn", blocks=albert_blocks),
+    Family(
+        "mpnet",
+        ("mpnet",),
+        "mpnet.embeddings",
+        "mpnet.encoder.layer",
+        "attention.attn",
+        True,
+        False,
+        "intermediate",
+        block_tuple=True,
     ),
 )
 

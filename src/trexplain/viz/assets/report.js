@@ -595,6 +595,7 @@
     var entry = this.entry;
     var frag = document.createDocumentFragment();
     var cursor = 0;
+    var starts = ((this.exp().diagnostics || {}).window_chars || []).slice(1);  // long texts: where windows 2.. start
     for (var i = 0; i < list.length; i++) {
       var u = list[i];
       var span;
@@ -603,6 +604,9 @@
       } else {
         if (u.end <= u.start || u.start < cursor) continue;
         if (u.start > cursor) frag.appendChild(document.createTextNode(entry.text.slice(cursor, u.start)));
+        for (; starts.length && starts[0] < u.end; starts.shift()) {
+          frag.appendChild(el("span", "tx-window", "⟦")).title = "a window starts here";
+        }
         span = el("span", "tx-u", entry.text.slice(u.start, u.end));
         cursor = u.end;
       }
