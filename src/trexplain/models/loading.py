@@ -50,6 +50,14 @@ def load_model(
     `allow_pickle=True`. Weights missing from the checkpoint, left over in it or of another shape are a
     `ModelLoadError` unless `allow_missing_weights=True`, which warns instead. `trust_remote_code` stays off.
     """
+    from trexplain.models.vision import load_vision_model, vision_folder  # image classifiers (ViT, DeiT)
+
+    if (folder := vision_folder(source)) is not None:
+        name = str(source) if folder != Path(str(source)).expanduser() else None
+        return load_vision_model(
+            folder, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights,
+            trust_remote_code=trust_remote_code, device=device, name=name,
+        )
     if source is None or str(source) in DEMO_NAMES:
         model, tokenizer = build_demo_model()
         card = (DEMO_DIR / "MODEL_CARD.md").read_text() if (DEMO_DIR / "MODEL_CARD.md").is_file() else None
