@@ -55,8 +55,12 @@ def load_model(
     if (folder := vision_folder(source)) is not None:
         name = str(source) if folder != Path(str(source)).expanduser() else None
         return load_vision_model(
-            folder, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights,
-            trust_remote_code=trust_remote_code, device=device, name=name,
+            folder,
+            allow_pickle=allow_pickle,
+            allow_missing_weights=allow_missing_weights,
+            trust_remote_code=trust_remote_code,
+            device=device,
+            name=name,
         )
     if source is None or str(source) in DEMO_NAMES:
         model, tokenizer = build_demo_model()

@@ -1,4 +1,4 @@
-"""`VisionAdapter`: Vision Transformer classifiers (Hugging Face ViT, DeiT, plain PyTorch) behind the `Adapter` protocol.
+"""`VisionAdapter`: Vision Transformer classifiers (Hugging Face ViT, DeiT, plain PyTorch) as an `Adapter`.
 
 It is a `ModelAdapter` whose inputs are images: `encode` reads and preprocesses them (`models.images`) into
 `ImageInputs` (the pixels, plus one position per token: special tokens first, then the patches row by row)
@@ -263,7 +263,30 @@ class VisionAdapter(ModelAdapter):
                     img.data_url(resized),
                 )
             )
-        n, t = len(raws), self.max_length
+        return self._batch(torch.stack(pixels), layouts)
+
+    def batch_of(self, layouts: Sequence[ImageLayout]) -> Batch:
+        """The batch of images already explained, rebuilt from their layouts' stored (resized, uint8) images: the
+        exact pixels the explanations saw, without preprocessing them again."""
+        pixels = []
+        for layout in layouts:
+            if not isinstance(layout, ImageLayout):
+                raise InputError(f"{self.name} explains images; this explanation is of a {layout.kind} input")
+            if (layout.grid, layout.patch_size, layout.special_tokens) != (
+                self.grid,
+                self.patch_size,
+                self.special_tokens,
+            ):
+                raise InputError(
+                    f"the explanation of {layout.source} has a {layout.grid[0]}×{layout.grid[1]} patch grid with "
+                    f"{list(layout.special_tokens)}, but {self.name} has {self.grid[0]}×{self.grid[1]} with "
+                    f"{list(self.special_tokens)}; evaluate it with the model that made it"
+                )
+            pixels.append(img.normalise(img.decode_data_url(layout.image), layout.preprocessing, self.dtype))
+        return self._batch(torch.stack(pixels), list(layouts))
+
+    def _batch(self, pixels: Tensor, layouts: list[ImageLayout]) -> Batch:
+        n, t = len(layouts), self.max_length
         specials = len(self.special_tokens)
         positions = torch.arange(t).expand(n, -1).contiguous()
         special = torch.zeros(n, t, dtype=torch.bool)
@@ -271,7 +294,7 @@ class VisionAdapter(ModelAdapter):
         feature_ids = torch.cat(
             [torch.full((n, specials), -1, dtype=torch.long), torch.arange(t - specials).expand(n, -1)], 1
         )
-        inputs = ImageInputs(positions, torch.ones(n, t, dtype=torch.long), positions, None, torch.stack(pixels))
+        inputs = ImageInputs(positions, torch.ones(n, t, dtype=torch.long), positions, None, pixels)
         device = self.device
         inputs = ImageInputs(*(None if v is None else v.to(device) for v in vars(inputs).values()))
         return Batch(inputs, layouts, special.to(device), feature_ids.to(device), [0] * n)
