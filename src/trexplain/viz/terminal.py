@@ -137,7 +137,12 @@ def _number(score: float, signed: bool) -> str:
 
 def render_all(explanations: Sequence[Explanation], aggregate: Aggregate = "sum") -> Group:
     """Every target of every explanation, text by text on one bar scale; a text explained by several methods
-    gets a words × methods table per target instead of one bar table per method."""
+    gets a words × methods table per target instead of one bar table per method. Image explanations are drawn
+    as patch grids (`viz.patch_grid`)."""
+    if explanations and explanations[0].layout.kind == "image":
+        from trexplain.viz.patch_grid import render_images
+
+        return render_images(explanations)
     parts: list[Any] = []
     for _, group in itertools.groupby(explanations, key=lambda e: e.text):
         same_text = list(group)

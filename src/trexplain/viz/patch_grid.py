@@ -1,0 +1,71 @@
+"""Terminal view of an image explanation: the patch scores as a small grid of signed colour cells.
+
+Each patch is two character cells with a background from white (0) to green (supports the class) or red
+(opposes it), scaled to the largest |patch score| of the explanation; special tokens ([CLS], [DIST]) and the
+strongest patches are listed with their numbers below. No model is run here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from rich.console import Group
+from rich.text import Text
+
+from trexplain.explanation import Explanation
+from trexplain.layout import ImageLayout
+from trexplain.viz.terminal import _checks, _signed, visible
+
+STRONGEST = 5  # patches named below the grid
+POSITIVE, NEGATIVE = (26, 150, 65), (215, 48, 39)  # green supports, red opposes (as the text view)
+
+
+def _colour(share: float, signed: bool) -> str:
+    """A background colour blending white into green (share > 0) or red (share < 0); |share| ≤ 1."""
+    end = POSITIVE if share >= 0 or not signed else NEGATIVE
+    weight = min(1.0, abs(share))
+    r, g, b = (round(255 + (c - 255) * weight) for c in end)
+    return f"on rgb({r},{g},{b})"
+
+
+def render_image(explanation: Explanation, target: int | str | None = None, top: float | None = None) -> Group:
+    """Header, notes, the patch grid and the strongest patches of one image explanation for one target."""
+    layout = explanation.layout
+    if not isinstance(layout, ImageLayout):
+        raise TypeError(f"render_image shows image explanations, not {layout.kind}")
+    row = explanation.target_row(target)
+    label = explanation.labels[explanation.targets[row]]
+    scores = np.asarray(explanation.scores[row], dtype=np.float64)
+    grid = layout.patch_grid(scores)
+    signed = _signed(explanation)
+    top = float(np.abs(grid).max()) if top is None else top
+    top = top if top > 0 else 1.0
+    probs = explanation.probabilities
+    header = Text.assemble(
+        (visible(explanation.method), "bold"), " → ", (visible(label), "bold"), f"   {visible(layout.source)}   "
+    )
+    for c, name in enumerate(explanation.labels):
+        header.append(f"{visible(name)} {probs[c]:.2f}", style="bold" if c == explanation.predicted else "dim")
+        header.append("  " if c + 1 < len(explanation.labels) else "")
+    legend = f"green supports {visible(label)}, red opposes it" if signed else "darker = larger (unsigned)"
+    notes = [*_checks(explanation, row), legend, f"{layout.grid[0]}×{layout.grid[1]} patches, full colour = {top:.3g}"]
+    parts: list[Any] = [header, Text("   " + " · ".join(notes), style="dim")]
+    for cells in grid:
+        line = Text("   ")
+        for value in cells:
+            line.append("  ", style=_colour(float(value) / top, signed))
+        parts.append(line)
+    specials = [f"{visible(t)} {scores[i]:+.3g}" for i, t in enumerate(layout.special_tokens)]
+    order = np.argsort(-(grid.ravel() if signed else np.abs(grid.ravel())), kind="stable")[:STRONGEST]
+    strongest = [f"({i // layout.grid[1]}, {i % layout.grid[1]}) {grid.ravel()[i]:+.3g}" for i in order]
+    parts.append(Text("   strongest patches (row, column): " + ", ".join(strongest), style="dim"))
+    if specials:
+        parts.append(Text("   " + ", ".join(specials), style="dim"))
+    return Group(*parts, Text(""))
+
+
+def render_images(explanations: Sequence[Explanation]) -> Group:
+    """Every target of every image explanation, in order."""
+    return Group(*(render_image(e, t) for e in explanations for t in e.targets))
