@@ -22,7 +22,7 @@ def image_baseline_name(baseline: str | Tensor) -> str:
     """The image baseline a path method's `baseline` parameter names: `pad` (the default) is black."""
     if isinstance(baseline, Tensor):
         return f"tensor{list(baseline.shape)}"
-    return IMAGE_DEFAULT if baseline == "pad" else baseline
+    return IMAGE_DEFAULT if baseline == "pad" else str(baseline)
 
 
 def baseline_embeddings(adapter: ModelAdapter, batch: Batch, baseline: str | Tensor) -> Tensor:
