@@ -11,7 +11,6 @@ import torch
 from torch import Tensor
 
 from trexplain.errors import MethodError
-
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 from trexplain.models.pooled import run_pooled

@@ -1,8 +1,8 @@
 """Occlusion, LIME and KernelSHAP: explain by removing words (or tokens) and watching the output move.
 
 Shared by all three: features are words (all subwords move together) or tokens, special tokens never move;
-removal uses `perturb.remove` (`delete` by default, or `mask`, `unk`, `pad`; for images, patches are filled with
-the mean colour (`delete`, the default, or `mean`), a blurred copy (`blur`) or black (`black`)); the explained quantity is the
+removal uses `perturb.remove` (`delete` by default, or `mask`, `unk`, `pad`; image patches are filled with the
+mean colour (`delete`, the default, or `mean`), a blurred copy (`blur`) or black); the explained quantity is the
 target logit (default) or probability. All perturbed inputs of all texts run in one pooled, length-sorted
 set of batches, and every target class is read from the same forwards. A feature's score is divided
 equally among its tokens, so word sums (`Explanation.word_scores`) equal the feature scores.

@@ -15,7 +15,6 @@ import io
 import json
 import math
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -295,7 +294,7 @@ def blur(pixels: Tensor, sigma: float | None = None) -> Tensor:
     sigma = blur_sigma(h, w) if sigma is None else sigma
     out = pixels
     for dim, length in ((-1, w), (-2, h)):
-        radius = min(int(math.ceil(3 * sigma)), length - 1)
+        radius = min(math.ceil(3 * sigma), length - 1)
         if radius < 1:
             continue
         grid = torch.arange(-radius, radius + 1, dtype=torch.float64)
