@@ -203,7 +203,7 @@ def test_explanation_records_of_images(folder: Path) -> None:
 
 def test_loading_checks_and_demo_resolution(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert vision.vision_folder("vit-demo") == vision.VIT_DEMO_DIR
-    assert vision.VIT_DEMO_DIR == Path(vision.__file__).parent / "vit_demo"
+    assert Path(vision.__file__).parent / "vit_demo" == vision.VIT_DEMO_DIR
     monkeypatch.setattr(vision, "VIT_DEMO_DIR", folder)
     demo = load_model("vit-demo")
     assert demo.name == "vit-demo" and demo.labels == ("cat", "dog", "bird")

@@ -100,7 +100,7 @@ def explain(
             from trexplain.viz.html import page
 
             write_text(html_out, page(result.explanations, title=f"trexplain · {adapter.name}"), what="--html")
-            written(html_out, len(records), "texts")
+            written(html_out, len(records), "images" if images else "texts")
         if as_json:
             sys.stdout.write(json.dumps(records if len(records) > 1 else records[0], indent=2) + "\n")
         elif not jsonl and not html_out:

@@ -7,11 +7,13 @@ strongest patches are listed with their numbers below. No model is run here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 
 from trexplain.explanation import Explanation
@@ -69,3 +71,30 @@ def render_image(explanation: Explanation, target: int | str | None = None, top:
 def render_images(explanations: Sequence[Explanation]) -> Group:
     """Every target of every image explanation, in order."""
     return Group(*(render_image(e, t) for e in explanations for t in e.targets))
+
+
+def patch_curves_table(table: Mapping[str, Any]) -> Table:
+    """The image curves of a patch faithfulness table (`rank_image_explanations(...).to_dict()`): deletion and
+    insertion areas and Chefer's positive (↓) and negative (↑) perturbation AUCs per method, in its row order."""
+    out = Table(
+        title=Text(f"patch curves (fill: {visible(table['strategy'])})"),
+        title_justify="left",
+        caption=Text(
+            "areas under p(target): deletion = most relevant first over 0–100 % of patches, insertion into the "
+            "filled image; positive / negative = Chefer et al.'s perturbation tests over 0–90 %",
+            style="dim",
+        ),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for column in ("method", "classes", "deletion ↓", "insertion ↑", "positive ↓", "negative ↑"):
+        out.add_column(column, justify="left" if column in ("method", "classes") else "right", no_wrap=True)
+    for row in table["rows"]:
+        out.add_row(
+            Text(visible(row["method"])),
+            visible(row["classes"]),
+            *(f"{row[key]:.3f}" for key in ("deletion_auc", "insertion_auc", "positive_auc", "negative_auc")),
+            style="dim" if row["method"] == "random" else None,
+        )
+    return out

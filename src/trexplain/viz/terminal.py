@@ -323,6 +323,10 @@ def sanity_line(check: Mapping[str, Any]) -> Text:
 def evaluation_view(table: Mapping[str, Any], sanity: Sequence[Mapping[str, Any]] = ()) -> Group:
     """The metric table, the methods left out, the sanity lines and the verdict."""
     parts: list[Any] = [metric_table(table)]
+    if table.get("level") == "patch":  # image explanations: their deletion/insertion and Chefer AUCs too
+        from trexplain.viz.patch_grid import patch_curves_table
+
+        parts.append(patch_curves_table(table))
     parts += [
         Text(f"skipped {visible(name)}: {visible(reason)}", style="dim")
         for name, reason in table.get("skipped", {}).items()
