@@ -28,7 +28,7 @@ from trexplain.errors import InputError
 from trexplain.evaluate import aopc
 from trexplain.evaluate.curves import CURVES, FRACTIONS, Curve, curve_removals
 from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, completeness_error
-from trexplain.evaluate.removal import ranks, top_removed
+from trexplain.evaluate.removal import feature_count, ranks, top_removed
 from trexplain.evaluate.table import RANDOM, FaithfulnessTable, classes_of, summarise, verdict
 from trexplain.explanation import Explanation
 from trexplain.layout import ImageLayout, group_scores
@@ -51,7 +51,7 @@ def image_key(layout: ImageLayout) -> str:
 def perturbation_removals(rank: torch.Tensor, fractions: Sequence[float] = PERTURBATION_FRACTIONS) -> dict[str, Any]:
     """Bool removal sets of the positive (most relevant first) and negative (least relevant first) tests."""
     n = len(rank)
-    counts = [min(n, round(f * n)) for f in fractions]
+    counts = [feature_count(f, n) for f in fractions]
     return {"positive": top_removed(rank, counts), "negative": top_removed(n - 1 - rank, counts)}
 
 
