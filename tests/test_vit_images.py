@@ -244,3 +244,14 @@ def test_texts_and_images_are_not_mixed(folder: Path) -> None:
         explain(["a text"], images=random_images(1))
     with pytest.raises(InputError, match="pass images, not texts"):
         load_model(folder).tokenize("a text")
+
+
+def test_arrow_and_parquet_round_trip_of_image_explanations(folder: Path, tmp_path: Path) -> None:
+    from trexplain import explain
+    from trexplain.arrow import from_arrow, from_parquet, to_arrow, to_parquet
+
+    found = explain(images=random_images(2, (16, 16)), model=str(folder), method=["cp-lrp", "occlusion"])
+    assert from_arrow(to_arrow(found)) == found
+    to_parquet(found, tmp_path / "images.parquet")
+    back = from_parquet(tmp_path / "images.parquet")
+    assert back == found and back[0].layout.preprocessing.mean == (0.5, 0.4, 0.3)
