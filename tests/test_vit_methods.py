@@ -259,3 +259,20 @@ def test_plain_pytorch_vit_through_from_module(pictures) -> None:
     with torch.no_grad():
         logits = model(adapter.encode(pictures).inputs.pixel_values)
     np.testing.assert_allclose(lrp.logits, logits[0].numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_adapter_logits_equal_the_model(architecture: str, pictures) -> None:
+    adapter = adapter_of(architecture)
+    batch = adapter.encode(pictures)
+    with torch.no_grad():
+        reference = adapter.model(pixel_values=batch.inputs.pixel_values).logits
+    torch.testing.assert_close(adapter.logits(batch.inputs), reference, rtol=1e-6, atol=1e-6)  # head-token shortcut
+    embeddings = adapter.embed(batch.inputs)
+    assert embeddings.shape == (2, adapter.max_length, 16)
+    torch.testing.assert_close(adapter.forward(batch.inputs, embeddings=embeddings).logits, reference)
+    removed = torch.zeros(3, adapter.max_length, dtype=torch.bool)
+    removed[1:, -1] = True
+    logits, distinct = adapter.removal_logits(batch, 1, removed, "mean", batch_size=1)
+    assert distinct == 2 and torch.equal(logits[1], logits[2])
+    torch.testing.assert_close(logits[0], reference[1])

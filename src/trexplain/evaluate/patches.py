@@ -102,10 +102,10 @@ def evaluate_patches(
     probabilities, requested, distinct = [], 0, 0
     for row, parts in enumerate(sets_per_row):
         removed = torch.cat(parts)
+        logits, count = adapter.removal_logits(batch, row, removed, fill, batch_size)
         requested += len(removed)
-        distinct += int(torch.unique(removed, dim=0).shape[0])
-        inputs = adapter.perturbed(batch, row, removed, fill)
-        probabilities.append(adapter.pixel_logits(inputs, batch_size).double().softmax(-1).cpu())
+        distinct += count
+        probabilities.append(logits.double().softmax(-1).cpu())
     results = [
         _result(e, k, layout, probabilities[row][:, target], fill, fractions, image_key(e.layout))
         for e, k, target, row, layout in plans

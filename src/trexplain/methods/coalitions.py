@@ -7,7 +7,6 @@ the pooled runner (`models.pooled`: duplicates once, sorted by length, full batc
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from trexplain.errors import MethodError
@@ -56,13 +55,13 @@ def image_fill(strategy: str) -> str:
 def _image_coalition_logits(
     adapter: ModelAdapter, batch: Batch, features: list[Tensor], coalitions: list[Tensor], fill: str, batch_size: int
 ) -> tuple[list[Tensor], list[int]]:
-    """`coalition_logits` for images: removed patches filled with `fill`; identical pixel rows run once."""
+    """`coalition_logits` for images: removed patches filled with `fill`; identical coalitions run once."""
     logits, distinct = [], []
     for row, (feats, keep) in enumerate(zip(features, coalitions, strict=True)):
         removed = ((1 - keep.float()) @ feats.float()) > 0
-        inputs = adapter.perturbed(batch, row, removed, fill)
-        logits.append(adapter.pixel_logits(inputs, batch_size))
-        distinct.append(int(torch.unique(removed, dim=0).shape[0]))
+        values, count = adapter.removal_logits(batch, row, removed, fill, batch_size)
+        logits.append(values)
+        distinct.append(count)
     return logits, distinct
 
 

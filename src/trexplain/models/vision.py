@@ -322,20 +322,18 @@ class VisionAdapter(ModelAdapter):
         return batch.inputs.rows(slice(row, row + 1)).with_pixels(out)
 
     @torch.no_grad()
-    def pixel_logits(self, inputs: ImageInputs, batch_size: int = 64) -> Tensor:
-        """Logits of image inputs with identical pixel rows run once."""
-        flat = inputs.pixel_values.flatten(1)
-        unique, inverse = torch.unique(flat, dim=0, return_inverse=True)
-        if len(unique) == len(flat):
-            return self.logits(inputs, batch_size=batch_size)
-        rows = ImageInputs(
-            inputs.input_ids[: len(unique)],
-            inputs.attention_mask[: len(unique)],
-            inputs.position_ids[: len(unique)],
-            None,
-            unique.view(-1, *inputs.pixel_values.shape[1:]),
-        )
-        return self.logits(rows, batch_size=batch_size)[inverse]
+    def removal_logits(
+        self, batch: Batch, row: int, removed: Tensor, fill: str, batch_size: int = 64
+    ) -> tuple[Tensor, int]:
+        """Logits [N, classes] of image `row` under each removal set of `removed` [N, positions] (see `perturbed`),
+        and how many distinct sets ran: each distinct set once, `batch_size` perturbed images at a time (so a
+        KernelSHAP design of thousands of coalitions never holds all its images at once)."""
+        unique, inverse = torch.unique(removed.bool(), dim=0, return_inverse=True)
+        parts = [
+            self.logits(self.perturbed(batch, row, unique[start : start + batch_size], fill), batch_size=batch_size)
+            for start in range(0, len(unique), batch_size)
+        ]
+        return torch.cat(parts)[inverse.to(parts[0].device)], len(unique)
 
 
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:
