@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from trexplain.api import explain_methods
@@ -120,8 +119,9 @@ def study(
     """
     adapter = model if isinstance(model, Adapter) else load_model(model)
     vision = isinstance(adapter, VisionAdapter)
-    if vision:  # images: files, arrays, tensors or PIL images, read once here
+    if vision:  # images: files, arrays, tensors or PIL images, read once here; the fill checked before any work
         texts: list[Any] = read_images(inputs)
+        image_fill(strategy)
     else:
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
     if not texts and not external:
@@ -156,16 +156,27 @@ def study(
     result = Study(adapter.name, ran, target, per_input, params, skipped=skipped, external=list(external))
     if evaluate:
         with stage(f"evaluating {len(result.explanations) + len(external)} explanations (and a random floor)"):
-            ranker = partial(rank_image_explanations, fill=image_fill(strategy)) if vision else rank_explanations
-            result.table = ranker(
-                adapter,
-                [*result.explanations, *external],
-                target=target,
-                **({} if vision else {"strategy": strategy, "level": level}),
-                seed=seed,
-                eval_batch_size=eval_batch_size,
-                skipped=skipped,
-            )
+            if vision:
+                result.table = rank_image_explanations(
+                    adapter,
+                    [*result.explanations, *external],
+                    target=target,
+                    fill=image_fill(strategy),
+                    seed=seed,
+                    eval_batch_size=eval_batch_size,
+                    skipped=skipped,
+                )
+            else:
+                result.table = rank_explanations(
+                    adapter,
+                    [*result.explanations, *external],
+                    target=target,
+                    strategy=strategy,
+                    level=level,
+                    seed=seed,
+                    eval_batch_size=eval_batch_size,
+                    skipped=skipped,
+                )
     if sanity and texts:
         checked = list(dict.fromkeys(ran))
         if sanity_methods is not None:
