@@ -68,7 +68,7 @@ def test_explain_a_folder_draws_patch_grids(files) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.count("cp-lrp → ") == 5 and "digit4.png" in result.output
     assert "strongest patches (row, column)" in result.output and "[CLS]" in result.output
-    assert "4×4 patches" in result.output
+    assert "4×4 patches, █ = |score|" in result.output
 
 
 def test_vit_demo_is_the_default_for_images(files, monkeypatch: pytest.MonkeyPatch) -> None:

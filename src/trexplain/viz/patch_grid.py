@@ -1,7 +1,7 @@
 """Terminal view of an image explanation: the patch scores as a small grid of signed colour cells.
 
-Each patch is two character cells with a background from white (0) to green (supports the class) or red
-(opposes it), scaled to the largest |patch score| of the explanation; special tokens ([CLS], [DIST]) and the
+Each patch is two character cells: a shade block (· ░ ▒ ▓ █) by |score| in fifths of the largest |patch score|
+of the explanation, coloured green (supports the class) or red (opposes it); special tokens ([CLS], [DIST]) and the
 strongest patches are listed with their numbers below. No model is run here.
 """
 
@@ -22,14 +22,17 @@ from trexplain.viz.terminal import _checks, _signed, visible
 
 STRONGEST = 5  # patches named below the grid
 POSITIVE, NEGATIVE = (26, 150, 65), (215, 48, 39)  # green supports, red opposes (as the text view)
+SHADES = "·░▒▓█"  # |score| in fifths of the largest
 
 
-def _colour(share: float, signed: bool) -> str:
-    """A background colour blending white into green (share > 0) or red (share < 0); |share| ≤ 1."""
-    end = POSITIVE if share >= 0 or not signed else NEGATIVE
+def _cell(share: float, signed: bool) -> tuple[str, str]:
+    """Two characters for a patch: a shade block by |share| (so the grid reads without colour too) and its
+    colour blending from white into green (share > 0) or red (share < 0); |share| ≤ 1."""
     weight = min(1.0, abs(share))
-    r, g, b = (round(255 + (c - 255) * weight) for c in end)
-    return f"on rgb({r},{g},{b})"
+    shade = SHADES[min(len(SHADES) - 1, int(weight * len(SHADES)))]
+    end = POSITIVE if share >= 0 or not signed else NEGATIVE
+    r, g, b = (round(255 + (c - 255) * max(weight, 0.15)) for c in end)
+    return shade * 2, f"rgb({r},{g},{b})"
 
 
 def render_image(explanation: Explanation, target: int | str | None = None, top: float | None = None) -> Group:
@@ -51,13 +54,14 @@ def render_image(explanation: Explanation, target: int | str | None = None, top:
     for c, name in enumerate(explanation.labels):
         header.append(f"{visible(name)} {probs[c]:.2f}", style="bold" if c == explanation.predicted else "dim")
         header.append("  " if c + 1 < len(explanation.labels) else "")
-    legend = f"green supports {visible(label)}, red opposes it" if signed else "darker = larger (unsigned)"
-    notes = [*_checks(explanation, row), legend, f"{layout.grid[0]}×{layout.grid[1]} patches, full colour = {top:.3g}"]
+    legend = f"green supports {visible(label)}, red opposes it" if signed else "unsigned"
+    size = f"{layout.grid[0]}×{layout.grid[1]} patches, █ = |score| {top:.3g}"
+    notes = [*_checks(explanation, row), legend, size]
     parts: list[Any] = [header, Text("   " + " · ".join(notes), style="dim")]
     for cells in grid:
         line = Text("   ")
         for value in cells:
-            line.append("  ", style=_colour(float(value) / top, signed))
+            line.append(*_cell(float(value) / top, signed))
         parts.append(line)
     specials = [f"{visible(t)} {scores[i]:+.3g}" for i, t in enumerate(layout.special_tokens)]
     order = np.argsort(-(grid.ravel() if signed else np.abs(grid.ravel())), kind="stable")[:STRONGEST]

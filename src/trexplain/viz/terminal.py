@@ -248,10 +248,12 @@ def metric_table(table: Mapping[str, Any]) -> Table:
         notes.append(
             "other classes: those the model did not predict, ranked apart; the verdict is about the predicted class"
         )
+    images = table["level"] == "patch"  # image explanations (`evaluate.patches`): patches filled, not removed
+    inputs, removal = ("image(s)", "fill ") if images else ("text(s)", "")
     out = Table(
         title=Text(
-            f"{visible(table['model'])} · {table['texts']} text(s) · target {visible(table['target'])} · "
-            f"{visible(table['strategy'])} {visible(table['level'])}s"
+            f"{visible(table['model'])} · {table['texts']} {inputs} · target {visible(table['target'])} · "
+            f"{removal}{visible(table['strategy'])} {visible(table['level'])}{'es' if images else 's'}"
         ),
         title_justify="left",
         caption=Text("\n".join(notes), style="dim"),
