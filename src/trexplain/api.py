@@ -28,7 +28,9 @@ from trexplain.methods.base import (
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 from trexplain.models.heads import SINGLE_LABEL
+from trexplain.models.images import read_images
 from trexplain.models.loading import load_model
+from trexplain.models.vision import VisionAdapter
 from trexplain.models.windows import split
 from trexplain.progress import shown, stage
 
@@ -38,6 +40,7 @@ def explain(
     model: ModelAdapter | str | PathLike[str] | None = None,
     method: str | Method | Sequence[str | Method] = DEFAULT_METHOD,
     *,
+    images: Any = None,
     target: TargetSpec = "predicted",
     batch_size: int = 16,
     truncate: bool = False,
@@ -59,12 +62,20 @@ def explain(
     With a list of methods the result is text-major, as `study` orders it: every method (in the order given)
     for the first text, then for the second, ...; give their parameters as instances (`get_method("ig", steps=32)`).
     Every argument is checked before the model loads or any work starts; a bad one is a typed error.
+    `images` (instead of texts): image files, arrays (H×W×C uint8, or floats in [0, 1]), tensors or PIL
+    images, for an image classifier (default model: the bundled `vit-demo`); see docs/vision.md.
     """
+    if images is not None and (texts is not None or pairs is not None):
+        raise InputError("give texts (or pairs) or images, not both")
+    if images is not None and windows:
+        raise InputError("windows split long texts; an image is resized to the model's input instead")
     if pairs is not None:
         if texts is not None:
             raise InputError("give texts or pairs=, not both; a pair can also be a (first, second) tuple in texts")
         texts = _pairs(pairs)
-    items = _texts(texts)
+    items: list[Any] = _texts(texts) if images is None else read_images(images)
+    if images is not None and model is None:
+        model = "vit-demo"
     chosen = _methods(method, params)
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise InputError(f"batch_size must be a whole number of at least 1, got {short_repr(batch_size)}")
@@ -79,6 +90,9 @@ def explain(
         raise InputError("windows and truncate are two ways to handle long texts; choose one")
     target_specs(target)  # its types, before the model loads; Targets resolves the labels after
     adapter = _adapter(model)
+    if isinstance(adapter, VisionAdapter) != (images is not None):
+        kind = "an image classifier: pass images=[...]" if images is None else "a text model: pass texts"
+        raise InputError(f"{adapter.name} is {kind}")
     targets = Targets(target, adapter)
     with shown(progress):
         if windows:
@@ -157,7 +171,7 @@ def _adapter(model: object) -> ModelAdapter:
 
 
 def _explain_one(
-    texts: list[str],
+    texts: list[Any],
     adapter: ModelAdapter,
     method: Method,
     targets: Targets,
@@ -252,16 +266,17 @@ def explain_methods(
     skipped: dict[str, str] = {}
     for method in methods:
         name = method if isinstance(method, str) else method.name
+        inputs = {"images": texts} if isinstance(adapter, VisionAdapter) else {"texts": texts}
         try:
             done[name] = explain(
-                texts,
-                adapter,
-                method,
+                model=adapter,
+                method=method,
                 target=target,
                 batch_size=batch_size,
                 truncate=truncate,
                 progress=progress,
                 **({"windows": True, "stride": stride} if windows else {}),
+                **inputs,
                 **(params or {}).get(name, {}),
             )
         except (TrexplainError, NotImplementedError) as exc:
