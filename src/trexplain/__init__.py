@@ -15,6 +15,7 @@ from trexplain.errors import (
 from trexplain.explanation import Explanation
 from trexplain.methods import available_methods, get_method
 from trexplain.models import ModelAdapter, load_model
+from trexplain.runs import load_run, run_dataset
 from trexplain.study import Study, study
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "from_arrow",
     "get_method",
     "load_model",
+    "load_run",
+    "run_dataset",
     "study",
     "to_arrow",
 ]

@@ -25,3 +25,7 @@ class TargetError(TrexplainError, ValueError):
 
 class MethodError(TrexplainError, ValueError):
     """An unknown method name or invalid method parameters."""
+
+
+class RunMismatchError(InputError):
+    """An output folder already holds a dataset run made with another model, input or parameters."""
