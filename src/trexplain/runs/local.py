@@ -20,6 +20,7 @@ from trexplain.runs.shards import ShardInfo, write_shard
 from trexplain.runs.work import Window, explain_window
 
 _STATE: dict[str, Any] = {}
+START_METHOD = "spawn"  # workers start fresh: no fork of a process that holds torch threads and locks
 
 
 def cores() -> int:
@@ -52,7 +53,7 @@ def run_local(
                 table = explain_window(adapter, job.settings, window, advance)
                 finish(write_shard(job.folder, window.first, window.last, table))
         return
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    context = multiprocessing.get_context(START_METHOD)
     threads = threads_per_worker(workers)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(job, threads)) as pool:
         running: dict[Future, int] = {}

@@ -66,7 +66,8 @@ class RowReader:
         self.truncated = False  # stopped by `limit` with texts left
 
     def __iter__(self) -> Iterator[Row]:
-        seen: dict[str, int] = {}
+        seen: dict[str, int] = {}  # ids of an id column, with their text's number (for the error)
+        hashed: set[int] = set()  # hashed ids as 64-bit ints: about 60 bytes a text
         for number, (where, text, extras) in enumerate(self._records()):
             if self.limit is not None and number >= self.limit:
                 self.truncated = True
@@ -74,9 +75,10 @@ class RowReader:
             self.rows = number + 1
             if self.id_column is None:
                 key = text_id(text)
-                if key in seen:
+                if int(key, 16) in hashed:
                     self.duplicates += 1
                     continue
+                hashed.add(int(key, 16))
             else:
                 key = _id_value(extras[self.id_column], where, self.id_column)
                 if key in seen:
@@ -84,7 +86,7 @@ class RowReader:
                         f"{where}: id {key!r} was already used by text {seen[key] + 1}; ids in "
                         f"{self.id_column!r} must be unique (or drop --id-column to id texts by their hash)"
                     )
-            seen[key] = number
+                seen[key] = number
             rationale = None
             if self.rationale_column is not None:
                 rationale = parse_rationale(extras[self.rationale_column], where, self.rationale_column)
