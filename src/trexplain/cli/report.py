@@ -31,6 +31,7 @@ from trexplain.cli.common import (
     say,
     written,
 )
+from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD
 
 
@@ -39,6 +40,10 @@ def report(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
     input_file: InputOpt = None,
     text_column: TextColumnOpt = None,
+    run_folder: Annotated[
+        Path | None, typer.Option("--run", help="A `trexplain run` folder: its dataset views and a sample of texts.")
+    ] = None,
+    sample: Annotated[int, typer.Option(min=1, help="With --run: texts sampled into the report (seeded).")] = 200,
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     model: ModelOpt = "demo",
     method: MethodsOpt = None,
@@ -66,6 +71,14 @@ def report(
         from trexplain.report.run import make_report, write_report
 
         check_outputs({"--out": out, "--png": png, "--svg": svg}, [input_file], folders=("--png", "--svg"))
+        if run_folder is not None:
+            from trexplain.report.run import run_report
+
+            if texts or input_file:
+                raise InputError("--run reports on a run folder; drop the texts and --input")
+            payload = run_report(run_folder, sample=sample, title=title)
+            written(write_report(payload, out), len(payload["texts"]), "texts")
+            return
         items = read_inputs(texts, input_file, text_column)
         names = method or [DEFAULT_METHOD]
         params = parse_params(param or [])

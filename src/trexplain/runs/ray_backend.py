@@ -8,8 +8,9 @@ same name as the local backend would. Output is therefore equal to the local one
 
 Pitfall on small machines: Ray Data needs a CPU for its own read and scheduling tasks; actors that take
 every CPU leave none and the pipeline waits for ever. Started here, Ray gets `workers + 1` CPUs, the
-actors `workers` of them (`ActorPoolStrategy(size=workers)`, `num_cpus=1`). With `address`, an existing cluster is joined (the model folder must then be
-reachable at the same path on every node); Ray is shut down afterwards only if this call started it.
+actors `workers` of them (`ActorPoolStrategy(size=workers)`, `num_cpus=1`). With `address`, an existing
+cluster is joined (the model folder must then be reachable at the same path on every node, and the run
+folder shared); Ray is shut down afterwards only if this call started it.
 """
 
 from __future__ import annotations
