@@ -93,3 +93,7 @@ def run(
             allow_missing_weights=allow_missing_weights,
         )
         say(summary.line())
+        if rationale_column is not None:
+            from trexplain.runs.summary import plausibility_text
+
+            typer.echo(plausibility_text(out))

@@ -47,7 +47,7 @@ class _Top:
         self.size, self.heap, self.count = size, [], itertools.count()
 
     def add(self, key: float, entry: dict[str, Any]) -> None:
-        if math.isnan(key):
+        if math.isnan(key) or self.size <= 0:
             return
         item = (key, -next(self.count), entry)
         if len(self.heap) < self.size:
@@ -211,3 +211,18 @@ def _mean_correlation(scores: Iterable[np.ndarray]) -> float:
     values = [spearman(a, b) for a, b in itertools.combinations(list(scores), 2)]
     values = [v for v in values if not math.isnan(v)]
     return float(np.mean(values)) if values else float("nan")
+
+
+PLAUSIBILITY_COLUMNS = ("method", "texts", "token_f1_macro", "token_f1_micro", "iou_f1_macro", "iou_f1_micro", "auprc")
+
+
+def plausibility_text(folder: str | os.PathLike[str]) -> str:
+    """A run's plausibility table (one row per method) as aligned plain text, for the terminal and READMEs."""
+    rows = summarize(folder, size=0)["plausibility"] or []
+    cells = [list(PLAUSIBILITY_COLUMNS)]
+    cells += [[str(r[c]) if c in ("method", "texts") else f"{r[c]:.3f}" for c in PLAUSIBILITY_COLUMNS] for r in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(PLAUSIBILITY_COLUMNS))]
+    return "\n".join(
+        "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths, strict=True)))
+        for line in cells
+    )
