@@ -50,6 +50,7 @@ class RunSummary:
     shards_written: int = 0
     shards: int = 0
     seconds: float = 0.0
+    explain_seconds: float = 0.0  # of `seconds`, the time in the backend (explaining and writing shards)
     complete: bool = False
     backend: str = "local"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -194,7 +195,9 @@ def run_dataset(
         note(f"{pending} texts to explain ({summary.done_before} already done) with {', '.join(names)}")
     with stage(f"explaining {pending} texts", total=pending) as advance:
         if pending:
+            started = time.perf_counter()
             _backend(backend)(job, windows, finish, advance, adapter=adapter, workers=workers, address=ray_address)
+            summary.explain_seconds = time.perf_counter() - started
     summary.complete = not counter.truncated
     manifest.complete = summary.complete
     manifest.counts = {"rows": summary.rows, "duplicates": summary.duplicates}
