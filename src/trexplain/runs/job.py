@@ -165,7 +165,7 @@ def run_dataset(
         source, text_column=text_column, id_column=id_column, rationale_column=rationale_column, limit=limit
     )
     pending = sum(1 for row in counter if row.id not in done)
-    summary = RunSummary(folder, rows=counter.rows, duplicates=counter.duplicates, backend=backend)
+    summary = RunSummary(Path(out), rows=counter.rows, duplicates=counter.duplicates, backend=backend)
     summary.done_before = counter.rows - counter.duplicates - pending
     settings = Settings(
         methods=tuple(names),
