@@ -5,9 +5,9 @@ rows, Ray against local, and the kill-and-resume counts.
 `python -m benchmarks.run run` it uses small sizes. Every figure is measured in this one process run:
 - throughput: cp-lrp on N demo-corpus tweets, local backend, one process, one thread, batches of 16, versus
   a plain forward+backward (embeddings → logits → gradient of the predicted logit) on the same batches;
-- memory: peak RSS of a fresh process streaming a synthetic file of R rows through the reader, the window
-  planner and the shard writer (a fixed cp-lrp explanation per row: the model path is too slow for 100k rows
-  here), for each R;
+- memory: the resident memory (RSS, sampled after every shard) of a fresh process streaming a synthetic file
+  of R rows through the reader, the window planner and the shard writer (a fixed cp-lrp explanation per row:
+  the model path is too slow for 100k rows here), over its RSS before the first row, for each R;
 - Ray: the same M texts with `--backend ray` (one actor, Ray started with 2 CPUs) ÷ local, and Ray's start-up;
 - kill and resume: K runs of the demo model killed (SIGKILL) at random points, then one to finish: ids
   lost and duplicated against the input.
@@ -37,24 +37,30 @@ from trexplain.runs import load_run, run_dataset
 from trexplain.runs.reader import RowReader, text_id
 
 MEMORY_SCRIPT = r"""
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from trexplain import explain, load_model
 from trexplain.runs.job import plan_windows
 from trexplain.runs.reader import RowReader
 from trexplain.runs.shards import shard_table, write_shard
 
+def rss_mb():
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096 / 2**20
+
 source, out = Path(sys.argv[1]), Path(sys.argv[2])
 template = explain("a template tweet for every row of the file", load_model("demo"))[0]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-rows = 0
+shard_table([template], {"id": ["x"], "row": [0]}, 1)  # pandas/pyarrow imports, before the baseline
+before = rss_mb()
+top, rows = before, 0
 for window in plan_windows(RowReader(source), set(), 256):
     n = len(window.rows)
     table = shard_table([template] * n, {"id": [r.id for r in window.rows], "row": [r.row for r in window.rows]}, n)
     write_shard(out, window.first, window.last, table)
     rows += n
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"rows": rows, "before_mb": before / 1024, "peak_mb": peak / 1024}))
+    top = max(top, rss_mb())
+print(json.dumps({"rows": rows, "rss_before_mb": round(before, 1), "rss_max_mb": round(top, 1),
+                  "growth_mb": round(top - before, 1)}))
 """
 
 
