@@ -13,6 +13,8 @@ pytest.importorskip("ray.data", reason="the ray backend needs the optional extra
 from tests.tiny import CORPUS, save_tiny
 from trexplain.runs import load_run, run_dataset
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own, about its settings
+
 
 @pytest.fixture(scope="module")
 def ray_local():
