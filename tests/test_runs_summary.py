@@ -116,3 +116,19 @@ def test_run_report_samples_texts_and_carries_the_dataset_section(run, tmp_path)
         "Words per predicted class · saliency" in after and "Faithfulness over the dataset (predicted class)" in after
     )
     assert len(headings) >= 8
+
+
+def test_cli_report_run(run, tmp_path):
+    from typer.testing import CliRunner
+
+    from trexplain.cli import app
+
+    out, _ = run
+    page = tmp_path / "run.html"
+    result = CliRunner().invoke(app, ["report", "--run", str(out), "--out", str(page), "--sample", "3", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert page.exists() and "wrote" in result.output and '"dataset"' in page.read_text()
+    result = CliRunner().invoke(app, ["report", "some text", "--run", str(out), "--out", str(page), "--quiet"])
+    assert result.exit_code == 2 and "--run reports on a run folder" in result.output
+    result = CliRunner().invoke(app, ["report", "--run", str(tmp_path), "--out", str(page), "--quiet"])
+    assert result.exit_code == 2 and "is not a run folder" in result.output

@@ -105,7 +105,7 @@ def run_dataset(
 ) -> RunSummary:
     """Explain every text of `input_file` with `methods` into the run folder `out` (created if absent;
     an existing run of the same config is resumed, one of another is a `RunMismatchError`)."""
-    from trexplain.models.loading import load_model
+    from trexplain.models.loading import DEMO_NAMES, load_model
 
     began = time.perf_counter()
     names = [methods] if isinstance(methods, str) else list(methods)
@@ -133,7 +133,7 @@ def run_dataset(
         adapter, model_source = model, model.name
     else:
         model_source = "demo" if model is None else os.fspath(model)
-        if model is not None and Path(model_source).expanduser().exists():
+        if model_source not in DEMO_NAMES and Path(model_source).expanduser().exists():  # workers load it too
             model_source = str(Path(model_source).expanduser().resolve())
         adapter = load_model(model_source, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
     reader = RowReader(source, text_column=text_column, id_column=id_column, rationale_column=rationale_column)
