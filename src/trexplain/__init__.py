@@ -17,6 +17,7 @@ from trexplain.explanation import Explanation
 from trexplain.methods import available_methods, get_method
 from trexplain.models import ModelAdapter, load_model
 from trexplain.models.vision import VisionAdapter
+from trexplain.runs import load_run, run_dataset
 from trexplain.study import Study, study
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "from_arrow",
     "get_method",
     "load_model",
+    "load_run",
+    "run_dataset",
     "study",
     "to_arrow",
 ]

@@ -29,3 +29,7 @@ class MethodError(TrexplainError, ValueError):
 
 class ImageError(InputError):
     """An image cannot be read or explained as given (missing file, unknown format, bad mode, shape or values)."""
+
+
+class RunMismatchError(InputError):
+    """An output folder already holds a dataset run made with another model, input or parameters."""

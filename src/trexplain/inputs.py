@@ -1,5 +1,8 @@
 """Read texts from a file: `.txt` (one per line), `.csv` / `.tsv` (a text column) or `.jsonl` (a text field).
 
+`read_texts` reads a whole file; `iter_records` streams one (for dataset runs), with other named columns
+(an id, a rationale) beside each text, through the same parsers and checks.
+
 Files are UTF-8 (a byte-order mark is dropped; LF, CRLF and CR line ends all work). Anything that cannot be read
 as given is an `InputError` naming the file, the line and the fix; nothing is guessed or silently skipped
 except the blank lines of a .txt.
@@ -14,7 +17,9 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from trexplain.errors import InputError
 
@@ -37,12 +42,14 @@ def read_texts(path: str | os.PathLike[str], text_column: str | None = None) -> 
     if not content.strip():
         raise InputError(f"{path} is empty; give a file with at least one text")
     column = TEXT_COLUMN if text_column is None else text_column
+    lines = enumerate(_LINE_END.split(content), start=1)
     if suffix == ".txt":
-        texts = [line for line in _LINE_END.split(content) if line.strip()]
+        texts = [line for _, line in lines if line.strip()]
     elif suffix == ".jsonl":
-        texts = _jsonl(path, content, column)
+        texts = [text for _, text, _ in _jsonl(path, lines, column, ())]
     else:
-        texts = _table(path, content, "\t" if suffix == ".tsv" else ",", column)
+        stream = io.StringIO(content, newline="")
+        texts = [text for _, text, _ in _table(path, stream, "\t" if suffix == ".tsv" else ",", column, ())]
     if not texts:
         raise InputError(f"{path} has no texts, only a header; give a file with at least one text")
     return texts
@@ -71,13 +78,24 @@ def read_text(path: str | os.PathLike[str]) -> str:
     return _decode(path, _read(path))
 
 
-def _read(path: Path) -> bytes:
+def _read_check(path: Path) -> None:
+    """`path` is a regular file that exists: else an `InputError` naming it."""
     try:
         info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            raise InputError(f"{path} is a folder; give a file ({', '.join(SUFFIXES)})")
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"{path} is not a regular file (a FIFO, device or socket); give a file on disk")
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file; check the path") from exc
+    except OSError as exc:
+        reason = "a symbolic link loop" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        raise InputError(f"{path}: cannot read it ({reason}); check the path") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{path} is a folder; give a file ({', '.join(SUFFIXES)})")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path} is not a regular file (a FIFO, device or socket); give a file on disk")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        _read_check(path)
         return path.read_bytes()
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file; check the path") from exc
@@ -96,9 +114,10 @@ def _decode(path: Path, data: bytes) -> str:
         ) from exc
 
 
-def _jsonl(path: Path, content: str, field: str) -> list[str]:
-    texts = []
-    for number, line in enumerate(_LINE_END.split(content), start=1):
+def _jsonl(
+    path: Path, lines: Iterable[tuple[int, str]], field: str, extras: Sequence[str]
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    for number, line in lines:
         if not line.strip():
             continue
         try:
@@ -114,22 +133,29 @@ def _jsonl(path: Path, content: str, field: str) -> list[str]:
             raise InputError(
                 f"{path}:{number}: each line needs an object with a string field {field!r} ({found}); {NAME_IT}"
             )
-        texts.append(_nonempty(check_text(record[field], f"{path}:{number}: field {field!r}"), path, number))
-    return texts
+        missing = [name for name in extras if name not in record]
+        if missing:
+            raise InputError(f"{path}:{number}: no field {missing[0]!r} in this line; give it on every line")
+        text = _nonempty(check_text(record[field], f"{path}:{number}: field {field!r}"), path, number)
+        yield number, text, {name: record[name] for name in extras}
 
 
-def _table(path: Path, content: str, delimiter: str, column: str) -> list[str]:
-    rows = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
+def _table(
+    path: Path, stream: Iterable[str], delimiter: str, column: str, extras: Sequence[str]
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    rows = csv.reader(stream, delimiter=delimiter, strict=True)
     kind = "TSV" if delimiter == "\t" else "CSV"
     try:
         header = next(rows, None)
         if not header:
             raise InputError(f"{path} has no header row; the first line must name the columns, one being {column!r}")
-        if header.count(column) != 1:
-            problem = f"column {column!r} appears twice" if column in header else f"no column {column!r}"
-            raise InputError(f"{path}: {problem} (columns: {', '.join(header)}); {NAME_IT}")
+        for name in (column, *extras):
+            if header.count(name) != 1:
+                problem = f"column {name!r} appears twice" if name in header else f"no column {name!r}"
+                fix = NAME_IT if name == column else "name a column the file has"
+                raise InputError(f"{path}: {problem} (columns: {', '.join(header)}); {fix}")
         index = header.index(column)
-        texts = []
+        others = {name: header.index(name) for name in extras}
         for row in rows:
             if not row:
                 continue
@@ -138,10 +164,68 @@ def _table(path: Path, content: str, delimiter: str, column: str) -> list[str]:
                     f"{path}:{rows.line_num}: {len(row)} fields, the header has {len(header)}; "
                     f"quote texts that contain the delimiter {delimiter!r} or quotes"
                 )
-            texts.append(_nonempty(row[index], path, rows.line_num))
+            yield rows.line_num, _nonempty(row[index], path, rows.line_num), {n: row[i] for n, i in others.items()}
     except csv.Error as exc:
         raise InputError(f"{path}:{rows.line_num}: malformed {kind} ({exc}); check the quotes on that line") from exc
-    return texts
+
+
+def iter_records(
+    path: str | os.PathLike[str], text_column: str | None = None, extras: Sequence[str] = ()
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Stream `(line, text, {column: value})` for every text of a .txt/.csv/.tsv/.jsonl file, reading it
+    line by line (memory does not grow with the file); `extras` names other columns (fields) to keep,
+    as strings for CSV/TSV and as JSON values for JSONL. The same checks and errors as `read_texts`."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; use {', '.join(SUFFIXES)}")
+    if suffix == ".txt" and (text_column is not None or extras):
+        raise InputError(f"{path}: a .txt file holds one text per line, without columns; use a .csv or .jsonl")
+    column = TEXT_COLUMN if text_column is None else text_column
+    found = 0
+    with _open(path) as handle:
+        if suffix == ".txt":
+            records: Iterator[tuple[int, str, dict[str, Any]]] = (
+                (n, check_text(line, f"{path}:{n}"), {}) for n, line in _numbered(path, handle) if line.strip()
+            )
+        elif suffix == ".jsonl":
+            records = _jsonl(path, _numbered(path, handle), column, extras)
+        else:
+            records = _table(
+                path, (line for _, line in _numbered(path, handle, ends=True)), _delimiter(suffix), column, extras
+            )
+        for record in records:
+            found += 1
+            yield record
+    if not found:
+        raise InputError(f"{path} has no texts; give a file with at least one text")
+
+
+def _delimiter(suffix: str) -> str:
+    return "\t" if suffix == ".tsv" else ","
+
+
+def _open(path: Path) -> io.TextIOWrapper:
+    """A UTF-8 text handle on a regular file (a byte-order mark dropped, line ends kept as they are)."""
+    _read_check(path)
+    try:
+        return open(path, encoding="utf-8-sig", newline="")  # the caller closes it
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc}); check the path") from exc
+
+
+def _numbered(path: Path, handle: io.TextIOWrapper, ends: bool = False) -> Iterator[tuple[int, str]]:
+    """The file's lines with their numbers (LF, CRLF and CR ends; without them unless `ends`); bytes that are
+    not UTF-8 are an `InputError` naming the line."""
+    number = 0
+    try:
+        for line in handle:
+            number += 1
+            yield number, line if ends else line.rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}:{number + 1}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"
+        ) from exc
 
 
 def _nonempty(text: str, path: Path, line: int) -> str:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Protocol
+from typing import Any, Protocol
 
 Advance = Callable[..., None]
 
@@ -108,11 +108,19 @@ class RichReporter:
             BarColumn,
             MofNCompleteColumn,
             Progress,
+            ProgressColumn,
             SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            """Steps per second (texts/s for a dataset run), once rich has measured it."""
+
+            def render(self, task: Any) -> Text:
+                return Text(f"{task.speed:.1f}/s" if task.speed else "", style="dim")
 
         self.console = Console(stderr=True)
         self.progress = Progress(
@@ -120,6 +128,7 @@ class RichReporter:
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            Rate(),
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),

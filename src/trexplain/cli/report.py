@@ -44,6 +44,10 @@ def report(
     input_file: InputOpt = None,
     image: ImageOpt = None,
     text_column: TextColumnOpt = None,
+    run_folder: Annotated[
+        Path | None, typer.Option("--run", help="A `trexplain run` folder: its dataset views and a sample of texts.")
+    ] = None,
+    sample: Annotated[int, typer.Option(min=1, help="With --run: texts sampled into the report (seeded).")] = 200,
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     model: ModelOpt = "demo",
     method: MethodsOpt = None,
@@ -74,6 +78,14 @@ def report(
         check_outputs(
             {"--out": out, "--png": png, "--svg": svg}, [input_file, *(images or [])], folders=("--png", "--svg")
         )
+        if run_folder is not None:
+            from trexplain.report.run import run_report
+
+            if texts or input_file or images:
+                raise InputError("--run reports on a run folder; drop the texts, --image and --input")
+            payload = run_report(run_folder, sample=sample, title=title)
+            written(write_report(payload, out), len(payload["texts"]), "texts")
+            return
         if images and (png or svg):
             raise InputError("--png/--svg write the figures of text reports; drop them for --image reports")
         items = images or read_inputs(texts, input_file, text_column)

@@ -150,3 +150,61 @@ def write_report(payload: dict[str, Any], path: str | Path) -> Path:
     with atomic_file(path) as handle:
         handle.write(render(payload))
     return Path(path)
+
+
+RUN_SAMPLE = 200  # texts of a run shown in its report (a seeded sample, plus those the dataset lists name)
+
+
+def run_report(
+    folder: str | Path, *, sample: int = RUN_SAMPLE, seed: int = 0, title: str | None = None
+) -> dict[str, Any]:
+    """The report dict of a dataset run: a seeded sample of `sample` texts (and every text the dataset
+    summary lists) with their explanations, paginated by the page, and the summary as the `dataset` section."""
+    import itertools
+
+    import numpy as np
+
+    from trexplain.arrow import from_arrow
+    from trexplain.runs.load import shard_tables
+    from trexplain.runs.manifest import read_manifest
+    from trexplain.runs.summary import summarize
+
+    manifest = read_manifest(folder)
+    config = manifest["config"]
+    total = int(manifest.get("texts", 0))
+    if not total:
+        raise InputError(f"{folder} has no finished shards yet; run `trexplain run` into it first")
+    dataset = summarize(folder)
+    listed = {entry["id"] for entries in dataset["lists"].values() for entry in entries}
+    chosen = set(np.random.default_rng(seed).choice(total, size=min(sample, total), replace=False).tolist())
+    per_text: list[list[Explanation]] = []
+    number = 0
+    for table in shard_tables(folder):
+        ids = table.column("id").to_pylist()
+        keep = []
+        for i, key in enumerate(ids):
+            if i == 0 or key != ids[i - 1]:
+                number += 1
+            if number - 1 in chosen or key in listed:
+                keep.append(i)
+        explanations = from_arrow(table.take(keep)) if keep else []
+        for _, rows in itertools.groupby(zip(keep, explanations, strict=True), key=lambda item: ids[item[0]]):
+            per_text.append([e for _, e in rows])
+    run = {
+        "run": str(folder),
+        "methods": config["methods"],
+        "target": config["target"],
+        "texts in the run": total,
+        "texts shown": f"{len(per_text)} (a sample of {min(sample, total)} with seed {seed}, and the listed ones)",
+        "input": config["input_name"],
+        "evaluate": config["evaluate"],
+        "complete": manifest.get("complete", False),
+    }
+    payload = build_payload(
+        per_text,
+        title=title or f"trexplain run · {config['model']} · {total} texts",
+        model={"name": config["model"], "weights_sha256": config["weights_sha256"]},
+        params=run,
+    )
+    payload["dataset"] = dataset
+    return payload
