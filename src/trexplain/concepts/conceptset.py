@@ -219,6 +219,7 @@ def fit_concepts(
     stability: bool = False,
     batch_size: int = 32,
     truncate: bool = False,
+    model_source: str | None = None,
 ) -> ConceptSet:
     """The whole pipeline on `texts` (see the module doc); `class_label` fits a class-wise dictionary on the texts
     predicted as that class. Importance, deletion and fidelity use the first that many texts (of the class)."""
@@ -260,6 +261,7 @@ def fit_concepts(
         )
         meta = {
             "model": adapter.name,
+            "model_source": model_source,
             "model_hash": model_hash(adapter),
             "labels": list(adapter.labels),
             "site": site,
