@@ -172,3 +172,21 @@ def test_fidelity_of_a_lossless_dictionary_is_perfect_and_lossy_equals_reconstru
     expected = _independent(adapter, TEXTS, site, lambda rows: lossy.decode(lossy.encode(rows)))
     np.testing.assert_allclose(rebuilt, expected.numpy(), atol=1e-5)
     np.testing.assert_allclose(original, _logits(adapter, TEXTS).numpy(), atol=1e-5)
+
+
+def test_a_site_with_one_vector_per_text_is_edited_whole(tiny):
+    adapter, site = tiny["bert"], "module:bert.pooler"
+    pca = _full_pca(adapter, site, "cls")
+    edit = SiteEdit(adapter, pca, TEXTS, site, "cls")
+    kept = edit.removed(torch.zeros(1, len(TEXTS), len(pca.components_), dtype=torch.bool))[0]
+    np.testing.assert_array_equal(kept.numpy(), edit.logits.numpy())
+    gone = edit.removed(torch.ones(1, len(TEXTS), len(pca.components_), dtype=torch.bool))[0]
+
+    def mean_plus_error(value):
+        rows = value.numpy()
+        return torch.as_tensor(pca.bias_ + (rows - pca.decode(pca.encode(rows))), dtype=value.dtype)
+
+    with torch.no_grad():
+        expected = adapter.forward(adapter.encode(TEXTS).inputs, replace={site: mean_plus_error}).logits
+    np.testing.assert_allclose(gone.numpy(), expected.numpy(), atol=1e-5)
+    assert fidelity(adapter, pca, TEXTS, site, "cls")["accuracy"] == 1.0

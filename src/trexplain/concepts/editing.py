@@ -13,7 +13,8 @@ How a row change reaches the site's tokens (`scatter`), per granularity:
 - `token`: each non-special token by its own row's Δ (special tokens and padding unchanged);
 - `word`: each token of the word by Δ (`mean`, `max`: then the word's mean or max moves by exactly Δ) or by
   Δ / its token count (`sum`).
-At the last block's output only position 0 reaches the head of every supported family, so changes to other
+A site with one vector per text (`module:bert.pooler`, `cls` only) is that vector. At the last block's output
+only position 0 reaches the head of every supported family, so changes to other
 tokens there have no effect on the logits.
 """
 
@@ -64,6 +65,9 @@ class SiteEdit:
         with torch.no_grad():
             out = adapter.forward(self.batch.inputs, capture=[site], logits_only=self.logits_only)
         value = out.captured[site].detach()
+        self.flat = value.dim() == 2 and granularity == "cls"  # one vector per text (e.g. module:bert.pooler)
+        if self.flat:
+            value = value[:, None]
         if value.dim() != 3:
             raise InputError(f"site {site!r} gives shape {list(value.shape)}; concept edits need [batch, tokens, dim]")
         self.value = value
@@ -135,7 +139,7 @@ class SiteEdit:
             edited = (self.value[None] + self.scatter(part).to(self.value.dtype)).reshape(n * B, *self.value.shape[1:])
             inputs = self.batch.inputs.rows(torch.arange(B).repeat(n))
 
-            def write(_value: Tensor, edited: Tensor = edited) -> Tensor:
+            def write(_value: Tensor, edited: Tensor = edited[:, 0] if self.flat else edited) -> Tensor:
                 return edited
 
             out = self.adapter.forward(
