@@ -30,17 +30,18 @@ def _signed(value: float | None, digits: int = 3) -> Text:
 
 
 def _highlighted(entry: Mapping[str, Any]) -> Text:
-    """A top input with its most activating token in bold (the whole text when there are no token rows)."""
-    text, tokens = entry["text"], entry.get("tokens") or []
+    """A top input with its most activating token in bold, cut around that token when the text is long."""
+    text, tokens = " ".join(str(entry["text"]).split("\n")), entry.get("tokens") or []
+    text = text.replace("\r", " ").replace("\t", " ")  # same length: the spans still fit
     if not tokens:
         return Text(_snippet(text))
     best = max(tokens, key=lambda t: t["activation"])
-    start = max(0, best["start"] - SNIPPET // 2)
+    start = 0 if best["end"] <= SNIPPET - 1 else max(0, best["start"] - SNIPPET // 2)
     end = min(len(text), start + SNIPPET)
     out = Text("…" if start else "")
-    out.append(visible(" ".join(text[start : best["start"]].split(" "))).replace("\n", " "))
+    out.append(visible(text[start : best["start"]]))
     out.append(visible(text[best["start"] : best["end"]]), style=f"bold {MAGNITUDE}")
-    out.append(visible(text[best["end"] : end]).replace("\n", " "))
+    out.append(visible(text[best["end"] : end]))
     out.append("…" if end < len(text) else "")
     return out
 
