@@ -101,3 +101,9 @@ def test_explain_lists_the_concepts_of_a_text_with_their_contribution(adapter, f
     fitted.check_model(adapter)
     with pytest.raises(InputError, match="other weights"):
         fitted.check_model(tiny["distilbert"])
+
+
+def test_text_codes_are_the_strongest_row_of_each_text(adapter, fitted):
+    codes = fitted.text_codes(adapter, TEXTS[:4])
+    expected = fitted.encode(extract(adapter, TEXTS[:4], SITE, "cls", dtype="float32"))
+    np.testing.assert_allclose(codes, expected, rtol=1e-5, atol=1e-6)

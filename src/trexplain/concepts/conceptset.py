@@ -142,6 +142,24 @@ class ConceptSet:
             path,
         )
 
+    def text_codes(self, adapter: Adapter, texts: Sequence[str], *, truncate: bool = True) -> np.ndarray:
+        """[texts, k]: each text's activation of every concept at the set's site and granularity (for `token`
+        and `word`, the largest code among its rows; 0 for a text without rows), e.g. to pick held-out activating
+        and non-activating texts."""
+        store = extract(
+            adapter,
+            texts,
+            self.site,
+            self.granularity,
+            word_reduce=self.word_reduce,
+            dtype="float32",
+            truncate=truncate,
+        )
+        codes = self.encode(store.to_numpy()) if len(store) else np.zeros((0, self.n_concepts))
+        best = np.full((len(texts), self.n_concepts), -np.inf, dtype=np.float32)
+        np.maximum.at(best, np.asarray(store.text_ids), codes)
+        return np.where(np.isfinite(best), best, 0).astype(np.float32)
+
     # ---------------------------------------------------------- one text
     def check_model(self, adapter: Adapter) -> None:
         """An InputError unless `adapter` has the weights these concepts were fitted on."""
