@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from trexplain.concepts import SemiNMF, extract, load
+from trexplain.concepts import SemiNMF, extract, load, metrics
 from trexplain.concepts.conceptset import ConceptSet, fit_concepts, model_hash
 from trexplain.errors import InputError
 
@@ -44,8 +44,11 @@ def test_the_pipeline_fills_every_part(adapter, fitted):
     assert set(fitted.importance["per_class"]) == {"gradient", "concept_x_gradient", "ablation"}
     assert set(fitted.deletion["aopc"]) == {"gradient", "concept_x_gradient", "ablation", "random"}
     assert fitted.metrics["fidelity"]["texts"] == 8 and 0 <= fitted.metrics["fidelity"]["accuracy"] <= 1
-    direct = SemiNMF(3, max_iter=30).fit(extract(adapter, TEXTS, SITE, "cls"))
+    store = extract(adapter, TEXTS, SITE, "cls")
+    direct = SemiNMF(3, max_iter=30).fit(store)
     np.testing.assert_array_equal(fitted.dictionary.components_, direct.components_)
+    assert fitted.metrics["metric_rows"] == len(TEXTS)
+    assert fitted.metrics["r2"] == pytest.approx(metrics.evaluate(direct, store)["r2"], rel=1e-6)
 
 
 def test_saved_folder_reloads_with_equal_codes_and_reads_labels(adapter, fitted, tmp_path):

@@ -27,7 +27,7 @@ import torch
 
 from trexplain.concepts import metrics
 from trexplain.concepts.activations import extract
-from trexplain.concepts.dictionaries import ARRAYS, PARAMS, Dictionary, make
+from trexplain.concepts.dictionaries import ARRAYS, PARAMS, Dictionary, make, row_batches
 from trexplain.concepts.fidelity import fidelity
 from trexplain.concepts.importance import deletion, importance
 from trexplain.concepts.interpret import concept_activations, interpret
@@ -38,6 +38,8 @@ from trexplain.models.protocol import Adapter
 
 FORMAT, VERSION = "trexplain-concepts", 1
 CONCEPTS, LABELS = "concepts.json", "labels.json"
+METRIC_ROWS = 50_000
+"""Reconstruction metrics use at most this many rows (a seeded random sample of a larger store)."""
 CONTENTS = (CONCEPTS, PARAMS, ARRAYS, LABELS)
 """What a concept folder may hold (an old one is replaced whole, its labels with it)."""
 
@@ -240,7 +242,8 @@ def fit_concepts(
     model_source: str | None = None,
 ) -> ConceptSet:
     """The whole pipeline on `texts` (see the module doc); `class_label` fits a class-wise dictionary on the texts
-    predicted as that class. Importance, deletion and fidelity use the first that many texts (of the class)."""
+        predicted as that class. Importance, deletion and fidelity use the first that many texts (of the class;
+    deletion at most the importance texts); reconstruction metrics at most `METRIC_ROWS` rows."""
     params = dict(params or {})
     with tempfile.TemporaryDirectory(prefix="trexplain-activations-") as folder:
         store = extract(
@@ -259,8 +262,10 @@ def fit_concepts(
         dictionary = make(method, n_concepts, seed=seed, **params).fit(chosen)
         used = [store.texts[i] for i in np.unique(np.asarray(chosen.text_ids))]
         options = {"word_reduce": word_reduce, "batch_size": max(1, batch_size // 2), "truncate": truncate}
+        sample = next(row_batches(chosen, METRIC_ROWS, shuffle=True, seed=seed))  # all rows, or a random sample
         found = {
-            **metrics.evaluate(dictionary, chosen),
+            **metrics.evaluate(dictionary, sample),
+            "metric_rows": len(sample),
             "fidelity": fidelity(adapter, dictionary, used[:fidelity_texts], site, granularity, **options),
         }
         if stability:
@@ -268,15 +273,8 @@ def fit_concepts(
             found["stability"] = metrics.stability(dictionary, twin, absolute=method in ("pca", "ica"))
         meaning = interpret(chosen, dictionary, k=top_k, words=words, min_count=min_count, adapter=adapter)
         scores = importance(adapter, dictionary, used[:importance_texts], site, granularity, **options)
-        curves = deletion(
-            adapter,
-            dictionary,
-            used[:deletion_texts],
-            site,
-            granularity,
-            _first(scores, min(deletion_texts, len(used))),
-            **options,
-        )
+        deleted = min(deletion_texts, importance_texts, len(used))  # the texts that have importance scores
+        curves = deletion(adapter, dictionary, used[:deleted], site, granularity, _first(scores, deleted), **options)
         meta = {
             "model": adapter.name,
             "model_source": model_source,
