@@ -10,8 +10,16 @@
   makes one batch's attention 5× that of the 62-token maximum among the first 1,000), and only growth with
   the count says whether anything accumulates.
 
-Usage: `python -m benchmarks.bench_concepts [--texts 1000] [--large 20000]`, or `python -m benchmarks.run concepts`
-(the module's defaults; the framework's `--texts` counts its 40 fixed texts, not the corpus).
+- dictionaries: Semi-NMF with 20 concepts and TopK SAEs (20 and 40 latents, top_k 8) on the [CLS] activations
+  (float32, last block) of the same texts: fit time, MSE, R², fraction of non-zero codes, and the fidelity of the
+  model run on the reconstruction (accuracy and KL against the original predictions).
+- importance: for the Semi-NMF dictionary, gradient, concept × gradient and ablation importance of `--importance`
+  texts, and their concept-deletion AOPC (concepts removed most important first, for the predicted class) against
+  a random order (mean of 3), with the seconds each step takes.
+
+Usage: `python -m benchmarks.bench_concepts [--texts 1000] [--large 20000] [--importance 200] [--skip-memory]`, or
+`python -m benchmarks.run concepts` (the module's defaults; the framework's `--texts` counts its 40 fixed texts, not
+the corpus).
 """
 
 from __future__ import annotations
@@ -29,11 +37,14 @@ from pathlib import Path
 
 import torch
 
-from trexplain.concepts import extract
+from trexplain.concepts import ActivationStore, SemiNMF, TopKSAE, extract, metrics
+from trexplain.concepts.fidelity import fidelity
+from trexplain.concepts.importance import deletion, importance
 from trexplain.models import ModelAdapter, load_model
 from trexplain.progress import reporting
 
 TEXTS, LARGE, BATCH, REPEATS = 1000, 20_000, 32, 2
+CONCEPTS, IMPORTANCE, SITE = 20, 200, "block_output:-1"
 
 
 def corpus(limit: int) -> list[str]:
@@ -49,7 +60,10 @@ def corpus(limit: int) -> list[str]:
 def run(ctx) -> list[dict]:
     """The `benchmarks.run` entry: this module's default sizes on the context's demo model."""
     ctx.notes.append(f"concepts: {TEXTS} demo-corpus texts for time, {LARGE} vs {TEXTS} for memory")
-    return timing(ctx.adapter, corpus(TEXTS)) + memory(TEXTS, LARGE)
+    texts = corpus(TEXTS + IMPORTANCE)
+    fit, held_out = texts[:TEXTS], texts[TEXTS:]
+    found = dictionaries(ctx.adapter, fit) + importances(ctx.adapter, held_out, fit)
+    return timing(ctx.adapter, fit) + memory(TEXTS, LARGE) + found
 
 
 def _plain(adapter: ModelAdapter, texts: list[str], logits_only: bool) -> float:
@@ -126,6 +140,71 @@ def memory(small: int, large: int) -> list[dict]:
     return rows
 
 
+def _cls_rows(adapter: ModelAdapter, texts: list[str]) -> ActivationStore:
+    return extract(adapter, texts, SITE, "cls", dtype="float32", batch_size=BATCH, truncate=True)
+
+
+def dictionaries(adapter: ModelAdapter, texts: list[str]) -> list[dict]:
+    """Fit time, reconstruction, sparsity and fidelity of Semi-NMF and TopK SAEs on the texts' [CLS] rows."""
+    store = _cls_rows(adapter, texts)
+    rows = []
+    for name, dictionary in (
+        (f"semi-nmf {CONCEPTS}", SemiNMF(CONCEPTS, seed=0)),
+        (f"topk-sae {CONCEPTS} (top_k 8)", TopKSAE(CONCEPTS, top_k=8, seed=0, epochs=50)),
+        (f"topk-sae {2 * CONCEPTS} (top_k 8)", TopKSAE(2 * CONCEPTS, top_k=8, seed=0, epochs=50)),
+    ):
+        start = time.perf_counter()
+        dictionary.fit(store)
+        seconds = time.perf_counter() - start
+        figures = metrics.evaluate(dictionary, store)
+        agree = fidelity(adapter, dictionary, texts, SITE, "cls", batch_size=BATCH, truncate=True)
+        rows.append(
+            {
+                "section": "concepts",
+                "name": f"{name} on {len(texts)} [CLS] rows",
+                "fit_s": round(seconds, 2),
+                "mse": round(figures["mse"], 5),
+                "r2": round(figures["r2"], 4),
+                "fraction_nonzero": round(figures["fraction_nonzero"], 4),
+                "fidelity_accuracy": round(agree["accuracy"], 4),
+                "fidelity_kl": float(f"{agree['kl']:.3g}"),
+            }
+        )
+    return rows
+
+
+def importances(adapter: ModelAdapter, texts: list[str], fit_texts: list[str] | None = None) -> list[dict]:
+    """Deletion AOPC of each importance of a Semi-NMF dictionary (fitted on `fit_texts`, default the corpus's first
+    TEXTS) on `texts`, with a random-order floor, and the seconds each step takes."""
+    dictionary = SemiNMF(CONCEPTS, seed=0).fit(_cls_rows(adapter, fit_texts or corpus(TEXTS)))
+    start = time.perf_counter()
+    scores = importance(adapter, dictionary, texts, SITE, "cls", truncate=True)
+    scored = time.perf_counter() - start
+    start = time.perf_counter()
+    curves = deletion(adapter, dictionary, texts, SITE, "cls", scores, random=3, truncate=True)
+    deleted = time.perf_counter() - start
+    rows = [
+        {
+            "section": "concepts",
+            "name": f"concept deletion AOPC: {name}",
+            "texts": len(texts),
+            "aopc": round(value, 4),
+            "x_random": round(value / curves.aopc["random"], 2),
+        }
+        for name, value in curves.aopc.items()
+    ]
+    rows.append(
+        {
+            "section": "concepts",
+            "name": f"importance (gradient + ablation of {CONCEPTS} concepts) and deletion curves",
+            "texts": len(texts),
+            "importance_ms_per_text": round(scored * 1000 / len(texts), 1),
+            "deletion_ms_per_text": round(deleted * 1000 / len(texts), 1),
+        }
+    )
+    return rows
+
+
 class _Collector:
     """A progress reporter that runs a full garbage collection after every batch (emptying the free lists)."""
 
@@ -165,13 +244,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=TEXTS, help="corpus texts to time (and memory baseline)")
     parser.add_argument("--large", type=int, default=LARGE, help="corpus texts for the memory comparison")
+    parser.add_argument("--importance", type=int, default=IMPORTANCE, help="texts for the importance AOPC")
+    parser.add_argument("--skip-memory", action="store_true", help="leave out the memory comparison")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         _child(args.child, args.texts)
         return
     torch.set_num_threads(1)
-    rows = timing(load_model("demo"), corpus(args.texts)) + memory(args.texts, args.large)
+    adapter, texts = load_model("demo"), corpus(args.texts)
+    rows = timing(adapter, texts)
+    if not args.skip_memory:
+        rows += memory(args.texts, args.large)
+    held_out = corpus(args.texts + args.importance)[args.texts :]
+    rows += dictionaries(adapter, texts) + importances(adapter, held_out, texts)
     for row in rows:
         print(json.dumps(row))
     out = Path("artifacts")

@@ -22,13 +22,33 @@ Three steps, one module each:
    `prediction_agreement` (accuracy and KL of predictions from reconstructed activations); `evaluate`
    gives the reconstruction and sparsity figures of a dictionary on some data.
 
+4. `interpret`: `top_inputs` (per concept the most activating texts, each with its tokens' spans and
+   activations), `top_words` (unique case-folded words, in context or each run alone), `concept_activations`
+   (a concept's activation over any text's tokens), `interpret` (both, JSON-ready).
+5. `importance`: per text and class, `gradient` (∂logit/∂code through `decode`, interpreto's
+   `concept_output_gradient`), `concept_x_gradient` and exact `ablation` (the logit change when one concept's
+   contribution is removed at the site and the rest of the model runs; the reconstruction error stays, so a
+   lossless dictionary reproduces the logits exactly); `deletion` curves and AOPC with a random floor.
+   `editing` documents what is replaced at the site for each granularity; `fidelity` runs the model on the
+   reconstructed activations.
+6. `conceptset`: `fit_concepts(adapter, texts, ...)` runs everything (optionally class-wise) into a
+   `ConceptSet`, saved as a folder (JSON + safetensors) that reloads with equal codes; `ConceptSet.explain(adapter,
+   text)` says which concepts fire in a text and what each contributes. `report.write_html` draws it.
+
+The functions named like their module (`importance.importance`, `interpret.interpret`, `fidelity.fidelity`)
+are imported from the module, so the module names stay importable.
+
 Fitting PCA, ICA, NMF, k-means or the Semi-NMF initialisation needs scikit-learn (`trexplain[concepts]`).
 """
 
 from trexplain.concepts import metrics
 from trexplain.concepts.activations import GRANULARITIES, WORD_REDUCTIONS, ActivationStore, extract
+from trexplain.concepts.conceptset import ConceptSet, fit_concepts, load_concepts
 from trexplain.concepts.decompositions import ICA, NMF, PCA, KMeans
 from trexplain.concepts.dictionaries import DICTIONARIES, Dictionary, load, make
+from trexplain.concepts.fidelity import reconstructed_logits
+from trexplain.concepts.importance import Deletion, Importance, deletion
+from trexplain.concepts.interpret import concept_activations, top_inputs, top_words
 from trexplain.concepts.sae import BatchTopKSAE, JumpReLUSAE, ReLUSAE, SparseAutoencoder, TopKSAE
 from trexplain.concepts.semi_nmf import SemiNMF
 
@@ -41,15 +61,25 @@ __all__ = [
     "WORD_REDUCTIONS",
     "ActivationStore",
     "BatchTopKSAE",
+    "ConceptSet",
+    "Deletion",
     "Dictionary",
+    "Importance",
     "JumpReLUSAE",
     "KMeans",
     "ReLUSAE",
     "SemiNMF",
     "SparseAutoencoder",
     "TopKSAE",
+    "concept_activations",
+    "deletion",
     "extract",
+    "fit_concepts",
     "load",
+    "load_concepts",
     "make",
     "metrics",
+    "reconstructed_logits",
+    "top_inputs",
+    "top_words",
 ]

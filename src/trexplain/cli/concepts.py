@@ -1,0 +1,172 @@
+"""`trexplain concepts fit | show | explain`: dictionaries of what a layer represents, from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from trexplain.cli.common import (
+    BatchSizeOpt,
+    Command,
+    Commands,
+    ParamOpt,
+    QuietOpt,
+    TextColumnOpt,
+    TruncateOpt,
+    app,
+    check_outputs,
+    flag,
+    guarded,
+    parse_params,
+    read_inputs,
+    say,
+)
+
+concepts_app = typer.Typer(
+    cls=Commands,
+    no_args_is_help=True,
+    help="Concepts: learn a dictionary of a layer's activations, see what each concept means and how much it matters.",
+)
+app.add_typer(concepts_app, name="concepts")
+
+DirArg = Annotated[Path, typer.Argument(help="A concept folder from `trexplain concepts fit`.")]
+JsonOpt = Annotated[bool, flag("--json", "Print JSON instead of tables.")]
+
+
+def _dump(data: object) -> None:
+    sys.stdout.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n")
+
+
+@concepts_app.command(cls=Command)
+def fit(
+    input_file: Annotated[
+        str, typer.Option("--input", "-i", help="'demo' (the demo corpus) or a .txt/.csv/.tsv/.jsonl file of texts.")
+    ],
+    out: Annotated[Path, typer.Option(help="Concept folder to write (replaced whole if it is one).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Local model folder, or 'demo'.")] = "demo",
+    layer: Annotated[int, typer.Option(help="Block whose output is read (0-based, -1 = last).")] = -1,
+    site: Annotated[
+        str | None, typer.Option(help="Any capture site instead of --layer: embeddings, block_input:L, module:PATH.")
+    ] = None,
+    granularity: Annotated[str, typer.Option(help="cls, mean, token or word.")] = "cls",
+    word_reduce: Annotated[str, typer.Option(help="How a word's tokens combine (word granularity).")] = "mean",
+    method: Annotated[str, typer.Option(help="pca, ica, nmf, semi-nmf, kmeans, relu-sae, topk-sae, ...")] = "semi-nmf",
+    k: Annotated[int, typer.Option("-k", min=1, help="Number of concepts.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the dictionary.")] = 0,
+    params: ParamOpt = None,
+    label: Annotated[
+        str | None, typer.Option("--class", help="A class-wise dictionary: only texts predicted as this class.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N texts.")] = None,
+    text_column: TextColumnOpt = None,
+    importance_texts: Annotated[int, typer.Option(min=1, help="Texts for importance per class.")] = 200,
+    deletion_texts: Annotated[int, typer.Option(min=1, help="Texts for the deletion curves.")] = 100,
+    stability: Annotated[bool, flag("--stability", "Fit a second seed and report the matched cosine.")] = False,
+    batch_size: BatchSizeOpt = 32,
+    truncate: TruncateOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fit a dictionary of concepts on a corpus and save it with its interpretation, importance and metrics."""
+    with guarded(quiet):
+        from trexplain.concepts.conceptset import CONTENTS, fit_concepts
+        from trexplain.inspect.neighbours import demo_corpus
+        from trexplain.io import check_output
+        from trexplain.models.loading import load_model
+
+        source = None if input_file == "demo" else Path(input_file)
+        check_output(out, inputs=[source] if source else [], folder=True, contents=CONTENTS, what="--out")
+        texts = demo_corpus(limit) if source is None else read_inputs(None, source, text_column)[:limit]
+        result = fit_concepts(
+            load_model(model),
+            texts,
+            site=site or f"block_output:{layer}",
+            granularity=granularity,
+            method=method,
+            n_concepts=k,
+            seed=seed,
+            params=parse_params(params or []),
+            class_label=label,
+            word_reduce=word_reduce,
+            importance_texts=importance_texts,
+            deletion_texts=deletion_texts,
+            stability=stability,
+            batch_size=batch_size,
+            truncate=truncate,
+            model_source=model,
+        )
+        result.save(out)
+        say(f"wrote {out} ({result.n_concepts} concepts of {result.meta['texts_used']} texts)")
+
+
+@concepts_app.command(cls=Command)
+def show(
+    folder: DirArg,
+    as_json: JsonOpt = False,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML page (loads the model for its heatmaps).")
+    ] = None,
+    texts: Annotated[
+        list[str] | None, typer.Option("--text", help="A text drawn as a concept heatmap in --html (repeatable).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model for --html (default: the one the concepts were fitted on)."),
+    ] = None,
+    importance: Annotated[str, typer.Option(help="gradient, concept_x_gradient or ablation.")] = "ablation",
+    inputs: Annotated[int, typer.Option(min=1, help="Top inputs shown per concept.")] = 1,
+) -> None:
+    """Per concept: label (labels.json), top words, top inputs, importance per class; then the metrics."""
+    with guarded():
+        from trexplain.concepts.conceptset import ConceptSet
+        from trexplain.concepts.terminal import concepts_view
+
+        check_outputs({"--html": html})
+        concepts = ConceptSet.load(folder)
+        if html is not None:
+            from trexplain.concepts.report import write_html
+            from trexplain.models.loading import load_model
+
+            adapter = load_model(model or concepts.meta.get("model_source") or "demo")
+            write_html(concepts, html, adapter=adapter, texts=read_inputs(texts, None) if texts else ())
+            say(f"wrote {html}")
+        if as_json:
+            _dump(concepts.to_dict())
+            return
+        Console().print(concepts_view(concepts, importance=importance, inputs=inputs))
+
+
+@concepts_app.command(cls=Command)
+def explain(
+    text: Annotated[str, typer.Argument(help="The text to explain.")],
+    concepts_dir: Annotated[Path, typer.Option("--concepts", help="A concept folder from `concepts fit`.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model (default: the one the concepts were fitted on).")
+    ] = None,
+    as_json: JsonOpt = False,
+    top: Annotated[int, typer.Option(min=1, help="Concepts shown.")] = 8,
+    truncate: TruncateOpt = False,
+) -> None:
+    """Which concepts fire in TEXT and how much each contributes to its prediction."""
+    with guarded():
+        from trexplain.concepts.conceptset import ConceptSet
+        from trexplain.concepts.terminal import explain_view
+        from trexplain.models.loading import load_model
+
+        [text] = read_inputs([text], None)
+        concepts = ConceptSet.load(concepts_dir)
+        adapter = load_model(model or concepts.meta.get("model_source") or "demo")
+        concepts.check_model(adapter)
+        result = concepts.explain(adapter, text, truncate=truncate)
+        if as_json:
+            _dump(result)
+            return
+        Console().print(explain_view(result, top=top))
+
+
+# `concepts label DIR --llm-url URL`: the LLM labels subcommand (issue 14 item 6) belongs here, as a thin
+# wrapper of trexplain.concepts.labels; it writes labels.json into the folder, which `show` already displays.
