@@ -95,3 +95,32 @@ def test_fit_on_the_demo_corpus_and_a_class(tmp_path):
     meta = json.loads((out / "concepts.json").read_text())["meta"]
     assert meta["class"] == "negative" and meta["granularity"] == "mean" and meta["texts"] == 40
     assert 0 < meta["texts_used"] < 40
+
+
+def test_label_names_and_scores_concepts_through_a_local_endpoint(folder, tiny_dirs, tmp_path):
+    from tests.fake_llm import FakeLLM
+
+    held_out = tmp_path / "held-out.txt"
+    held_out.write_text("\n".join(["a boring evening", "wonderful news", "an average lunch", "boring again"]) + "\n")
+    args = ["concepts", "label", str(folder), "--llm-model", "fake", "--api-key-env", "TX_TEST_KEY"]
+    with FakeLLM() as llm:
+        result = runner.invoke(
+            app,
+            [*args, "--llm-url", llm.url, "--held-out", str(held_out), "--model", str(tiny_dirs["bert"])],
+            env={"TX_TEST_KEY": "sk-secret"},
+        )
+        assert result.exit_code == 0, result.output
+        sent = len(llm.requests)
+        assert sent >= 3 + 1  # one label per concept, then at least one scoring prompt
+        assert all(r["headers"]["Authorization"] == "Bearer sk-secret" for r in llm.requests)
+        again = runner.invoke(app, [*args, "--llm-url", llm.url, "--no-score"], env={"TX_TEST_KEY": "sk-secret"})
+        assert again.exit_code == 0, again.output
+        assert len(llm.requests) == sent  # every label answer came from the cache
+    labels = json.loads((folder / "labels.json").read_text())
+    assert sorted(labels) == ["0", "1", "2"] and all(entry["model"] == "fake" for entry in labels.values())
+    assert "sk-secret" not in "".join(p.read_text() for p in (folder / "labels-cache").iterdir())
+    shown = runner.invoke(app, ["concepts", "show", str(folder), "--json"])
+    assert json.loads(shown.stdout)["labels"]["0"]["label"] == labels["0"]["label"]
+    missing = runner.invoke(app, [*args, "--llm-url", "http://127.0.0.1:9/v1"])
+    assert missing.exit_code == 2 and "--held-out" in missing.stderr
+    (folder / "labels.json").unlink()

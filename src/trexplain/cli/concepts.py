@@ -168,5 +168,70 @@ def explain(
         Console().print(explain_view(result, top=top))
 
 
-# `concepts label DIR --llm-url URL`: the LLM labels subcommand (issue 14 item 6) belongs here, as a thin
-# wrapper of trexplain.concepts.labels; it writes labels.json into the folder, which `show` already displays.
+@concepts_app.command(cls=Command)
+def label(
+    concepts_dir: DirArg,
+    llm_url: Annotated[
+        str,
+        typer.Option(
+            "--llm-url", help="Base URL of an OpenAI-compatible chat endpoint, e.g. http://127.0.0.1:8080/v1."
+        ),
+    ],
+    llm_model: Annotated[str, typer.Option("--llm-model", help="The endpoint's model name.")],
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key (unset: no key is sent).")
+    ] = "OPENAI_API_KEY",
+    held_out: Annotated[
+        str | None,
+        typer.Option(
+            help="Texts to score the labels on ('demo' = the demo corpus, or a file); the top inputs are left out."
+        ),
+    ] = None,
+    held_out_limit: Annotated[int, typer.Option(min=1, help="At most this many held-out texts are run.")] = 500,
+    score: Annotated[bool, typer.Option("--score/--no-score", help="Score each label on held-out texts.")] = True,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model (default: the one the concepts were fitted on).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds per request.")] = 60.0,
+    retries: Annotated[int, typer.Option(min=0, help="Retries of a request on 429, 5xx or a timeout.")] = 3,
+    workers: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 1,
+    text_column: TextColumnOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Name each concept with a language model from its top inputs, and score each label on held-out texts.
+
+    Nothing is sent without --llm-url. Answers are cached in DIR/labels-cache, so a rerun sends nothing new;
+    the labels go to DIR/labels.json, which `concepts show` displays."""
+    with guarded(quiet):
+        from trexplain.concepts.conceptset import ConceptSet
+        from trexplain.concepts.labels import candidates_from_activations, examples_from_top_inputs, label_folder
+        from trexplain.errors import InputError
+        from trexplain.inspect.neighbours import demo_corpus
+        from trexplain.models.loading import load_model
+
+        concepts = ConceptSet.load(concepts_dir)
+        top = {c: entry.get("top_inputs") or [] for c, entry in enumerate(concepts.interpretation["concepts"])}
+        examples = examples_from_top_inputs(top)
+        candidates = None
+        if score:
+            if held_out is None:
+                raise InputError("label scoring needs held-out texts: give --held-out FILE (or demo), or --no-score")
+            shown = {entry["text"] for entries in top.values() for entry in entries}
+            source = demo_corpus() if held_out == "demo" else read_inputs(None, Path(held_out), text_column)
+            texts = [t for t in dict.fromkeys(source) if t not in shown][:held_out_limit]
+            adapter = load_model(model or concepts.meta.get("model_source") or "demo")
+            concepts.check_model(adapter)
+            candidates = candidates_from_activations(concepts.text_codes(adapter, texts), texts)
+        path = label_folder(
+            concepts_dir,
+            examples,
+            candidates,
+            base_url=llm_url,
+            model=llm_model,
+            api_key_env=api_key_env or None,
+            timeout=timeout,
+            retries=retries,
+            score=score,
+            workers=workers,
+        )
+        say(f"wrote {path} ({len(examples)} labels)")

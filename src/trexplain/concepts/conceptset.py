@@ -37,11 +37,11 @@ from trexplain.io import atomic_folder, write_text
 from trexplain.models.protocol import Adapter
 
 FORMAT, VERSION = "trexplain-concepts", 1
-CONCEPTS, LABELS = "concepts.json", "labels.json"
+CONCEPTS, LABELS, LABELS_CACHE = "concepts.json", "labels.json", "labels-cache"
 METRIC_ROWS = 50_000
 """Reconstruction metrics use at most this many rows (a seeded random sample of a larger store)."""
-CONTENTS = (CONCEPTS, PARAMS, ARRAYS, LABELS)
-"""What a concept folder may hold (an old one is replaced whole, its labels with it)."""
+CONTENTS = (CONCEPTS, PARAMS, ARRAYS, LABELS, LABELS_CACHE)
+"""What a concept folder may hold (an old one is replaced whole, its labels and their cached answers with it)."""
 
 
 def model_hash(adapter: Adapter) -> str:
