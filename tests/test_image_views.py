@@ -46,8 +46,10 @@ def image_entry(explanations: list[dict], labels: list[str], special: list[str])
         "image": views.png_data_url(digit()),
         "grid": list(GRID),
         "image_size": list(SIZE),
-        "patch_size": 4,
+        "patch_size": [4, 4],
         "special_tokens": special,
+        "special": [True] * len(special) + [False] * (GRID[0] * GRID[1]),
+        "source": "digit " + HOSTILE + ".png",
         "preprocessing": {"size": [32, 32], "image_mean": [0.5] * 3, "note": SCRIPT},
         "model": "hand-built",
         "labels": labels,
@@ -61,6 +63,29 @@ def image_entry(explanations: list[dict], labels: list[str], special: list[str])
 
 def row(special: list[float], grid: np.ndarray) -> list[float]:
     return [*special, *grid.ravel().tolist()]
+
+
+def curve(values: list[float]) -> dict:
+    return {"fractions": np.linspace(0, 1, len(values)).tolist(), "probabilities": values}
+
+
+def evaluation(method: str, target: str, drop: float) -> dict:
+    """A patch evaluation result as `evaluate.patches` records it (curves, AOPC)."""
+    return {
+        "method": method,
+        "target": target,
+        "strategy": "mean",
+        "level": "patch",
+        "curves": {
+            "morf": curve([0.9, 0.9 - drop, 0.1]),
+            "lerf": curve([0.9, 0.85, 0.1]),
+            "insertion": curve([0.1, 0.1 + drop, 0.9]),
+            "positive": curve([0.9, 0.9 - drop, 0.2]),
+            "negative": curve([0.9, 0.8, 0.5]),
+        },
+        "aopc_comprehensiveness": drop,
+        "aopc_sufficiency": 0.1,
+    }
 
 
 def payload() -> dict:
@@ -94,7 +119,12 @@ def payload() -> dict:
         "summary": None,
         "sanity": None,
         "identities": {},
-        "texts": [image_entry([lrp, rollout], labels, ["<b>[CLS]</b>"])],
+        "texts": [
+            {
+                **image_entry([lrp, rollout], labels, ["<b>[CLS]</b>"]),
+                "evaluation": [evaluation("cp-lrp", "one", 0.6), evaluation("random", "one", 0.2)],
+            }
+        ],
     }
 
 
@@ -268,10 +298,20 @@ def test_image_card_in_browser(chromium, tmp_path):
         ".slice(0, 3); }"
     )
     assert np.allclose(layer2, (22, 163, 74), atol=1)  # layer 2's peak (2, 2) = the shared peak: full green
-    # the other class of cp-lrp: its own peak at (5, 6)
+    # the patch evaluation of cp-lrp → one beside the random floor: AUCs by the trapezoid rule
+    rows = page.locator(".tx-image-curves tr").all_text_contents()
+    assert rows[0] == "cp-lrprandom"
+    assert "insertion AUC ↑0.60000.4000" in rows  # (0.1 + 0.7) / 4 + (0.7 + 0.9) / 4 vs (0.1 + 0.3) / 4 + …
+    assert "AOPC comprehensiveness ↑0.60000.2000" in rows
+    assert page.locator(".tx-image-curves svg").count() == 1
+    assert page.locator(".tx-image-source").text_content() == "digit " + HOSTILE + ".png"
+    assert "4 × 4 px" in card.text_content()
+    # the other class of cp-lrp: its own peak at (5, 6); no evaluation recorded for it
+    assert page.locator(".tx-image-curves tr").count() > 0
     page.locator(".tx-image-card .tx-class", has_text=HOSTILE).click()
     assert np.allclose(_canvas_pixel(page, 5, 6), [round(0.6 * c) for c in (22, 163, 74)], atol=2)
     assert _canvas_pixel(page, 1, 4) == [255, 255, 255]  # the old peak scores 0 here: the image shows
+    assert page.locator(".tx-image-curves tr").count() == 0
     # switch method: the unsigned one paints purple at its peak, has no layer maps and a 0 … peak bar
     page.locator(".tx-image-card .tx-method", has_text=SCRIPT).click()
     assert np.allclose(_canvas_pixel(page, 6, 6), [round(0.6 * c) for c in (109, 40, 217)], atol=2)
@@ -288,6 +328,7 @@ def test_image_card_in_browser(chromium, tmp_path):
     assert readout == f"patch (row 6, column 6): +2.0000 for one ({SCRIPT})"
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".tx-method", has_text="cp-lrp").click()
+    page.locator(".tx-class[data-label=one]").click()
     card.screenshot(path=str(ARTIFACTS / "image_card.png"))
     assert tab.errors == []
     assert page.evaluate("window.__alerts") == 0

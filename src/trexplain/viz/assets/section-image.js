@@ -13,7 +13,7 @@
   var WHITE = [255, 255, 255];
   var UNSIGNED = [109, 40, 217];
   var VIEW = 256;  // px: the longer side of the main canvas
-  var THUMB = 72;  // px: the longer side of a per-layer map
+  var THUMB = 96;  // px: the longer side of a per-layer map
   var PNG_URL = "data:image/png;base64,";
 
   // One (method, target) view per item: {method, target, scores, layers} whatever the record form.
@@ -54,7 +54,10 @@
     this.entry = entry;
     this.util = util;
     this.grid = size(entry.grid, [1, 1]);
-    this.imageSize = size(entry.image_size, [this.grid[0] * (entry.patch_size || 1), this.grid[1] * (entry.patch_size || 1)]);
+    var p = entry.patch_size;
+    this.patchSize = size(Array.isArray(p) ? p : [p, p], null);
+    this.imageSize = size(entry.image_size,
+      this.patchSize ? [this.grid[0] * this.patchSize[0], this.grid[1] * this.patchSize[1]] : this.grid);
     this.views = views(entry, util);
     this.patches = this.grid[0] * this.grid[1];
     var methods = [];
@@ -80,6 +83,7 @@
     var node = this.node;
     var head = util.el("div", "tx-head");
     head.appendChild(util.el("span", "tx-num", "#" + (this.number + 1)));
+    if (entry.source !== undefined && entry.source !== null) head.appendChild(util.el("span", "tx-image-source", entry.source));
     head.appendChild(util.el("span", null, "prediction"));
     var probs = util.el("div", "tx-probs");
     (entry.labels || []).forEach(function (name, c) {
@@ -117,7 +121,8 @@
     this.specials = util.el("div", "tx-chips tx-image-specials");
     right.appendChild(this.specials);
     right.appendChild(util.el("div", "tx-note", "image " + this.imageSize[0] + " × " + this.imageSize[1] + " px, " +
-      this.grid[0] + " × " + this.grid[1] + " patches" + (entry.patch_size ? " of " + entry.patch_size + " px" : "")));
+      this.grid[0] + " × " + this.grid[1] + " patches" +
+      (this.patchSize ? " of " + this.patchSize[0] + " × " + this.patchSize[1] + " px" : "")));
     if (entry.preprocessing && typeof entry.preprocessing === "object") {
       var pre = util.el("details", "tx-image-pre");
       pre.appendChild(util.el("summary", null, "preprocessing"));
@@ -128,6 +133,8 @@
     node.appendChild(body);
     this.layers = util.el("div", "tx-image-layers");
     node.appendChild(this.layers);
+    this.curves = util.el("div", "tx-image-curves");
+    node.appendChild(this.curves);
     this.canvas.addEventListener("mousemove", function (ev) { self.hover(ev); });
     if (typeof entry.image === "string" && entry.image.indexOf(PNG_URL) === 0) {
       var picture = new Image();
@@ -158,6 +165,7 @@
     this.renderSpecials(scores.slice(0, special));
     this.renderBar();
     this.renderLayers(view, special);
+    this.renderCurves(view);
     this.readout.textContent = "Hover a patch to see its score for " + label(this.entry, view.target) + ".";
     this.draw();
   };
@@ -298,6 +306,51 @@
       strip.appendChild(fig);
     });
     box.appendChild(strip);
+  };
+
+  // The patch evaluation of this method and class (entry.evaluation, as the text cards read it), beside the
+  // random floor's: deletion / insertion curves and Chefer's perturbation AUCs.
+  ImageCard.prototype.renderCurves = function (view) {
+    var util = this.util, entry = this.entry, box = this.curves;
+    box.textContent = "";
+    var name = label(entry, view.target);
+    var pick = function (method) {
+      return (entry.evaluation || []).filter(function (e) {
+        return e && e.method === method && (e.target === name || e.target === view.target);
+      })[0];
+    };
+    var result = pick(view.method);
+    if (!result) return;
+    var floor = view.method === "random" ? null : pick("random");
+    box.appendChild(util.el("h4", null, "Patch removal (" + [result.strategy, result.level].filter(Boolean).join(", ") + ")"));
+    box.appendChild(util.curveChart(result.curves || {}, floor && floor.curves));
+    var table = util.el("table", "tx-table");
+    var area = function (e, key) {
+      var c = e && e.curves && e.curves[key];
+      if (!c || !c.fractions || c.fractions.length < 2) return null;
+      var sum = 0;
+      for (var i = 1; i < c.fractions.length; i++) {
+        sum += (c.fractions[i] - c.fractions[i - 1]) * (c.probabilities[i] + c.probabilities[i - 1]) / 2;
+      }
+      return sum;
+    };
+    var head = util.el("tr");
+    ["", view.method, "random"].forEach(function (t) { head.appendChild(util.el("th", null, t)); });
+    table.appendChild(head);
+    [["AOPC comprehensiveness ↑", function (e) { return e && e.aopc_comprehensiveness; }],
+      ["AOPC sufficiency ↓", function (e) { return e && e.aopc_sufficiency; }],
+      ["insertion AUC ↑", function (e) { return area(e, "insertion"); }],
+      ["positive perturbation AUC ↓", function (e) { return area(e, "positive"); }],
+      ["negative perturbation AUC ↑", function (e) { return area(e, "negative"); }]].forEach(function (row) {
+      var v = row[1](result);
+      if (!util.isNum(v)) return;
+      var tr = util.el("tr");
+      tr.appendChild(util.el("td", null, row[0]));
+      tr.appendChild(util.el("td", null, util.fixed(v, 4)));
+      tr.appendChild(util.el("td", null, util.fixed(row[1](floor), 4)));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
   };
 
   TX.cards.image = function (entry, number, util) { return new ImageCard(entry, number, util).node; };
