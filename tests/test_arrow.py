@@ -116,10 +116,13 @@ def test_schema_types_and_version():
         "word_ids": pa.list_(pa.int32()),
         "words": spans,
         "special": pa.list_(pa.bool_()),
+        **{name: SCHEMA.field(name).type for name in ("source", "image_size", "grid", "patch_size")},
+        **{name: SCHEMA.field(name).type for name in ("special_tokens", "preprocessing", "image")},
     }
     assert {f.name: f.type for f in SCHEMA} == expected
     nullable = {f.name for f in SCHEMA if f.nullable}
-    assert nullable == {"layer_scores", "text", "tokens", "offsets", "word_ids", "words", "special"}
+    text = {"layer_scores", "text", "tokens", "offsets", "word_ids", "words", "special"}
+    assert nullable == text | {"source", "image_size", "grid", "patch_size", "special_tokens", "preprocessing", "image"}
 
 
 def test_round_trip_of_real_explanations_is_exact(real):

@@ -5,6 +5,7 @@ __version__ = "0.1.0"  # before the imports: modules below may read it while the
 from trexplain.api import explain
 from trexplain.arrow import from_arrow, to_arrow
 from trexplain.errors import (
+    ImageError,
     InputError,
     InputTooLongError,
     MethodError,
@@ -15,10 +16,12 @@ from trexplain.errors import (
 from trexplain.explanation import Explanation
 from trexplain.methods import available_methods, get_method
 from trexplain.models import ModelAdapter, load_model
+from trexplain.models.vision import VisionAdapter
 from trexplain.study import Study, study
 
 __all__ = [
     "Explanation",
+    "ImageError",
     "InputError",
     "InputTooLongError",
     "MethodError",
@@ -27,6 +30,7 @@ __all__ = [
     "Study",
     "TargetError",
     "TrexplainError",
+    "VisionAdapter",
     "__version__",
     "available_methods",
     "explain",

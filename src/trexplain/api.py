@@ -25,15 +25,18 @@ from trexplain.methods.base import (
 )
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.images import read_images
 from trexplain.models.loading import load_model
+from trexplain.models.vision import VisionAdapter
 from trexplain.progress import shown, stage
 
 
 def explain(
-    texts: str | Sequence[str],
+    texts: str | Sequence[str] | None = None,
     model: ModelAdapter | str | PathLike[str] | None = None,
     method: str | Method | Sequence[str | Method] = DEFAULT_METHOD,
     *,
+    images: Any = None,
     target: TargetSpec = "predicted",
     batch_size: int = 16,
     truncate: bool = False,
@@ -45,8 +48,14 @@ def explain(
     With a list of methods the result is text-major, as `study` orders it: every method (in the order given)
     for the first text, then for the second, ...; give their parameters as instances (`get_method("ig", steps=32)`).
     Every argument is checked before the model loads or any work starts; a bad one is a typed error.
+    `images` (instead of texts): image files, arrays (H×W×C uint8, or floats in [0, 1]), tensors or PIL
+    images, for an image classifier (default model: the bundled `vit-demo`); see docs/vision.md.
     """
-    items = _texts(texts)
+    if images is not None and texts is not None:
+        raise InputError("give texts or images, not both")
+    items: list[Any] = _texts(texts) if images is None else read_images(images)
+    if images is not None and model is None:
+        model = "vit-demo"
     chosen = _methods(method, params)
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise InputError(f"batch_size must be a whole number of at least 1, got {short_repr(batch_size)}")
@@ -55,6 +64,9 @@ def explain(
             raise InputError(f"{option} must be True or False, got {short_repr(value)}")
     target_specs(target)  # its types, before the model loads; Targets resolves the labels after
     adapter = _adapter(model)
+    if isinstance(adapter, VisionAdapter) != (images is not None):
+        kind = "an image classifier: pass images=[...]" if images is None else "a text model: pass texts"
+        raise InputError(f"{adapter.name} is {kind}")
     targets = Targets(target, adapter)
     with shown(progress):
         runs = [_explain_one(items, adapter, m, targets, int(batch_size), truncate) for m in chosen]
@@ -114,7 +126,7 @@ def _adapter(model: object) -> ModelAdapter:
 
 
 def _explain_one(
-    texts: list[str],
+    texts: list[Any],
     adapter: ModelAdapter,
     method: Method,
     targets: Targets,
@@ -155,15 +167,16 @@ def explain_methods(
     skipped: dict[str, str] = {}
     for method in methods:
         name = method if isinstance(method, str) else method.name
+        inputs = {"images": texts} if isinstance(adapter, VisionAdapter) else {"texts": texts}
         try:
             done[name] = explain(
-                texts,
-                adapter,
-                method,
+                model=adapter,
+                method=method,
                 target=target,
                 batch_size=batch_size,
                 truncate=truncate,
                 progress=progress,
+                **inputs,
                 **(params or {}).get(name, {}),
             )
         except (TrexplainError, NotImplementedError) as exc:

@@ -58,6 +58,28 @@ LAYOUT_COLUMNS: Mapping[str, tuple[pa.Field, ...]] = {
         pa.field("words", _SPANS),  # [words][start, end] in characters
         pa.field("special", pa.list_(pa.bool_())),
     ),
+    "image": (  # `ImageLayout.to_dict`: the input image as a PNG data URL, its grid and preprocessing
+        pa.field("source", pa.string()),
+        pa.field("image_size", pa.list_(pa.int32(), 2)),
+        pa.field("grid", pa.list_(pa.int32(), 2)),
+        pa.field("patch_size", pa.list_(pa.int32(), 2)),
+        pa.field("special_tokens", pa.list_(pa.string())),
+        pa.field("special", pa.list_(pa.bool_())),
+        pa.field(
+            "preprocessing",
+            pa.struct(
+                [
+                    ("resize", pa.list_(pa.int32(), 2)),
+                    ("resample", pa.int32()),
+                    ("crop", pa.list_(pa.int32(), 2)),
+                    ("rescale", pa.float64()),
+                    ("mean", pa.list_(pa.float64())),
+                    ("std", pa.list_(pa.float64())),
+                ]
+            ),
+        ),
+        pa.field("image", pa.string()),
+    ),
 }
 
 _LAYOUT_FIELDS = {f.name: f for fields in LAYOUT_COLUMNS.values() for f in fields}

@@ -52,6 +52,8 @@ MEANINGS: Mapping[str, str] = {
     IDENTITY: "the method's identity check: what its scores must add up to, and how far they are from it",
     "seconds": "time to explain this text (its share of the batch)",
     "truncated_tokens": "tokens cut off the end of the text to fit the model",
+    "baseline": "the image an image path method starts from (black, mean colour, blur, zero or a given image)",
+    "fill": "what removed image patches were replaced by (the image's mean colour, a blurred copy, or black)",
     "steps": "gradient evaluations along the path (the most over the layers integrated)",
     "f_input": "the target logit at the input",
     "f_baseline": "the target logit at the baseline",

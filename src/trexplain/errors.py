@@ -25,3 +25,7 @@ class TargetError(TrexplainError, ValueError):
 
 class MethodError(TrexplainError, ValueError):
     """An unknown method name or invalid method parameters."""
+
+
+class ImageError(InputError):
+    """An image cannot be read or explained as given (missing file, unknown format, bad mode, shape or values)."""

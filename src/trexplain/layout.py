@@ -152,3 +152,140 @@ class TextLayout:
         if missing:
             raise InputError(f"a text record needs the fields {', '.join(missing)}; it has {', '.join(data) or 'none'}")
         return cls(**{name: data[name] for name in cls.FIELDS})
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How an image became the model's pixels: resized to `size` (H, W; None = as given) with PIL filter
+    `resample`, centre-cropped to `crop` (H, W; None = not), multiplied by `rescale` (None = not), then
+    `(x − mean) / std` per channel (None = not)."""
+
+    size: tuple[int, int] | None
+    resample: int
+    rescale: float | None
+    mean: tuple[float, ...] | None
+    std: tuple[float, ...] | None
+    crop: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("size", "crop"):
+            value = getattr(self, name)
+            set_(self, name, None if value is None else (int(value[0]), int(value[1])))
+        set_(self, "resample", int(self.resample))
+        set_(self, "rescale", None if self.rescale is None else float(self.rescale))
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            set_(self, name, None if value is None else tuple(float(v) for v in value))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "resize": None if self.size is None else list(self.size),
+            "resample": self.resample,
+            "crop": None if self.crop is None else list(self.crop),
+            "rescale": self.rescale,
+            "mean": None if self.mean is None else list(self.mean),
+            "std": None if self.std is None else list(self.std),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Preprocessing:
+        return cls(
+            data.get("resize"),
+            data.get("resample", 2),
+            data.get("rescale"),
+            data.get("mean"),
+            data.get("std"),
+            data.get("crop"),
+        )
+
+
+@register_layout
+@dataclass(frozen=True)
+class ImageLayout:
+    """An image cut into a `grid` (rows, columns) of `patch_size` (h, w) patches of the `image_size` (H, W) input,
+    after the model's special tokens (`special_tokens`, e.g. `("[CLS]",)` or `("[CLS]", "[DIST]")`).
+
+    Positions are the special tokens first, then the patches row by row; every patch is one feature. `image` is
+    the resized input before normalisation (uint8 RGB) as a PNG data URL, so views can draw the overlay;
+    `source` names the input (a file name, or `image N`)."""
+
+    kind: ClassVar[str] = "image"
+    FIELDS: ClassVar[tuple[str, ...]] = ("source", "image_size", "grid", "patch_size", "special_tokens", "image")
+
+    source: str
+    image_size: tuple[int, int]
+    grid: tuple[int, int]
+    patch_size: tuple[int, int]
+    special_tokens: tuple[str, ...]
+    preprocessing: Preprocessing
+    image: str = ""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("image_size", "grid", "patch_size"):
+            value = tuple(int(v) for v in getattr(self, name))
+            if len(value) != 2 or min(value) < 1:
+                raise InputError(f"image layout: {name} must be two positive whole numbers, got {list(value)}")
+            set_(self, name, value)
+        set_(self, "source", str(self.source))
+        set_(self, "special_tokens", tuple(str(t) for t in self.special_tokens))
+        if not isinstance(self.preprocessing, Preprocessing):
+            set_(self, "preprocessing", Preprocessing.from_dict(self.preprocessing))
+        (gh, gw), (ph, pw), (h, w) = self.grid, self.patch_size, self.image_size
+        if gh * ph > h or gw * pw > w:
+            raise InputError(f"image layout: a {gh}×{gw} grid of {ph}×{pw} patches does not fit a {h}×{w} image")
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    @property
+    def size(self) -> int:
+        return len(self.special_tokens) + self.num_patches
+
+    @property
+    def special(self) -> tuple[bool, ...]:
+        return (True,) * len(self.special_tokens) + (False,) * self.num_patches
+
+    @property
+    def feature_ids(self) -> tuple[int, ...]:
+        return (-1,) * len(self.special_tokens) + tuple(range(self.num_patches))
+
+    @property
+    def num_features(self) -> int:
+        return self.num_patches
+
+    def feature_labels(self) -> list[str]:
+        """`patch (row, column)` of every patch, row by row."""
+        return [f"patch ({r}, {c})" for r in range(self.grid[0]) for c in range(self.grid[1])]
+
+    def position_labels(self) -> list[str]:
+        return [*self.special_tokens, *self.feature_labels()]
+
+    def patch_grid(self, position_scores: Any) -> np.ndarray:
+        """Scores of the patch positions of one row [positions] as the [rows, columns] grid."""
+        values = np.asarray(position_scores, dtype=np.float64)
+        return values[..., len(self.special_tokens) :].reshape(*values.shape[:-1], *self.grid)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layout": self.kind,
+            "source": self.source,
+            "image_size": list(self.image_size),
+            "grid": list(self.grid),
+            "patch_size": list(self.patch_size),
+            "special_tokens": list(self.special_tokens),
+            "special": list(self.special),
+            "preprocessing": self.preprocessing.to_dict(),
+            "image": self.image,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImageLayout:
+        missing = [name for name in (*cls.FIELDS, "preprocessing") if name not in data]
+        if missing:
+            raise InputError(
+                f"an image record needs the fields {', '.join(missing)}; it has {', '.join(data) or 'none'}"
+            )
+        return cls(**{name: data[name] for name in (*cls.FIELDS, "preprocessing")})

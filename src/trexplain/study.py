@@ -13,12 +13,16 @@ from typing import Any
 
 from trexplain.api import explain_methods
 from trexplain.errors import InputError
+from trexplain.evaluate.patches import rank_image_explanations
 from trexplain.evaluate.sanity import SanityResult, model_randomization, sanity_cost
 from trexplain.evaluate.table import RANDOM, FaithfulnessTable, default_methods, rank_explanations, text_limit
 from trexplain.explanation import SCHEMA_VERSION, Explanation
 from trexplain.methods.base import DEFAULT_METHOD, TargetSpec, available_methods
+from trexplain.methods.coalitions import image_fill
+from trexplain.models.images import read_images
 from trexplain.models.loading import load_model
 from trexplain.models.protocol import Adapter
+from trexplain.models.vision import VisionAdapter
 from trexplain.perturb import Level, Strategy
 from trexplain.progress import note, stage
 from trexplain.records import Entries, text_record
@@ -108,9 +112,18 @@ def study(
     (default: each method, or when evaluating with default methods, each ranked one) on the first
     `sanity_texts` inputs (default all), cascading or, with `independent`, one part at a time; its cost in
     explanation passes is announced first (`trexplain.progress.note`).
+
+    With an image classifier (`VisionAdapter`), `inputs` are images (files, arrays, tensors, PIL images) and
+    evaluation runs on patches (`evaluate.patches`), removed patches filled as `strategy` says (`delete`, the
+    default, is the mean colour; or `mean`, `blur`, `black`).
     """
     adapter = model if isinstance(model, Adapter) else load_model(model)
-    texts = [inputs] if isinstance(inputs, str) else list(inputs)
+    vision = isinstance(adapter, VisionAdapter)
+    if vision:  # images: files, arrays, tensors or PIL images, read once here; the fill checked before any work
+        texts: list[Any] = read_images(inputs)
+        image_fill(strategy)
+    else:
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
     if not texts and not external:
         raise InputError("no text given; pass at least one text")
     if (independent or sanity_methods) and not sanity:
@@ -143,16 +156,27 @@ def study(
     result = Study(adapter.name, ran, target, per_input, params, skipped=skipped, external=list(external))
     if evaluate:
         with stage(f"evaluating {len(result.explanations) + len(external)} explanations (and a random floor)"):
-            result.table = rank_explanations(
-                adapter,
-                [*result.explanations, *external],
-                target=target,
-                strategy=strategy,
-                level=level,
-                seed=seed,
-                eval_batch_size=eval_batch_size,
-                skipped=skipped,
-            )
+            if vision:
+                result.table = rank_image_explanations(
+                    adapter,
+                    [*result.explanations, *external],
+                    target=target,
+                    fill=image_fill(strategy),
+                    seed=seed,
+                    eval_batch_size=eval_batch_size,
+                    skipped=skipped,
+                )
+            else:
+                result.table = rank_explanations(
+                    adapter,
+                    [*result.explanations, *external],
+                    target=target,
+                    strategy=strategy,
+                    level=level,
+                    seed=seed,
+                    eval_batch_size=eval_batch_size,
+                    skipped=skipped,
+                )
     if sanity and texts:
         checked = list(dict.fromkeys(ran))
         if sanity_methods is not None:

@@ -134,6 +134,32 @@ def read_inputs(texts: list[str] | None, input_file: Path | None, text_column: s
     return [check_text(text, f"text argument {i + 1}") for i, text in enumerate(texts)]
 
 
+ImageOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--image", help="An image file to explain (repeatable); --input may also name a folder of images."),
+]
+
+
+def image_inputs(images: list[Path] | None, input_file: Path | None, texts: list[str] | None) -> list[Path] | None:
+    """The image files to work on (`--image` files, or every image in an `--input` folder), or None for texts."""
+    from trexplain.models.images import image_files
+
+    if input_file is not None and input_file.is_dir():
+        if images:
+            raise InputError("give --image files or an --input folder of images, not both")
+        images = image_files(input_file)
+    if images and texts:
+        raise InputError("give texts or --image files, not both")
+    if images and input_file is not None and not input_file.is_dir():
+        raise InputError("--input FILE holds texts; give images with --image or an --input folder")
+    return list(images) if images else None
+
+
+def image_model(model: str, images: list[Path] | None) -> str:
+    """The model to load: the bundled image demo when images come with the (text) default."""
+    return "vit-demo" if images and model == "demo" else model
+
+
 def check_outputs(
     outputs: Mapping[str, Path | None], inputs: Sequence[Path | None] = (), folders: Sequence[str] = ()
 ) -> None:

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from trexplain.cli.common import (
     Command,
+    ImageOpt,
     InputOpt,
     MissingWeightsOpt,
     ModelOpt,
@@ -26,6 +27,8 @@ from trexplain.cli.common import (
     check_outputs,
     flag,
     guarded,
+    image_inputs,
+    image_model,
     parse_params,
     parse_target,
     read_inputs,
@@ -39,7 +42,10 @@ MethodOpt = Annotated[
     list[str] | None,
     typer.Option("--method", help="Method name (repeatable); default: every registered method cheap enough."),
 ]
-StrategyOpt = Annotated[str, typer.Option(help="How words are removed: delete, mask, unk or pad.")]
+StrategyOpt = Annotated[
+    str,
+    typer.Option(help="How words are removed: delete, mask, unk or pad; image patches: mean (= delete), blur, black."),
+]
 LevelOpt = Annotated[str, typer.Option(help="Remove whole words (word) or single subword tokens (token).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the random-scores floor (and the sanity check).")]
 JsonOpt = Annotated[bool, flag("--json", "Print the JSON result to stdout.")]
@@ -49,6 +55,7 @@ JsonOpt = Annotated[bool, flag("--json", "Print the JSON result to stdout.")]
 def evaluate(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain and evaluate.")] = None,
     input_file: InputOpt = None,
+    image: ImageOpt = None,
     text_column: TextColumnOpt = None,
     model: ModelOpt = "demo",
     method: MethodOpt = None,
@@ -79,7 +86,11 @@ def evaluate(
         from trexplain.models.loading import load_model
         from trexplain.study import study
 
-        items = read_inputs(texts, input_file, text_column) if (texts or input_file or not scores) else []
+        images = image_inputs(image, input_file, texts)
+        if images and scores:
+            raise InputError("--scores reads text explanations; evaluate images with --image alone")
+        model = image_model(model, images)
+        items = images or (read_inputs(texts, input_file, text_column) if (texts or input_file or not scores) else [])
         params = parse_params(param or [])
         names = list(method or [])
         if params and not names:

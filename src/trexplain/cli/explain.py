@@ -14,6 +14,7 @@ from trexplain.cli.common import (
     STDOUT,
     BatchSizeOpt,
     Command,
+    ImageOpt,
     InputOpt,
     MethodsOpt,
     MissingWeightsOpt,
@@ -29,6 +30,8 @@ from trexplain.cli.common import (
     check_outputs,
     flag,
     guarded,
+    image_inputs,
+    image_model,
     parse_params,
     parse_target,
     read_inputs,
@@ -42,6 +45,7 @@ from trexplain.methods.base import DEFAULT_METHOD
 def explain(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
     input_file: InputOpt = None,
+    image: ImageOpt = None,
     text_column: TextColumnOpt = None,
     model: ModelOpt = "demo",
     method: MethodsOpt = None,
@@ -58,7 +62,7 @@ def explain(
     allow_missing_weights: MissingWeightsOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Explain why the model predicts what it does for each text."""
+    """Explain why the model predicts what it does for each text (or image, with --image)."""
     with guarded(quiet):
         from trexplain.io import atomic_file, write_text
         from trexplain.models.loading import load_model
@@ -67,8 +71,10 @@ def explain(
         to_stdout = jsonl == STDOUT
         if as_json and to_stdout:
             raise InputError("--json and --jsonl - both write to stdout; choose one")
-        check_outputs({"--jsonl": None if to_stdout else jsonl, "--html": html_out}, [input_file])
-        items = read_inputs(texts, input_file, text_column)
+        images = image_inputs(image, input_file, texts)
+        check_outputs({"--jsonl": None if to_stdout else jsonl, "--html": html_out}, [input_file, *(images or [])])
+        items = images or read_inputs(texts, input_file, text_column)
+        model = image_model(model, images)
         params = parse_params(param or [])
         names = list(method or [DEFAULT_METHOD])
         check_methods(names, params)
@@ -94,7 +100,7 @@ def explain(
             from trexplain.viz.html import page
 
             write_text(html_out, page(result.explanations, title=f"trexplain · {adapter.name}"), what="--html")
-            written(html_out, len(records), "texts")
+            written(html_out, len(records), "images" if images else "texts")
         if as_json:
             sys.stdout.write(json.dumps(records if len(records) > 1 else records[0], indent=2) + "\n")
         elif not jsonl and not html_out:

@@ -10,6 +10,7 @@ import typer
 from trexplain.cli.common import (
     BatchSizeOpt,
     Command,
+    ImageOpt,
     InputOpt,
     MethodsOpt,
     MissingWeightsOpt,
@@ -25,12 +26,15 @@ from trexplain.cli.common import (
     check_outputs,
     flag,
     guarded,
+    image_inputs,
+    image_model,
     parse_params,
     parse_target,
     read_inputs,
     say,
     written,
 )
+from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD
 
 
@@ -38,6 +42,7 @@ from trexplain.methods.base import DEFAULT_METHOD
 def report(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
     input_file: InputOpt = None,
+    image: ImageOpt = None,
     text_column: TextColumnOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     model: ModelOpt = "demo",
@@ -65,12 +70,34 @@ def report(
         from trexplain.models.loading import load_model
         from trexplain.report.run import make_report, write_report
 
-        check_outputs({"--out": out, "--png": png, "--svg": svg}, [input_file], folders=("--png", "--svg"))
-        items = read_inputs(texts, input_file, text_column)
+        images = image_inputs(image, input_file, texts)
+        check_outputs(
+            {"--out": out, "--png": png, "--svg": svg}, [input_file, *(images or [])], folders=("--png", "--svg")
+        )
+        if images and (png or svg):
+            raise InputError("--png/--svg write the figures of text reports; drop them for --image reports")
+        items = images or read_inputs(texts, input_file, text_column)
+        model = image_model(model, images)
         names = method or [DEFAULT_METHOD]
         params = parse_params(param or [])
         check_methods(names, params)
         adapter = load_model(model, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
+        if images:
+            from trexplain.report.images import make_image_report
+
+            payload = make_image_report(
+                images,
+                adapter,
+                names,
+                target=parse_target(target),
+                params=params,
+                evaluate=evaluate,
+                sanity=sanity,
+                batch_size=batch_size,
+                title=title,
+            )
+            written(write_report(payload, out), len(images), "images")
+            return
         payload = make_report(
             items,
             adapter,

@@ -8,11 +8,21 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trexplain.errors import MethodError
+from trexplain.errors import InputError, MethodError
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.vision import is_image_batch
 
 BASELINES: tuple[str, ...] = ("pad", "mask", "zero")
+IMAGE_BASELINES: tuple[str, ...] = ("black", "mean", "blur", "zero")
+IMAGE_DEFAULT = "black"  # what the shared default `pad` means for an image
+
+
+def image_baseline_name(baseline: str | Tensor) -> str:
+    """The image baseline a path method's `baseline` parameter names: `pad` (the default) is black."""
+    if isinstance(baseline, Tensor):
+        return f"tensor{list(baseline.shape)}"
+    return IMAGE_DEFAULT if baseline == "pad" else str(baseline)
 
 
 def baseline_embeddings(adapter: ModelAdapter, batch: Batch, baseline: str | Tensor) -> Tensor:
@@ -24,6 +34,8 @@ def baseline_embeddings(adapter: ModelAdapter, batch: Batch, baseline: str | Ten
     A tensor is the baseline's embedding output itself, used as given except at padding.
     """
     inputs, movable = batch.inputs, batch.maskable
+    if is_image_batch(batch):
+        return _image_baseline(adapter, batch, baseline)
     if isinstance(baseline, Tensor):
         return _tensor_baseline(adapter, batch, baseline)
     if baseline == "zero":
@@ -57,3 +69,26 @@ def _tensor_baseline(adapter: ModelAdapter, batch: Batch, baseline: Tensor) -> T
         )
     padding = ~batch.inputs.attention_mask.bool().unsqueeze(-1)
     return torch.where(padding, real, baseline.to(real))
+
+
+def _image_baseline(adapter: ModelAdapter, batch: Batch, baseline: str | Tensor) -> Tensor:
+    """Embedding output of an image baseline: a black, mean-colour or blurred image, or a given image (a file,
+    an array or an image tensor; made in pixel space, then normalised as the inputs), so the special tokens
+    and position embeddings stay those of the input; `zero` zeroes the patch embeddings; a tensor of the
+    embedding output's shape is used as given."""
+    from trexplain.models import images
+
+    if isinstance(baseline, Tensor) and baseline.shape[-2:] == adapter.embed(batch.inputs).shape[-2:]:
+        return _tensor_baseline(adapter, batch, baseline)
+    name = IMAGE_DEFAULT if isinstance(baseline, str) and baseline == "pad" else baseline
+    if isinstance(name, str) and name == "zero":
+        return adapter.embed(batch.inputs) * (~batch.maskable).unsqueeze(-1)
+    if isinstance(name, str) and name == "mask":
+        raise MethodError(f"images have no mask token; use baseline {', '.join(IMAGE_BASELINES)} or an image file")
+    try:
+        pixels = images.baseline_pixels(batch.inputs.pixel_values, name, adapter.preprocessing)
+    except InputError as exc:
+        raise MethodError(
+            f"baseline {name!r} for images: {exc}; use {', '.join(IMAGE_BASELINES)}, an image file or an array"
+        ) from exc
+    return adapter.embed(batch.inputs.with_pixels(pixels))

@@ -14,11 +14,12 @@ from torch import Tensor
 from trexplain.diagnostics import LAYER_TARGET, TARGET, Diagnostics, Identity
 from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
-from trexplain.methods.baselines import baseline_embeddings
+from trexplain.methods.baselines import baseline_embeddings, image_baseline_name
 from trexplain.methods.paths import EMBEDDING, TOKEN_BUDGET, Endpoints, completeness, endpoints, integrate_paths
 from trexplain.methods.quadrature import Rule, nodes
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.vision import is_image_batch
 
 
 @dataclass
@@ -94,6 +95,9 @@ class _PathMethod(Method):
         if shared is not None:
             scores[shared] = scores[EMBEDDING]
         diagnostics = [{"steps": int(used[:, i].max())} for i in range(len(batch))]
+        if is_image_batch(batch):
+            for entry in diagnostics:
+                entry["baseline"] = image_baseline_name(self.baseline)
         return scores, ends, chosen, diagnostics
 
     def _max_rows(self, batch: Batch) -> int:

@@ -1,7 +1,8 @@
 """Occlusion, LIME and KernelSHAP: explain by removing words (or tokens) and watching the output move.
 
 Shared by all three: features are words (all subwords move together) or tokens, special tokens never move;
-removal uses `perturb.remove` (`delete` by default, or `mask`, `unk`, `pad`); the explained quantity is the
+removal uses `perturb.remove` (`delete` by default, or `mask`, `unk`, `pad`; image patches are filled with the
+mean colour (`delete`, the default, or `mean`), a blurred copy (`blur`) or black); the explained quantity is the
 target logit (default) or probability. All perturbed inputs of all texts run in one pooled, length-sorted
 set of batches, and every target class is read from the same forwards. A feature's score is divided
 equally among its tokens, so word sums (`Explanation.word_scores`) equal the feature scores.
@@ -19,11 +20,13 @@ from torch import Tensor
 from trexplain.diagnostics import TARGET, Diagnostics, Identity
 from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
-from trexplain.methods.coalitions import coalition_logits, select_outputs, spread
+from trexplain.methods.coalitions import coalition_logits, image_fill, select_outputs, spread
 from trexplain.methods.samplers import cosine_distance_to_full, lime_coalitions, shapley_coalitions
 from trexplain.methods.solvers import constrained_wls, weighted_ridge
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.images import FILLS, Fill
+from trexplain.models.vision import is_image_batch
 from trexplain.perturb import STRATEGIES, Level, Strategy, features
 
 Output = Literal["logit", "probability"]
@@ -39,15 +42,18 @@ class _Perturbation(Method):
     """Common parameters and the shared pipeline; subclasses choose coalitions and fit scores to outputs."""
 
     level: Level = "word"
-    strategy: Strategy = "delete"
+    strategy: Strategy | Fill = "delete"
     output: Output = "logit"
     batch_size: int = 64
 
     def __post_init__(self) -> None:
         if self.level not in ("word", "token"):
             raise MethodError(f"unknown level {self.level!r}; use 'word' or 'token'")
-        if self.strategy not in STRATEGIES:
-            raise MethodError(f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
+        if self.strategy not in (*STRATEGIES, *FILLS):
+            raise MethodError(
+                f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)} (texts) or "
+                f"{', '.join(FILLS)} (image patches)"
+            )
         if self.output not in ("logit", "probability"):
             raise MethodError(f"unknown output {self.output!r}; use 'logit' or 'probability'")
         if self.batch_size < 1:
@@ -75,11 +81,12 @@ class _Perturbation(Method):
         chosen = targets(full)
         scores = full.new_zeros(len(batch), chosen.shape[1], batch.inputs.input_ids.shape[1])
         diagnostics = []
+        fill = {"fill": image_fill(self.strategy)} if is_image_batch(batch) else {}
         for row, ((coalitions, weights, info), rows) in enumerate(zip(designs, logits, strict=True)):
             values, fitted = self.fit(coalitions, weights, select_outputs(rows, chosen[row], self.output))
             n = batch.lengths[row]
             scores[row, :, :n] = spread(values, feats[row]).to(scores)
-            values = {"n_features": feats[row].shape[0], "forwards": forwards[row], **info, **fitted}
+            values = {"n_features": feats[row].shape[0], "forwards": forwards[row], **fill, **info, **fitted}
             diagnostics.append(Diagnostics(values, dict.fromkeys(fitted, TARGET), self.identity_check(fitted)))
         return Attribution(scores, full, chosen, diagnostics=diagnostics)
 

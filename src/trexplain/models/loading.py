@@ -44,12 +44,25 @@ def load_model(
     trust_remote_code: bool = False,
     device: str | torch.device = "cpu",
 ) -> ModelAdapter:
-    """A `ModelAdapter` for `source`: None or "demo" for the bundled model, else a local folder.
+    """A `ModelAdapter` for `source`: None or "demo" for the bundled model, else a local folder; "vit-demo" and
+    ViT/DeiT folders give a `VisionAdapter` (`models.vision`, docs/vision.md).
 
     Pickle weights (`pytorch_model.bin`) can execute code when loaded, so they are refused unless
     `allow_pickle=True`. Weights missing from the checkpoint, left over in it or of another shape are a
     `ModelLoadError` unless `allow_missing_weights=True`, which warns instead. `trust_remote_code` stays off.
     """
+    from trexplain.models.vision import VIT_DEMO_NAMES, load_vision_model, vision_folder  # image classifiers
+
+    if (folder := vision_folder(source)) is not None:
+        name = str(source) if str(source) in VIT_DEMO_NAMES else None
+        return load_vision_model(
+            folder,
+            allow_pickle=allow_pickle,
+            allow_missing_weights=allow_missing_weights,
+            trust_remote_code=trust_remote_code,
+            device=device,
+            name=name,
+        )
     if source is None or str(source) in DEMO_NAMES:
         model, tokenizer = build_demo_model()
         card = (DEMO_DIR / "MODEL_CARD.md").read_text() if (DEMO_DIR / "MODEL_CARD.md").is_file() else None

@@ -137,7 +137,12 @@ def _number(score: float, signed: bool) -> str:
 
 def render_all(explanations: Sequence[Explanation], aggregate: Aggregate = "sum") -> Group:
     """Every target of every explanation, text by text on one bar scale; a text explained by several methods
-    gets a words × methods table per target instead of one bar table per method."""
+    gets a words × methods table per target instead of one bar table per method. Image explanations are drawn
+    as patch grids (`viz.patch_grid`)."""
+    if explanations and explanations[0].layout.kind == "image":
+        from trexplain.viz.patch_grid import render_images
+
+        return render_images(explanations)
     parts: list[Any] = []
     for _, group in itertools.groupby(explanations, key=lambda e: e.text):
         same_text = list(group)
@@ -243,10 +248,12 @@ def metric_table(table: Mapping[str, Any]) -> Table:
         notes.append(
             "other classes: those the model did not predict, ranked apart; the verdict is about the predicted class"
         )
+    images = table["level"] == "patch"  # image explanations (`evaluate.patches`): patches filled, not removed
+    inputs, removal = ("image(s)", "fill ") if images else ("text(s)", "")
     out = Table(
         title=Text(
-            f"{visible(table['model'])} · {table['texts']} text(s) · target {visible(table['target'])} · "
-            f"{visible(table['strategy'])} {visible(table['level'])}s"
+            f"{visible(table['model'])} · {table['texts']} {inputs} · target {visible(table['target'])} · "
+            f"{removal}{visible(table['strategy'])} {visible(table['level'])}{'es' if images else 's'}"
         ),
         title_justify="left",
         caption=Text("\n".join(notes), style="dim"),
@@ -318,6 +325,10 @@ def sanity_line(check: Mapping[str, Any]) -> Text:
 def evaluation_view(table: Mapping[str, Any], sanity: Sequence[Mapping[str, Any]] = ()) -> Group:
     """The metric table, the methods left out, the sanity lines and the verdict."""
     parts: list[Any] = [metric_table(table)]
+    if table.get("level") == "patch":  # image explanations: their deletion/insertion and Chefer AUCs too
+        from trexplain.viz.patch_grid import patch_curves_table
+
+        parts.append(patch_curves_table(table))
     parts += [
         Text(f"skipped {visible(name)}: {visible(reason)}", style="dim")
         for name, reason in table.get("skipped", {}).items()
