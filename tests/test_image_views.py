@@ -5,15 +5,15 @@ in the shape `trexplain.records.text_record` gives an image layout, so the card 
 
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 import pytest
 
 from trexplain.errors import InputError
 from trexplain.viz import image as views
 from trexplain.viz.html import render
+
+pytest.importorskip("PIL.Image", reason="image records carry a PNG: pip install pillow")
+from trexplain.models.images import data_url
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
@@ -43,7 +43,7 @@ def image_entry(explanations: list[dict], labels: list[str], special: list[str])
     return {
         "schema_version": 2,
         "layout": "image",
-        "image": views.png_data_url(digit()),
+        "image": data_url(digit()),
         "grid": list(GRID),
         "image_size": list(SIZE),
         "patch_size": [4, 4],
@@ -155,17 +155,6 @@ def test_split_scores_special_first_then_row_major():
         views.split_scores(np.arange(5.0), (2, 3))
 
 
-def test_png_round_trip():
-    image = pytest.importorskip("PIL.Image", reason="Pillow is not installed")
-    img = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    url = views.png_data_url(img)
-    assert url.startswith("data:image/png;base64,")
-    decoded = np.asarray(image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
-    np.testing.assert_array_equal(decoded, img)
-    with pytest.raises(InputError, match="uint8 RGB"):
-        views.png_bytes(img.astype(np.float32))
-
-
 # ------------------------------------------------------------------ matplotlib overlay
 
 
@@ -221,8 +210,31 @@ def test_save_overlay_png_svg_and_notebook(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.SVG", "map.png"]  # no temporaries left
     shown = views.Overlay(digit(), grid, title="notebook")
     assert shown._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shown.save(tmp_path / "nb.png").is_file()
     with pytest.raises(InputError, match="alpha"):
         views.overlay_figure(digit(), grid, alpha=2)
+
+
+def test_overlay_of_a_vit_explanation(tmp_path):
+    """`overlay(explanation)`: the explanation's own image and patch grid, its class, its method's signedness."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed: pip install 'trexplain[figures]'")
+    from trexplain import explain
+    from trexplain.explanation import Explanation
+    from trexplain.models import digits
+    from trexplain.models.images import decode_data_url
+
+    image = digits.upsample(digits.load_digits_data()[0][:1])[0]
+    lrp, rollout = explain(images=[image], model="vit-demo", method=["cp-lrp", "rollout"], target="all")
+    shown = views.overlay(lrp, target="0")
+    np.testing.assert_array_equal(shown.image, decode_data_url(lrp.layout.image))
+    np.testing.assert_array_equal(shown.patch_scores, lrp.layout.patch_grid(lrp.scores[0]))
+    assert shown.options == {"signed": True, "title": "cp-lrp → 0"}
+    assert views.overlay(rollout, target=3).options["signed"] is False
+    assert views.save_overlay(tmp_path / "lrp.svg", shown.image, shown.patch_scores).stat().st_size > 0
+    with pytest.raises(InputError, match="not explained"):
+        views.overlay(explain(images=[image], model="vit-demo", method="saliency")[0], target="7")
+    restored = Explanation.from_dict(lrp.to_dict())  # a saved record draws the same
+    np.testing.assert_array_equal(views.overlay(restored, target="0").patch_scores, shown.patch_scores)
 
 
 # ------------------------------------------------------------------ the report card in Chromium
@@ -352,4 +364,30 @@ def test_target_form_entry_draws(chromium, tmp_path):
     tab.page.wait_for_selector(".tx-image-canvas[data-drawn=image]", timeout=10_000)
     assert np.allclose(_canvas_pixel(tab.page, 1, 4), [round(255 * 0.4 + 0.6 * c) for c in (22, 163, 74)], atol=2)
     assert tab.page.locator(".tx-image-card .tx-class").all_text_contents() == ["one"]
+    assert tab.errors == []
+
+
+def test_real_image_report_draws(chromium, tmp_path):
+    """A report of the demo ViT (`report.images.make_image_report`, evaluated) draws as image cards."""
+    from tests.test_browser import ARTIFACTS, Tab
+    from trexplain.models import digits, load_model
+    from trexplain.report.images import make_image_report
+
+    held, _ = digits.held_out()
+    adapter = load_model("vit-demo")
+    data = make_image_report([held[0], held[1]], adapter, ["cp-lrp", "rollout"], evaluate=True, target="all")
+    path = tmp_path / "report.html"
+    path.write_text(render(data), encoding="utf-8")
+    tab = Tab(chromium, viewport=(1000, 900))
+    tab.open(path)
+    tab.page.wait_for_selector(".tx-image-canvas[data-drawn=image] >> nth=1", timeout=10_000)
+    cards = tab.page.locator(".tx-image-card")
+    assert cards.count() == 2
+    first = cards.nth(0)
+    assert first.locator(".tx-class").count() == 10  # target="all": one button per digit
+    assert first.locator(".tx-image-layer").count() == 3  # cp-lrp keeps a patch map per block
+    assert first.locator(".tx-image-curves tr").count() == 6  # the predicted class was evaluated
+    assert first.locator(".tx-image-specials .tx-chip").text_content().startswith("[CLS] ")
+    ARTIFACTS.mkdir(exist_ok=True)
+    first.screenshot(path=str(ARTIFACTS / "image_report.png"))
     assert tab.errors == []

@@ -1,18 +1,17 @@
 """Image views: per-patch scores as a per-pixel map, overlaid on the image with a signed colour bar.
 
-`upsample` and `png_bytes`/`png_data_url` need numpy only (the report embeds the input image as a PNG data
-URL); the figures need matplotlib (the `figures` extra). Signed scores use one diverging scale centred at 0 with
-symmetric limits (green supports the class, red opposes it, as everywhere in trexplain), transparent at 0 so the
-image shows through where a patch scores nothing; unsigned scores (attention, rollout) use purple from 0.
+`upsample` and `split_scores` need numpy only; the figures need matplotlib (the `figures` extra). `overlay`
+draws an image explanation (its layout carries the resized input as a PNG data URL) for one of its classes.
+Signed scores use one diverging scale centred at 0 with symmetric limits (green supports the class, red opposes
+it, as everywhere in trexplain), transparent at 0 so the image shows through where a patch scores nothing;
+unsigned scores (attention, rollout) use purple from 0.
 """
 
 from __future__ import annotations
 
-import base64
 import io
-import struct
-import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,24 +69,6 @@ def _image(image: np.ndarray) -> np.ndarray:
     if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
         raise InputError(f"expected a uint8 RGB image [H, W, 3], got {image.dtype} {image.shape}")
     return image
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """A uint8 RGB image [H, W, 3] (or grey [H, W]) as PNG bytes, with numpy and zlib only."""
-    image = _image(image)
-    height, width = image.shape[:2]
-    raw = b"".join(b"\x00" + image[y].tobytes() for y in range(height))
-
-    def chunk(tag: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-
-
-def png_data_url(image: np.ndarray) -> str:
-    """The image as a `data:image/png;base64,…` URL, as the report embeds an image entry's input."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
 
 
 def colour_map(signed: bool = True):
@@ -155,6 +136,30 @@ def save_overlay(path: str | Path, image: np.ndarray, patch_scores: np.ndarray, 
     finally:
         _pyplot().close(fig)
     return path
+
+
+def overlay(explanation: Any, target: int | str | None = None, **options: Any) -> Overlay:
+    """The `Overlay` of an image explanation for one of its classes (default: the first explained, normally the
+    predicted one): its input image, its patch grid, signed or not as its method is, titled method → class."""
+    from trexplain.layout import ImageLayout
+    from trexplain.methods import available_methods
+    from trexplain.models.images import decode_data_url
+
+    layout = explanation.layout
+    if not isinstance(layout, ImageLayout):
+        raise InputError(f"an overlay draws image explanations; this {explanation.method} one is of a {layout.kind}")
+    targets = list(explanation.targets)
+    wanted = targets[0] if target is None else target
+    if isinstance(wanted, str):
+        wanted = explanation.labels.index(wanted) if wanted in explanation.labels else wanted
+    if wanted not in targets:
+        names = ", ".join(explanation.labels[t] for t in targets)
+        raise InputError(f"class {target!r} was not explained here; this explanation has {names}")
+    k = targets.index(wanted)
+    method = available_methods().get(explanation.method)
+    options.setdefault("signed", bool(getattr(method, "signed", True)))
+    options.setdefault("title", f"{explanation.method} → {explanation.labels[wanted]}")
+    return Overlay(decode_data_url(layout.image), layout.patch_grid(explanation.scores[k]), **options)
 
 
 class Overlay:
