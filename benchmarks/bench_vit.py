@@ -4,7 +4,8 @@ insertion AUC, Chefer et al.'s positive/negative perturbation AUCs) with the ran
 
 Run: `python -m benchmarks.bench_vit [--images 200] [--timing-images 40] [--fill mean] [--out FILE.json]`.
 Timings are medians over `--timing-images` digits explained one at a time (`trexplain.explain`, preprocessing
-included, as it is in the reference passes); faithfulness uses all `--images` digits, explained in batches and
+included, as it is in the reference passes), every method and reference called in turn on each digit;
+faithfulness uses all `--images` digits, explained in batches and
 evaluated by `trexplain.evaluate.patches.rank_image_explanations` (predicted class, patches filled with `--fill`).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -19,15 +21,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import median_ms
 from trexplain import explain
 from trexplain.evaluate.patches import rank_image_explanations
 from trexplain.methods import available_methods
 from trexplain.models import digits, load_model
 
 
-def reference_ms(adapter, images: list[np.ndarray]) -> tuple[float, float]:
-    """Median ms of one image's forward, and of its forward+backward to the predicted logit's embeddings."""
+def timings(adapter, images: list[np.ndarray], methods: list[str], warmup: int = 2) -> list[dict[str, Any]]:
+    """Median ms per explanation (one image at a time) of each method, with its ratios to a forward and a
+    forward+backward to the predicted logit's embeddings (preprocessing included in all). The calls are
+    interleaved image by image, so that a shared machine's changing load falls on every method alike."""
 
     def forward(image: np.ndarray) -> None:
         batch = adapter.encode([image])
@@ -40,23 +43,26 @@ def reference_ms(adapter, images: list[np.ndarray]) -> tuple[float, float]:
         logits = adapter.forward(batch.inputs, embeddings=embeddings).logits
         torch.autograd.grad(logits[0, logits[0].argmax()], embeddings)
 
-    return median_ms(forward, images), median_ms(forward_backward, images)
-
-
-def timings(adapter, images: list[np.ndarray], methods: list[str]) -> list[dict[str, Any]]:
-    """ms per explanation (one image at a time) of each method, with its ratios to forward and forward+backward."""
-    fwd, fwd_bwd = reference_ms(adapter, images)
-    rows = [{"method": "forward", "ms": fwd}, {"method": "forward+backward", "ms": fwd_bwd}]
+    calls = {"forward": forward, "forward+backward": forward_backward}
     for name in methods:
-
-        def call(image: np.ndarray, name: str = name) -> None:
-            explain(images=[image], model=adapter, method=name)
-
-        rows.append({"method": name, "ms": median_ms(call, images)})
-    for row in rows:
-        row["x_forward"] = row["ms"] / fwd
-        row["x_fwd_bwd"] = row["ms"] / fwd_bwd
-    return rows
+        calls[name] = lambda image, name=name: explain(images=[image], model=adapter, method=name)
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for i, image in enumerate(images[:warmup] + images):
+        for name, call in calls.items():
+            began = time.perf_counter()
+            call(image)
+            if i >= warmup:
+                times[name].append((time.perf_counter() - began) * 1000)
+    fwd, fwd_bwd = statistics.median(times["forward"]), statistics.median(times["forward+backward"])
+    return [
+        {
+            "method": name,
+            "ms": statistics.median(t),
+            "x_forward": statistics.median(t) / fwd,
+            "x_fwd_bwd": statistics.median(t) / fwd_bwd,
+        }
+        for name, t in times.items()
+    ]
 
 
 def faithfulness(adapter, images: list[np.ndarray], methods: list[str], fill: str) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def write_samples(folder: Path, images: np.ndarray, labels: np.ndarray, test: np
     for k, label in enumerate(digits.LABELS):
         row = int(np.flatnonzero((labels == k) & (pred == k))[0])
         name = f"digit-{label}.png"
-        Image.fromarray(digits.upsample(images[row : row + 1])[0], mode="RGB").save(folder / name, optimize=True)
+        Image.fromarray(digits.upsample(images[row : row + 1])[0]).save(folder / name, optimize=True)
         chosen[name] = {"label": label, "dataset_index": int(test[row])}
     (folder / "labels.json").write_text(json.dumps({n: c["label"] for n, c in chosen.items()}, indent=1) + "\n")
     return chosen
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         card = model_card(args, stats, (len(train_idx), len(test_idx)), samples, seconds)
         (built / "README.md").write_text(card, encoding="utf-8")
         (built / "NOTICE").write_text(NOTICE, encoding="utf-8")
-        extra = sorted(p.name for p in built.iterdir() if p.name not in CONTENTS)
+        extra = sorted(p.name for p in built.iterdir() if p.name not in CONTENTS)  # e.g. generation_config.json
         for name in extra:
             (built / name).unlink()
     digest = hashlib.sha256((args.out / "model.safetensors").read_bytes()).hexdigest()[:16]

@@ -147,14 +147,6 @@ def test_upsample_nearest_and_bilinear():
         views.upsample(np.zeros(4), (4, 4))
 
 
-def test_split_scores_special_first_then_row_major():
-    special, grid = views.split_scores(np.arange(1 + 6.0), (2, 3))
-    np.testing.assert_array_equal(special, [0.0])
-    np.testing.assert_array_equal(grid, [[1, 2, 3], [4, 5, 6]])
-    with pytest.raises(InputError, match="patch grid"):
-        views.split_scores(np.arange(5.0), (2, 3))
-
-
 # ------------------------------------------------------------------ matplotlib overlay
 
 

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from trexplain.models import digits
+from trexplain.models.vision import VIT_DEMO_DIR
 
 pytest.importorskip("sklearn", reason="the digits data ship with scikit-learn: pip install scikit-learn")
-FOLDER = digits.VIT_DEMO_DIR
+FOLDER = VIT_DEMO_DIR
 SAMPLES = FOLDER / "samples"
 
 

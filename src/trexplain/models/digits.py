@@ -10,13 +10,10 @@ preprocessing needs numpy only.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from trexplain.errors import ModelLoadError
 
-VIT_DEMO_DIR = Path(__file__).resolve().parent / "vit_demo"
 LABELS = tuple(str(d) for d in range(10))
 SOURCE_SIZE = 8  # the digits' own side in pixels
 LEVELS = 16  # grey levels 0 … 16 (16 = full ink)

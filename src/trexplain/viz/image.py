@@ -1,6 +1,6 @@
 """Image views: per-patch scores as a per-pixel map, overlaid on the image with a signed colour bar.
 
-`upsample` and `split_scores` need numpy only; the figures need matplotlib (the `figures` extra). `overlay`
+`upsample` needs numpy only; the figures need matplotlib (the `figures` extra). `overlay`
 draws an image explanation (its layout carries the resized input as a PNG data URL) for one of its classes.
 Signed scores use one diverging scale centred at 0 with symmetric limits (green supports the class, red opposes
 it, as everywhere in trexplain), transparent at 0 so the image shows through where a patch scores nothing;
@@ -50,16 +50,6 @@ def _axis(pixels: int, cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     position = np.clip((np.arange(pixels) + 0.5) * cells / pixels - 0.5, 0, cells - 1)
     low = np.floor(position).astype(int)
     return low, np.minimum(low + 1, cells - 1), position - low
-
-
-def split_scores(scores: np.ndarray, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """A per-position score row (special tokens first, then patches row-major) as (special [S], patches [gh, gw])."""
-    scores = np.asarray(scores, dtype=np.float64)
-    patches = int(grid[0]) * int(grid[1])
-    if scores.ndim != 1 or len(scores) < patches:
-        raise InputError(f"{scores.shape} scores cannot hold a {grid[0]} × {grid[1]} patch grid")
-    special = len(scores) - patches
-    return scores[:special], scores[special:].reshape(int(grid[0]), int(grid[1]))
 
 
 def _image(image: np.ndarray) -> np.ndarray:
