@@ -25,6 +25,7 @@ from trexplain.methods.base import Parameter
 from trexplain.methods.integrated import IntegratedGradients
 from trexplain.methods.perturbation import Lime
 from trexplain.methods.quadrature import RULES
+from trexplain.models.images import FILLS
 from trexplain.perturb import STRATEGIES
 
 Case = tuple[str, str, Any]  # method, parameter, value
@@ -144,7 +145,7 @@ def test_bad_values_name_the_method_and_the_parameter(method, param, value):
         (
             "lime",
             {"strategy": "mas"},
-            "lime: strategy must be one of delete, mask, unk, pad, got 'mas'; did you mean mask?",
+            "lime: strategy must be one of delete, mask, unk, pad, mean, blur, black, got 'mas'; did you mean mask?",
         ),
         ("occlusion", {"level": "sentence"}, "occlusion: level must be one of word, token, got 'sentence'"),
         ("kernelshap", {"output": "prob"}, "kernelshap: output must be one of logit, probability, got 'prob'"),
@@ -266,8 +267,8 @@ def test_describe_lists_types_defaults_and_choices():
     ]
     by_name = {p.name: p for p in Lime.describe()}
     assert by_name["n_samples"] == Parameter("n_samples", "int | None", None)
-    assert by_name["strategy"].choices == STRATEGIES
-    assert by_name["strategy"].type == "'delete' | 'mask' | 'unk' | 'pad'"
+    assert by_name["strategy"].choices == (*STRATEGIES, *FILLS)  # text strategies, then image fills
+    assert by_name["strategy"].type == "'delete' | 'mask' | 'unk' | 'pad' | 'mean' | 'blur' | 'black'"
     for name, cls in available_methods().items():
         assert {p.name: p.default for p in cls.describe()} == get_method(name).params()
 

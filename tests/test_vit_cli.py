@@ -84,7 +84,7 @@ def test_vit_demo_is_the_default_for_images(files, monkeypatch: pytest.MonkeyPat
         (["--image", "missing.png"], "no such image file"),
         (["some text", "--image", "IMAGE"], "not both"),
         (["--image", "NOTES"], "not a readable image"),
-        (["--input", "EMPTY"], "holds no image files"),
+        (["--input", "EMPTY"], "is a folder with no image files"),
         (["--image", "IMAGE", "--method", "occlusion", "--param", "strategy=mask"], "image patches are filled"),
     ],
 )

@@ -44,6 +44,8 @@ def test_every_input_kind_reads_to_the_same_rgb(tmp_path: Path) -> None:
     assert np.array_equal(img.read_image(grey).pixels, np.repeat(grey[..., None], 3, -1))
     assert np.array_equal(img.read_image(PIL.fromarray(grey)).pixels, np.repeat(grey[..., None], 3, -1))
     assert img.read_image(tmp_path / "a.png").source == "a.png" and img.read_images([picture])[0].source == "image 0"
+    stacked = img.read_images(torch.from_numpy(np.stack([picture, picture[::-1]])).permute(0, 3, 1, 2))  # N×C×H×W
+    assert [r.source for r in stacked] == ["image 0", "image 1"] and np.array_equal(stacked[1].pixels, picture[::-1])
     PIL.fromarray(picture).save(tmp_path / "b.jpg", quality=95)
     with PIL.open(tmp_path / "b.jpg") as jpeg:
         assert np.array_equal(img.read_image(tmp_path / "b.jpg").pixels, np.asarray(jpeg.convert("RGB")))
@@ -59,7 +61,7 @@ def test_every_input_kind_reads_to_the_same_rgb(tmp_path: Path) -> None:
         (lambda p: _pil(p / "clear.png", PIL.new("RGBA", (4, 4), (1, 2, 3, 0))), "transparent pixels"),
         (lambda p: np.zeros((4, 4, 4), np.uint8), "4 channels"),
         (lambda p: np.zeros((0, 4, 3), np.uint8), "zero size"),
-        (lambda p: np.zeros((2, 4, 4, 3), np.uint8), "shape"),
+        (lambda p: np.zeros((2, 2, 4, 4, 3), np.uint8), "shape"),
         (lambda p: np.full((4, 4, 3), 2.0), "float images must lie in"),
         (lambda p: np.full((4, 4, 3), np.nan), "NaN"),
         (lambda p: np.zeros((4, 4, 3), bool), "dtype bool"),

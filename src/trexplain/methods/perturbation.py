@@ -30,6 +30,7 @@ from trexplain.models.vision import is_image_batch
 from trexplain.perturb import STRATEGIES, Level, Strategy, features
 
 Output = Literal["logit", "probability"]
+Removal = Literal[Strategy, Fill]  # one flat choice: the text strategies, then the image fills
 
 
 def default_samples(m: int) -> int:
@@ -42,7 +43,7 @@ class _Perturbation(Method):
     """Common parameters and the shared pipeline; subclasses choose coalitions and fit scores to outputs."""
 
     level: Level = "word"
-    strategy: Strategy | Fill = "delete"
+    strategy: Removal = "delete"
     output: Output = "logit"
     batch_size: int = 64
 

@@ -57,7 +57,10 @@ def pillow() -> Any:
 
 
 def read_images(images: Any) -> list[RawImage]:
-    """Every image of `images` (one image, or a list of paths, arrays, tensors, PIL images) as a `RawImage`."""
+    """Every image of `images` (one image, a list of paths, arrays, tensors, PIL images, or a 4-D array or tensor
+    of N images) as a `RawImage`."""
+    if isinstance(images, (np.ndarray, Tensor)) and images.ndim == 4:
+        images = list(images)
     if isinstance(images, (str, Path, np.ndarray, Tensor, RawImage)) or _is_pil(images):
         images = [images]
     if images is None or isinstance(images, (bytes, bytearray, dict)):
@@ -91,7 +94,10 @@ def image_files(folder: Path) -> list[Path]:
     """The image files directly in `folder` (by suffix), sorted by name; none is an ImageError."""
     found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not found:
-        raise ImageError(f"{folder} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+        raise ImageError(
+            f"{folder} is a folder with no image files ({', '.join(IMAGE_SUFFIXES)}); give a folder of images, "
+            "or a .txt/.csv/.tsv/.jsonl file of texts"
+        )
     return found
 
 
