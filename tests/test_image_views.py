@@ -229,6 +229,23 @@ def test_overlay_of_a_vit_explanation(tmp_path):
     np.testing.assert_array_equal(views.overlay(restored, target="0").patch_scores, shown.patch_scores)
 
 
+def test_write_overlays_of_a_report(tmp_path):
+    """Every image entry × method × class of a report dict as a file; text entries are left to `figures`."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed: pip install 'trexplain[figures]'")
+    data = payload()
+    written = views.write_overlays(data, tmp_path / "figs", "svg")
+    names = sorted(p.name for p in written)
+    assert names == sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert names == [
+        "image000_cp-lrp_img-src-x-onerror-alert-1.svg",
+        "image000_cp-lrp_one.svg",
+        "image000_script-alert-1-script_one.svg",
+    ]
+    assert "<script>" not in written[0].read_text()  # titles are escaped text in the SVG
+    with pytest.raises(InputError, match="format"):
+        views.write_overlays(data, tmp_path / "other", "gif")
+
+
 # ------------------------------------------------------------------ the report card in Chromium
 
 

@@ -10,6 +10,7 @@ unsigned scores (attention, rollout) use purple from 0.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,36 @@ def overlay(explanation: Any, target: int | str | None = None, **options: Any) -
     options.setdefault("signed", bool(getattr(method, "signed", True)))
     options.setdefault("title", f"{explanation.method} → {explanation.labels[wanted]}")
     return Overlay(decode_data_url(layout.image), layout.patch_grid(explanation.scores[k]), **options)
+
+
+def write_overlays(payload: Mapping[str, Any], folder: str | Path, fmt: str = "png") -> list[Path]:
+    """One overlay per image entry, method and explained class of a report dict into `folder` (created if
+    missing, each file written whole): `imageNNN_<method>_<class>.<fmt>`, signed as the method is; returns them."""
+    from trexplain.io import output_path
+    from trexplain.models.images import decode_data_url
+    from trexplain.viz.figures import _safe
+
+    if f".{fmt}" not in FORMATS:
+        raise InputError(f"unknown figure format {fmt!r}; use png or svg")
+    output_path(folder, folder=True)
+    folder = Path(folder)
+    folder.mkdir(exist_ok=True)
+    methods = payload.get("methods") or {}
+    written = []
+    for i, entry in enumerate(payload.get("texts") or []):
+        if entry.get("layout") != "image":
+            continue
+        image = decode_data_url(entry["image"])
+        grid = tuple(entry["grid"])
+        for exp in entry["explanations"]:
+            signed = (methods.get(exp["method"]) or {}).get("signed", True) is not False
+            for k, target in enumerate(exp["targets"]):
+                scores = np.asarray(exp["scores"][k], dtype=np.float64)
+                patches = scores[len(scores) - grid[0] * grid[1] :].reshape(grid)
+                label = entry["labels"][target]
+                path = folder / f"image{i:03d}_{_safe(exp['method'])}_{_safe(label)}.{fmt}"
+                written.append(save_overlay(path, image, patches, signed=signed, title=f"{exp['method']} → {label}"))
+    return written
 
 
 class Overlay:
