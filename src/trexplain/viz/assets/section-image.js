@@ -215,6 +215,8 @@
       var name = i < names.length ? String(names[i]) : "token " + i;
       var c = util.chip(name + " " + util.signed(v));
       c.style.backgroundColor = self.colourOf(v, self.current.peak);
+      var strength = self.current.peak > 0 && util.isNum(v) ? Math.abs(v) / self.current.peak : 0;
+      if (strength > 0.6) c.style.color = "#fff";  // readable on a strong colour
       c.dataset.token = name;
       box.appendChild(c);
     });
