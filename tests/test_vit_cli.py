@@ -129,8 +129,21 @@ def test_report_images(files) -> None:
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert "data:image/png;base64," in page and ('"layout": "image"' in page or '"layout":"image"' in page)
-    refused = runner.invoke(
+    assert "wrote" in result.stderr and "(1 image, " in result.stderr
+    figures = files["root"] / "figs"
+    drawn = runner.invoke(
         app, ["report", "--image", str(files["images"] / "digit0.png"), "--model", str(files["model"]),
-              "--png", str(files["root"] / "figs"), "--out", str(out)],
+              "--method", "cp-lrp", "--png", str(figures), "--out", str(out)],
     )  # fmt: skip
-    assert refused.exit_code == 2 and "--png/--svg" in refused.output
+    assert drawn.exit_code == 0, drawn.output
+    [overlay] = sorted(figures.iterdir())  # one image × one method × the predicted class
+    assert overlay.name.startswith("image000_cp-lrp_") and overlay.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_image_explanations_display_in_notebooks(files) -> None:
+    from trexplain import explain
+    from trexplain.viz.html import show
+
+    explained = explain(images=[files["images"] / "digit0.png"], model=files["model"], method="gxi")
+    fragment = show(explained)._repr_html_()
+    assert fragment.startswith("<iframe") and "height:670px" in fragment

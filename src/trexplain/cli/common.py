@@ -192,7 +192,8 @@ def say(message: str) -> None:
 
 
 def written(path: Path, count: int, unit: str) -> None:
-    """Say on stderr what a command wrote: path, count and size."""
+    """Say on stderr what a command wrote: path, count and size (`unit` plural, made singular for one)."""
+    unit = unit.removesuffix("s") if count == 1 else unit
     size = path.stat().st_size
     shown = f"{size} B" if size < 1000 else f"{size / 1e3:.1f} kB" if size < 1e6 else f"{size / 1e6:.2f} MB"
     say(f"wrote {path} ({count} {unit}, {shown})")

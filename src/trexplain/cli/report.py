@@ -86,8 +86,6 @@ def report(
             payload = run_report(run_folder, sample=sample, title=title)
             written(write_report(payload, out), len(payload["texts"]), "texts")
             return
-        if images and (png or svg):
-            raise InputError("--png/--svg write the figures of text reports; drop them for --image reports")
         items = images or read_inputs(texts, input_file, text_column)
         model = image_model(model, images)
         names = method or [DEFAULT_METHOD]
@@ -108,25 +106,25 @@ def report(
                 batch_size=batch_size,
                 title=title,
             )
-            written(write_report(payload, out), len(images), "images")
-            return
-        payload = make_report(
-            items,
-            adapter,
-            names,
-            target=parse_target(target),
-            params=params,
-            evaluate=evaluate,
-            sanity=sanity,
-            attention_texts=attention,
-            batch_size=batch_size,
-            truncate=truncate,
-            title=title,
-        )
-        written(write_report(payload, out), len(items), "texts")
+        else:
+            payload = make_report(
+                items,
+                adapter,
+                names,
+                target=parse_target(target),
+                params=params,
+                evaluate=evaluate,
+                sanity=sanity,
+                attention_texts=attention,
+                batch_size=batch_size,
+                truncate=truncate,
+                title=title,
+            )
+        written(write_report(payload, out), len(items), "images" if images else "texts")
         for folder, fmt in ((png, "png"), (svg, "svg")):
             if folder is not None:
                 from trexplain.viz.figures import write_figures
+                from trexplain.viz.image import write_overlays
 
-                files = write_figures(payload, folder, fmt)
+                files = (write_overlays if images else write_figures)(payload, folder, fmt)
                 say(f"wrote {len(files)} {fmt.upper()} figures to {folder}")

@@ -19,6 +19,7 @@ from importlib.resources import files
 from typing import Any
 
 from trexplain.explanation import Explanation
+from trexplain.layout import TextLayout
 
 IFRAME_MAX_HEIGHT = 900
 
@@ -123,8 +124,13 @@ def show(explanations: Explanation | Sequence[Explanation]) -> Explanations:
 
 
 def _height(explanations: Sequence[Explanation]) -> int:
-    texts = {e.text for e in explanations}
-    per_text = [
-        200 + 26 * min(len(e.words), 11) + 26 * len(e.text) // 90 for e in {e.text: e for e in explanations}.values()
-    ]
-    return min(IFRAME_MAX_HEIGHT, 150 + sum(per_text[:10]) + (40 if len(texts) > 10 else 0))
+    inputs = {e.layout: e for e in explanations}.values()
+    per_input = [_input_height(e.layout) for e in inputs]
+    return min(IFRAME_MAX_HEIGHT, 150 + sum(per_input[:10]) + (40 if len(inputs) > 10 else 0))
+
+
+def _input_height(layout: Any) -> int:
+    """A first guess of one input card's height: text cards grow with words and lines, image cards are fixed."""
+    if not isinstance(layout, TextLayout):
+        return 520
+    return 200 + 26 * min(len(layout.words), 11) + 26 * len(layout.text) // 90
