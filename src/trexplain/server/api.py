@@ -138,7 +138,13 @@ async def explain(request: Request, body: ExplainBody) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         result = compute.run_study(
-            model, body.texts, body.methods, target=body.target, params=body.params, truncate=body.truncate
+            model,
+            body.texts,
+            body.methods,
+            target=body.target,
+            params=body.params,
+            truncate=body.truncate,
+            batch_size=request.app.state.limits.batch_texts,
         )
         return compute.study_json(result, model, body.format)
 
@@ -233,6 +239,7 @@ def evaluate(request: Request, body: EvaluateBody) -> dict[str, Any]:
             evaluate=True,
             sanity=body.sanity,
             truncate=body.truncate,
+            batch_size=limits.batch_texts,
         )
         return compute.study_json(result, model, body.format)
 
@@ -248,7 +255,15 @@ def table(request: Request, body: TableBody) -> dict[str, Any]:
     model = served(request, body.model)
 
     def work() -> dict[str, Any]:
-        result = compute.run_study(model, body.texts, [body.method], target="predicted", params={}, evaluate=True)
+        result = compute.run_study(
+            model,
+            body.texts,
+            [body.method],
+            target="predicted",
+            params={},
+            evaluate=True,
+            batch_size=limits.batch_texts,
+        )
         return {"model": model.name, "method": body.method, "rows": compute.table_rows(result, body.method)}
 
     return request.app.state.jobs.submit("table", work, timeout=limits.job_timeout_s).to_dict()

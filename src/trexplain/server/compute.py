@@ -35,18 +35,20 @@ def run_study(
     evaluate: bool = False,
     sanity: bool = False,
     truncate: bool = False,
+    batch_size: int = 8,
 ) -> Study:
-    """`study` on the served model, holding its lock throughout."""
+    """`study` on the served model, holding its lock throughout; `batch_size` texts per step."""
     with served.adapter.session():
         return study(
             list(texts),
             served.adapter,
             list(methods),
             target=target,
-            params={name: dict(params.get(name, {})) for name in methods},
+            params={name: dict(values) for name, values in params.items()},
             evaluate=evaluate,
             sanity=sanity,
             truncate=truncate,
+            batch_size=batch_size,
         )
 
 

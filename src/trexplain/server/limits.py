@@ -23,6 +23,7 @@ class Limits:
     max_samples: int = 2_000  # LIME/KernelSHAP n_samples
     max_batch: int = 256  # batch_size / internal_batch_size of a method
     max_k: int = 50  # neighbours / masked predictions per layer
+    batch_texts: int = 8  # texts per model batch: a timed-out or cancelled request stops after its batch
     timeout_s: float = 60.0  # per synchronous request
     job_timeout_s: float = 600.0  # per background job (evaluate, sanity, table)
     workers: int = 2  # model calls running at once
