@@ -222,6 +222,8 @@
     },
     set: function (patch) {
       Object.keys(patch).forEach(function (k) { state[k] = patch[k] === null ? "" : String(patch[k]); });
+      var area = document.getElementById("app-text");
+      if (area && area.value !== state.text) area.value = state.text;
       writeHash();
       draw();
     }
