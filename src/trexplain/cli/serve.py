@@ -16,7 +16,7 @@ def serve(
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="Model to serve ('demo' or a folder); repeat for more.")
     ] = None,
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     host: Annotated[
         str, typer.Option(help="Address to bind. Anything but 127.0.0.1 exposes the server and needs a token.")
     ] = "127.0.0.1",
