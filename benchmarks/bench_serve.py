@@ -154,7 +154,7 @@ def _browser(ctx: Context, port: int) -> list[dict]:
             page.goto(f"http://127.0.0.1:{port}/#methods=gxi&text={quote(text)}")
             page.wait_for_selector(".app-panel-explain .tx-card", timeout=120_000)  # explanation cached first
             page.click('button.app-tab[data-panel="attention"]')
-            page.wait_for_function("document.documentElement.dataset.attentionMs", timeout=120_000)
+            page.wait_for_selector("html[data-attention-ms]", state="attached", timeout=120_000)
             data = page.evaluate(
                 "[document.documentElement.dataset.attentionMs, document.documentElement.dataset.attentionRenderMs]"
             )
