@@ -6,13 +6,15 @@
 `app` (the factory and the page), `static/` (the page's own controls; the renderer is the report's).
 """
 
+from typing import Any
+
 from trexplain.server.limits import Limits
 from trexplain.server.models import ServedModel, load_served
 
 __all__ = ["Limits", "ServedModel", "create_app", "load_served"]
 
 
-def create_app(*args, **kwargs):
+def create_app(*args: Any, **kwargs: Any) -> Any:
     """The FastAPI app (see `trexplain.server.app.create_app`); imports FastAPI only when called."""
     from trexplain.server.app import create_app as factory
 

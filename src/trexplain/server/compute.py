@@ -102,9 +102,9 @@ def table_rows(result: Study, method: str) -> list[dict[str, Any]]:
 
 
 def _pack(array: np.ndarray) -> str:
-    """Probabilities as uint8 (× 255), zlib-compressed, base64: the report's attention encoding."""
-    quantized = np.clip(np.rint(array * 255), 0, 255).astype(np.uint8)
-    return base64.b64encode(zlib.compress(quantized.tobytes())).decode("ascii")
+    """Probabilities as uint8 (× 255), zlib-compressed, base64: the report's attention encoding (uint8 kept)."""
+    quantized = array if array.dtype == np.uint8 else np.clip(np.rint(array * 255), 0, 255).astype(np.uint8)
+    return base64.b64encode(zlib.compress(quantized.tobytes(), 1)).decode("ascii")
 
 
 def _pool(weights: np.ndarray, size: int) -> np.ndarray:
@@ -134,6 +134,7 @@ def attention_summary(served: ServedModel, text: str) -> dict[str, Any]:
     if size > ATTENTION_MAX_TOKENS:
         return {"skipped": f"{size} tokens: attention maps are shown for texts of at most {ATTENTION_MAX_TOKENS}"}
     thumb = min(size, THUMB)
+    quantized = np.clip(np.rint(weights * 255), 0, 255).astype(np.uint8)  # max and pooling commute with rounding
     return {
         "layers": layers,
         "heads": heads,
@@ -142,9 +143,9 @@ def attention_summary(served: ServedModel, text: str) -> dict[str, Any]:
         "offsets": [list(o) for o in batch.offsets[0]],
         "lazy": True,
         "mean": [_pack(weights[layer].mean(axis=0)) for layer in range(layers)],
-        "max": [_pack(weights[layer].max(axis=0)) for layer in range(layers)],
+        "max": [_pack(quantized[layer].max(axis=0)) for layer in range(layers)],
         "thumb": thumb,
-        "thumbs": [_pack(_pool(weights[layer], thumb)) for layer in range(layers)],
+        "thumbs": [_pack(_pool(quantized[layer], thumb)) for layer in range(layers)],
     }
 
 

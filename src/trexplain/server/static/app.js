@@ -40,8 +40,10 @@
     // Start a job and poll it; returns {promise, cancel}. onProgress(job) gets each poll's state.
     var id = null;
     var stopped = false;
+    var remove = function () { api("/api/jobs/" + encodeURIComponent(id), undefined, "DELETE").catch(function () {}); };
     var promise = api(path, body).then(function (first) {
       id = first.id;
+      if (stopped) remove();  // cancelled before the server had answered with the job's id
       return new Promise(function (resolve, reject) {
         function poll() {
           api("/api/jobs/" + encodeURIComponent(id)).then(function (state) {
@@ -58,7 +60,7 @@
       promise: promise,
       cancel: function () {
         stopped = true;
-        if (id) api("/api/jobs/" + encodeURIComponent(id), undefined, "DELETE").catch(function () {});
+        if (id) remove();
       }
     };
   }
@@ -205,6 +207,8 @@
         methods: ctx.methods(), target: ctx.target(), format: "report" };
       var key = JSON.stringify(body);
       if (!cache[key]) {
+        var keys = Object.keys(cache);
+        if (keys.length >= 64) delete cache[keys[0]];  // the oldest: a session stays small
         cache[key] = api("/api/explain", body).catch(function (e) { delete cache[key]; throw e; });
       }
       return cache[key];

@@ -20,8 +20,8 @@
       var began = performance.now();
       Promise.all([ctx.explain(), ctx.api("/api/attention", { text: ctx.state.text, model: model })]).then(function (r) {
         var arrived = performance.now();
-        var payload = JSON.parse(JSON.stringify(r[0]));
-        payload.texts[0].attention = Object.assign({ source: { text: ctx.state.text, model: model } }, r[1]);
+        var attention = Object.assign({ source: { text: ctx.state.text, model: model } }, r[1]);
+        var payload = Object.assign({}, r[0], { texts: [Object.assign({}, r[0].texts[0], { attention: attention })] });
         last = { attention: r[1] };
         view.textContent = "";
         ctx.render(payload, view);

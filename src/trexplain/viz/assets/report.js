@@ -991,7 +991,11 @@
   Card.prototype.attentionMaps = function () {
     if (!this.maps) {
       var att = this.entry.attention;
-      var unit = function (b) { return Float32Array.from(b, function (v) { return v / 255; }); };
+      var unit = function (b) {
+        var out = new Float32Array(b.length);
+        for (var i = 0; i < b.length; i++) out[i] = b[i] / 255;
+        return out;
+      };
       var all = function (list) { return Promise.all(list.map(inflate)); };
       this.maps = att.lazy ? Promise.all([all(att.mean), all(att.max), all(att.thumbs)]).then(function (p) {
         return new AttentionMaps(att, att.mean.map(function () { return null; }),
