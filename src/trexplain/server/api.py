@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD, available_methods
 from trexplain.server import compute
+from trexplain.server.jobs import KEEP_FINISHED
 from trexplain.server.limits import LimitError, check_k, check_methods, check_params, check_texts
 from trexplain.server.models import ServedModel
 
@@ -296,7 +297,7 @@ class UnknownJob(InputError):
 def _job(request: Request, job_id: str):
     found = request.app.state.jobs.get(job_id)
     if found is None:
-        raise UnknownJob(f"no job {job_id!r}; jobs are kept until {64} newer ones finished")
+        raise UnknownJob(f"no job {job_id!r}; finished jobs are kept until {KEEP_FINISHED} newer ones finished")
     return found
 
 
