@@ -44,7 +44,6 @@
       view.appendChild(words);
       view.appendChild(editor);
       view.appendChild(card);
-      view.appendChild(curve);
 
       function edit(start, end, replacement) {
         memo.text = memo.text.slice(0, start) + replacement + memo.text.slice(end);
@@ -106,14 +105,14 @@
         task.promise.then(function (payload) {
           curve.textContent = "";
           last = payload;
-          var drawn = el("div");
-          curve.appendChild(drawn);
-          ctx.render(payload, drawn);
-          var details = drawn.querySelector("details.tx-curves");
+          card.textContent = "";  // the edited text's card again, now with its curves and the method table
+          ctx.render(payload, card);
+          var details = card.querySelector("details.tx-curves");
           if (details) details.open = true;
         }, function (e) { curve.textContent = ""; ctx.error(curve, e); });
       }, "app-curve-run");
-      view.appendChild(run);
+      view.insertBefore(run, card);
+      view.insertBefore(curve, card);
       show();
     }
   });
