@@ -146,13 +146,19 @@ def test_compare_two_models(demo, tiny):
 
 
 @pytest.fixture(scope="module")
-def tiny_lm(tmp_path_factory):
+def tiny_lm_dir(tmp_path_factory):
+    """A random tiny BERT masked-LM with the tiny models' tokenizer."""
     folder = tmp_path_factory.mktemp("mlm") / "bert"
     tokenizer = tokenizer_for("bert")
     torch.manual_seed(1)
     AutoModelForMaskedLM.from_config(config_for("bert", len(tokenizer))).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    return load_masked_lm(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tiny_lm_dir):
+    return load_masked_lm(tiny_lm_dir)
 
 
 def test_masked_predictions_and_neighbours(tiny, tiny_lm, tmp_path):
@@ -207,6 +213,20 @@ def test_cancel_a_job(api):
     assert state["progress"][0]["done"] >= 3
     assert api.delete(f"/api/jobs/{job.id}").status_code == 200
     assert wait(api, job.id)["state"] == "cancelled"
+
+
+def test_job_timeout_cancels(api):
+    job = api.app.state.jobs.submit("spin", spin, timeout=0.1)
+    assert wait(api, job.id)["state"] == "cancelled"
+
+
+def test_served_with_a_masked_lm_folder(tiny_lm_dir, tiny_dirs):
+    from trexplain.server import load_served
+
+    [served] = load_served([str(tiny_dirs["bert"])], masked_lm=tiny_lm_dir)
+    assert served.masked is not None and served.info()["masked_lm"] is True
+    [plain_model] = load_served([str(tiny_dirs["bert"])])
+    assert plain_model.masked is None  # a classifier folder has no masked-LM head
 
 
 def test_cancel_a_real_evaluation(api):

@@ -24,6 +24,9 @@ def serve(
         str | None, typer.Option(help="Bearer token clients must send (generated and printed once off loopback).")
     ] = None,
     index: Annotated[Path | None, typer.Option(help="Corpus index folder (trexplain index) for neighbours.")] = None,
+    masked_lm: Annotated[
+        Path | None, typer.Option(help="Masked-LM folder of the first model's base: per-layer masked-word guesses.")
+    ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds one request may take.")] = 60.0,
     workers: Annotated[int, typer.Option(min=1, help="Model calls running at once.")] = 2,
     queue: Annotated[int, typer.Option(min=1, help="Model calls running or waiting; beyond it: 503.")] = 64,
@@ -43,7 +46,7 @@ def serve(
         from trexplain.server.security import check_bind, is_loopback
 
         required = check_bind(host, token, generate=True)
-        served = load_served(model or ["demo"], index)
+        served = load_served(model or ["demo"], index, masked_lm=masked_lm)
         limits = Limits(timeout_s=timeout, workers=workers, queue=queue)
         web = create_app(served, token=required, limits=limits, host=host, port=port)
         if not is_loopback(host):

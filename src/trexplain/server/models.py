@@ -41,9 +41,16 @@ class ServedModel:
         }
 
 
-def load_served(sources: Sequence[str], index: str | Path | None = None, *, masked: bool = True) -> list[ServedModel]:
-    """Load every model (`demo` or a folder); with `masked`, its masked-LM head where the folder has one; the
-    index goes to the model it was built with (an `InputError` when no served model matches)."""
+def load_served(
+    sources: Sequence[str],
+    index: str | Path | None = None,
+    *,
+    masked: bool = True,
+    masked_lm: str | Path | None = None,
+) -> list[ServedModel]:
+    """Load every model (`demo` or a folder); with `masked`, its masked-LM head where the folder has one, and
+    `masked_lm` (a masked-LM folder of the same base) for the first model; the index goes to the model it was
+    built with (an `InputError` when no served model matches)."""
     from trexplain.inspect.masked_layers import load_masked_lm
     from trexplain.inspect.neighbours import CorpusIndex
     from trexplain.models.loading import load_model
@@ -57,6 +64,8 @@ def load_served(sources: Sequence[str], index: str | Path | None = None, *, mask
             except ModelLoadError:  # a classifier without a masked-LM head (the usual case): no such panel
                 entry.masked = None
         served.append(entry)
+    if masked_lm is not None:
+        served[0].masked = load_masked_lm(masked_lm)
     names = [s.name for s in served]
     if len(set(names)) != len(names):
         raise InputError(f"two models share a name ({', '.join(names)}); serve each model once")
