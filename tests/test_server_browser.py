@@ -211,3 +211,38 @@ def test_hostile_text_stays_inert(browser, served):
     shot(tab, "hostile")
     tab.check_clean()
     tab.close()
+
+
+@pytest.fixture(scope="module")
+def inside(tiny, tmp_path_factory):
+    """The tiny BERT with a masked-LM head and a corpus index: the Masked words and Neighbours panels show."""
+    from transformers import AutoModelForMaskedLM
+
+    from tests.tiny import config_for, tokenizer_for
+    from trexplain.inspect import build_index, load_masked_lm
+
+    folder = tmp_path_factory.mktemp("mlm") / "bert"
+    tokenizer = tokenizer_for("bert")
+    AutoModelForMaskedLM.from_config(config_for("bert", len(tokenizer))).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    corpus = ["the movie was great", "the plot was thin", "a great film", "what a movie"]
+    index = build_index(tiny["bert"], corpus, tmp_path_factory.mktemp("index"), model_source="tiny", batch_size=2)
+    server = Served([ServedModel(tiny["bert"], masked=load_masked_lm(folder), index=index)])
+    yield server
+    server.stop()
+
+
+def test_masked_words_and_neighbours_panels(browser, inside):
+    tab = Tab(browser, inside)
+    tab.open(f"#panel=masked&text={quote('the movie was great')}")
+    page = tab.page
+    page.get_by_role("button", name="was", exact=True).click()  # the tiny tokenizer splits "movie" and "great"
+    sync_api.expect(page.locator(".app-panel-masked .app-table tr")).to_have_count(1 + 3, timeout=30_000)  # 3 layers
+    assert "[MASK]" in page.locator(".app-panel-masked .tx-note").last.inner_text()
+    page.click('button.app-tab[data-panel="neighbours"]')
+    page.get_by_role("button", name="the", exact=True).click()
+    sync_api.expect(page.locator(".app-panel-neighbours .app-table tr")).to_have_count(1 + 10, timeout=30_000)
+    assert "[[the]]" in page.locator(".app-panel-neighbours .app-table").inner_text()
+    shot(tab, "neighbours")
+    tab.check_clean()
+    tab.close()

@@ -85,7 +85,11 @@
         o.selected = l === layers[layers.length - 1];
         layer.appendChild(o);
       });
-      body.appendChild(layer);
+      layer.setAttribute("aria-label", "layer");
+      var row = el("div", "app-row");
+      row.appendChild(el("span", "app-label", "hidden state"));
+      row.appendChild(layer);
+      body.appendChild(row);
       var view = el("div", "app-view", "Click a token: its nearest corpus tokens at the chosen layer.");
       var last = null;
       body.appendChild(ctx.exportBar("neighbours", view, function () { return last; }));
