@@ -891,40 +891,53 @@
     return new Response(stream).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
   }
 
-  function AttentionMaps(att, layers) {
+  function AttentionMaps(att, layers, given) {
     // Per block: the heads' uint8 weights as stored, and their mean and max over heads (0–1) computed up front;
     // over all blocks: the mean of the blocks' means and the max of their maxes. One head's map is built on demand.
+    // A lazy entry (the web app's) brings the means, maxes and pooled head thumbnails instead (`given`); a block's
+    // heads arrive when first shown (`load`, through `trexplain.loadAttentionLayer`).
     var n = att.size;
     var nn = n * n;
     this.n = n;
     this.heads = att.heads;
     this.tokens = att.tokens;
     this.bytes = layers;
-    this.mean = [];
-    this.max = [];
+    this.att = att;
+    this.thumbs = given ? given.thumbs : null;
+    this.mean = given ? given.mean : [];
+    this.max = given ? given.max : [];
     this.allMean = new Float32Array(nn);
     this.allMax = new Float32Array(nn);
     for (var l = 0; l < layers.length; l++) {
-      var bytes = layers[l];
-      var sum = new Float32Array(nn);
-      var top = new Float32Array(nn);
-      for (var h = 0; h < att.heads; h++) {
-        for (var i = 0, at = h * nn; i < nn; i++, at++) {
-          var v = bytes[at];
-          sum[i] += v;
-          if (v > top[i]) top[i] = v;
+      if (!given) {
+        var bytes = layers[l];
+        var sum = new Float32Array(nn);
+        var top = new Float32Array(nn);
+        for (var h = 0; h < att.heads; h++) {
+          for (var i = 0, at = h * nn; i < nn; i++, at++) {
+            var v = bytes[at];
+            sum[i] += v;
+            if (v > top[i]) top[i] = v;
+          }
         }
+        for (var j = 0; j < nn; j++) {
+          sum[j] /= 255 * att.heads;
+          top[j] /= 255;
+        }
+        this.mean.push(sum);
+        this.max.push(top);
       }
-      for (var j = 0; j < nn; j++) {
-        sum[j] /= 255 * att.heads;
-        top[j] /= 255;
-        this.allMean[j] += sum[j] / layers.length;
-        if (top[j] > this.allMax[j]) this.allMax[j] = top[j];
+      for (var m = 0, mean = this.mean[l], most = this.max[l]; m < nn; m++) {
+        this.allMean[m] += mean[m] / layers.length;
+        if (most[m] > this.allMax[m]) this.allMax[m] = most[m];
       }
-      this.mean.push(sum);
-      this.max.push(top);
     }
   }
+  AttentionMaps.prototype.load = function (layer) {
+    var self = this;
+    if (layer < 0 || this.bytes[layer]) return Promise.resolve(this);
+    return TX.loadAttentionLayer(this.att, layer).then(inflate).then(function (b) { self.bytes[layer] = b; return self; });
+  };
   AttentionMaps.prototype.map = function (layer, head) {
     // layer -1: every block; head "mean", "max" or a head's index.
     if (head === "mean") return layer < 0 ? this.allMean : this.mean[layer];
@@ -943,10 +956,11 @@
 
   function thumbnail(maps, layer, head, shared) {
     // A size × size canvas of one map (max-pooled when the map is larger), straight from the stored bytes for a head.
-    var n = maps.n;
-    var size = Math.min(n, THUMB);
+    var size = Math.min(maps.n, THUMB);
     var perHead = typeof head === "number";
-    var src = perHead ? maps.bytes[layer] : maps.map(layer, head);
+    var pooledAlready = perHead && !maps.bytes[layer];  // a lazy entry's thumbnail, pooled by the server
+    var n = pooledAlready ? size : maps.n;
+    var src = pooledAlready ? maps.thumbs[layer] : perHead ? maps.bytes[layer] : maps.map(layer, head);
     var offset = perHead ? head * n * n : 0;
     var scale = perHead ? 1 / 255 : 1;
     var pooled = new Float32Array(size * size);
@@ -981,7 +995,16 @@
   Card.prototype.attentionMaps = function () {
     if (!this.maps) {
       var att = this.entry.attention;
-      this.maps = Promise.all(att.data.map(inflate)).then(function (layers) { return new AttentionMaps(att, layers); });
+      var unit = function (b) {
+        var out = new Float32Array(b.length);
+        for (var i = 0; i < b.length; i++) out[i] = b[i] / 255;
+        return out;
+      };
+      var all = function (list) { return Promise.all(list.map(inflate)); };
+      this.maps = att.lazy ? Promise.all([all(att.mean), all(att.max), all(att.thumbs)]).then(function (p) {
+        return new AttentionMaps(att, att.mean.map(function () { return null; }),
+          { mean: p[0].map(unit), max: p[1].map(unit), thumbs: p[2] });
+      }) : all(att.data).then(function (layers) { return new AttentionMaps(att, layers); });
     }
     return this.maps;
   };
@@ -1031,6 +1054,8 @@
     body.appendChild(view);
     var token = this.attDraw = (this.attDraw || 0) + 1;
     this.attentionMaps().then(function (maps) {
+      return st.attView === "overview" || typeof st.head !== "number" ? maps : maps.load(st.layer);
+    }).then(function (maps) {
       if (token !== self.attDraw) return;  // a later click redrew the section meanwhile
       view.textContent = "";
       if (st.attView === "overview") self.drawOverview(view, maps, redraw);

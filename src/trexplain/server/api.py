@@ -1,0 +1,321 @@
+"""The JSON API under `/api/`: each route checks its limits, runs one library call in the worker pool
+(`compute`) and answers with the records of `explain --json` (or, with `"format": "report"`, the report payload
+the page draws). Long work (evaluate, sanity, a data table) runs as a job: 202 with its id, then poll
+`GET /api/jobs/{id}` for progress and the result, `DELETE` it to cancel."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from trexplain.errors import InputError
+from trexplain.methods.base import DEFAULT_METHOD, available_methods
+from trexplain.server import compute
+from trexplain.server.jobs import KEEP_FINISHED
+from trexplain.server.limits import LimitError, check_k, check_methods, check_params, check_texts
+from trexplain.server.models import ServedModel
+
+Target = str | int | list[str | int]
+Form = Literal["records", "report"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExplainBody(Strict):
+    texts: list[str] = Field(min_length=1, description="Texts to explain (or give `text`).")
+    model: str | None = Field(None, description="A served model's name (default: the first).")
+    methods: list[str] = Field([DEFAULT_METHOD], min_length=1)
+    target: Target = "predicted"
+    params: dict[str, dict[str, Any]] = Field({}, description="Parameters per method, e.g. {'ig': {'steps': 16}}.")
+    truncate: bool = False
+    format: Form = "records"
+
+
+class EvaluateBody(ExplainBody):
+    sanity: bool = Field(False, description="Also run the model-randomisation check (slow).")
+
+
+class TextBody(Strict):
+    text: str
+    model: str | None = None
+
+
+class LayersBody(TextBody):
+    method: str = DEFAULT_METHOD
+    target: Target = "predicted"
+    params: dict[str, Any] = {}
+
+
+class AttentionBody(TextBody):
+    layer: int | None = Field(None, description="One block's full per-head maps; omit for the aggregates.")
+
+
+class NeighboursBody(TextBody):
+    token: int | str = Field(description="Token index (0 = first special token) or a word of the text.")
+    layer: int = -1
+    k: int = Field(10, ge=1)
+
+
+class MaskedBody(TextBody):
+    word: str | None = Field(None, description="Word to mask (default: the text holds the mask token).")
+    k: int = Field(5, ge=1)
+
+
+class CompareBody(Strict):
+    text: str
+    models: list[str] = Field(min_length=2, max_length=2)
+    methods: list[str] = Field([DEFAULT_METHOD], min_length=1)
+    target: Target = "predicted"
+    params: dict[str, dict[str, Any]] = {}
+    format: Form = "records"
+
+
+class TableBody(Strict):
+    texts: list[str] = Field(min_length=1)
+    model: str | None = None
+    method: str = "gxi"
+
+
+def served(request: Request, name: str | None) -> ServedModel:
+    models: dict[str, ServedModel] = request.app.state.models
+    if name is None:
+        return next(iter(models.values()))
+    if name not in models:
+        raise UnknownModel(name, list(models))
+    return models[name]
+
+
+class UnknownModel(InputError):
+    def __init__(self, name: str, names: list[str]) -> None:
+        super().__init__(f"no model {name!r} is served; served: {', '.join(names)}")
+
+
+def _checked(request: Request, body: ExplainBody, *, most: int | None = None) -> ServedModel:
+    limits = request.app.state.limits
+    check_texts(body.texts, limits, most=most)
+    check_methods(body.methods, limits)
+    unknown = sorted(set(body.params) - set(body.methods))
+    if unknown:
+        raise InputError(f"params given for {', '.join(unknown)}, which this request does not run")
+    check_params(body.params, limits)
+    return served(request, body.model)
+
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/models")
+def models(request: Request) -> dict[str, Any]:
+    """The served models (labels, layers, heads, masked-LM head, index), the methods and their parameters, the
+    limits, and which optional panels the server supports."""
+    methods = {
+        name: {
+            "summary": cls.summary,
+            "signed": cls.signed,
+            "cost": cls.cost,
+            "layer_site": cls.layer_site,
+            "params": [{"name": p.name, "type": p.type, "default": _jsonable(p.default)} for p in cls.describe()],
+        }
+        for name, cls in available_methods().items()
+    }
+    return {
+        "models": [m.info() for m in request.app.state.models.values()],
+        "methods": methods,
+        "default_method": DEFAULT_METHOD,
+        "limits": request.app.state.limits.to_dict(),
+        "capabilities": request.app.state.capabilities,
+    }
+
+
+@router.post("/explain")
+async def explain(request: Request, body: ExplainBody) -> dict[str, Any]:
+    """Explain texts with methods for a target: `Study.to_dict()` (its `records` are `explain --json`'s)."""
+    model = _checked(request, body)
+
+    def work() -> dict[str, Any]:
+        result = compute.run_study(
+            model,
+            body.texts,
+            body.methods,
+            target=body.target,
+            params=body.params,
+            truncate=body.truncate,
+            batch_size=request.app.state.limits.batch_texts,
+        )
+        return compute.study_json(result, model, body.format)
+
+    return await request.app.state.jobs.run("explain", work)
+
+
+@router.post("/layers")
+async def layers(request: Request, body: LayersBody) -> dict[str, Any]:
+    """Relevance by layer: the method's `layer_scores` per target ([layers][tokens]) and where rows are taken."""
+    cls = available_methods().get(body.method)
+    if cls is not None and cls.layer_site is None:
+        with_layers = ", ".join(n for n, c in available_methods().items() if c.layer_site)
+        raise InputError(f"{body.method} has no per-layer scores; use one of {with_layers}")
+    check_texts([body.text], request.app.state.limits)
+    check_params({body.method: body.params}, request.app.state.limits)
+    model = served(request, body.model)
+
+    def work() -> dict[str, Any]:
+        result = compute.run_study(
+            model, [body.text], [body.method], target=body.target, params={body.method: body.params}
+        )
+        record = result.records()[0]
+        return {"method": body.method, "layer_site": cls.layer_site if cls else None, "record": record}
+
+    return await request.app.state.jobs.run("layers", work)
+
+
+@router.post("/attention")
+async def attention(request: Request, body: AttentionBody) -> dict[str, Any]:
+    """Attention of one text: aggregates (per block mean/max over heads, head thumbnails), or with `layer` that
+    block's full per-head maps, each map as uint8 (× 255) zlib base64, as in the report."""
+    check_texts([body.text], request.app.state.limits)
+    model = served(request, body.model)
+    if body.layer is None:
+        return await request.app.state.jobs.run("attention", lambda: compute.attention_summary(model, body.text))
+    return await request.app.state.jobs.run("attention", lambda: compute.attention_layer(model, body.text, body.layer))
+
+
+@router.post("/neighbours")
+async def neighbours(request: Request, body: NeighboursBody) -> dict[str, Any]:
+    """The k corpus tokens nearest to one token of the text at one layer (needs `serve --index DIR`)."""
+    check_texts([body.text], request.app.state.limits)
+    check_k(body.k, request.app.state.limits)
+    model = served(request, body.model)
+    return await request.app.state.jobs.run(
+        "neighbours", lambda: compute.neighbours_json(model, body.text, body.token, body.layer, body.k)
+    )
+
+
+@router.post("/masked")
+async def masked(request: Request, body: MaskedBody) -> dict[str, Any]:
+    """Top-k predictions for a masked word at every layer (models served with a masked-LM head)."""
+    check_texts([body.text], request.app.state.limits)
+    check_k(body.k, request.app.state.limits)
+    model = served(request, body.model)
+    return await request.app.state.jobs.run("masked", lambda: compute.masked_json(model, body.text, body.word, body.k))
+
+
+@router.post("/compare")
+async def compare(request: Request, body: CompareBody) -> dict[str, Any]:
+    """The same text explained by two served models: `{"models": [...], "results": [one Study dict each]}`."""
+    limits = request.app.state.limits
+    check_texts([body.text], limits)
+    check_methods(body.methods, limits)
+    check_params(body.params, limits)
+    pair = [served(request, name) for name in body.models]
+
+    def work() -> dict[str, Any]:
+        out = []
+        for model in pair:
+            result = compute.run_study(model, [body.text], body.methods, target=body.target, params=body.params)
+            out.append(compute.study_json(result, model, body.format))
+        return {"models": [m.name for m in pair], "results": out}
+
+    return await request.app.state.jobs.run("compare", work)
+
+
+@router.post("/evaluate", status_code=202)
+def evaluate(request: Request, body: EvaluateBody) -> dict[str, Any]:
+    """Start a job: explain and evaluate (removal curves, AOPC, the random floor; optionally the sanity check).
+    Poll `GET /api/jobs/{id}`; its result is `Study.to_dict()` (or the report payload)."""
+    model = _checked(request, body)
+    limits = request.app.state.limits
+
+    def work() -> dict[str, Any]:
+        result = compute.run_study(
+            model,
+            body.texts,
+            body.methods,
+            target=body.target,
+            params=body.params,
+            evaluate=True,
+            sanity=body.sanity,
+            truncate=body.truncate,
+            batch_size=limits.batch_texts,
+        )
+        return compute.study_json(result, model, body.format)
+
+    return request.app.state.jobs.submit("evaluate", work, timeout=limits.job_timeout_s).to_dict()
+
+
+@router.post("/table", status_code=202)
+def table(request: Request, body: TableBody) -> dict[str, Any]:
+    """Start a job: predict, explain (one method) and evaluate many texts; the result's `rows` hold each text's
+    predicted class, confidence and faithfulness (AOPC comprehensiveness / sufficiency) for the data table."""
+    limits = request.app.state.limits
+    check_texts(body.texts, limits, most=limits.max_table_texts, what="max_table_texts")
+    model = served(request, body.model)
+
+    def work() -> dict[str, Any]:
+        result = compute.run_study(
+            model,
+            body.texts,
+            [body.method],
+            target="predicted",
+            params={},
+            evaluate=True,
+            batch_size=limits.batch_texts,
+        )
+        return {"model": model.name, "method": body.method, "rows": compute.table_rows(result, body.method)}
+
+    return request.app.state.jobs.submit("table", work, timeout=limits.job_timeout_s).to_dict()
+
+
+@router.get("/jobs/{job_id}")
+def job(request: Request, job_id: str) -> JSONResponse:
+    """A job's state and progress; when done its `result`, when failed its `error`."""
+    found = _job(request, job_id)
+    out = found.to_dict()
+    if found.state == "done":
+        out["result"] = found.result
+    elif found.state == "failed":
+        return error_response(found.error, extra={"job": out})
+    return JSONResponse(out)
+
+
+@router.delete("/jobs/{job_id}")
+def cancel(request: Request, job_id: str) -> dict[str, Any]:
+    """Cancel a job: it stops at its next step (state `cancelled`)."""
+    found = _job(request, job_id)
+    found.cancel.set()
+    return found.to_dict()
+
+
+class UnknownJob(InputError):
+    """No job of that id (never made, or finished long ago and dropped)."""
+
+
+def _job(request: Request, job_id: str):
+    found = request.app.state.jobs.get(job_id)
+    if found is None:
+        raise UnknownJob(f"no job {job_id!r}; finished jobs are kept until {KEEP_FINISHED} newer ones finished")
+    return found
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
+
+
+def error_response(exc: BaseException | None, extra: dict[str, Any] | None = None) -> JSONResponse:
+    """The JSON error of an exception: a limit (its status and name), a library error (400; 404 for an unknown
+    model or job), or anything else (500, the type only)."""
+    from trexplain.errors import TrexplainError
+
+    if isinstance(exc, LimitError):
+        status, error = exc.status, exc.to_dict()
+    elif isinstance(exc, UnknownModel | UnknownJob):
+        status, error = 404, {"type": type(exc).__name__, "message": str(exc)}
+    elif isinstance(exc, TrexplainError):
+        status, error = 400, {"type": type(exc).__name__, "message": str(exc)}
+    else:
+        status, error = 500, {"type": "internal", "message": f"the server failed ({type(exc).__name__}); see its log"}
+    return JSONResponse({"error": error, **(extra or {})}, status_code=status)

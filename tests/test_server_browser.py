@@ -1,0 +1,248 @@
+"""`trexplain serve` in a real browser: uvicorn on a free 127.0.0.1 port in a thread, Debian's Chromium through
+Playwright: type, switch method and class, reopen a link, attention overview and head view, what-if editing,
+exports, two models, the data table, and a hostile text that stays inert."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the web app needs the app extra: pip install 'trexplain[app]'")
+pytest.importorskip("uvicorn", reason="the web app needs the app extra: pip install 'trexplain[app]'")
+
+from tests.test_server_load import Served
+from trexplain.server import ServedModel
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+TEXT = "I loved the acting but the plot was terrible"
+HOSTILE = "<img src=x onerror=alert(1)> bad\x07\x1b[31m day \u202etxet desrever<script>alert(2)</script>"
+HOOK = "window.__alerts = 0; window.alert = function () { window.__alerts += 1; };"
+
+
+# ------------------------------------------------------------------ the page
+@pytest.fixture(scope="module")
+def served(demo, tiny):
+    server = Served([ServedModel(demo), ServedModel(tiny["bert"])])
+    yield server
+    server.stop()
+
+
+if not CHROMIUM.exists():
+    pytest.skip("Chromium is absent: apt-get install -y chromium", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield browser
+        browser.close()
+
+
+class Tab:
+    """A page with console errors, page errors and every request URL recorded, alerts counted."""
+
+    def __init__(self, browser, served: Served) -> None:
+        self.context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+        self.page = self.context.new_page()
+        self.served = served
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.add_init_script(HOOK)
+
+    def open(self, fragment: str = "") -> None:
+        self.page.goto(f"{self.served.url}/{fragment}")
+        self.page.wait_for_selector("html[data-ready=true]", timeout=20_000)
+
+    def check_clean(self) -> None:
+        assert self.errors == []
+        local = (f"http://127.0.0.1:{self.served.port}/", "data:", "blob:")
+        assert [u for u in self.requests if not u.startswith(local)] == []
+        assert self.page.evaluate("window.__alerts") == 0
+        assert self.context.cookies() == []
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def shot(tab: Tab, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.page.screenshot(path=str(ARTIFACTS / f"serve_{name}.png"), full_page=True)
+
+
+def test_explain_switch_method_and_class_and_reopen(browser, served):
+    tab = Tab(browser, served)
+    tab.open()
+    page = tab.page
+    page.fill("#app-text", TEXT)
+    page.check("#app-method-gxi")
+    page.click("#app-go")
+    card = page.locator(".app-panel-explain .tx-card")
+    sync_api.expect(card.locator("button.tx-method")).to_have_count(2, timeout=30_000)
+    assert card.locator(".tx-probs .tx-predicted").inner_text().startswith("negative")
+    card.locator('button.tx-method[data-method="gxi"]').click()
+    assert card.locator('button.tx-method[data-method="gxi"]').get_attribute("aria-pressed") == "true"
+    page.select_option("#app-target", "2")
+    sync_api.expect(card.locator("button.tx-class")).to_have_text(["positive"], timeout=30_000)
+    assert "target=2" in page.url and "methods=cp-lrp%2Cgxi" in page.url
+    sync_api.expect(card.locator("details.tx-flow[open] canvas")).to_have_count(1)  # relevance by layer
+    shot(tab, "explain")
+    link = page.url
+    again = Tab(browser, served)
+    again.page.goto(link)
+    again.page.wait_for_selector(".app-panel-explain .tx-card button.tx-class", timeout=30_000)
+    assert again.page.input_value("#app-target") == "2" and again.page.input_value("#app-text") == TEXT
+    assert again.page.is_checked("#app-method-gxi") and again.page.is_checked("#app-method-cp-lrp")
+    tab.check_clean()
+    again.check_clean()
+    tab.close()
+    again.close()
+
+
+def test_attention_overview_head_and_token(browser, served):
+    tab = Tab(browser, served)
+    tab.open(f"#panel=attention&text={quote(TEXT)}")
+    page = tab.page
+    section = page.locator("details.tx-attention[open]")
+    sync_api.expect(section.locator(".tx-thumb:not(.tx-thumb-agg)")).to_have_count(6 * 12, timeout=30_000)
+    section.locator('.tx-thumb[aria-label="block 2 · head 3"]').click()
+    sync_api.expect(section.locator(".tx-att-title")).to_have_text("block 2 · head 3", timeout=30_000)
+    section.locator("button.tx-att-view", has_text="head view").click()
+    section.locator(".tx-hv-q .tx-hv-tok").nth(3).click()
+    assert "attends to:" in section.locator(".tx-readout").first.inner_text()
+    fetched = [u for u in tab.requests if u.endswith("/api/attention")]
+    assert len(fetched) == 2  # the aggregates, then block 2's heads on demand
+    shot(tab, "attention")
+    tab.check_clean()
+    tab.close()
+
+
+def test_what_if_edit_changes_the_prediction(browser, served):
+    tab = Tab(browser, served)
+    tab.open(f"#panel=whatif&text={quote(TEXT)}")
+    page = tab.page
+    page.wait_for_selector(".app-word", timeout=30_000)
+    before = page.locator(".app-whatif-now").inner_text()
+    page.locator(".app-word", has_text="terrible").click()
+    page.fill(".app-replace", "wonderful")
+    page.click(".app-apply")
+    sync_api.expect(page.locator(".app-reset")).to_be_enabled(timeout=30_000)
+    after = page.locator(".app-whatif-now").inner_text()
+    assert after != before and "positive" in page.locator(".app-whatif-now .app-predicted").inner_text()
+    assert "wonderful" in page.locator(".app-whatif-card .tx-text").inner_text()
+    page.locator(".app-word", has_text="loved").click()
+    page.click(".app-remove")
+    sync_api.expect(page.locator(".app-whatif-card .tx-text")).not_to_contain_text("loved", timeout=30_000)
+    page.click(".app-curve-run")
+    sync_api.expect(page.locator("details.tx-curves[open] svg")).to_have_count(1, timeout=60_000)
+    shot(tab, "whatif")
+    tab.check_clean()
+    tab.close()
+
+
+def test_export_every_format(browser, served, tmp_path):
+    tab = Tab(browser, served)
+    tab.open(f"#text={quote(TEXT)}")
+    page = tab.page
+    page.wait_for_selector(".app-panel-explain .tx-card", timeout=30_000)
+    for kind in ("png", "svg", "json"):
+        with page.expect_download(timeout=30_000) as info:
+            page.click(f".app-panel-explain .app-export-{kind}")
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        data = path.read_bytes()
+        assert path.name == f"trexplain-explanation.{kind}"
+        if kind == "png":
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+            ARTIFACTS.mkdir(exist_ok=True)
+            (ARTIFACTS / "serve_export.png").write_bytes(data)
+        elif kind == "svg":
+            assert data.startswith(b"<svg") and b"foreignObject" in data and TEXT.split()[1].encode() in data
+        else:
+            assert json.loads(data)["texts"][0]["text"] == TEXT
+    tab.check_clean()
+    tab.close()
+
+
+def test_two_models_and_data_table(browser, served, tmp_path):
+    tab = Tab(browser, served)
+    tab.open(f"#panel=compare&text={quote(TEXT)}")
+    page = tab.page
+    sync_api.expect(page.locator(".app-column .tx-card")).to_have_count(2, timeout=30_000)
+    assert page.locator(".app-column > h3").all_inner_texts() == list(served.app.state.models)
+    shot(tab, "compare")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("I loved it\nthis is awful\nthe weather is ok today\n")
+    page.click('button.app-tab[data-panel="table"]')
+    page.set_input_files(".app-file", str(texts))
+    sync_api.expect(page.locator(".app-table-row")).to_have_count(3, timeout=60_000)
+    page.locator("th.app-sort", has_text="confidence").click()
+    values = [float(v) for v in page.locator(".app-table-row td:nth-child(4)").all_inner_texts()]
+    assert values == sorted(values, reverse=True)
+    page.select_option(".app-filter-class", "negative")
+    assert all(t == "negative" for t in page.locator(".app-table-row td:nth-child(3)").all_inner_texts())
+    shot(tab, "table")
+    page.locator(".app-table-row").first.click()
+    page.wait_for_selector(".app-panel-explain .tx-card", timeout=30_000)
+    assert page.input_value("#app-text") == "this is awful"
+    tab.check_clean()
+    tab.close()
+
+
+def test_hostile_text_stays_inert(browser, served):
+    tab = Tab(browser, served)
+    tab.open(f"#text={quote(HOSTILE)}")
+    page = tab.page
+    page.wait_for_selector(".app-panel-explain .tx-card", timeout=30_000)
+    for panel in ("whatif", "attention"):
+        page.click(f'button.app-tab[data-panel="{panel}"]')
+        page.wait_for_selector(f".app-panel-{panel} .tx-card", timeout=30_000)
+    assert page.locator("#app img, #app script").count() == 0
+    assert "<img src=x onerror=alert(1)>" in page.locator(".app-panel-attention .tx-text").inner_text()
+    shot(tab, "hostile")
+    tab.check_clean()
+    tab.close()
+
+
+@pytest.fixture(scope="module")
+def inside(tiny, tmp_path_factory):
+    """The tiny BERT with a masked-LM head and a corpus index: the Masked words and Neighbours panels show."""
+    from transformers import AutoModelForMaskedLM
+
+    from tests.tiny import config_for, tokenizer_for
+    from trexplain.inspect import build_index, load_masked_lm
+
+    folder = tmp_path_factory.mktemp("mlm") / "bert"
+    tokenizer = tokenizer_for("bert")
+    AutoModelForMaskedLM.from_config(config_for("bert", len(tokenizer))).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    corpus = ["the movie was great", "the plot was thin", "a great film", "what a movie"]
+    index = build_index(tiny["bert"], corpus, tmp_path_factory.mktemp("index"), model_source="tiny", batch_size=2)
+    server = Served([ServedModel(tiny["bert"], masked=load_masked_lm(folder), index=index)])
+    yield server
+    server.stop()
+
+
+def test_masked_words_and_neighbours_panels(browser, inside):
+    tab = Tab(browser, inside)
+    tab.open(f"#panel=masked&text={quote('the movie was great')}")
+    page = tab.page
+    page.get_by_role("button", name="was", exact=True).click()  # the tiny tokenizer splits "movie" and "great"
+    sync_api.expect(page.locator(".app-panel-masked .app-table tr")).to_have_count(1 + 3, timeout=30_000)  # 3 layers
+    assert "[MASK]" in page.locator(".app-panel-masked .tx-note").last.inner_text()
+    page.click('button.app-tab[data-panel="neighbours"]')
+    page.get_by_role("button", name="the", exact=True).click()
+    sync_api.expect(page.locator(".app-panel-neighbours .app-table tr")).to_have_count(1 + 10, timeout=30_000)
+    assert "[[the]]" in page.locator(".app-panel-neighbours .app-table").inner_text()
+    shot(tab, "neighbours")
+    tab.check_clean()
+    tab.close()
