@@ -193,7 +193,7 @@ def test_timeout_is_retried_then_fails(fake):
     started = time.perf_counter()
     with pytest.raises(LLMError, match=r"no answer within 0.2 s after 2 tries; raise --timeout"):
         client.chat(HELLO)
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 5  # two 0.2 s timeouts, not the 0.6 s answers
     fake.push(delay=0.6)
     assert client.chat(HELLO)  # the retry after one timeout answers
 
