@@ -292,7 +292,11 @@
     if (model.family) facts.push("family " + model.family);
     if (isNum(model.parameters)) facts.push((model.parameters / 1e6).toFixed(1) + "M parameters");
     if (isNum(model.layers) && model.layers) facts.push(model.layers + " layers");
-    facts.push((data.texts || []).length + ((data.texts || []).length === 1 ? " text" : " texts"));
+    var entries = data.texts || [];
+    if (entries.length) {
+      var images = entries.every(function (entry) { return entry.layout === "image"; });
+      facts.push(entries.length + (images ? " image" : " text") + (entries.length === 1 ? "" : "s"));
+    }
     head.appendChild(el("div", "tx-meta", facts.join(" · ")));
     if (model.labels && model.labels.length) head.appendChild(el("div", "tx-meta", "labels: " + model.labels.join(", ")));
     var params = data.params || {};
@@ -1426,6 +1430,7 @@
   function renderTexts() {
     var section = el("section");
     var all = data.texts.map(function (entry, i) { return i; });
+    var noun = data.texts.every(function (entry) { return entry.layout === "image"; }) ? "image" : "text";
     var state = { page: 0, filter: "", matches: all };
     var toolbar = el("div", "tx-toolbar");
     var list = el("div", "tx-list");
@@ -1433,11 +1438,15 @@
     if (data.texts.length > PAGE_SIZE) {
       var search = el("input");
       search.type = "search";
-      search.placeholder = "filter texts…";
-      search.setAttribute("aria-label", "filter texts");
+      search.placeholder = "filter " + noun + "s…";
+      search.setAttribute("aria-label", "filter " + noun + "s");
       search.addEventListener("input", function () {
         var q = search.value.toLowerCase();
-        state.matches = all.filter(function (i) { return data.texts[i].text.toLowerCase().indexOf(q) >= 0; });
+        state.matches = all.filter(function (i) {
+          var entry = data.texts[i];
+          var name = typeof entry.text === "string" ? entry.text : String(entry.source || "");  // images: the file name
+          return name.toLowerCase().indexOf(q) >= 0;
+        });
         state.page = 0;
         draw();
       });
@@ -1460,8 +1469,8 @@
         next.disabled = state.page >= pages - 1;
         pager.appendChild(prev);
         pager.appendChild(el("span", "tx-page", shown.length ?
-          "texts " + (from + 1) + "–" + (from + shown.length) + " of " + state.matches.length + " (page " + (state.page + 1) + "/" + pages + ")" :
-          "no text matches"));
+          noun + "s " + (from + 1) + "–" + (from + shown.length) + " of " + state.matches.length + " (page " + (state.page + 1) + "/" + pages + ")" :
+          "no " + noun + " matches"));
         pager.appendChild(next);
       }
       list.textContent = "";
