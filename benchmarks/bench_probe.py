@@ -1,0 +1,70 @@
+"""Probing the demo model: success, words perturbed, queries and time per ranking and edit source.
+
+Texts: the first N held-out test tweets of the demo corpus (`split` = test: rows never used in training,
+see the model card). Each text is attacked untargeted (change the model's prediction) with budget 500 and at
+most 20% of its words changed. Run: `OMP_NUM_THREADS=1 PYTHONPATH=src python -m benchmarks.bench_probe
+[--texts 100] [--out FILE.json]`; `--quick` runs the goal grid only (embed+char × all rankings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import time
+
+import torch
+
+from trexplain.models import load_model
+from trexplain.models.demo import corpus_path
+from trexplain.probe import Constraints, prober
+from trexplain.probe.table import attack_table
+
+RANKINGS = ("cp-lrp", "ig", "lime", "deletion", "random")
+EDIT_SETS = {"embed+char": ("embed", "char"), "delete": ("delete",), "embed": ("embed",), "char": ("char",)}
+CHEAP = ("cp-lrp", "deletion", "random")
+
+
+def held_out(limit: int) -> list[str]:
+    with gzip.open(corpus_path(), "rt", encoding="utf-8", newline="") as handle:
+        rows = [r["text"] for r in csv.DictReader(handle) if r["split"] == "test"]
+    return rows[:limit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--texts", type=int, default=100)
+    parser.add_argument("--budget", type=int, default=500)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--quick", action="store_true", help="only embed+char with every ranking")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    adapter = load_model("demo")
+    texts = held_out(args.texts)
+    grid = [("embed+char", r) for r in RANKINGS]
+    if not args.quick:
+        grid += [(name, r) for name in EDIT_SETS if name != "embed+char" for r in CHEAP]
+    rows = []
+    for edits, ranking in grid:
+        began = time.perf_counter()
+        p = prober(adapter, edits=EDIT_SETS[edits], ranking=ranking, constraints=Constraints(budget=args.budget))
+        row = attack_table([p], texts).rows[0]
+        row.update(edits=edits, wall_seconds=time.perf_counter() - began)
+        rows.append(row)
+        print(_line(row), flush=True)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as handle:
+                json.dump({"texts": len(texts), "budget": args.budget, "rows": rows}, handle, indent=2)
+
+
+def _line(row: dict) -> str:
+    return (
+        f"| {row['edits']} | {row['ranking']} | {row['attacked']} | {row['success_rate']:.0%} | "
+        f"{(row['words_perturbed'] or 0):.1%} | {row['median_queries']:.0f} | {row['mean_queries']:.1f} | "
+        f"{row['mean_attribution_passes']:.1f} | {row['seconds']:.2f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
