@@ -2,7 +2,7 @@
 
 Texts: the first N held-out test tweets of the demo corpus (`split` = test: rows never used in training,
 see the model card). Each text is attacked untargeted (change the model's prediction) with budget 500 and at
-most 20% of its words changed. Run: `OMP_NUM_THREADS=1 PYTHONPATH=src python -m benchmarks.bench_probe
+most 20% of its words changed; `k` is the number of embedding neighbours tried per word. Run: `OMP_NUM_THREADS=1 PYTHONPATH=src python -m benchmarks.bench_probe
 [--texts 100] [--out FILE.json]`; `--quick` runs the goal grid only (embed+char × all rankings).
 """
 
@@ -42,15 +42,17 @@ def main() -> None:
     torch.set_num_threads(1)
     adapter = load_model("demo")
     texts = held_out(args.texts)
-    grid = [("embed+char", r) for r in RANKINGS]
+    grid = [("embed+char", r, 20) for r in RANKINGS]
     if not args.quick:
-        grid += [(name, r) for name in EDIT_SETS if name != "embed+char" for r in CHEAP]
+        grid += [("embed+char", r, 8) for r in CHEAP]
+        grid += [(name, r, 20) for name in EDIT_SETS if name != "embed+char" for r in CHEAP]
     rows = []
-    for edits, ranking in grid:
+    for edits, ranking, k in grid:
         began = time.perf_counter()
-        p = prober(adapter, edits=EDIT_SETS[edits], ranking=ranking, constraints=Constraints(budget=args.budget))
+        budget = Constraints(budget=args.budget)
+        p = prober(adapter, edits=EDIT_SETS[edits], ranking=ranking, neighbours=k, constraints=budget)
         row = attack_table([p], texts).rows[0]
-        row.update(edits=edits, wall_seconds=time.perf_counter() - began)
+        row.update(edits=edits if "embed" not in edits else f"{edits} (k={k})", wall_seconds=time.perf_counter() - began)
         rows.append(row)
         print(_line(row), flush=True)
         if args.out:

@@ -3,7 +3,7 @@
 Each module below adds its commands to the one `app` when imported.
 """
 
-from trexplain.cli import attention, evaluate, explain, report  # noqa: F401  (registers their commands)
+from trexplain.cli import attention, evaluate, explain, probe, report  # noqa: F401  (registers their commands)
 from trexplain.cli.common import app
 
 __all__ = ["app", "main"]

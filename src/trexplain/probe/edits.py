@@ -79,7 +79,7 @@ class Neighbours(EditSource):
     in the word's case. Words split into several tokens use the mean of their pieces' embeddings."""
 
     adapter: ModelAdapter
-    k: int = 8
+    k: int = 20
     name: ClassVar[str] = "embed"
 
     def __call__(self, slot: Slot) -> list[str]:
@@ -226,10 +226,14 @@ class WordList(EditSource):
     def read(cls, path: str | Path) -> WordList:
         """A list from JSON (`{"word": ["replacement", ...]}`) or CSV (rows `word,replacement[,replacement...]`)."""
         path = Path(path)
+        if path.suffix.lower() not in (".json", ".csv"):
+            raise InputError(f"{path}: a word list is a .json or .csv file")
         try:
             content = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"{path} is not UTF-8; save the word list as UTF-8") from exc
+        except OSError as exc:
+            raise InputError(f"cannot read the word list {path}: {exc.strerror or exc}; check the path") from exc
         table: dict[str, list[str]] = {}
         if path.suffix.lower() == ".json":
             try:
@@ -243,15 +247,13 @@ class WordList(EditSource):
                 if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                     raise InputError(f"{path}: the replacements of {key!r} must be a string or a list of strings")
                 table.setdefault(key, []).extend(values)
-        elif path.suffix.lower() == ".csv":
+        else:
             for number, row in enumerate(csv.reader(io.StringIO(content, newline="")), start=1):
                 cells = [c.strip() for c in row if c.strip()]
                 if len(cells) == 1:
                     raise InputError(f"{path}:{number}: give a word and at least one replacement")
                 if cells:
                     table.setdefault(cells[0], []).extend(cells[1:])
-        else:
-            raise InputError(f"{path}: a word list is a .json or .csv file")
         if not table:
             raise InputError(f"{path} has no words; give at least one word with replacements")
         return cls(table)
@@ -263,7 +265,7 @@ class MaskedLM(EditSource):
 
     model: Any
     tokenizer: Any
-    k: int = 8
+    k: int = 20
     name: ClassVar[str] = "mlm"
     calls: int = 0
 
@@ -340,7 +342,7 @@ def make_edits(
     names: Iterable[str],
     adapter: ModelAdapter,
     *,
-    neighbours: int = 8,
+    neighbours: int = 20,
     mlm: str | Path | None = None,
     words: str | Path | Mapping[str, Sequence[str]] | None = None,
 ) -> Combined:

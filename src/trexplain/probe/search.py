@@ -139,6 +139,7 @@ class Prober:
     params: Mapping[str, Any] = field(default_factory=dict)
     explain: bool = False
     batch_size: int = 64
+    chunk: int = 8
 
     def __post_init__(self) -> None:
         if self.ranking not in SEARCH_RANKINGS and self.ranking not in available_methods():
@@ -148,6 +149,8 @@ class Prober:
             get_method(self.ranking, **self.params)  # bad parameters fail before any work
         if isinstance(self.beam, bool) or not isinstance(self.beam, int) or self.beam < 1:
             raise InputError(f"beam must be a whole number of at least 1, got {self.beam!r}")
+        if isinstance(self.chunk, bool) or not isinstance(self.chunk, int) or self.chunk < 1:
+            raise InputError(f"chunk must be a whole number of at least 1, got {self.chunk!r}")
 
     # ------------------------------------------------------------------ run
     def run(self, text: str, target: str | int | None = None) -> ProbeResult:
@@ -190,7 +193,7 @@ class Prober:
             if not expansions:
                 break
             built = [[_apply(text, spans, (*state.changes, (j, r))) for r in cands] for state, j, cands in expansions]
-            scores = oracle.score([t for group in built for t, _ in group])
+            scores = self._score([t for group in built for t, _ in group], oracle, original_class, goal)
             pool, cursor = [], 0
             for (state, j, cands), group in zip(expansions, built, strict=True):
                 moved = replace(state, tried=state.tried | {j})
@@ -219,6 +222,19 @@ class Prober:
         )
 
     # --------------------------------------------------------------- pieces
+    def _score(self, texts: list[str], oracle: Oracle, original: int, goal: int | None) -> list[Scored | None]:
+        """Scores of the candidates, `chunk` at a time in the order the sources gave them; once a chunk holds a
+        success the rest are not run (None), so the last step costs only what it needs."""
+        out: list[Scored | None] = []
+        for start in range(0, len(texts), self.chunk):
+            scored = oracle.score(texts[start : start + self.chunk])
+            out += scored
+            won = any(s is not None and (s.predicted == goal if goal is not None else s.predicted != original)
+                      for s in scored)  # fmt: skip
+            if won or oracle.left == 0:
+                break
+        return out + [None] * (len(texts) - len(out))
+
     def _objective(self, state: _State, original: int, goal: int | None) -> float:
         """What the search raises: the target's probability, or 1 − the original class's probability."""
         p = state.scored.probabilities
@@ -437,7 +453,7 @@ def probe(
     constraints: Constraints | None = None,
     beam: int = 1,
     seed: int = 0,
-    neighbours: int = 8,
+    neighbours: int = 20,
     mlm: str | PathLike[str] | None = None,
     words: str | PathLike[str] | Mapping[str, Sequence[str]] | None = None,
     params: Mapping[str, Any] | None = None,
@@ -463,7 +479,7 @@ def prober(
     constraints: Constraints | None = None,
     beam: int = 1,
     seed: int = 0,
-    neighbours: int = 8,
+    neighbours: int = 20,
     mlm: str | PathLike[str] | None = None,
     words: str | PathLike[str] | Mapping[str, Sequence[str]] | None = None,
     params: Mapping[str, Any] | None = None,
