@@ -2,8 +2,9 @@
 
 Texts: the first N held-out test tweets of the demo corpus (`split` = test: rows never used in training,
 see the model card). Each text is attacked untargeted (change the model's prediction) with budget 500 and at
-most 20% of its words changed; `k` is the number of embedding neighbours tried per word. Run: `OMP_NUM_THREADS=1 PYTHONPATH=src python -m benchmarks.bench_probe
-[--texts 100] [--out FILE.json]`; `--quick` runs the goal grid only (embed+char × all rankings).
+most 20% of its words changed; `k` is the number of embedding neighbours tried per word.
+Run: `OMP_NUM_THREADS=1 PYTHONPATH=src python -m benchmarks.bench_probe [--texts 100] [--out FILE.json]`;
+`--quick` runs the goal grid only (embed+char × all rankings).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def main() -> None:
         budget = Constraints(budget=args.budget)
         p = prober(adapter, edits=EDIT_SETS[edits], ranking=ranking, neighbours=k, constraints=budget)
         row = attack_table([p], texts).rows[0]
-        row.update(edits=edits if "embed" not in edits else f"{edits} (k={k})", wall_seconds=time.perf_counter() - began)
+        name = edits if "embed" not in edits else f"{edits} (k={k})"
+        row.update(edits=name, wall_seconds=time.perf_counter() - began)
         rows.append(row)
         print(_line(row), flush=True)
         if args.out:

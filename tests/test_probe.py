@@ -110,7 +110,10 @@ def test_targeted_reaches_the_class_with_a_word_list(keyword):
     words = {"movie": ["Music", "film"], "acting": ["music"]}
     result = run(keyword, PLAIN, target="music", edits=("words",), words=words)
     assert result.success and result.new_class == 1 == result.target
-    assert result.edited in ("the music was average and the movie lovely", "the acting was average and the music lovely")
+    assert result.edited in (
+        "the music was average and the movie lovely",
+        "the acting was average and the music lovely",
+    )
 
 
 def test_targeted_failure_reports_the_best_attempt(keyword):

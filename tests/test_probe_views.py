@@ -77,7 +77,7 @@ def test_word_list_files(tmp_path):
     (tmp_path / "bad.json").write_text("[1]")
     with pytest.raises(InputError, match="JSON object"):
         WordList.read(tmp_path / "bad.json")
-    with pytest.raises(InputError, match=".json or .csv"):
+    with pytest.raises(InputError, match=r"\.json or \.csv"):
         WordList.read(tmp_path / "w.txt")
 
 
@@ -117,7 +117,7 @@ def test_cli_one_text_json_and_html(tmp_path):
 
 def test_cli_dataset_table(tmp_path):
     data = tmp_path / "texts.csv"
-    data.write_text("text,label\n\"I love it, great!\",positive\nworst service ever,negative\n")
+    data.write_text('text,label\n"I love it, great!",positive\nworst service ever,negative\n')
     out = CliRunner().invoke(
         app,
         ["probe", "--input", str(data), "--label-column", "label", "--rank", "cp-lrp", "--rank", "random",

@@ -239,7 +239,7 @@ class WordList(EditSource):
             try:
                 data = json.loads(content)
             except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: not valid JSON ({exc.msg}); write {{\"word\": [\"replacement\"]}}") from exc
+                raise InputError(f'{path}: not valid JSON ({exc.msg}); write {{"word": ["replacement"]}}') from exc
             if not isinstance(data, dict):
                 raise InputError(f"{path}: a word list is a JSON object of word → list of replacements")
             for key, value in data.items():

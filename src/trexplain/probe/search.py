@@ -351,7 +351,7 @@ class Prober:
             search_queries=oracle.used - ranking_queries,
             attribution_passes=passes,
             budget=self.constraints.budget,
-            budget_exhausted=oracle.exhausted or oracle.left == 0 and not success,
+            budget_exhausted=oracle.exhausted or (oracle.left == 0 and not success),
             similarity=sim,
             seconds=time.perf_counter() - began,
             seed=self.seed,
@@ -426,8 +426,12 @@ def trusted_method(trust: Mapping[str, Any] | str | PathLike[str] | None) -> str
         try:
             data = json.loads(Path(trust).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read the trust table {trust}: {exc}; give `trexplain evaluate --json` output")
-    rows = data.get("rows") or (data.get("table") or {}).get("rows") if isinstance(data, Mapping) else None
+            raise InputError(
+                f"cannot read the trust table {trust}: {exc}; give `trexplain evaluate --json` output"
+            ) from exc
+    rows = None
+    if isinstance(data, Mapping):
+        rows = data.get("rows") or (data.get("table") or {}).get("rows")
     if not isinstance(rows, list):
         raise InputError("a trust table needs 'rows' (the output of `trexplain evaluate --json`)")
     own = [r for r in rows if isinstance(r, Mapping) and r.get("classes", "predicted") == "predicted"]
