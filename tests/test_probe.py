@@ -191,3 +191,8 @@ def test_attack_table(keyword):
     unlabelled = attack_table(probers[:1], [TEXT, PLAIN]).rows[0]
     assert unlabelled["predicted_share"] == {"music": 0.5, "other": 0.5}
     json.dumps(table.to_dict())
+
+
+def test_similarity_needs_hidden_states(keyword):
+    with pytest.raises(InputError, match="hidden states"):
+        run(keyword, constraints=Constraints(min_similarity=0.5))

@@ -161,3 +161,19 @@ def test_probe_section_in_chromium(demo, tmp_path):
         ARTIFACTS.mkdir(exist_ok=True)
         section.screenshot(path=str(ARTIFACTS / "probe-section.png"))
         browser.close()
+
+
+def test_similarity_constraint(demo):
+    from trexplain.probe import Constraints
+    from trexplain.probe.oracle import Oracle
+
+    loose = prober(demo, constraints=Constraints(min_similarity=-1.0)).run(TEXT)
+    assert loose.success and loose.similarity is not None and loose.similarity < 0.999
+    strict = prober(demo, constraints=Constraints(min_similarity=loose.similarity + 1e-3)).run(TEXT)
+    assert strict.words_changed == 0 or strict.similarity >= loose.similarity + 1e-3
+    assert prober(demo).run(TEXT).similarity is None
+    # pooled scoring counts the same rows and gives the same probabilities as the plain forward
+    plain, pooled = Oracle(demo), Oracle(demo, pooled=True)
+    a, b = plain.score([TEXT, "fine"]), pooled.score([TEXT, "fine"])
+    assert plain.used == pooled.used == 2 and a[0].pooled is None and b[0].pooled.shape == (384,)
+    assert all(float((x.probabilities - y.probabilities).abs().max()) < 1e-3 for x, y in zip(a, b, strict=True))
