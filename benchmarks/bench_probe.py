@@ -22,7 +22,7 @@ from trexplain.models.demo import corpus_path
 from trexplain.probe import Constraints, prober
 from trexplain.probe.table import attack_table
 
-RANKINGS = ("cp-lrp", "ig", "lime", "deletion", "random")
+RANKINGS = ("cp-lrp", "deletion", "random", "ig", "lime")
 EDIT_SETS = {"embed+char": ("embed", "char"), "delete": ("delete",), "embed": ("embed",), "char": ("char",)}
 CHEAP = ("cp-lrp", "deletion", "random")
 

@@ -57,7 +57,7 @@ def test_attribution_ranking_finds_the_word_with_the_fewest_queries(keyword):
     assert (result.original_class, result.new_class) == (1, 0)
     # the original text and the one deletion that flips it: nothing fewer can show a change
     assert (result.queries, result.ranking_queries, result.search_queries) == (2, 0, 2)
-    assert result.attribution_passes >= 1 and result.words_changed == 1 and result.words_total == 8
+    assert result.attribution_passes == 1 and result.words_changed == 1 and result.words_total == 8
 
 
 def test_deletion_ranking_costs_one_query_per_word_first(keyword):
@@ -196,3 +196,9 @@ def test_attack_table(keyword):
 def test_similarity_needs_hidden_states(keyword):
     with pytest.raises(InputError, match="hidden states"):
         run(keyword, constraints=Constraints(min_similarity=0.5))
+
+
+def test_attribution_reranks_once_per_accepted_edit(keyword):
+    # no edit ever helps (every deletion keeps "music"-less class 0), so nothing is accepted: one ranking only
+    result = run(keyword, PLAIN, target="music", edits=("delete", "char"), constraints=Constraints(max_fraction=1.0))
+    assert result.words_changed == 0 and result.attribution_passes == 1

@@ -43,6 +43,7 @@ class _State:
     text: str
     spans: tuple[tuple[int, int], ...]
     scored: Scored
+    fresh: bool = False  # its text is new: an attribution ranking must be recomputed on it
 
     def next_word(self) -> int | None:
         return next((j for j in self.order if j not in self.tried), None)
@@ -196,16 +197,15 @@ class Prober:
             scores = self._score([t for group in built for t, _ in group], oracle, original_class, goal)
             pool, cursor = [], 0
             for (state, j, cands), group in zip(expansions, built, strict=True):
-                moved = replace(state, tried=state.tried | {j})
+                moved = replace(state, tried=state.tried | {j}, fresh=False)
                 pool.append(moved)
                 for r, (new_text, new_spans) in zip(cands, group, strict=True):
                     scored = scores[cursor]
                     cursor += 1
                     if scored is None or not self.constraints.similar(first.pooled, scored.pooled):
                         continue
-                    child = _State(
-                        tuple(sorted((*state.changes, (j, r)))), moved.tried, state.order, new_text, new_spans, scored
-                    )
+                    changes = tuple(sorted((*state.changes, (j, r))))
+                    child = _State(changes, moved.tried, state.order, new_text, new_spans, scored, fresh=True)
                     if self._objective(child, original_class, goal) > self._objective(state, original_class, goal):
                         pool.append(child)
             winners = [s for s in pool if self._success(s, original_class, goal)]
@@ -275,11 +275,11 @@ class Prober:
         return self._attribution_order(root, editable, original, goal, passes)
 
     def _rerank(self, state: _State, editable: list[int], original: int, goal: int | None, passes: list[int]) -> _State:
-        """An attribution ranking is recomputed on the edited text; the others keep their first order."""
-        if self.ranking in SEARCH_RANKINGS or not state.changes or state.order == ():
-            return state
-        left = [j for j in editable if j not in state.tried and all(j != c for c, _ in state.changes)]
-        return replace(state, order=self._attribution_order(state, left, original, goal, passes))
+        """An attribution ranking is recomputed once on each newly edited text; the others keep their first order."""
+        if self.ranking in SEARCH_RANKINGS or not state.fresh:
+            return replace(state, fresh=False)
+        left = [j for j in editable if j not in state.tried]
+        return replace(state, order=self._attribution_order(state, left, original, goal, passes), fresh=False)
 
     def _attribution_order(
         self, state: _State, candidates: list[int], original: int, goal: int | None, passes: list[int]
