@@ -39,14 +39,18 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=500)
     parser.add_argument("--out", default=None)
     parser.add_argument("--quick", action="store_true", help="only embed+char with every ranking")
+    parser.add_argument("--rankings", default=",".join(RANKINGS), help="comma-separated rankings to run")
+    parser.add_argument("--edits", default=None, help="comma-separated edit sets (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     adapter = load_model("demo")
     texts = held_out(args.texts)
-    grid = [("embed+char", r, 20) for r in RANKINGS]
+    chosen = args.rankings.split(",")
+    sets = args.edits.split(",") if args.edits else list(EDIT_SETS)
+    grid = [("embed+char", r, 20) for r in chosen] if "embed+char" in sets else []
     if not args.quick:
-        grid += [("embed+char", r, 8) for r in CHEAP]
-        grid += [(name, r, 20) for name in EDIT_SETS if name != "embed+char" for r in CHEAP]
+        grid += [("embed+char", r, 8) for r in CHEAP if r in chosen] if "embed+char" in sets else []
+        grid += [(name, r, 20) for name in sets if name != "embed+char" for r in CHEAP if r in chosen]
     rows = []
     for edits, ranking, k in grid:
         began = time.perf_counter()

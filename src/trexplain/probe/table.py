@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from trexplain.errors import InputError
+from trexplain.probe.oracle import Oracle
 from trexplain.probe.search import Prober, ProbeResult
 from trexplain.progress import stage
 
@@ -60,10 +61,11 @@ def attack_table(
 
 
 def _attack(prober: Prober, text: str, gold: int | None) -> ProbeResult | None:
-    """The untargeted probe of one text; None (skipped) when the model already misclassifies it."""
+    """The untargeted probe of one text; None (skipped) when the model already misclassifies it (that one
+    query of a skipped text is not in the table: skipped texts are not attacked)."""
     if gold is not None:
-        first = prober.adapter.logits(prober.adapter.encode([text]).inputs)[0]
-        if int(first.argmax()) != gold:
+        (first,) = Oracle(prober.adapter).score([text])
+        if first is None or first.predicted != gold:
             return None
     return prober.run(text)
 
