@@ -3,7 +3,16 @@
 Each module below adds its commands to the one `app` when imported.
 """
 
-from trexplain.cli import attention, concepts, evaluate, explain, report, run, serve  # noqa: F401  (registers them)
+from trexplain.cli import (  # noqa: F401  (each module registers its commands)
+    attention,
+    concepts,
+    evaluate,
+    explain,
+    probe,
+    report,
+    run,
+    serve,
+)
 from trexplain.cli.common import app
 
 __all__ = ["app", "main"]
