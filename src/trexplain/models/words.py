@@ -48,6 +48,12 @@ def group_words(
             parent[root(i)] = root(first)
         token_runs.append(first)
 
+    first_run: dict[int, int] = {}
+    last_run: dict[int, int] = {}
+    for i in range(len(runs)):  # one pass: the first and last run of every merged group
+        top = root(i)
+        first_run.setdefault(top, i)
+        last_run[top] = i
     group_of: dict[int, int] = {}
     spans: list[tuple[int, int]] = []
     word_ids: list[int] = []
@@ -58,8 +64,7 @@ def group_words(
         top = root(run)
         if top not in group_of:
             group_of[top] = len(spans)
-            members = [i for i in range(len(runs)) if root(i) == top]
-            spans.append((runs[members[0]][0], runs[members[-1]][1]))
+            spans.append((runs[first_run[top]][0], runs[last_run[top]][1]))
         word_ids.append(group_of[top])
     _attach_empty_tokens(word_ids, offsets, special)
     return word_ids, spans
