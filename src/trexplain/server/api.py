@@ -86,7 +86,7 @@ class ProbeBody(TextBody):
     edits: list[str] = Field(list(panels.PROBE_EDITS), min_length=1, description="Edit sources: delete, embed, char.")
     rank: str | None = Field(None, description="Ranking: a method, 'deletion' or 'random' (default cp-lrp).")
     params: dict[str, Any] = Field({}, description="Parameters of the ranking method.")
-    budget: int = Field(500, ge=1, description="Most model queries.")
+    budget: int | None = Field(None, ge=1, description="Most model queries (default 500, or the server's limit).")
     seed: int = 0
     format: Form = "records"
 
@@ -294,7 +294,8 @@ def probe(request: Request, body: ProbeBody) -> dict[str, Any]:
     `"format": "report"`, the payload whose probe section the page draws)."""
     limits = request.app.state.limits
     check_texts([body.text], limits)
-    check_at_most(body.budget, limits, "max_probe_budget", "budget")
+    budget = min(500, limits.max_probe_budget) if body.budget is None else body.budget
+    check_at_most(budget, limits, "max_probe_budget", "budget")
     check_params({body.rank or "ranking": body.params}, limits)
     model = served(request, body.model)
     if not request.app.state.capabilities["probe"]:
@@ -307,7 +308,7 @@ def probe(request: Request, body: ProbeBody) -> dict[str, Any]:
             target=body.target,
             edits=body.edits,
             ranking=body.rank,
-            budget=body.budget,
+            budget=budget,
             seed=body.seed,
             params=body.params,
             form=body.format,
@@ -369,7 +370,7 @@ def run(request: Request) -> dict[str, Any]:
 def run_rows(
     request: Request,
     offset: int = Query(0, ge=0),
-    limit: int = Query(50, ge=1),
+    limit: int | None = Query(None, ge=1, description="rows per page (default 50, or the server's max_rows)"),
     sort: str = Query("row", description=f"one of {', '.join(panels.RUN_SORTS)}"),
     desc: bool = False,
     predicted: str | None = Query(None, description="only texts predicted as this class"),
@@ -377,7 +378,9 @@ def run_rows(
     method: str | None = Query(None, description="whose faithfulness to show and sort by (default: the first)"),
 ) -> dict[str, Any]:
     """One page of the run's texts (prediction, confidence, faithfulness), filtered and sorted."""
-    check_at_most(limit, request.app.state.limits, "max_rows", "limit")
+    limits = request.app.state.limits
+    limit = min(50, limits.max_rows) if limit is None else limit
+    check_at_most(limit, limits, "max_rows", "limit")
     return _run(request).page(
         offset, limit, sort=sort, desc=desc, predicted=predicted, min_confidence=min_confidence, method=method
     )
