@@ -195,6 +195,8 @@ def test_concepts_explain_equals_the_library(api, concept_set, tiny):
 def test_concepts_of_other_weights_are_refused(demo, concept_set):
     with pytest.raises(InputError, match="no served model has"):
         create_app([ServedModel(demo)], concepts=[concept_set])
+    with pytest.raises(InputError, match="no served model has"):
+        create_app([ServedModel(demo)], concepts=[concept_set.path])  # a folder is loaded first
 
 
 # ------------------------------------------------------------------ run folder

@@ -22,7 +22,7 @@ from trexplain.server.api import error_response, router
 from trexplain.server.jobs import Jobs
 from trexplain.server.limits import LimitError, Limits
 from trexplain.server.models import ServedModel
-from trexplain.server.panels import ServedRun, attach_concepts
+from trexplain.server.panels import ServedRun, attach_concepts, load_concept_sets
 
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 PANEL_PREFIX = "panel-"
@@ -104,7 +104,8 @@ def create_app(
     """The app serving `models` (by name; the first is the default). `token`: required as a Bearer header on
     `/api/` (None: none, loopback only); `host`/`port`: where it is bound, for the Host and Origin checks.
     `index`: a corpus index (`inspect.neighbours.CorpusIndex`) for the served model it was built with (or set
-    `ServedModel.index`); masked-LM heads travel on each `ServedModel`. `concepts`: `ConceptSet`s, each served
+    `ServedModel.index`); masked-LM heads travel on each `ServedModel`. `concepts`: `ConceptSet`s (or their
+    folders), each served
     with the model it was fitted on (an InputError when none has its weights); `run`: a dataset run folder (or
     `panels.ServedRun`), served read-only to the data table."""
     entries = dict(models) if isinstance(models, Mapping) else {m.name: m for m in models}
@@ -117,7 +118,8 @@ def create_app(
         owner.index = index
     if token is None and not security.is_loopback(host):
         raise security.BindError(f"binding {host} needs a token")
-    served_concepts = attach_concepts(concepts, entries)
+    sets = [load_concept_sets([c])[0] if isinstance(c, str | os.PathLike) else c for c in concepts]
+    served_concepts = attach_concepts(sets, entries)
     served_run = run if run is None or isinstance(run, ServedRun) else ServedRun.open(run)
     limits = limits or Limits()
     jobs = Jobs(limits)
