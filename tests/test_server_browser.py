@@ -294,6 +294,10 @@ def test_probe_concepts_and_run_panels(browser, extras):
     sync_api.expect(page.locator("th.app-sorted")).to_have_text("confidence ▼", timeout=30_000)
     values = [float(v) for v in page.locator(".app-table-row td:nth-child(4)").all_inner_texts()]
     assert values == sorted(values, reverse=True)
+    page.click("details.app-run-summary > summary")
+    sync_api.expect(page.locator("details.app-run-summary section.tx-dataset h2")).to_have_text(
+        "Across the dataset", timeout=30_000
+    )
     shot(tab, "run_table")
     first = page.locator(".app-table-row td.app-cell-text").first.inner_text()
     page.locator(".app-table-row").first.click()

@@ -213,6 +213,18 @@
     body.appendChild(status);
     body.appendChild(ctx.exportBar("run-table", view, function () { return run.page; }));
     body.appendChild(view);
+    var views = el("details", "app-run-summary");
+    views.appendChild(el("summary", null, "dataset views of the run: words per class, faithfulness, lists worth a look"));
+    var drawn = el("div", "app-view");
+    views.appendChild(drawn);
+    views.addEventListener("toggle", function () {
+      if (!views.open || drawn.childNodes.length) return;
+      drawn.textContent = "loading…";
+      ctx.api("/api/run").then(function (r) {
+        ctx.render({ title: "run " + r.info.name, model: { name: r.info.model }, texts: [], dataset: r.summary }, drawn);
+      }, function (e) { drawn.textContent = ""; ctx.error(drawn, e); });
+    });
+    body.appendChild(views);
 
     function load() {
       var q = new URLSearchParams({ offset: String(run.offset), limit: String(Math.min(PAGE, ctx.info.limits.max_rows)),
