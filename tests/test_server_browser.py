@@ -246,3 +246,63 @@ def test_masked_words_and_neighbours_panels(browser, inside):
     shot(tab, "neighbours")
     tab.check_clean()
     tab.close()
+
+
+@pytest.fixture(scope="module")
+def extras(demo, tmp_path_factory):
+    """The demo with a tiny concept folder (hostile label) and a tiny evaluated run: the Probe, Concepts and run
+    table panels show."""
+    import trexplain
+    from trexplain.concepts.conceptset import ConceptSet, fit_concepts
+
+    corpus = ["the movie was great", "the plot was thin", "a great film", "I hated it", "lovely day",
+              "terrible, awful plot", "I love this phone", "worst service ever", HOSTILE]  # fmt: skip
+    folder = tmp_path_factory.mktemp("concepts") / "demo-pca"
+    fit_concepts(
+        demo, corpus, n_concepts=4, method="pca", importance_texts=6, deletion_texts=3, fidelity_texts=6,
+        min_count=1, words=4, top_k=2,
+    ).save(folder)  # fmt: skip
+    (folder / "labels.json").write_text(json.dumps({"1": {"label": HOSTILE}}))
+    texts = tmp_path_factory.mktemp("run") / "texts.txt"
+    texts.write_text("\n".join(corpus) + "\n", encoding="utf-8")
+    trexplain.run_dataset(texts, texts.parent / "run", model=demo, methods=["gxi"], evaluate=True, shard_size=4)
+    server = Served([ServedModel(demo)], concepts=[ConceptSet.load(folder)], run=texts.parent / "run")
+    yield server
+    server.stop()
+
+
+def test_probe_concepts_and_run_panels(browser, extras):
+    tab = Tab(browser, extras)
+    tab.open(f"#panel=probe&text={quote('I absolutely love this new phone, the camera is amazing!')}")
+    page = tab.page
+    page.fill(".app-probe-budget", "200")
+    page.click("button.app-probe-go")
+    section = page.locator(".app-panel-probe section.tx-probe")
+    sync_api.expect(section.locator(".tx-probe-row")).to_have_count(2, timeout=60_000)
+    assert section.locator(".tx-probe-ok").inner_text().startswith("success")
+    assert section.locator(".tx-probe-diff del").count() >= 1
+    assert page.locator(".app-panel-probe .tx-card").count() == 2  # both texts' cards follow
+    shot(tab, "probe")
+    page.click('button.app-tab[data-panel="concepts"]')
+    sync_api.expect(page.locator(".app-concepts-row")).to_have_count(4, timeout=30_000)
+    assert page.locator(".app-panel-concepts .tx-cc-example").count() == 1  # the text's concept × token heatmap
+    assert HOSTILE.split(" ")[0] in page.locator(".app-panel-concepts").inner_text()  # the label, as text
+    shot(tab, "concepts")
+    page.click('button.app-tab[data-panel="table"]')
+    sync_api.expect(page.locator(".app-table-row")).to_have_count(9, timeout=30_000)
+    page.locator("th.app-sort", has_text="confidence").click()
+    sync_api.expect(page.locator("th.app-sorted")).to_have_text("confidence ▼", timeout=30_000)
+    values = [float(v) for v in page.locator(".app-table-row td:nth-child(4)").all_inner_texts()]
+    assert values == sorted(values, reverse=True)
+    page.click("details.app-run-summary > summary")
+    sync_api.expect(page.locator("details.app-run-summary section.tx-dataset h2")).to_have_text(
+        "Across the dataset", timeout=30_000
+    )
+    shot(tab, "run_table")
+    first = page.locator(".app-table-row td.app-cell-text").first.inner_text()
+    page.locator(".app-table-row").first.click()
+    page.wait_for_selector(".app-panel-explain .tx-card", timeout=30_000)
+    assert page.input_value("#app-text") == first
+    assert page.locator("#app img, #app script").count() == 0
+    tab.check_clean()
+    tab.close()

@@ -36,9 +36,9 @@ def free_port() -> int:
 class Served:
     """uvicorn serving an app on 127.0.0.1 in a daemon thread."""
 
-    def __init__(self, models) -> None:
+    def __init__(self, models, **options) -> None:
         self.port = free_port()
-        self.app = create_app(models, port=self.port)
+        self.app = create_app(models, port=self.port, **options)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

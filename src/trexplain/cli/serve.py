@@ -27,6 +27,11 @@ def serve(
     masked_lm: Annotated[
         Path | None, typer.Option(help="Masked-LM folder of the first model's base: per-layer masked-word guesses.")
     ] = None,
+    concepts: Annotated[
+        list[Path] | None,
+        typer.Option("--concepts", help="Concept folder (trexplain concepts fit) of a served model; repeatable."),
+    ] = None,
+    run: Annotated[Path | None, typer.Option("--run", help="Run folder (trexplain run) for the data table.")] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds one request may take.")] = 60.0,
     workers: Annotated[int, typer.Option(min=1, help="Model calls running at once.")] = 2,
     queue: Annotated[int, typer.Option(min=1, help="Model calls running or waiting; beyond it: 503.")] = 64,
@@ -43,12 +48,14 @@ def serve(
             ) from exc
         from trexplain.server.limits import Limits
         from trexplain.server.models import load_served
+        from trexplain.server.panels import load_concept_sets
         from trexplain.server.security import check_bind, is_loopback
 
         required = check_bind(host, token, generate=True)
         served = load_served(model or ["demo"], index, masked_lm=masked_lm)
         limits = Limits(timeout_s=timeout, workers=workers, queue=queue)
-        web = create_app(served, token=required, limits=limits, host=host, port=port)
+        sets = load_concept_sets(concepts or [])
+        web = create_app(served, token=required, limits=limits, concepts=sets, run=run, host=host, port=port)
         if not is_loopback(host):
             say(f"warning: serving on {host}, reachable from other machines; every API call needs the token")
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD, available_methods
-from trexplain.server import compute
+from trexplain.server import compute, panels
 from trexplain.server.jobs import KEEP_FINISHED
-from trexplain.server.limits import LimitError, check_k, check_methods, check_params, check_texts
+from trexplain.server.limits import LimitError, check_at_most, check_k, check_methods, check_params, check_texts
 from trexplain.server.models import ServedModel
 
 Target = str | int | list[str | int]
@@ -81,6 +81,21 @@ class TableBody(Strict):
     method: str = "gxi"
 
 
+class ProbeBody(TextBody):
+    target: str | int | None = Field(None, description="Class to reach (counterfactual); none: any other class.")
+    edits: list[str] = Field(list(panels.PROBE_EDITS), min_length=1, description="Edit sources: delete, embed, char.")
+    rank: str | None = Field(None, description="Ranking: a method, 'deletion' or 'random' (default cp-lrp).")
+    params: dict[str, Any] = Field({}, description="Parameters of the ranking method.")
+    budget: int | None = Field(None, ge=1, description="Most model queries (default 500, or the server's limit).")
+    seed: int = 0
+    format: Form = "records"
+
+
+class ConceptsBody(Strict):
+    text: str
+    concepts: str | None = Field(None, description="A served concept folder's name (default: the first).")
+
+
 def served(request: Request, name: str | None) -> ServedModel:
     models: dict[str, ServedModel] = request.app.state.models
     if name is None:
@@ -129,6 +144,8 @@ def models(request: Request) -> dict[str, Any]:
         "default_method": DEFAULT_METHOD,
         "limits": request.app.state.limits.to_dict(),
         "capabilities": request.app.state.capabilities,
+        "concepts": [c.info() for c in request.app.state.concepts.values()],
+        "run": None if request.app.state.run is None else request.app.state.run.info(),
     }
 
 
@@ -270,6 +287,105 @@ def table(request: Request, body: TableBody) -> dict[str, Any]:
     return request.app.state.jobs.submit("table", work, timeout=limits.job_timeout_s).to_dict()
 
 
+@router.post("/probe", status_code=202)
+def probe(request: Request, body: ProbeBody) -> dict[str, Any]:
+    """Start a job: find a small edit of the text that changes the prediction (or reaches `target`), every model
+    query counted (`trexplain.probe`); its result is `ProbeResult.to_dict()` with both explanations (or, with
+    `"format": "report"`, the payload whose probe section the page draws)."""
+    limits = request.app.state.limits
+    check_texts([body.text], limits)
+    budget = min(500, limits.max_probe_budget) if body.budget is None else body.budget
+    check_at_most(budget, limits, "max_probe_budget", "budget")
+    check_params({body.rank or "ranking": body.params}, limits)
+    model = served(request, body.model)
+    if not request.app.state.capabilities["probe"]:
+        raise InputError("probing is not installed with this server")
+
+    def work() -> dict[str, Any]:
+        return panels.probe_json(
+            model,
+            body.text,
+            target=body.target,
+            edits=body.edits,
+            ranking=body.rank,
+            budget=budget,
+            seed=body.seed,
+            params=body.params,
+            form=body.format,
+        )
+
+    return request.app.state.jobs.submit("probe", work, timeout=limits.job_timeout_s).to_dict()
+
+
+class NoConcepts(InputError):
+    """No concept folder is served, or none of that name."""
+
+
+def _concepts(request: Request, name: str | None) -> panels.ServedConcepts:
+    sets: dict[str, panels.ServedConcepts] = request.app.state.concepts
+    if not sets:
+        raise NoConcepts("no concept folder is served; start serve with --concepts DIR (trexplain concepts fit)")
+    if name is None:
+        return next(iter(sets.values()))
+    if name not in sets:
+        raise NoConcepts(f"no concept folder {name!r} is served; served: {', '.join(sets)}")
+    return sets[name]
+
+
+@router.get("/concepts")
+def concepts(request: Request, name: str | None = None) -> dict[str, Any]:
+    """A served concept folder (default: the first): its report payload (per class the concepts ranked by
+    importance, their top words and inputs, labels, deletion curves, metrics) and the names of all folders."""
+    found = _concepts(request, name)
+    return {**found.summary(), "folders": [c.info() for c in request.app.state.concepts.values()]}
+
+
+@router.post("/concepts/explain")
+async def concepts_explain(request: Request, body: ConceptsBody) -> dict[str, Any]:
+    """Which concepts fire in a text and their contribution to its prediction (`ConceptSet.explain`: code,
+    ablation, concept × gradient, gradient per concept, token codes), and the payload drawing it."""
+    check_texts([body.text], request.app.state.limits)
+    found = _concepts(request, body.concepts)
+    return await request.app.state.jobs.run("concepts", lambda: found.explain(body.text))
+
+
+class NoRun(InputError):
+    """No run folder is served."""
+
+
+def _run(request: Request) -> panels.ServedRun:
+    if request.app.state.run is None:
+        raise NoRun("no run folder is served; start serve with --run DIR (a `trexplain run` output folder)")
+    return request.app.state.run
+
+
+@router.get("/run")
+def run(request: Request) -> dict[str, Any]:
+    """The served run folder (read-only): its manifest and the dataset summary (`runs.summary.summarize`)."""
+    found = _run(request)
+    return {"info": found.info(), "manifest": found.manifest, "summary": found.summary}
+
+
+@router.get("/run/rows")
+def run_rows(
+    request: Request,
+    offset: int = Query(0, ge=0),
+    limit: int | None = Query(None, ge=1, description="rows per page (default 50, or the server's max_rows)"),
+    sort: str = Query("row", description=f"one of {', '.join(panels.RUN_SORTS)}"),
+    desc: bool = False,
+    predicted: str | None = Query(None, description="only texts predicted as this class"),
+    min_confidence: float = Query(0.0, ge=0, le=1),
+    method: str | None = Query(None, description="whose faithfulness to show and sort by (default: the first)"),
+) -> dict[str, Any]:
+    """One page of the run's texts (prediction, confidence, faithfulness), filtered and sorted."""
+    limits = request.app.state.limits
+    limit = min(50, limits.max_rows) if limit is None else limit
+    check_at_most(limit, limits, "max_rows", "limit")
+    return _run(request).page(
+        offset, limit, sort=sort, desc=desc, predicted=predicted, min_confidence=min_confidence, method=method
+    )
+
+
 @router.get("/jobs/{job_id}")
 def job(request: Request, job_id: str) -> JSONResponse:
     """A job's state and progress; when done its `result`, when failed its `error`."""
@@ -312,7 +428,7 @@ def error_response(exc: BaseException | None, extra: dict[str, Any] | None = Non
 
     if isinstance(exc, LimitError):
         status, error = exc.status, exc.to_dict()
-    elif isinstance(exc, UnknownModel | UnknownJob):
+    elif isinstance(exc, UnknownModel | UnknownJob | NoConcepts | NoRun):
         status, error = 404, {"type": type(exc).__name__, "message": str(exc)}
     elif isinstance(exc, TrexplainError):
         status, error = 400, {"type": type(exc).__name__, "message": str(exc)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import os
 from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -21,6 +22,7 @@ from trexplain.server.api import error_response, router
 from trexplain.server.jobs import Jobs
 from trexplain.server.limits import LimitError, Limits
 from trexplain.server.models import ServedModel
+from trexplain.server.panels import ServedRun, attach_concepts, load_concept_sets
 
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 PANEL_PREFIX = "panel-"
@@ -32,9 +34,14 @@ def static_files() -> dict[str, str]:
     return {e.name: e.read_text(encoding="utf-8") for e in folder.iterdir() if e.name.endswith((".js", ".css"))}
 
 
-def capabilities() -> dict[str, bool]:
-    """Optional parts installed alongside: panels for them appear on the page when present."""
-    return {name: importlib.util.find_spec(f"trexplain.{name}") is not None for name in ("probe", "concepts", "runs")}
+def capabilities(concepts: Mapping[str, Any], run: Any) -> dict[str, bool]:
+    """Which optional panels the page shows: probing when `trexplain.probe` is installed, concepts when concept
+    folders are served, the run table when a run folder is."""
+    return {
+        "probe": importlib.util.find_spec("trexplain.probe") is not None,
+        "concepts": bool(concepts),
+        "runs": run is not None,
+    }
 
 
 def page(statics: Mapping[str, str]) -> str:
@@ -89,13 +96,18 @@ def create_app(
     token: str | None = None,
     limits: Limits | None = None,
     index: Any = None,
+    concepts: Sequence[Any] = (),
+    run: str | os.PathLike[str] | Any = None,
     host: str = security.LOOPBACK,
     port: int = 8000,
 ) -> FastAPI:
     """The app serving `models` (by name; the first is the default). `token`: required as a Bearer header on
     `/api/` (None: none, loopback only); `host`/`port`: where it is bound, for the Host and Origin checks.
     `index`: a corpus index (`inspect.neighbours.CorpusIndex`) for the served model it was built with (or set
-    `ServedModel.index`); masked-LM heads travel on each `ServedModel`."""
+    `ServedModel.index`); masked-LM heads travel on each `ServedModel`. `concepts`: `ConceptSet`s (or their
+    folders), each served
+    with the model it was fitted on (an InputError when none has its weights); `run`: a dataset run folder (or
+    `panels.ServedRun`), served read-only to the data table."""
     entries = dict(models) if isinstance(models, Mapping) else {m.name: m for m in models}
     if not entries:
         raise InputError("serve needs at least one model")
@@ -106,6 +118,9 @@ def create_app(
         owner.index = index
     if token is None and not security.is_loopback(host):
         raise security.BindError(f"binding {host} needs a token")
+    sets = [load_concept_sets([c])[0] if isinstance(c, str | os.PathLike) else c for c in concepts]
+    served_concepts = attach_concepts(sets, entries)
+    served_run = run if run is None or isinstance(run, ServedRun) else ServedRun.open(run)
     limits = limits or Limits()
     jobs = Jobs(limits)
 
@@ -123,7 +138,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.models, app.state.limits, app.state.jobs = entries, limits, jobs
-    app.state.capabilities = capabilities()
+    app.state.concepts, app.state.run = served_concepts, served_run
+    app.state.capabilities = capabilities(served_concepts, served_run)
     app.state.token = token
     hosts = security.allowed_hosts(host, port)
     statics = static_files()

@@ -23,6 +23,8 @@ class Limits:
     max_samples: int = 2_000  # LIME/KernelSHAP n_samples
     max_batch: int = 256  # batch_size / internal_batch_size of a method
     max_k: int = 50  # neighbours / masked predictions per layer
+    max_probe_budget: int = 1_000  # model queries of one probe
+    max_rows: int = 200  # run rows per page of the data table
     batch_texts: int = 8  # texts per model batch: a timed-out or cancelled request stops after its batch
     timeout_s: float = 60.0  # per synchronous request
     job_timeout_s: float = 600.0  # per background job (evaluate, sanity, table)
@@ -104,3 +106,10 @@ def check_params(params: Mapping[str, Mapping[str, Any]], limits: Limits) -> Non
 def check_k(k: int, limits: Limits) -> None:
     if k > limits.max_k:
         raise LimitError(422, "max_k", limits.max_k, k, f"k={k} is above the server's limit of {limits.max_k}")
+
+
+def check_at_most(value: int, limits: Limits, name: str, what: str) -> None:
+    """`value` at most the limit `name` (a `Limits` field), else a 422 naming it."""
+    allowed = getattr(limits, name)
+    if value > allowed:
+        raise LimitError(422, name, allowed, value, f"{what}={value} is above the server's limit of {allowed}")
