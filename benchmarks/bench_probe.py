@@ -5,7 +5,8 @@ see the model card). Each text is attacked untargeted (change the model's predic
 most 20% of its words changed; `k` is the number of embedding neighbours tried per word.
 Run: `OMP_NUM_THREADS=1 PYTHONPATH=src python -m benchmarks.bench_probe [--texts 100] [--out FILE.json]`;
 `--quick` runs the goal grid only (embed+char × all rankings); `--candidates gradient|source` orders every
-ranking's candidates the same way (default: gradient for attribution rankings, source for deletion/random).
+ranking's candidates the same way (default: gradient for attribution rankings, source for deletion/random);
+`--tries N|all` caps the candidates scored per word (default: 12 in gradient order, all in source order).
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ def main() -> None:
     parser.add_argument(
         "--candidates", default=None, help="gradient or source order of a word's candidates (default: per ranking)"
     )
+    parser.add_argument(
+        "--tries", default=None, help="candidates scored per word: a number or all (default: per order)"
+    )
     args = parser.parse_args()
+    tries = None if args.tries is None else args.tries if args.tries == "all" else int(args.tries)
     torch.set_num_threads(1)
     adapter = load_model("demo")
     texts = held_out(args.texts)
@@ -61,11 +66,11 @@ def main() -> None:
         budget = Constraints(budget=args.budget)
         p = prober(
             adapter, edits=EDIT_SETS[edits], ranking=ranking, neighbours=k, constraints=budget,
-            candidates=args.candidates,
+            candidates=args.candidates, tries=tries,
         )  # fmt: skip
         row = attack_table([p], texts).rows[0]
         name = edits if "embed" not in edits else f"{edits} (k={k})"
-        row.update(edits=name, candidates=p.candidates, wall_seconds=time.perf_counter() - began)
+        row.update(edits=name, candidates=f"{p.candidates} ({p.tries})", wall_seconds=time.perf_counter() - began)
         rows.append(row)
         print(_line(row), flush=True)
         if args.out:

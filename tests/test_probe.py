@@ -249,7 +249,18 @@ def test_gradient_order_is_deterministic_and_checked(keyword):
         return data
 
     assert once() == once()
-    assert prober(keyword, ranking="deletion", edits=("delete",)).candidates == "source"
-    assert prober(keyword, ranking="gxi", edits=("delete",)).candidates == "gradient"
+    deletion, gxi = prober(keyword, ranking="deletion", edits=("delete",)), prober(keyword, edits=("delete",))
+    assert (deletion.candidates, deletion.tries) == ("source", "all")
+    assert (gxi.candidates, gxi.tries) == ("gradient", 12)
     with pytest.raises(InputError, match="candidates"):
         prober(keyword, edits=("delete",), candidates="best")
+    with pytest.raises(InputError, match="tries"):
+        prober(keyword, edits=("delete",), tries=0)
+
+
+def test_tries_caps_the_candidates_scored_per_word(keyword):
+    # one candidate per word: in the sources' order that is "film" (no flip), in gradient order "music"
+    plain = run(keyword, PLAIN, target="music", edits=("words",), words=DECOYS, candidates="source", tries=1)
+    assert not plain.success and plain.queries == 2 and plain.edited == PLAIN
+    ordered = run(keyword, PLAIN, target="music", edits=("words",), words=DECOYS, tries=1)
+    assert ordered.success and ordered.queries == 2 and "music lovely" in ordered.edited

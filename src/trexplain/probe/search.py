@@ -6,7 +6,8 @@ leave-one-out `deletion` (one query per word, once, before any edit, as TextFool
 counted batch (`Oracle`) and the best that improves the objective is kept — greedy, or the best `beam`
 states. With `candidates="gradient"` (the default for attribution rankings) a word's candidates are first
 ordered by a first-order estimate of their effect (`probe.estimate`, one counted gradient pass per text
-state), and they are scored in growing chunks (1, 2, 4, … up to `chunk`) that stop at the first success.
+state) and only the first `tries` (default 12) are kept. Candidates are scored in growing chunks (1, 2, 4,
+… up to `chunk`) that stop at the first success.
 The search stops at success, when no word is left to try, at the word limit, or at the budget.
 """
 
@@ -36,6 +37,8 @@ RANDOM, DELETION = "random", "deletion"
 SEARCH_RANKINGS = (RANDOM, DELETION)
 GRADIENT, SOURCE = "gradient", "source"
 CANDIDATE_ORDERS = (GRADIENT, SOURCE)
+ALL = "all"
+GRADIENT_TRIES = 12  # candidates scored per word by default when they are in gradient order
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ class Prober:
     `candidates`: how each word's replacements are ordered before scoring — "gradient" (first-order estimate,
     one counted attribution pass per text state) or "source" (as the edit sources give them); None picks
     "gradient" for attribution rankings and "source" for `deletion`/`random`, which stay black-box.
+    `tries`: the most candidates scored per word (the first in that order), or "all"; None picks
+    `GRADIENT_TRIES` with gradient order and "all" with source order.
     """
 
     adapter: ModelAdapter
@@ -153,6 +158,7 @@ class Prober:
     batch_size: int = 64
     chunk: int = 8
     candidates: str | None = None
+    tries: int | str | None = None
 
     def __post_init__(self) -> None:
         if self.ranking not in SEARCH_RANKINGS and self.ranking not in available_methods():
@@ -168,6 +174,11 @@ class Prober:
             self.candidates = SOURCE if self.ranking in SEARCH_RANKINGS else GRADIENT
         if self.candidates not in CANDIDATE_ORDERS:
             raise InputError(f"candidates must be one of {', '.join(CANDIDATE_ORDERS)}, got {self.candidates!r}")
+        if self.tries is None:
+            self.tries = GRADIENT_TRIES if self.candidates == GRADIENT else ALL
+        tries = self.tries
+        if tries != ALL and (isinstance(tries, bool) or not isinstance(tries, int) or tries < 1):
+            raise InputError(f"tries must be 'all' or a whole number of at least 1, got {tries!r}")
 
     # ------------------------------------------------------------------ run
     def run(self, text: str, target: str | int | None = None) -> ProbeResult:
@@ -211,6 +222,8 @@ class Prober:
                     if self.candidates == GRADIENT and len(cands) > 1:
                         grad = self._gradient(state.text, original_class, goal, grads, passes)
                         cands = by_estimate(self.adapter, grad, start, end, cands)
+                    if self.tries != ALL:
+                        cands = cands[: self.tries]
                     expansions.append((state, j, cands))
             if not expansions:
                 break
@@ -497,16 +510,19 @@ def probe(
     params: Mapping[str, Any] | None = None,
     explain: bool = False,
     candidates: str | None = None,
+    tries: int | str | None = None,
 ) -> ProbeResult:
     """Find a small edit of `text` that changes the model's prediction, or reaches class `target`.
 
     `ranking`: an attribution method name, "deletion" or "random" (default: the trusted method of `trust`,
     else cp-lrp); `edits`: sources by name (delete, embed, char, mlm with `mlm` folder, words with `words`);
-    `candidates`: "gradient" or "source" order of each word's replacements (None: see `Prober`).
+    `candidates`: "gradient" or "source" order of each word's replacements, `tries`: how many of them are
+    scored per word (None: see `Prober`).
     """
     return prober(
         model, edits=edits, ranking=ranking, trust=trust, constraints=constraints, beam=beam, seed=seed,
         neighbours=neighbours, mlm=mlm, words=words, params=params, explain=explain, candidates=candidates,
+        tries=tries,
     ).run(text, target)  # fmt: skip
 
 
@@ -525,6 +541,7 @@ def prober(
     params: Mapping[str, Any] | None = None,
     explain: bool = False,
     candidates: str | None = None,
+    tries: int | str | None = None,
 ) -> Prober:
     """A `Prober` for `model` (a ModelAdapter, a folder or None for the demo) with these settings."""
     from trexplain.api import _adapter
@@ -540,4 +557,5 @@ def prober(
         params=dict(params or {}),
         explain=explain,
         candidates=candidates,
+        tries=tries,
     )
