@@ -2,8 +2,8 @@
 
 Words are tried in the order a ranking gives: an attribution method (re-ranked after every accepted edit),
 leave-one-out `deletion` (one query per word, once, before any edit, as TextFooler and AblationFlip do) or
-`random` (seeded). For the word tried, every edit source proposes replacements; all are scored in one
-counted batch (`Oracle`) and the best that improves the objective is kept — greedy, or the best `beam`
+`random` (seeded). For the word tried, every edit source proposes replacements; they are scored by the
+counting `Oracle` and the best that improves the objective is kept — greedy, or the best `beam`
 states. With `candidates="gradient"` (the default for attribution rankings) a word's candidates are first
 ordered by a first-order estimate of their effect (`probe.estimate`, one counted gradient pass per text
 state) and only the first `tries` (default 12) are kept. Candidates are scored in growing chunks (1, 2, 4,
