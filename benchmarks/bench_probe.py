@@ -4,7 +4,9 @@ Texts: the first N held-out test tweets of the demo corpus (`split` = test: rows
 see the model card). Each text is attacked untargeted (change the model's prediction) with budget 500 and at
 most 20% of its words changed; `k` is the number of embedding neighbours tried per word.
 Run: `OMP_NUM_THREADS=1 PYTHONPATH=src python -m benchmarks.bench_probe [--texts 100] [--out FILE.json]`;
-`--quick` runs the goal grid only (embed+char × all rankings).
+`--quick` runs the goal grid only (embed+char × all rankings); `--candidates gradient|source` orders every
+ranking's candidates the same way (default: gradient for attribution rankings, source for deletion/random);
+`--tries N|all` caps the candidates scored per word (default: 12 in gradient order, all in source order).
 """
 
 from __future__ import annotations
@@ -41,7 +43,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only embed+char with every ranking")
     parser.add_argument("--rankings", default=",".join(RANKINGS), help="comma-separated rankings to run")
     parser.add_argument("--edits", default=None, help="comma-separated edit sets (default: all)")
+    parser.add_argument(
+        "--candidates", default=None, help="gradient or source order of a word's candidates (default: per ranking)"
+    )
+    parser.add_argument(
+        "--tries", default=None, help="candidates scored per word: a number or all (default: per order)"
+    )
     args = parser.parse_args()
+    tries = None if args.tries is None else args.tries if args.tries == "all" else int(args.tries)
     torch.set_num_threads(1)
     adapter = load_model("demo")
     texts = held_out(args.texts)
@@ -55,10 +64,13 @@ def main() -> None:
     for edits, ranking, k in grid:
         began = time.perf_counter()
         budget = Constraints(budget=args.budget)
-        p = prober(adapter, edits=EDIT_SETS[edits], ranking=ranking, neighbours=k, constraints=budget)
+        p = prober(
+            adapter, edits=EDIT_SETS[edits], ranking=ranking, neighbours=k, constraints=budget,
+            candidates=args.candidates, tries=tries,
+        )  # fmt: skip
         row = attack_table([p], texts).rows[0]
         name = edits if "embed" not in edits else f"{edits} (k={k})"
-        row.update(edits=name, wall_seconds=time.perf_counter() - began)
+        row.update(edits=name, candidates=f"{p.candidates} ({p.tries})", wall_seconds=time.perf_counter() - began)
         rows.append(row)
         print(_line(row), flush=True)
         if args.out:
@@ -68,7 +80,7 @@ def main() -> None:
 
 def _line(row: dict) -> str:
     return (
-        f"| {row['edits']} | {row['ranking']} | {row['attacked']} | {row['success_rate']:.0%} | "
+        f"| {row['edits']} | {row['ranking']} | {row['candidates']} | {row['attacked']} | {row['success_rate']:.0%} | "
         f"{(row['words_perturbed'] or 0):.1%} | {row['median_queries']:.0f} | {row['mean_queries']:.1f} | "
         f"{row['mean_attribution_passes']:.1f} | {row['seconds']:.2f} |"
     )

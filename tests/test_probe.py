@@ -12,6 +12,7 @@ from tests.tiny import wordpiece_tokenizer
 from trexplain.errors import InputError
 from trexplain.models.adapter import ModelAdapter
 from trexplain.probe import Constraints, prober, trusted_method
+from trexplain.probe.estimate import by_estimate, estimates, gradient
 from trexplain.probe.search import _apply, _segments
 from trexplain.probe.table import attack_table
 
@@ -198,7 +199,68 @@ def test_similarity_needs_hidden_states(keyword):
         run(keyword, constraints=Constraints(min_similarity=0.5))
 
 
-def test_attribution_reranks_once_per_accepted_edit(keyword):
-    # no edit ever helps (every deletion keeps "music"-less class 0), so nothing is accepted: one ranking only
-    result = run(keyword, PLAIN, target="music", edits=("delete", "char"), constraints=Constraints(max_fraction=1.0))
-    assert result.words_changed == 0 and result.attribution_passes == 1
+@pytest.mark.parametrize(("candidates", "passes"), [("source", 1), ("gradient", 2)])
+def test_attribution_reranks_once_per_accepted_edit(keyword, candidates, passes):
+    # no edit ever helps (every deletion keeps "music"-less class 0), so nothing is accepted: one ranking only,
+    # and (gradient order) one gradient of the one text state
+    result = run(keyword, PLAIN, target="music", edits=("delete", "char"), candidates=candidates,
+                 constraints=Constraints(max_fraction=1.0))  # fmt: skip
+    assert result.words_changed == 0 and result.attribution_passes == passes
+
+
+DECOYS = {"movie": ["film", "song", "show", "music"]}  # the flip comes last in the sources' order
+
+
+def test_gradient_estimate_is_the_hand_computed_first_order_change(keyword):
+    # logits = (1 + Σ e_t0, Σ e_t1); only "music" has an embedding, (0, 10). Targeted at class 1 from PLAIN:
+    # g_t = ∂ log p1/∂ e_t = (−p0, p0) at every token, so the estimate is 10·p0 for "music", 0 for the others.
+    grad = gradient(keyword, PLAIN, 1, 1.0)
+    start = PLAIN.index("movie")
+    p0 = float(torch.softmax(torch.tensor([1.0, 0.0]), 0)[0])
+    assert grad.grads[1].tolist() == pytest.approx([-p0, p0])
+    assert estimates(keyword, grad, start, start + 5, ["film", "music", ""]) == pytest.approx([0.0, 10 * p0, 0.0])
+    assert by_estimate(keyword, grad, start, start + 5, DECOYS["movie"]) == ["music", "film", "song", "show"]
+    # untargeted on TEXT (class 1): removing "music" (deleted, or any word without its embedding) gains
+    # +10·q0 of the objective −log p1; "music" for "music" gains nothing
+    grad = gradient(keyword, TEXT, 1, -1.0)
+    start = TEXT.index("music")
+    q0 = float(torch.softmax(torch.tensor([1.0, 10.0]), 0)[0])
+    gains = estimates(keyword, grad, start, start + 5, ["", "tune", "music"])
+    assert gains == pytest.approx([10 * q0, 10 * q0, 0.0], rel=1e-3, abs=1e-9)
+
+
+def test_gradient_order_tries_the_flip_first(keyword):
+    keyword.model.rows = 0
+    ordered = run(keyword, PLAIN, target="music", edits=("words",), words=DECOYS, candidates="gradient")
+    assert ordered.success and ordered.edited == "the acting was average and the music lovely"
+    # the original text and the one replacement that flips it, plus one ranking and one gradient pass
+    assert (ordered.queries, ordered.attribution_passes) == (2, 2) and keyword.model.rows == 4
+    plain = run(keyword, PLAIN, target="music", edits=("words",), words=DECOYS, candidates="source")
+    # the sources' order scores chunks of 1, 2 and then the last candidate: 4 candidates + the original
+    assert plain.success and plain.edited == ordered.edited
+    assert (plain.queries, plain.attribution_passes) == (5, 1)
+
+
+def test_gradient_order_is_deterministic_and_checked(keyword):
+    def once():
+        data = run(keyword, PLAIN, target="music", edits=("char", "delete", "embed"), seed=2,
+                   constraints=Constraints(max_fraction=1.0)).to_dict()  # fmt: skip
+        data.pop("seconds")
+        return data
+
+    assert once() == once()
+    deletion, gxi = prober(keyword, ranking="deletion", edits=("delete",)), prober(keyword, edits=("delete",))
+    assert (deletion.candidates, deletion.tries) == ("source", "all")
+    assert (gxi.candidates, gxi.tries) == ("gradient", 12)
+    with pytest.raises(InputError, match="candidates"):
+        prober(keyword, edits=("delete",), candidates="best")
+    with pytest.raises(InputError, match="tries"):
+        prober(keyword, edits=("delete",), tries=0)
+
+
+def test_tries_caps_the_candidates_scored_per_word(keyword):
+    # one candidate per word: in the sources' order that is "film" (no flip), in gradient order "music"
+    plain = run(keyword, PLAIN, target="music", edits=("words",), words=DECOYS, candidates="source", tries=1)
+    assert not plain.success and plain.queries == 2 and plain.edited == PLAIN
+    ordered = run(keyword, PLAIN, target="music", edits=("words",), words=DECOYS, tries=1)
+    assert ordered.success and ordered.queries == 2 and "music lovely" in ordered.edited

@@ -32,7 +32,8 @@ def result(demo):
 def test_demo_probe_flips_with_few_words(result):
     assert result.success and result.new_class != result.original_class == 2
     assert 1 <= result.words_changed <= 2 and result.queries < 100
-    assert result.attribution_passes == result.words_changed  # the first ranking, then one per accepted edit
+    # one ranking and one candidate-ordering gradient on the original, then both again per accepted edit
+    assert result.attribution_passes == 2 * result.words_changed
     assert result.explanations[0].text == TEXT and result.explanations[1].text == result.edited
     data = json.loads(json.dumps(result.to_dict()))
     assert data["original_prediction"] == "positive" and data["queries"] == result.queries

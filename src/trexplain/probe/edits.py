@@ -120,12 +120,7 @@ def embedding_table(adapter: ModelAdapter) -> EmbeddingTable:
     continuations — WordPiece `##x`, SentencePiece pieces without `▁`, BPE pieces without `Ġ` — left out)."""
     if adapter in _TABLES:
         return _TABLES[adapter]
-    module = adapter.model.get_input_embeddings() if hasattr(adapter.model, "get_input_embeddings") else None
-    if module is None:
-        module = next((m for m in adapter.embedding_module.modules() if isinstance(m, torch.nn.Embedding)), None)
-    if module is None:
-        raise InputError(f"{adapter.name} has no token embedding table; drop 'embed' from the edits")
-    weights = module.weight.detach().float().cpu()
+    weights = token_embedding_module(adapter).weight.detach().float().cpu()
     vocab = adapter.tokenizer.get_vocab()
     special = set(adapter.tokenizer.all_special_ids)
     marker = _word_marker(vocab)
@@ -143,6 +138,19 @@ def embedding_table(adapter: ModelAdapter) -> EmbeddingTable:
     table = EmbeddingTable(words, weights, torch.nn.functional.normalize(chosen, dim=1))
     _TABLES[adapter] = table
     return table
+
+
+def token_embedding_module(adapter: ModelAdapter) -> torch.nn.Embedding:
+    """The model's token-embedding table (its input embeddings, else the first `nn.Embedding` of its
+    embedding module)."""
+    module = adapter.model.get_input_embeddings() if hasattr(adapter.model, "get_input_embeddings") else None
+    if module is None:
+        module = next((m for m in adapter.embedding_module.modules() if isinstance(m, torch.nn.Embedding)), None)
+    if module is None:
+        raise InputError(
+            f"{adapter.name} has no token embedding table; drop 'embed' from the edits and use candidates='source'"
+        )
+    return module
 
 
 def _word_marker(vocab: Mapping[str, int]) -> str:

@@ -2,9 +2,13 @@
 
 Words are tried in the order a ranking gives: an attribution method (re-ranked after every accepted edit),
 leave-one-out `deletion` (one query per word, once, before any edit, as TextFooler and AblationFlip do) or
-`random` (seeded). For the word tried, every edit source proposes replacements; all are scored in one
-counted batch (`Oracle`) and the best that improves the objective is kept — greedy, or the best `beam`
-states. The search stops at success, when no word is left to try, at the word limit, or at the budget.
+`random` (seeded). For the word tried, every edit source proposes replacements; they are scored by the
+counting `Oracle` and the best that improves the objective is kept — greedy, or the best `beam`
+states. With `candidates="gradient"` (the default for attribution rankings) a word's candidates are first
+ordered by a first-order estimate of their effect (`probe.estimate`, one counted gradient pass per text
+state) and only the first `tries` (default 12) are kept. Candidates are scored in growing chunks (1, 2, 4,
+… up to `chunk`) that stop at the first success.
+The search stops at success, when no word is left to try, at the word limit, or at the budget.
 """
 
 from __future__ import annotations
@@ -26,10 +30,15 @@ from trexplain.methods.base import DEFAULT_METHOD, available_methods, get_method
 from trexplain.models.adapter import ModelAdapter
 from trexplain.probe.constraints import Constraints, similarity
 from trexplain.probe.edits import DEFAULT_EDITS, Combined, EditSource, Slot, make_edits
+from trexplain.probe.estimate import Gradient, by_estimate, gradient
 from trexplain.probe.oracle import Oracle, Scored, count_passes
 
 RANDOM, DELETION = "random", "deletion"
 SEARCH_RANKINGS = (RANDOM, DELETION)
+GRADIENT, SOURCE = "gradient", "source"
+CANDIDATE_ORDERS = (GRADIENT, SOURCE)
+ALL = "all"
+GRADIENT_TRIES = 12  # candidates scored per word by default when they are in gradient order
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,14 @@ class ProbeResult:
 
 @dataclass
 class Prober:
-    """A configured search for one model: reuse it for many texts (the edit sources' tables are built once)."""
+    """A configured search for one model: reuse it for many texts (the edit sources' tables are built once).
+
+    `candidates`: how each word's replacements are ordered before scoring — "gradient" (first-order estimate,
+    one counted attribution pass per text state) or "source" (as the edit sources give them); None picks
+    "gradient" for attribution rankings and "source" for `deletion`/`random`, which stay black-box.
+    `tries`: the most candidates scored per word (the first in that order), or "all"; None picks
+    `GRADIENT_TRIES` with gradient order and "all" with source order.
+    """
 
     adapter: ModelAdapter
     ranking: str = DEFAULT_METHOD
@@ -141,6 +157,8 @@ class Prober:
     explain: bool = False
     batch_size: int = 64
     chunk: int = 8
+    candidates: str | None = None
+    tries: int | str | None = None
 
     def __post_init__(self) -> None:
         if self.ranking not in SEARCH_RANKINGS and self.ranking not in available_methods():
@@ -152,6 +170,15 @@ class Prober:
             raise InputError(f"beam must be a whole number of at least 1, got {self.beam!r}")
         if isinstance(self.chunk, bool) or not isinstance(self.chunk, int) or self.chunk < 1:
             raise InputError(f"chunk must be a whole number of at least 1, got {self.chunk!r}")
+        if self.candidates is None:
+            self.candidates = SOURCE if self.ranking in SEARCH_RANKINGS else GRADIENT
+        if self.candidates not in CANDIDATE_ORDERS:
+            raise InputError(f"candidates must be one of {', '.join(CANDIDATE_ORDERS)}, got {self.candidates!r}")
+        if self.tries is None:
+            self.tries = GRADIENT_TRIES if self.candidates == GRADIENT else ALL
+        tries = self.tries
+        if tries != ALL and (isinstance(tries, bool) or not isinstance(tries, int) or tries < 1):
+            raise InputError(f"tries must be 'all' or a whole number of at least 1, got {tries!r}")
 
     # ------------------------------------------------------------------ run
     def run(self, text: str, target: str | int | None = None) -> ProbeResult:
@@ -183,6 +210,7 @@ class Prober:
             ranking_queries = oracle.used - before
         best = root
         beam = [root]
+        grads: dict[str, Gradient] = {}
         while not done and beam and oracle.left != 0:
             expansions = []
             for state in beam:
@@ -190,7 +218,13 @@ class Prober:
                 if j is not None:
                     start, end = state.spans[j]
                     slot = Slot(state.text, start, end, random.Random(f"{self.seed}:{j}:{words[j]}"))
-                    expansions.append((state, j, [r for r in self.edits(slot)]))
+                    cands = self.edits(slot)
+                    if self.candidates == GRADIENT and len(cands) > 1:
+                        grad = self._gradient(state.text, original_class, goal, grads, passes)
+                        cands = by_estimate(self.adapter, grad, start, end, cands)
+                    if self.tries != ALL:
+                        cands = cands[: self.tries]
+                    expansions.append((state, j, cands))
             if not expansions:
                 break
             built = [[_apply(text, spans, (*state.changes, (j, r))) for r in cands] for state, j, cands in expansions]
@@ -222,12 +256,25 @@ class Prober:
         )
 
     # --------------------------------------------------------------- pieces
+    def _gradient(
+        self, text: str, original: int, goal: int | None, grads: dict[str, Gradient], passes: list[int]
+    ) -> Gradient:
+        """The objective's gradient at `text`'s token embeddings, once per text (counted as attribution passes)."""
+        if text not in grads:
+            cls, sign = (original, -1.0) if goal is None else (goal, 1.0)
+            with count_passes(self.adapter) as counter:
+                grads[text] = gradient(self.adapter, text, cls, sign)
+            passes[0] += counter[0]
+        return grads[text]
+
     def _score(self, texts: list[str], oracle: Oracle, original: int, goal: int | None) -> list[Scored | None]:
-        """Scores of the candidates, `chunk` at a time in the order the sources gave them; once a chunk holds a
+        """Scores of the candidates in order, in chunks of 1, 2, 4, … up to `chunk`; once a chunk holds a
         success the rest are not run (None), so the last step costs only what it needs."""
         out: list[Scored | None] = []
-        for start in range(0, len(texts), self.chunk):
-            scored = oracle.score(texts[start : start + self.chunk])
+        start, size = 0, 1
+        while start < len(texts):
+            scored = oracle.score(texts[start : start + size])
+            start, size = start + size, min(2 * size, self.chunk)
             out += scored
             won = any(s is not None and (s.predicted == goal if goal is not None else s.predicted != original)
                       for s in scored)  # fmt: skip
@@ -462,15 +509,20 @@ def probe(
     words: str | PathLike[str] | Mapping[str, Sequence[str]] | None = None,
     params: Mapping[str, Any] | None = None,
     explain: bool = False,
+    candidates: str | None = None,
+    tries: int | str | None = None,
 ) -> ProbeResult:
     """Find a small edit of `text` that changes the model's prediction, or reaches class `target`.
 
     `ranking`: an attribution method name, "deletion" or "random" (default: the trusted method of `trust`,
-    else cp-lrp); `edits`: sources by name (delete, embed, char, mlm with `mlm` folder, words with `words`).
+    else cp-lrp); `edits`: sources by name (delete, embed, char, mlm with `mlm` folder, words with `words`);
+    `candidates`: "gradient" or "source" order of each word's replacements, `tries`: how many of them are
+    scored per word (None: see `Prober`).
     """
     return prober(
         model, edits=edits, ranking=ranking, trust=trust, constraints=constraints, beam=beam, seed=seed,
-        neighbours=neighbours, mlm=mlm, words=words, params=params, explain=explain,
+        neighbours=neighbours, mlm=mlm, words=words, params=params, explain=explain, candidates=candidates,
+        tries=tries,
     ).run(text, target)  # fmt: skip
 
 
@@ -488,6 +540,8 @@ def prober(
     words: str | PathLike[str] | Mapping[str, Sequence[str]] | None = None,
     params: Mapping[str, Any] | None = None,
     explain: bool = False,
+    candidates: str | None = None,
+    tries: int | str | None = None,
 ) -> Prober:
     """A `Prober` for `model` (a ModelAdapter, a folder or None for the demo) with these settings."""
     from trexplain.api import _adapter
@@ -502,4 +556,6 @@ def prober(
         seed=seed,
         params=dict(params or {}),
         explain=explain,
+        candidates=candidates,
+        tries=tries,
     )
