@@ -105,22 +105,7 @@ def load_pretrained(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     with _quiet_transformers():
-        try:
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                path,
-                attn_implementation="eager",
-                dtype=torch.float32,
-                local_files_only=True,
-                use_safetensors=None if allow_pickle else True,  # safetensors first; .bin only with opt-in
-                trust_remote_code=trust_remote_code,
-                ignore_mismatched_sizes=True,  # mismatches come back in `info`, named, instead of "see the report"
-                output_loading_info=True,
-            )
-        except Exception as exc:  # transformers raises many types for a broken folder
-            raise ModelLoadError(
-                f"{path}: transformers could not load the model: {_one_line(exc)}; fix the folder or re-save it "
-                "with model.save_pretrained"
-            ) from exc
+        model, info = from_pretrained(AutoModelForSequenceClassification, path, allow_pickle, trust_remote_code)
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
         except Exception as exc:
@@ -131,6 +116,28 @@ def load_pretrained(
     _check_weights(path, model, info, allow_missing_weights)
     _check_vocabulary(path, model, tokenizer)
     return model.eval(), tokenizer
+
+
+def from_pretrained(model_class: Any, path: Path, allow_pickle: bool, trust_remote_code: bool) -> tuple[nn.Module, Any]:
+    """`model_class.from_pretrained(path)` as every loader needs it: float32, eager attention (sdpa returns no
+    attention weights), local files only, safetensors unless `allow_pickle`; the loading info comes back for
+    `_check_weights`, and any failure is a `ModelLoadError`."""
+    try:
+        return model_class.from_pretrained(
+            path,
+            attn_implementation="eager",
+            dtype=torch.float32,
+            local_files_only=True,
+            use_safetensors=None if allow_pickle else True,  # safetensors first; .bin only with opt-in
+            trust_remote_code=trust_remote_code,
+            ignore_mismatched_sizes=True,  # mismatches come back in `info`, named, instead of "see the report"
+            output_loading_info=True,
+        )
+    except Exception as exc:  # transformers raises many types for a broken folder
+        raise ModelLoadError(
+            f"{path}: transformers could not load the model: {_one_line(exc)}; fix the folder or re-save it "
+            "with model.save_pretrained"
+        ) from exc
 
 
 def _one_line(exc: BaseException) -> str:

@@ -370,7 +370,7 @@ def load_vision_model(
 ) -> VisionAdapter:
     """A `VisionAdapter` for a local ViT/DeiT folder: eager attention, float32, safetensors unless `allow_pickle`,
     every weight checked as for text models (`loading`), preprocessing from `preprocessor_config.json`."""
-    from trexplain.models.loading import _check_folder, _check_weights, _one_line, _quiet_transformers
+    from trexplain.models.loading import _check_folder, _check_weights, _quiet_transformers, from_pretrained
 
     if path == VIT_DEMO_DIR and not (path / "config.json").is_file():
         raise ModelLoadError(f"the demo image model is missing from {path}; reinstall trexplain")
@@ -387,22 +387,7 @@ def load_vision_model(
 
     model_class = getattr(transformers, kind.model_class)
     with _quiet_transformers():
-        try:
-            model, info = model_class.from_pretrained(
-                path,
-                attn_implementation="eager",  # sdpa returns no attention weights
-                dtype=torch.float32,
-                local_files_only=True,
-                use_safetensors=None if allow_pickle else True,
-                trust_remote_code=trust_remote_code,
-                ignore_mismatched_sizes=True,
-                output_loading_info=True,
-            )
-        except Exception as exc:  # transformers raises many types for a broken folder
-            raise ModelLoadError(
-                f"{path}: transformers could not load the model: {_one_line(exc)}; fix the folder or re-save it "
-                "with model.save_pretrained"
-            ) from exc
+        model, info = from_pretrained(model_class, path, allow_pickle, trust_remote_code)
     _check_weights(path, model, info, allow_missing_weights)
     preprocessing = img.read_preprocessing(path, _pair(model.config.image_size))
     card_file = next((path / n for n in ("README.md", "MODEL_CARD.md") if (path / n).is_file()), None)
