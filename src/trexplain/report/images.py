@@ -14,10 +14,9 @@ import torch
 
 from trexplain.errors import InputError
 from trexplain.evaluate.patches import image_key
-from trexplain.evaluate.table import RANDOM, FaithfulnessTable
-from trexplain.explanation import Explanation
 from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.vision import VisionAdapter
+from trexplain.report.run import evaluation_per_text
 from trexplain.viz.payload import build_payload, model_info
 
 SANITY_IMAGES = 10  # the randomisation check re-explains its images once per model part
@@ -63,7 +62,7 @@ def make_image_report(
     per_image = result.per_input
     evaluation, summary = None, None
     if result.table is not None:
-        evaluation = evaluation_per_image(result.table, per_image)
+        evaluation = evaluation_per_text(result.table, per_image, key=lambda e: image_key(e.layout))
         summary = {"table": result.table.rows, "verdict": result.table.verdict}
     run = {
         "methods": methods,
@@ -84,20 +83,3 @@ def make_image_report(
         summary=summary,
         sanity=[check.to_dict() for check in result.sanity] if sanity else None,
     )
-
-
-def evaluation_per_image(table: FaithfulnessTable, per_image: Sequence[Sequence[Explanation]]) -> list[list[dict]]:
-    """The patch faithfulness results of each image's explanations, then of its random floor, image by image."""
-    entries = [{k: v for k, v in r.to_dict().items() if k != "text"} for r in table.evaluation.results]
-    out, cursor = [], 0
-    for group in per_image:
-        size = sum(len(e.targets) for e in group)
-        out.append(entries[cursor : cursor + size])
-        cursor += size
-    floor: dict[str, list[dict[str, Any]]] = {}
-    for r, entry in zip(table.evaluation.results[cursor:], entries[cursor:], strict=True):
-        if r.method == RANDOM:
-            floor.setdefault(r.text, []).append(entry)
-    for group, found in zip(per_image, out, strict=True):
-        found.extend(floor.get(image_key(group[0].layout), []))
-    return out

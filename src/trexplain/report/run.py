@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +121,17 @@ def attention_maps(
     return out
 
 
-def evaluation_per_text(table: FaithfulnessTable, per_text: Sequence[Sequence[Explanation]]) -> list[list[dict]]:
+def evaluation_per_text(
+    table: FaithfulnessTable,
+    per_text: Sequence[Sequence[Explanation]],
+    key: Callable[[Explanation], str] = lambda e: e.text,
+) -> list[list[dict]]:
     """The faithfulness results of each text's explanations, then of its random floor, text by text.
 
     Results come explanation by explanation (in `per_text` order), target by target, and then the random
-    floor's, one per distinct text; a text given twice gets its own results once each, the floor's both times.
+    floor's, one per distinct input (the `text` of its results, which `key` gives for an explanation: the
+    text itself, or `evaluate.patches.image_key` for images); an input given twice gets its own results once
+    each, the floor's both times.
     """
     entries = [{k: v for k, v in r.to_dict().items() if k != "text"} for r in table.evaluation.results]
     out, cursor = [], 0
@@ -138,7 +144,7 @@ def evaluation_per_text(table: FaithfulnessTable, per_text: Sequence[Sequence[Ex
         if r.method == RANDOM:
             floor.setdefault(r.text, []).append(entry)
     for group, found in zip(per_text, out, strict=True):
-        found.extend(floor.get(group[0].text, []))
+        found.extend(floor.get(key(group[0]), []))
     return out
 
 
