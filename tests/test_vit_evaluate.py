@@ -16,9 +16,9 @@ from trexplain.evaluate.patches import (
     PERTURBATION_FRACTIONS,
     evaluate_patches,
     image_key,
-    random_image_explanations,
 )
 from trexplain.evaluate.removal import feature_count
+from trexplain.evaluate.table import random_explanations
 from trexplain.models import images as img
 from trexplain.models.vision import VisionAdapter
 from trexplain.study import study
@@ -100,8 +100,8 @@ def test_fill_from_strategy_and_few_images(vit: VisionAdapter, pictures) -> None
 
 def test_random_floor_is_seeded_and_leaves_specials(vit: VisionAdapter, pictures) -> None:
     found = explain(images=pictures[:2], model=vit, method="gxi")
-    a = random_image_explanations([*found, *found], seed=3)
-    b = random_image_explanations(found, seed=3)
+    a = random_explanations([*found, *found], seed=3, key=lambda e: image_key(e.layout))
+    b = random_explanations(found, seed=3, key=lambda e: image_key(e.layout))
     assert len(a) == 2 and all(np.array_equal(x.scores, y.scores) for x, y in zip(a, b, strict=True))
     assert all(x.scores[0, 0] == 0 for x in a) and not np.array_equal(a[0].scores, a[1].scores)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from trexplain.evaluate import aopc
 from trexplain.evaluate.curves import CURVES, FRACTIONS, Curve, curve_removals
 from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, completeness_error
 from trexplain.evaluate.removal import feature_count, ranks, top_removed
-from trexplain.evaluate.table import RANDOM, FaithfulnessTable, classes_of, summarise, verdict
+from trexplain.evaluate.table import FaithfulnessTable, classes_of, random_explanations, summarise, verdict
 from trexplain.explanation import Explanation
 from trexplain.layout import ImageLayout, group_scores
 from trexplain.methods.base import TargetSpec
@@ -146,19 +145,6 @@ def _result(
     )
 
 
-def random_image_explanations(explanations: Sequence[Explanation], seed: int = 0) -> list[Explanation]:
-    """One explanation per distinct image with standard-normal patch scores (seeded; special tokens 0)."""
-    firsts: dict[str, Explanation] = {}
-    for e in explanations:
-        firsts.setdefault(image_key(e.layout), e)
-    out = []
-    for i, e in enumerate(firsts.values()):
-        rng = np.random.default_rng([seed, i])
-        scores = rng.standard_normal(e.scores.shape) * ~np.array(e.special)
-        out.append(replace(e, scores=scores, method=RANDOM, params={"seed": seed}, diagnostics={}, layer_scores=None))
-    return out
-
-
 def rank_image_explanations(
     adapter: VisionAdapter,
     explanations: Sequence[Explanation],
@@ -173,7 +159,7 @@ def rank_image_explanations(
     verdict, as `table.rank_explanations` does for text."""
     if not explanations:
         raise InputError("no method could explain these images; pass --method explicitly to see why")
-    explanations = [*explanations, *random_image_explanations(explanations, seed)]
+    explanations = [*explanations, *random_explanations(explanations, seed, key=lambda e: image_key(e.layout))]
     evaluation = evaluate_patches(adapter, explanations, fill=fill, batch_size=eval_batch_size)
     rows = summarise(evaluation.results)
     for row in rows:
@@ -188,7 +174,7 @@ def rank_image_explanations(
         strategy=fill,
         level=LEVEL,
         rows=rows,
-        verdict=verdict(rows, evaluation.results, adapter.name).replace("texts", "images"),
+        verdict=verdict(rows, evaluation.results, adapter.name, unit="images"),
         evaluation=evaluation,
         skipped=dict(skipped or {}),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,11 +44,14 @@ def default_methods(n_texts: int) -> list[str]:
     return [name for name, cls in available_methods().items() if n_texts <= text_limit(cls)]
 
 
-def random_explanations(explanations: Sequence[Explanation], seed: int = 0) -> list[Explanation]:
-    """One explanation per distinct text with standard-normal token scores (seeded; special tokens 0)."""
+def random_explanations(
+    explanations: Sequence[Explanation], seed: int = 0, key: Callable[[Explanation], str] = lambda e: e.text
+) -> list[Explanation]:
+    """One explanation per distinct input (by `key`: the text, or `patches.image_key` for images) with
+    standard-normal scores at every position (seeded; special tokens 0)."""
     firsts: dict[str, Explanation] = {}
     for e in explanations:
-        firsts.setdefault(e.text, e)
+        firsts.setdefault(key(e), e)
     out = []
     for i, e in enumerate(firsts.values()):
         rng = np.random.default_rng([seed, i])
@@ -144,7 +147,9 @@ def beats_random(results: Sequence[EvaluationResult], method: str) -> bool:
     return bool(diffs.mean() > (standard_error(diffs) or 0.0))
 
 
-def verdict(rows: Sequence[Mapping[str, Any]], results: Sequence[EvaluationResult], model: str) -> str:
+def verdict(
+    rows: Sequence[Mapping[str, Any]], results: Sequence[EvaluationResult], model: str, unit: str = "texts"
+) -> str:
     """One line: which method(s) to trust for this model's predicted class, and why; none below `MIN_TEXTS`."""
     classes = PREDICTED if any(row["classes"] == PREDICTED for row in rows) else OTHER
     own = [row for row in rows if row["classes"] == classes]
@@ -155,7 +160,7 @@ def verdict(rows: Sequence[Mapping[str, Any]], results: Sequence[EvaluationResul
         return "nothing to compare: evaluate at least one method next to the random floor"
     texts = len({r.text for r in scoped})
     if texts < MIN_TEXTS:
-        return f"not enough texts to rank methods: {texts} given, need ≥ {MIN_TEXTS}"
+        return f"not enough {unit} to rank methods: {texts} given, need ≥ {MIN_TEXTS}"
     trusted = [row for row in methods if beats_random(scoped, row["method"])]
     weak = [row["method"] for row in methods if row not in trusted]
     if not trusted:
