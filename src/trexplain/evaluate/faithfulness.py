@@ -131,7 +131,7 @@ def evaluate(
             layouts.append((e, k, layout))
     probs = target_probabilities(adapter, batch, requests, strategy, batch_size)
     results = [
-        _result(e, k, layout, values, strategy, level, fractions)
+        evaluation_result(e, k, layout, values, strategy, level, fractions)
         for (e, k, layout), values in zip(layouts, probs.values, strict=True)
     ]
     return Evaluation(results, probs.requested, probs.distinct, probs.forward_rows, len(explanations))
@@ -142,9 +142,18 @@ def _source(e: Explanation) -> str | tuple[str, ...]:
     return getattr(e.layout, "source", None) or e.text
 
 
-def _result(
-    e: Explanation, k: int, layout: dict[str, slice], values: torch.Tensor, strategy: str, level: str, fractions
+def evaluation_result(
+    e: Explanation,
+    k: int,
+    layout: dict[str, slice],
+    values: torch.Tensor,
+    strategy: str,
+    level: str,
+    fractions: Sequence[float],
+    text: str | None = None,
 ) -> EvaluationResult:
+    """Target row k's result from the probabilities `values` of its removal sets (`layout` names their rows):
+    the curves, both AOPCs and the identity error; `text` names the input (default: the explanation's text)."""
     values = values.cpu()
     p_full = float(values[layout["full"]][0])
     curves = {
@@ -152,7 +161,7 @@ def _result(
         for name in CURVES
     }
     return EvaluationResult(
-        text=e.text,
+        text=e.text if text is None else text,
         method=e.method,
         target=e.labels[e.targets[k]],
         strategy=strategy,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,8 +26,8 @@ import torch
 
 from trexplain.errors import InputError
 from trexplain.evaluate import aopc
-from trexplain.evaluate.curves import CURVES, FRACTIONS, Curve, curve_removals
-from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, completeness_error
+from trexplain.evaluate.curves import FRACTIONS, Curve, curve_removals
+from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, evaluation_result
 from trexplain.evaluate.removal import feature_count, ranks, top_removed
 from trexplain.evaluate.table import FaithfulnessTable, classes_of, random_explanations, summarise, verdict
 from trexplain.explanation import Explanation
@@ -121,28 +122,13 @@ def _result(
     fractions: Sequence[float],
     key: str,
 ) -> EvaluationResult:
-    p_full = float(values[layout["full"]][0])
-    curves = {
-        name: Curve(tuple(float(f) for f in fractions), tuple(float(v) for v in values[layout[name]]))
-        for name in CURVES
+    """The text evaluation's result for one image and target, plus Chefer et al.'s two perturbation curves."""
+    result = evaluation_result(e, k, layout, values, fill, LEVEL, fractions, text=key)
+    perturbation = {
+        name: Curve(PERTURBATION_FRACTIONS, tuple(float(v) for v in values[layout[name]]))
+        for name in PERTURBATION_CURVES
     }
-    for name in PERTURBATION_CURVES:
-        curves[name] = Curve(PERTURBATION_FRACTIONS, tuple(float(v) for v in values[layout[name]]))
-    return EvaluationResult(
-        text=key,
-        method=e.method,
-        target=e.labels[e.targets[k]],
-        strategy=fill,
-        level=LEVEL,
-        probability=p_full,
-        curves=curves,
-        aopc_comprehensiveness=aopc.comprehensiveness(p_full, values[layout["comprehensiveness"]]),
-        aopc_sufficiency=aopc.sufficiency(p_full, values[layout["sufficiency"]]),
-        completeness_error=completeness_error(e, k),
-        seconds=e.diagnostics.get("seconds"),
-        identity=None if e.diagnostics.identity is None else e.diagnostics.identity.kind,
-        predicted=e.predicted_label,
-    )
+    return replace(result, curves={**result.curves, **perturbation})
 
 
 def rank_image_explanations(
