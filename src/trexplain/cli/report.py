@@ -92,34 +92,20 @@ def report(
         params = parse_params(param or [])
         check_methods(names, params)
         adapter = load_model(model, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
+        common = {
+            "target": parse_target(target),
+            "params": params,
+            "evaluate": evaluate,
+            "sanity": sanity,
+            "batch_size": batch_size,
+            "title": title,
+        }
         if images:
             from trexplain.report.images import make_image_report
 
-            payload = make_image_report(
-                images,
-                adapter,
-                names,
-                target=parse_target(target),
-                params=params,
-                evaluate=evaluate,
-                sanity=sanity,
-                batch_size=batch_size,
-                title=title,
-            )
+            payload = make_image_report(images, adapter, names, **common)
         else:
-            payload = make_report(
-                items,
-                adapter,
-                names,
-                target=parse_target(target),
-                params=params,
-                evaluate=evaluate,
-                sanity=sanity,
-                attention_texts=attention,
-                batch_size=batch_size,
-                truncate=truncate,
-                title=title,
-            )
+            payload = make_report(items, adapter, names, attention_texts=attention, truncate=truncate, **common)
         written(write_report(payload, out), len(items), "images" if images else "texts")
         for folder, fmt in ((png, "png"), (svg, "svg")):
             if folder is not None:
