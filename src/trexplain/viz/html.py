@@ -36,11 +36,13 @@ def plugins(suffix: str) -> list[str]:
     return sorted(e.name for e in folder.iterdir() if e.name.startswith("section-") and e.name.endswith(suffix))
 
 
+@cache
 def script() -> str:
     """The page's one script: every `section-*.js` plug-in, then `report.js`, which draws."""
     return "\n".join([*(asset(name) for name in plugins(".js")), asset("report.js")])
 
 
+@cache
 def style() -> str:
     """The page's style sheet: `report.css`, then every `section-*.css`."""
     return "\n".join([asset("report.css"), *(asset(name) for name in plugins(".css"))])
