@@ -68,6 +68,24 @@ class ModelAdapter:
             raise InputError(
                 "trexplain needs a fast (Rust) tokenizer for character offsets; save one with tokenizer.json"
             )
+        self._bind(model, tokenizer, family, labels, name, card, embedding_module, layers, forward_fn)
+        self.max_length = max_length or self._default_max_length()
+        self.problem = problem_of(self.config, len(self.labels)) if problem is None else check_problem(problem)
+
+    def _bind(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        family: Family,
+        labels: Sequence[str],
+        name: str,
+        card: str | None,
+        embedding_module: nn.Module | None,
+        layers: Sequence[nn.Module] | None,
+        forward_fn: Callable[..., Any] | None,
+    ) -> None:
+        """The parts every adapter holds, text or image: the model, its lock, labels, embedding module and blocks
+        (given, else found through the family table: by call for shared blocks, by path otherwise)."""
         self.model = model
         self.tokenizer = tokenizer
         self.lock = threading.RLock()
@@ -81,9 +99,7 @@ class ModelAdapter:
         elif layers is None and family.layers:
             layers = list(resolve(model, family.layers))
         self.layers: list[nn.Module] = list(layers or [])
-        self.max_length = max_length or self._default_max_length()
         self._forward_fn = forward_fn
-        self.problem = problem_of(self.config, len(self.labels)) if problem is None else check_problem(problem)
 
     @classmethod
     def from_module(

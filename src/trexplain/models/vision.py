@@ -11,7 +11,6 @@ distillation) token and position embeddings added), and a patch's score is its t
 from __future__ import annotations
 
 import json
-import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from trexplain.layout import ImageLayout, Preprocessing
 from trexplain.models import images as img
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch, ModelInputs
-from trexplain.models.families import CUSTOM, Family, resolve
+from trexplain.models.families import CUSTOM, Family
 
 VIT_DEMO_DIR = Path(__file__).resolve().parent / "vit_demo"
 VIT_DEMO_NAMES = ("vit-demo",)
@@ -109,17 +108,7 @@ class VisionAdapter(ModelAdapter):
         layers: Sequence[nn.Module] | None = None,
         forward_fn: Callable[..., Any] | None = None,
     ) -> None:
-        self.model = model
-        self.tokenizer = None
-        self.lock = threading.RLock()
-        self.family = family
-        self.labels = tuple(labels)
-        self.name = name
-        self.card = card
-        self.embedding_module = embedding_module if embedding_module is not None else resolve(model, family.embeddings)
-        if layers is None and family.layers:
-            layers = list(resolve(model, family.layers))
-        self.layers = list(layers or [])
+        self._bind(model, None, family, labels, name, card, embedding_module, layers, forward_fn)
         self.preprocessing = preprocessing
         self.special_tokens = tuple(special_tokens)
         self.patch_size = (int(patch_size[0]), int(patch_size[1]))
@@ -128,7 +117,6 @@ class VisionAdapter(ModelAdapter):
         if min(self.grid) < 1:
             raise ModelLoadError(f"{name}: patches of {self.patch_size} do not fit images of {self.image_size}")
         self.max_length = len(self.special_tokens) + self.grid[0] * self.grid[1]
-        self._forward_fn = forward_fn
 
     @classmethod
     def from_module(  # type: ignore[override]
