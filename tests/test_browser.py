@@ -17,7 +17,7 @@ from trexplain.diagnostics import IDENTITIES
 from trexplain.explanation import Explanation
 from trexplain.report.run import attention_maps
 from trexplain.viz import figures
-from trexplain.viz.html import page, render
+from trexplain.viz.html import explanation_fragment, page, render
 from trexplain.viz.payload import build_payload, decode_attention
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -236,7 +236,7 @@ def test_two_hundred_texts_are_paginated(browser, files):
 def test_notebook_iframe(browser, study, tmp_path):
     gxi, _ = study
     notebook = tmp_path / "notebook.html"
-    notebook.write_text(f"<!doctype html><html><body><p>cell output:</p>{gxi[0]._repr_html_()}</body></html>")
+    notebook.write_text(f"<!doctype html><html><body><p>cell output:</p>{explanation_fragment([gxi[0]])}</body></html>")
     tab = Tab(browser)
     tab.page.goto(notebook.as_uri())
     frame = tab.page.frame_locator("iframe")
@@ -456,7 +456,7 @@ def test_methods_side_by_side(browser, files, study):
 
 
 def test_notebook_iframe_fits_its_content(browser, tmp_path):
-    fragment = synthetic("a notebook cell with a few words", layers=6)._repr_html_()
+    fragment = explanation_fragment([synthetic("a notebook cell with a few words", layers=6)])
     notebook = tmp_path / "cell.html"
     notebook.write_text(f"<!doctype html><html><body><p>cell output:</p>{fragment}<p>next cell</p></body></html>")
     tab = Tab(browser)

@@ -22,7 +22,7 @@ from trexplain.explanation import Explanation
 from trexplain.records import group_by_input
 from trexplain.report.run import attention_maps, make_report, write_report
 from trexplain.viz import figures, terminal
-from trexplain.viz.html import iframe, page, render, script_json, show
+from trexplain.viz.html import display_in_notebooks, explanation_fragment, iframe, page, render, script_json, show
 from trexplain.viz.html import script as html_script
 from trexplain.viz.payload import attention_entry, build_payload, decode_attention
 
@@ -72,7 +72,7 @@ def test_page_escapes_everything_and_pins_its_script(explanations):
 
 
 def test_notebook_iframe_round_trips_the_page(explanations):
-    fragment = explanations[0]._repr_html_()
+    fragment = explanation_fragment([explanations[0]])
     source = re.search(r'srcdoc="([^"]*)"', fragment).group(1)
     assert "<" not in source and '"' not in source
     assert html.unescape(source) == page([explanations[0]])
@@ -81,6 +81,17 @@ def test_notebook_iframe_round_trips_the_page(explanations):
         explanations
     )
     assert iframe("<p>&\"'</p>").count("&quot;") == 1
+
+
+def test_ipython_shows_an_explanation_as_the_page(explanations):
+    shell = pytest.importorskip("IPython.core.interactiveshell", reason="IPython not installed").InteractiveShell
+    ip = shell.instance()
+    try:
+        display_in_notebooks()
+        shown, _ = ip.display_formatter.format(explanations[0])
+        assert html.unescape(re.search(r'srcdoc="([^"]*)"', shown["text/html"]).group(1)) == page([explanations[0]])
+    finally:
+        shell.clear_instance()
 
 
 def test_payload_values_match_the_explanation(explanations):

@@ -1,7 +1,5 @@
 """trexplain: explain transformer classifiers, and measure how far each explanation can be trusted."""
 
-__version__ = "0.1.0"  # before the imports: modules below may read it while the package initialises
-
 from trexplain.api import explain
 from trexplain.arrow import from_arrow, to_arrow
 from trexplain.errors import (
@@ -19,6 +17,10 @@ from trexplain.models import ModelAdapter, load_model
 from trexplain.models.vision import VisionAdapter
 from trexplain.runs import load_run, run_dataset
 from trexplain.study import Study, study
+from trexplain.version import __version__
+from trexplain.viz.html import display_in_notebooks
+
+display_in_notebooks()
 
 __all__ = [
     "Explanation",

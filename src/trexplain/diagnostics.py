@@ -47,7 +47,8 @@ def identity_phrase(kind: str, error: float, brief: bool = True) -> str:
     return f"{line} ({IDENTITY_BRIEF[kind]})" if brief else line
 
 
-# One line on what each diagnostic a registered method writes means (units: the explained output's).
+# One line on what each diagnostic means (units: the explained output's), for the keys not in the method's own
+# `Method.meanings` (carried by its `MethodCard`), which take precedence.
 MEANINGS: Mapping[str, str] = {
     IDENTITY: "the method's identity check: what its scores must add up to, and how far they are from it",
     "seconds": "time to explain this text (its share of the batch)",
@@ -63,9 +64,6 @@ MEANINGS: Mapping[str, str] = {
     "layer_score_sum": "sum of the scores at each block's input, per layer",
     "layer_completeness_error": "completeness error of the scores at each block's input, per layer",
     "reconstructed": "the method is rebuilt from its paper's description (no public code to compare with)",
-    "logit": "the target logit LRP distributes",
-    "relevance_sum": "sum of the token relevances",
-    "conservation": "relevance sum ÷ logit (1 = everything conserved; biases take the rest)",
     "n_features": "features (words, or tokens) that were removed and restored",
     "forwards": "model forwards this explanation used",
     "exact": "every coalition was enumerated: exact Shapley values, no sampling",

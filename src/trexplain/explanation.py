@@ -13,6 +13,7 @@ import numpy as np
 from trexplain.diagnostics import Diagnostics, json_copy
 from trexplain.errors import InputError, TargetError
 from trexplain.layout import AGGREGATES, Aggregate, Layout, TextLayout, group_scores, layout_from_dict
+from trexplain.method_card import MethodCard, card_for
 from trexplain.models.heads import SINGLE_LABEL, outputs_np
 
 __all__ = ["AGGREGATES", "SCHEMA_VERSION", "Aggregate", "Explanation"]
@@ -41,6 +42,8 @@ class Explanation:
     `scores[k, t]` is the signed relevance of position t for class `targets[k]`, in the units the method
     defines (logit units for gradient, IG and LRP methods). Positions are described by `layout`
     (`TextLayout` for text: tokens, offsets, words; its fields are also readable here, e.g. `e.tokens`).
+    `method` is the method's name and `card` its self-description (signed?, layer site, identity, meanings of its
+    diagnostics), which every view reads; give `method` a `MethodCard` (`Method.card()`) or its name.
     Special tokens keep their score (usually near zero) so that sums stay honest; `word_scores` excludes
     them. `layer_scores` is [layers, targets, positions] or None. Immutable: arrays are read-only.
     """
@@ -55,6 +58,7 @@ class Explanation:
     params: Mapping[str, Any]
     diagnostics: Diagnostics
     layer_scores: np.ndarray | None
+    card: MethodCard
 
     def __init__(
         self,
@@ -70,11 +74,12 @@ class Explanation:
         logits: Any,
         targets: Sequence[int],
         scores: Any,
-        method: str,
+        method: str | MethodCard,
         model: str = "",
         params: Mapping[str, Any] | None = None,
         diagnostics: Diagnostics | Mapping[str, Any] | None = None,
         layer_scores: Any = None,
+        card: MethodCard | None = None,
     ) -> None:
         text_fields = (text, tokens, offsets, word_ids, words, special)
         if layout is None:
@@ -100,7 +105,11 @@ class Explanation:
             raise InputError(
                 f"scores of shape {np.shape(scores)} do not fit {len(self.targets)} target(s) × {layout.size} positions"
             ) from exc
-        set_(self, "method", str(method))
+        if isinstance(method, MethodCard):
+            card, method = method, method.name
+        method = str(method)
+        set_(self, "method", method)
+        set_(self, "card", card if card is not None and card.name == method else card_for(method))
         set_(self, "model", str(model))
         layers = None
         if layer_scores is not None:
@@ -187,6 +196,7 @@ class Explanation:
             **self.layout.to_dict(),
             "model": self.model,
             "method": self.method,
+            "method_card": self.card.to_dict(),
             "labels": list(self.labels),
             "logits": self.logits.tolist(),
             "targets": list(self.targets),
@@ -221,6 +231,7 @@ class Explanation:
             targets=data["targets"],
             scores=data["scores"],
             method=data["method"],
+            card=MethodCard.from_dict(data["method_card"]) if data.get("method_card") is not None else None,
             model=data.get("model", ""),
             params=data.get("params"),
             diagnostics=diagnostics if isinstance(diagnostics, Diagnostics) else Diagnostics(diagnostics, axes),
@@ -325,8 +336,3 @@ class Explanation:
         what = f"{self.text[:40]!r}" if isinstance(self.layout, TextLayout) else self.layout.kind
         targets = ", ".join(self.labels[t] for t in self.targets)
         return f"Explanation({self.method} of {what} for {targets}; {self.layout.size} positions, model {self.model!r})"
-
-    def _repr_html_(self) -> str:
-        from trexplain.viz.html import explanation_fragment
-
-        return explanation_fragment([self])

@@ -13,7 +13,7 @@ import numbers
 import types
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import Field, dataclass, fields, is_dataclass
 from typing import Any, ClassVar, Literal, TypeVar, Union
 
@@ -22,6 +22,7 @@ from torch import Tensor
 
 from trexplain.diagnostics import Diagnostics
 from trexplain.errors import MethodError, TargetError
+from trexplain.method_card import MethodCard, remember
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 
@@ -115,10 +116,11 @@ class Parameter:
 
 
 class Method(ABC):
-    """A small class per method: parameters are dataclass fields, `attribute` does the work."""
+    """A small class per method: parameters are dataclass fields, `attribute` does the work, and the class
+    attributes below describe its scores (`card()`: what every Explanation of it carries to the views)."""
 
     name: ClassVar[str]
-    summary: ClassVar[str]
+    summary: ClassVar[str] = ""
     signed: ClassVar[bool] = True
     # Cost hint for choosing default methods (`trexplain evaluate`): "single-pass" (a forward and a backward
     # per target), "multi-pass" (tens of passes, e.g. IG steps) or "sampling" (hundreds of forwards).
@@ -130,6 +132,19 @@ class Method(ABC):
     # block 0's input is the embedding output), "after block" (the map up to and including block l), "block
     # attention" (the attention inside block l), or None for methods without per-layer scores.
     layer_site: ClassVar[str | None] = None
+    # One line per diagnostic key the method writes, beside the keys every method may write
+    # (`trexplain.diagnostics.MEANINGS`).
+    meanings: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("name"), str):
+            remember(cls.card())
+
+    @classmethod
+    def card(cls) -> MethodCard:
+        """The method's self-description, recorded in each of its Explanations."""
+        return MethodCard(cls.name, cls.summary, cls.signed, cls.layer_site, cls.identity, cls.meanings)
 
     @abstractmethod
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
@@ -158,6 +173,7 @@ def register(cls: M) -> M:
     if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
         raise MethodError(f"two methods are registered as {cls.name!r}")
     REGISTRY[cls.name] = cls
+    remember(cls.card(), replace=True)
     return cls
 
 
@@ -178,7 +194,6 @@ def get_method(name: str | Method, **params: Any) -> Method:
         raise MethodError(
             f"a method is a registered name such as {DEFAULT_METHOD!r} or a Method, got {short_repr(name)}"
         )
-    _load_builtin()
     if name not in REGISTRY:
         names = sorted(REGISTRY)
         raise MethodError(f"unknown method {name!r}; {_did_you_mean(name, names)}available: {', '.join(names)}")
@@ -195,12 +210,9 @@ def get_method(name: str | Method, **params: Any) -> Method:
 
 
 def available_methods() -> dict[str, type[Method]]:
-    _load_builtin()
+    """Every registered method by name. The built-in ones are registered by the time this module is imported:
+    Python initialises the package `trexplain.methods`, which imports them, before any of its modules."""
     return dict(sorted(REGISTRY.items()))
-
-
-def _load_builtin() -> None:
-    import trexplain.methods  # noqa: F401  (importing the package registers the built-in methods)
 
 
 def _fields(cls: type) -> list[Field[Any]]:

@@ -51,6 +51,14 @@ def lrp_attribution(
     return Attribution(scores.detach(), logits, chosen, layer_scores, _diagnostics(scores, logits, chosen))
 
 
+MEANINGS = {
+    "logit": "the target logit LRP distributes",
+    "relevance_sum": "sum of the token relevances",
+    "conservation": "relevance sum ÷ logit (1 = everything conserved; biases take the rest)",
+}
+"""What the diagnostics of both LRP methods mean."""
+
+
 def _diagnostics(scores: Tensor, logits: Tensor, targets: Tensor) -> list[Diagnostics]:
     """Per text and target: the logit, the relevance sum and their ratio (1 = conserved); the conservation
     identity compares the sum with the logit."""
@@ -104,6 +112,7 @@ class CPLRP(Method):
     name = "cp-lrp"
     layer_site = "block input"
     identity = "conservation"
+    meanings = MEANINGS
     summary = "conservative LRP: attention and LayerNorm σ held constant (signed, 1 fwd + 1 bwd)"
 
     def __post_init__(self) -> None:
@@ -130,6 +139,7 @@ class AttnLRP(Method):
     name = "attnlrp"
     layer_site = "block input"
     identity = "conservation"
+    meanings = MEANINGS
     summary = "AttnLRP: halved gradients through attention matmuls, LN/identity rules (signed, 1 fwd + 1 bwd)"
 
     def __post_init__(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from trexplain import __version__
+from trexplain.version import __version__
 from trexplain.errors import InputError, RunMismatchError
 from trexplain.explanation import SCHEMA_VERSION
 from trexplain.io import write_text

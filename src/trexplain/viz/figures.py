@@ -21,7 +21,8 @@ CURVE_STYLE = {"morf": ("#dc2626", "MoRF"), "lerf": ("#16a34a", "LeRF"), "insert
 MAX_BARS = 40  # longer texts show their 40 largest |scores| in the bar chart
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (figures are written to files), or an InputError naming the extra."""
     try:
         import matplotlib
     except ImportError as exc:
@@ -33,14 +34,20 @@ def _pyplot():
     return plt
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     """A file-name-safe version of a method or label name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "x"
 
 
-def _text(value: str) -> str:
+def plain_text(value: str) -> str:
     """User text for matplotlib: `$` would start mathtext, so it is escaped."""
     return str(value).replace("$", r"\$")
+
+
+def method_card(payload: Mapping[str, Any], exp: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The method card an explanation entry of a report dict carries (`Explanation.card`), else the report's
+    summary of its method."""
+    return exp.get("method_card") or (payload.get("methods") or {}).get(exp["method"]) or {}
 
 
 def word_values(entry: Mapping[str, Any], row: list[float]) -> tuple[list[str], np.ndarray]:
@@ -52,7 +59,7 @@ def word_values(entry: Mapping[str, Any], row: list[float]) -> tuple[list[str], 
 
 def bar_figure(labels: list[str], values: np.ndarray, title: str):
     """Signed horizontal bars in text order: green supports the class, red opposes it."""
-    plt = _pyplot()
+    plt = pyplot()
     order = np.arange(len(values))
     if len(values) > MAX_BARS:
         order = np.sort(np.argsort(-np.abs(values), kind="stable")[:MAX_BARS])
@@ -60,18 +67,18 @@ def bar_figure(labels: list[str], values: np.ndarray, title: str):
     colours = [np.array(POSITIVE if values[i] >= 0 else NEGATIVE) / 255 for i in order]
     fig, ax = plt.subplots(figsize=(6.4, 0.6 + 0.24 * len(order)))
     ax.barh(np.arange(len(order)), values[order], color=colours)
-    ax.set_yticks(np.arange(len(order)), [_text(labels[i]) for i in order], fontsize=8)
+    ax.set_yticks(np.arange(len(order)), [plain_text(labels[i]) for i in order], fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="#57606a", linewidth=0.8)
     ax.set_xlabel("relevance")
-    ax.set_title(_text(title), fontsize=9)
+    ax.set_title(plain_text(title), fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def heatmap_figure(matrix: np.ndarray, rows: list[str], cols: list[str], title: str, signed: bool):
     """A heatmap with token labels (when they fit); signed maps use a red–white–green scale around 0."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.colors import LinearSegmentedColormap
 
     size = (min(12.0, 2 + 0.22 * len(cols)), min(12.0, 1.4 + 0.22 * len(rows)))
@@ -83,10 +90,10 @@ def heatmap_figure(matrix: np.ndarray, rows: list[str], cols: list[str], title: 
     else:
         image = ax.imshow(matrix, cmap="Blues", vmin=0, aspect="auto", interpolation="nearest")
     if len(cols) <= 64:
-        ax.set_xticks(np.arange(len(cols)), [_text(c) for c in cols], rotation=90, fontsize=7)
+        ax.set_xticks(np.arange(len(cols)), [plain_text(c) for c in cols], rotation=90, fontsize=7)
     if len(rows) <= 64:
-        ax.set_yticks(np.arange(len(rows)), [_text(r) for r in rows], fontsize=7)
-    ax.set_title(_text(title), fontsize=9)
+        ax.set_yticks(np.arange(len(rows)), [plain_text(r) for r in rows], fontsize=7)
+    ax.set_title(plain_text(title), fontsize=9)
     fig.colorbar(image, ax=ax, shrink=0.8)
     fig.tight_layout()
     return fig
@@ -94,7 +101,7 @@ def heatmap_figure(matrix: np.ndarray, rows: list[str], cols: list[str], title: 
 
 def curve_figure(result: Mapping[str, Any], title: str):
     """Target probability as features are removed (MoRF, LeRF) or inserted, with the AOPC numbers."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 3.4))
     for name, (colour, label) in CURVE_STYLE.items():
         curve = (result.get("curves") or {}).get(name)
@@ -109,7 +116,7 @@ def curve_figure(result: Mapping[str, Any], title: str):
         for key, label in (("aopc_comprehensiveness", "compr."), ("aopc_sufficiency", "suff."), ("delta_af", "ΔA^F"))
         if isinstance(result.get(key), (int, float))
     ]
-    ax.set_title(_text(title) + ("\n" + ", ".join(numbers) if numbers else ""), fontsize=9)
+    ax.set_title(plain_text(title) + ("\n" + ", ".join(numbers) if numbers else ""), fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -126,7 +133,7 @@ def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "pn
     from trexplain.io import atomic_file, output_path
     from trexplain.viz.payload import decode_attention
 
-    plt = _pyplot()
+    plt = pyplot()
     output_path(folder, folder=True)
     folder = Path(folder)
     folder.mkdir(exist_ok=True)
@@ -146,20 +153,17 @@ def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "pn
         for exp in entry["explanations"]:
             for k, target in enumerate(exp["targets"]):
                 label = entry["labels"][target]
-                name = f"{stem}_{_safe(exp['method'])}_{_safe(label)}"
+                name = f"{stem}_{safe_name(exp['method'])}_{safe_name(label)}"
                 words, values = word_values(entry, exp["scores"][k])
                 save(bar_figure(words, values, f"{exp['method']} → {label}"), f"{name}_bars")
                 if exp.get("layer_scores"):
+                    card = method_card(payload, exp)
                     flow = np.array([word_values(entry, layer[k])[1] for layer in exp["layer_scores"]])
-                    rows = [
-                        site.replace("block", f"block {n}")
-                        for site in [payload["methods"].get(exp["method"], {}).get("layer_site", "block")]
-                        for n in range(len(flow))
-                    ]
-                    save(
-                        heatmap_figure(flow, rows, words, f"{exp['method']} → {label}: relevance by layer", True),
-                        f"{name}_layers",
-                    )
+                    site = card.get("layer_site") or "block"
+                    rows = [site.replace("block", f"block {n}") for n in range(len(flow))]
+                    signed = card.get("signed", True) is not False
+                    title = f"{exp['method']} → {label}: {'relevance' if signed else 'score'} by layer"
+                    save(heatmap_figure(flow, rows, words, title, signed), f"{name}_layers")
                 for result in entry.get("evaluation") or []:
                     if result.get("method") == exp["method"] and result.get("target") in (label, target):
                         save(curve_figure(result, f"{exp['method']} → {label}"), f"{name}_curves")
@@ -183,7 +187,7 @@ def _attention_figure(maps: np.ndarray, tokens: list[str], plt):
         ax.imshow(maps[layer].mean(axis=0), cmap="Blues", vmin=0, interpolation="nearest")
         ax.set_title(f"layer {layer} (mean of heads)", fontsize=9)
         if labelled:
-            names = [_text(t) for t in tokens]
+            names = [plain_text(t) for t in tokens]
             ax.set_xticks(np.arange(len(tokens)), names, rotation=90, fontsize=6)
             ax.set_yticks(np.arange(len(tokens)), names, fontsize=6)
         else:

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import html
 import json
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -123,6 +124,15 @@ class Explanations(list):
 def show(explanations: Explanation | Sequence[Explanation]) -> Explanations:
     """Wrap one explanation or a list so that a notebook cell displays them as one interactive report."""
     return Explanations([explanations] if isinstance(explanations, Explanation) else list(explanations))
+
+
+def display_in_notebooks() -> None:
+    """Have a running IPython show a lone Explanation as the interactive page (`explanation.py` itself imports no
+    renderer); a no-op outside IPython."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(Explanation, lambda e: explanation_fragment([e]))
 
 
 def _height(explanations: Sequence[Explanation]) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 
 from trexplain.errors import InputError
 from trexplain.viz.colors import NEGATIVE, POSITIVE
+from trexplain.viz.figures import method_card, plain_text, pyplot, safe_name
 
 UNSIGNED = (109, 40, 217)  # the report's colour for unsigned scores
 MODES = ("nearest", "bilinear")
@@ -86,9 +87,7 @@ def overlay_figure(
 ):
     """The image with its patch scores on top and a colour bar: signed limits ±peak (symmetric, the largest
     |score| unless given), unsigned 0 … peak; `alpha` is the overlay's opacity at the peak."""
-    from trexplain.viz.figures import _pyplot, _text
-
-    plt = _pyplot()
+    plt = pyplot()
     image = _image(image)
     if not 0 <= alpha <= 1:
         raise InputError(f"alpha must lie in 0 … 1, got {alpha}")
@@ -106,7 +105,7 @@ def overlay_figure(
     bar = fig.colorbar(layer, ax=ax, shrink=0.85)
     bar.set_label("relevance" if signed else "score", fontsize=8)
     if title:
-        ax.set_title(_text(title), fontsize=9)
+        ax.set_title(plain_text(title), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -114,7 +113,6 @@ def overlay_figure(
 def save_overlay(path: str | Path, image: np.ndarray, patch_scores: np.ndarray, **options) -> Path:
     """Write `overlay_figure(image, patch_scores, **options)` to `path`, PNG or SVG by its suffix, atomically."""
     from trexplain.io import atomic_file
-    from trexplain.viz.figures import _pyplot
 
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
@@ -125,7 +123,7 @@ def save_overlay(path: str | Path, image: np.ndarray, patch_scores: np.ndarray, 
         with atomic_file(path, "wb", what="the overlay") as handle:
             fig.savefig(handle, format=fmt, dpi=150)
     finally:
-        _pyplot().close(fig)
+        pyplot().close(fig)
     return path
 
 
@@ -133,7 +131,6 @@ def overlay(explanation: Any, target: int | str | None = None, **options: Any) -
     """The `Overlay` of an image explanation for one of its classes (default: the first explained, normally the
     predicted one): its input image, its patch grid, signed or not as its method is, titled method → class."""
     from trexplain.layout import ImageLayout
-    from trexplain.methods import available_methods
     from trexplain.models.images import decode_data_url
 
     layout = explanation.layout
@@ -147,8 +144,7 @@ def overlay(explanation: Any, target: int | str | None = None, **options: Any) -
         names = ", ".join(explanation.labels[t] for t in targets)
         raise InputError(f"class {target!r} was not explained here; this explanation has {names}")
     k = targets.index(wanted)
-    method = available_methods().get(explanation.method)
-    options.setdefault("signed", bool(getattr(method, "signed", True)))
+    options.setdefault("signed", explanation.card.signed)
     options.setdefault("title", f"{explanation.method} → {explanation.labels[wanted]}")
     return Overlay(decode_data_url(layout.image), layout.patch_grid(explanation.scores[k]), **options)
 
@@ -158,14 +154,12 @@ def write_overlays(payload: Mapping[str, Any], folder: str | Path, fmt: str = "p
     missing, each file written whole): `imageNNN_<method>_<class>.<fmt>`, signed as the method is; returns them."""
     from trexplain.io import output_path
     from trexplain.models.images import decode_data_url
-    from trexplain.viz.figures import _safe
 
     if f".{fmt}" not in FORMATS:
         raise InputError(f"unknown figure format {fmt!r}; use png or svg")
     output_path(folder, folder=True)
     folder = Path(folder)
     folder.mkdir(exist_ok=True)
-    methods = payload.get("methods") or {}
     written = []
     for i, entry in enumerate(payload.get("texts") or []):
         if entry.get("layout") != "image":
@@ -173,12 +167,12 @@ def write_overlays(payload: Mapping[str, Any], folder: str | Path, fmt: str = "p
         image = decode_data_url(entry["image"])
         grid = tuple(entry["grid"])
         for exp in entry["explanations"]:
-            signed = (methods.get(exp["method"]) or {}).get("signed", True) is not False
+            signed = method_card(payload, exp).get("signed", True) is not False
             for k, target in enumerate(exp["targets"]):
                 scores = np.asarray(exp["scores"][k], dtype=np.float64)
                 patches = scores[len(scores) - grid[0] * grid[1] :].reshape(grid)
                 label = entry["labels"][target]
-                path = folder / f"image{i:03d}_{_safe(exp['method'])}_{_safe(label)}.{fmt}"
+                path = folder / f"image{i:03d}_{safe_name(exp['method'])}_{safe_name(label)}.{fmt}"
                 written.append(save_overlay(path, image, patches, signed=signed, title=f"{exp['method']} → {label}"))
     return written
 
@@ -190,14 +184,12 @@ class Overlay:
         self.image, self.patch_scores, self.options = _image(image), np.asarray(patch_scores), options
 
     def png(self, dpi: int = 110) -> bytes:
-        from trexplain.viz.figures import _pyplot
-
         fig = overlay_figure(self.image, self.patch_scores, **self.options)
         buffer = io.BytesIO()
         try:
             fig.savefig(buffer, format="png", dpi=dpi)
         finally:
-            _pyplot().close(fig)
+            pyplot().close(fig)
         return buffer.getvalue()
 
     def _repr_png_(self) -> bytes:

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from trexplain.explanation import Explanation
 from trexplain.layout import ImageLayout
-from trexplain.viz.terminal import _checks, _signed, visible
+from trexplain.viz.text_style import identity_lines, visible
 
 STRONGEST = 5  # patches named below the grid
 POSITIVE, NEGATIVE = (26, 150, 65), (215, 48, 39)  # green supports, red opposes (as the text view)
@@ -44,7 +44,7 @@ def render_image(explanation: Explanation, target: int | str | None = None, top:
     label = explanation.labels[explanation.targets[row]]
     scores = np.asarray(explanation.scores[row], dtype=np.float64)
     grid = layout.patch_grid(scores)
-    signed = _signed(explanation)
+    signed = explanation.card.signed
     top = float(np.abs(grid).max()) if top is None else top
     top = top if top > 0 else 1.0
     probs = explanation.probabilities
@@ -56,7 +56,7 @@ def render_image(explanation: Explanation, target: int | str | None = None, top:
         header.append("  " if c + 1 < len(explanation.labels) else "")
     legend = f"green supports {visible(label)}, red opposes it" if signed else "unsigned"
     size = f"{layout.grid[0]}×{layout.grid[1]} patches, █ = |score| {top:.3g}"
-    notes = [*_checks(explanation, row), legend, size]
+    notes = [*identity_lines(explanation, row), legend, size]
     parts: list[Any] = [header, Text("   " + " · ".join(notes), style="dim")]
     for cells in grid:
         line = Text("   ")

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from trexplain import __version__
 from trexplain.diagnostics import IDENTITIES
 from trexplain.errors import InputError
 from trexplain.explanation import SCHEMA_VERSION, Explanation
 from trexplain.records import text_record
+from trexplain.version import __version__
 
 DIGITS = 6  # significant digits kept for scores: hover shows 4 decimals, the file stays small
 ATTENTION_MAX_TOKENS = 512  # attention maps grow as tokens²; longer texts keep a note instead
@@ -119,18 +119,16 @@ def decode_attention(entry: Mapping[str, Any]) -> np.ndarray:
 
 
 def method_info(per_text: Sequence[Sequence[Explanation]]) -> dict[str, dict[str, Any]]:
-    """Summary, signedness and (for methods with per-layer rows) `Method.layer_site` of every method used, from
-    the registry (an unknown name gets an empty summary, counts as signed and has no site)."""
-    from trexplain.methods import available_methods
-
-    registry = available_methods()
-    names = dict.fromkeys(e.method for group in per_text for e in group)
-    info = {}
-    for name in names:
-        cls = registry.get(name)
-        info[name] = {"summary": getattr(cls, "summary", ""), "signed": bool(getattr(cls, "signed", True))}
-        if getattr(cls, "layer_site", None):
-            info[name]["layer_site"] = cls.layer_site
+    """Summary, signedness, meanings of its diagnostics and (for methods with per-layer rows) layer site of every
+    method used, from the cards the explanations carry (no registry: a user's own method shows the same)."""
+    info: dict[str, dict[str, Any]] = {}
+    for e in (e for group in per_text for e in group):
+        if e.method in info:
+            continue
+        card = e.card
+        info[e.method] = {"summary": card.summary, "signed": card.signed, "meanings": dict(card.meanings)}
+        if card.layer_site:
+            info[e.method]["layer_site"] = card.layer_site
     return info
 
 

@@ -15,11 +15,13 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from trexplain.diagnostics import IDENTITIES, IDENTITY, IDENTITY_BRIEF, IDENTITY_NAMES, MEANINGS, identity_phrase
+from trexplain.diagnostics import IDENTITIES, IDENTITY, IDENTITY_BRIEF, IDENTITY_NAMES, MEANINGS
 from trexplain.errors import InputError
 from trexplain.explanation import Aggregate, Explanation
 from trexplain.models.capture import hidden_state_name
 from trexplain.viz.colors import NEGATIVE, POSITIVE, scale
+from trexplain.viz.patch_grid import patch_curves_table, render_images
+from trexplain.viz.text_style import identity_lines, visible
 
 BAR_WIDTH = 12
 # Foreground colours only (no backgrounds), mid-tone so that they read on dark and light terminals.
@@ -27,31 +29,6 @@ SUPPORTS, OPPOSES, MAGNITUDE = (f"rgb({r},{g},{b})" for r, g, b in (POSITIVE, NE
 CAUTION = "bold rgb(217,119,6)"
 UNSIGNED = "unsigned: larger = more important"
 SHORT_KINDS: Mapping[str, str] = {"completeness": "compl.", "conservation": "cons.", "efficiency": "eff."}
-
-# C0 controls (newline and tab included) → their control pictures (ESC → ␛), DEL → ␡, C1 controls → \x80..,
-# bidirectional overrides and line/paragraph separators → \u202e..: nothing in a text can move the cursor,
-# change colours or the title, ring the bell or reorder what is shown.
-_PICTURES: dict[int, str] = {
-    **{c: chr(0x2400 + c) for c in range(0x20)},
-    0x7F: "\u2421",
-    **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)},
-    **{ord(c): f"\\u{ord(c):04x}" for c in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2028\u2029"},
-    **{c: f"\\u{c:04x}" for c in range(0x2066, 0x206A)},
-    **{c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)},  # lone surrogates (undecodable argument bytes)
-}
-
-
-def visible(text: object) -> str:
-    """`text` as a string with every control character replaced by a visible symbol (see `_PICTURES`)."""
-    return str(text).translate(_PICTURES)
-
-
-def _signed(explanation: Explanation) -> bool:
-    """Whether the method's scores are signed (registry's `Method.signed`; others: any negative score)."""
-    from trexplain.methods.base import available_methods
-
-    method = available_methods().get(explanation.method)
-    return bool(method.signed) if method is not None else bool((explanation.scores < 0).any())
 
 
 def _style(score: float, peak: float, signed: bool) -> str:
@@ -102,7 +79,7 @@ def render(
     label = explanation.labels[explanation.targets[row]]
     scores = explanation.word_scores(explanation.targets[row], aggregate)
     top = peak([explanation], aggregate) if top is None else top
-    signed = _signed(explanation)
+    signed = explanation.card.signed
     probs = explanation.probabilities
     header = Text.assemble((visible(explanation.method), "bold"), " → ", (visible(label), "bold"), "   prediction: ")
     for c, name in enumerate(explanation.labels):
@@ -110,7 +87,7 @@ def render(
         header.append("  " if c + 1 < len(explanation.labels) else "")
     legend = f"green supports {visible(label)}, red opposes it" if signed else UNSIGNED
     scale_note = [f"full bar = {top:.3g}"] if bars else []
-    notes = Text("   " + " · ".join([*_checks(explanation, row), legend, *scale_note]), style="dim")
+    notes = Text("   " + " · ".join([*identity_lines(explanation, row), legend, *scale_note]), style="dim")
     parts: list[Any] = [header, notes, _tinted(explanation, scores, top, signed)]
     if bars:
         table = Table(show_header=False, box=None, pad_edge=False)
@@ -125,12 +102,6 @@ def render(
     return Group(*parts, Text(""))
 
 
-def _checks(explanation: Explanation, row: int) -> list[str]:
-    """The method's identity check for this target, e.g. "completeness error 0.0012 (score sum vs …)"."""
-    identity = explanation.diagnostics.identity
-    return [] if identity is None else [identity_phrase(identity.kind, identity.error_for(row))]
-
-
 def _number(score: float, signed: bool) -> str:
     return f"{score:+.3f}" if signed else f"{score:.3f}"
 
@@ -140,8 +111,6 @@ def render_all(explanations: Sequence[Explanation], aggregate: Aggregate = "sum"
     gets a words × methods table per target instead of one bar table per method. Image explanations are drawn
     as patch grids (`viz.patch_grid`)."""
     if explanations and explanations[0].layout.kind == "image":
-        from trexplain.viz.patch_grid import render_images
-
         return render_images(explanations)
     parts: list[Any] = []
     for _, group in itertools.groupby(explanations, key=lambda e: e.text):
@@ -181,7 +150,7 @@ def words_by_methods(
     table = Table(title=Text(f"{visible(first.labels[index])} · words × methods", style="bold"), title_justify="left")
     table.add_column("word", overflow="fold")
     for e, _ in columns:
-        header = Text(visible(e.method)) if _signed(e) else Text.assemble(visible(e.method), ("\n(unsigned)", "dim"))
+        header = Text(visible(e.method)) if e.card.signed else Text.assemble(visible(e.method), ("\n(unsigned)", "dim"))
         table.add_column(header, justify="right")
     for w, word in enumerate(first.word_texts()):
         cells: list[Text] = [Text(visible(word))]
@@ -189,7 +158,7 @@ def words_by_methods(
             if scores is None:
                 cells.append(Text("–", style="dim"))
             else:
-                signed = _signed(e)
+                signed = e.card.signed
                 cells.append(Text(_number(scores[w], signed), style=_style(float(scores[w]), top, signed)))
         table.add_row(*cells)
     return table
@@ -214,7 +183,8 @@ def diagnostics_table(explanation: Explanation) -> Table:
             value = " · ".join(f"{label} {_value(diagnostics.target(k)[key])}" for k, label in enumerate(labels))
         else:
             value = _value(diagnostics[key])
-        table.add_row(Text(visible(key)), Text(value), Text(visible(MEANINGS.get(key, "–"))))
+        meaning = explanation.card.meanings.get(key) or MEANINGS.get(key, "–")
+        table.add_row(Text(visible(key)), Text(value), Text(visible(meaning)))
     return table
 
 
@@ -326,8 +296,6 @@ def evaluation_view(table: Mapping[str, Any], sanity: Sequence[Mapping[str, Any]
     """The metric table, the methods left out, the sanity lines and the verdict."""
     parts: list[Any] = [metric_table(table)]
     if table.get("level") == "patch":  # image explanations: their deletion/insertion and Chefer AUCs too
-        from trexplain.viz.patch_grid import patch_curves_table
-
         parts.append(patch_curves_table(table))
     parts += [
         Text(f"skipped {visible(name)}: {visible(reason)}", style="dim")

@@ -765,7 +765,8 @@
       if (key === "identity" || (own(params, key) && JSON.stringify(params[key]) === JSON.stringify(v))) return;
       var axis = (own(axes, key) ? axes[key] : []).indexOf("target");  // declared axes, never guessed from lengths
       if (axis >= 0) v = alongAxis(v, axis, k);
-      row(key, shown(v), own(MEANINGS, key) ? MEANINGS[key] : "");
+      var mine = methodInfo(exp.method).meanings || {};
+      row(key, shown(v), own(mine, key) ? mine[key] : own(MEANINGS, key) ? MEANINGS[key] : "");
     });
     body.appendChild(table);
   };
