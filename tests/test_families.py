@@ -17,7 +17,7 @@ from trexplain.errors import MethodError
 from trexplain.evaluate.sanity import _cascade, model_randomization
 from trexplain.methods import Targets, available_methods, get_method
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
-from trexplain.methods.lrp_attention import INLINE_ACTIVATIONS, AttentionRule
+from trexplain.methods.lrp_attention import AttentionRule
 from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, lrp_rules
 from trexplain.models import ModelAdapter, load_model
 from trexplain.models.capture import every_block
@@ -161,7 +161,7 @@ def test_cp_lrp_conserves_the_logit_exactly_without_biases(more, family, gamma):
 def test_modernbert_gate_rule_is_needed_for_conservation(more):
     adapter = zero_bias_double(more["modernbert"])
     batch = adapter.encode(TEXTS)
-    no_gate = [AttentionRule("hold"), LayerNormRule(), IdentityRule(INLINE_ACTIVATIONS), LinearRule()]
+    no_gate = [AttentionRule("hold"), LayerNormRule(), IdentityRule(), LinearRule()]
     result = lrp_attribution(adapter, batch, Targets("all", adapter), no_gate)
     assert relative_gap(result.scores, result.logits, result.targets).max() > 1e-4
 

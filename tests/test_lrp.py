@@ -18,9 +18,10 @@ from trexplain.methods import Targets, get_method
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
 from trexplain.methods.lrp_attention import AttentionRule, _multihead_surrogate, _rule_attention
-from trexplain.methods.lrp_rules import LayerNormRule, LinearRule, Rule, halve_gradient, identity_rule, lrp_rules
+from trexplain.methods.lrp_rules import LayerNormRule, LinearRule, Rule, identity_rule, lrp_rules
 from trexplain.models import ModelAdapter
-from trexplain.models.families import resolve
+from trexplain.models.families import CUSTOM, resolve
+from trexplain.models.families.gradients import halve_gradient
 from trexplain.perturb import features, remove
 
 TEXTS = ["I can't believe this just happened!", "What a terrible waste of time."]
@@ -262,7 +263,7 @@ def test_layernorm_rule_holds_only_sigma():
     norm = nn.LayerNorm(6, dtype=torch.float64).eval()
     nn.init.normal_(norm.weight)
     x = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
-    adapter = type("A", (), {"model": norm})()
+    adapter = type("A", (), {"model": norm, "family": CUSTOM})()
     with lrp_rules(adapter, [LayerNormRule()]):
         y = norm(x)
     (grad,) = torch.autograd.grad(y, x, torch.ones_like(y))

@@ -16,7 +16,7 @@ from trexplain.diagnostics import TARGET, Diagnostics, Identity
 from trexplain.errors import MethodError
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.base import Attribution, Method, Targets, register
-from trexplain.methods.lrp_attention import INLINE_ACTIVATIONS, AttentionRule
+from trexplain.methods.lrp_attention import AttentionRule
 from trexplain.methods.lrp_families import GateRule
 from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, Rule, lrp_rules
 from trexplain.models.adapter import ModelAdapter
@@ -80,7 +80,7 @@ def cp_lrp_rules(detach_mean: bool = False, gamma: float = 0.0) -> list[Rule]:
         AttentionRule("hold"),
         GateRule("hold"),
         LayerNormRule(detach_mean),
-        IdentityRule(INLINE_ACTIVATIONS),
+        IdentityRule(),
         LinearRule(gamma=gamma),
     ]
 
@@ -93,7 +93,7 @@ def attnlrp_rules(epsilon: float = 0.0, gamma: float = 0.0) -> list[Rule]:
         AttentionRule("uniform"),
         GateRule("uniform"),
         LayerNormRule(),
-        IdentityRule(INLINE_ACTIVATIONS),
+        IdentityRule(),
         LinearRule(epsilon, gamma),
     ]
 

@@ -1,6 +1,6 @@
-"""Per-family attention adaptation for the LRP rules (as zennit's canonizers): where each family's attention
-and inline activations live, and how the attention rule is attached to them (Hugging Face or nn.MultiheadAttention).
-"""
+"""The attention rule (as zennit's canonizers, apart from the other rules): attached through the transformers
+attention interface, through the family entry's own attention forward where it writes attention inline
+(`Family.lrp.attention`), or to every nn.MultiheadAttention of a custom model."""
 
 from __future__ import annotations
 
@@ -15,17 +15,16 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from trexplain.errors import MethodError
-from trexplain.methods.lrp_families import ATTENTION_FORWARDS, check_supported, patch_forward, unique
-from trexplain.methods.lrp_rules import Rule, Undo, halve_gradient
+from trexplain.methods.lrp_families import check_supported, patch_forward, unique
+from trexplain.methods.lrp_rules import Rule, Undo
 from trexplain.models.adapter import ModelAdapter
-from trexplain.models.families import resolve
+from trexplain.models.families import CUSTOM, resolve
+from trexplain.models.families.gradients import halve_gradient
 
 AttentionMode = Literal["hold", "uniform"]
 ATTENTION_IMPLEMENTATION = "trexplain_lrp"
 _MODE = "_trexplain_attention_mode"
 _SOFTMAX_DTYPE = "_trexplain_softmax_dtype"
-SOFTMAX_DTYPES: dict[str, torch.dtype] = {"modernbert": torch.float32}
-"""Families whose eager attention computes the softmax in another dtype (then casts back)."""
 
 
 def attention_probabilities(
@@ -88,14 +87,13 @@ class AttentionRule(Rule):
     mode: AttentionMode = "hold"
 
     def attach(self, adapter: ModelAdapter) -> list[Undo]:
-        family = adapter.family.name
-        if family == "custom":
+        family = adapter.family
+        if family is CUSTOM:
             return self._attach_multihead(adapter.model)
-        attentions = unique([resolve(layer, adapter.family.self_attention) for layer in adapter.layers])
-        if family in ATTENTION_FORWARDS:
-            check_supported(adapter)
-            expected, forward = ATTENTION_FORWARDS[family]
-            return [patch_forward(attention, expected, forward, self.mode) for attention in attentions]
+        check_supported(adapter)
+        attentions = unique([resolve(layer, family.self_attention) for layer in adapter.layers])
+        if family.lrp.attention is not None:
+            return [patch_forward(attention, family.lrp.attention, self.mode) for attention in attentions]
         _register_attention()
         undo: list[Undo] = []
         for attention in attentions:
@@ -106,8 +104,8 @@ class AttentionRule(Rule):
             private._attn_implementation_internal = ATTENTION_IMPLEMENTATION
             attention.config = private
             setattr(attention, _MODE, self.mode)
-            if family in SOFTMAX_DTYPES:
-                setattr(attention, _SOFTMAX_DTYPE, SOFTMAX_DTYPES[family])
+            if family.lrp.softmax_dtype is not None:
+                setattr(attention, _SOFTMAX_DTYPE, family.lrp.softmax_dtype)
             undo.append(_restore(attention, config))
         return undo
 
@@ -206,21 +204,3 @@ def _multihead_mask(
             mask = mask.view(batch, heads, n_q, n_k)
         total = mask if total is None else total + mask
     return total
-
-
-def _deberta_pooler(model: nn.Module) -> tuple[tuple[str, str, Callable[[Tensor], Tensor]], ...]:
-    from transformers.activations import ACT2FN
-
-    return (("pooler.dense", "classifier", ACT2FN[model.config.pooler_hidden_act]),)
-
-
-INLINE_ACTIVATIONS: dict[str, Any] = {
-    "roberta": (("classifier.dense", "classifier.out_proj", torch.tanh),),
-    "xlm-roberta": (("classifier.dense", "classifier.out_proj", torch.tanh),),
-    "camembert": (("classifier.dense", "classifier.out_proj", torch.tanh),),
-    "distilbert": (("pre_classifier", "classifier", torch.relu),),
-    "mpnet": (("classifier.dense", "classifier.out_proj", torch.tanh),),
-    "deberta-v2": _deberta_pooler,
-}
-"""Activations applied as functions in the forward code: (module before, module after, function), or a function of
-the model giving them (when the activation is named in the config)."""

@@ -6,14 +6,14 @@ exact forward value and attaches its own backward), so input × modified gradien
 instance-level attention config and a registered attention function; `lrp_rules` undoes all of it on exit,
 exceptions included.
 
-The per-family adaptation (where each family's attention and inline activations live, and how the
-attention rule reaches them) is `lrp_attention`.
+What each family needs (where its attention and inline activations live, its own forwards with the rules) is in
+its entry (`trexplain.models.families`); `lrp_attention` and `lrp_families` attach those.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -53,24 +53,6 @@ def lrp_rules(adapter: ModelAdapter, rules: Sequence[Rule]) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------ autograd functions with exact forwards
-class _HalveGradient(torch.autograd.Function):
-    """Identity forward, gradient × ½: the uniform rule for one operand of a bilinear product (AttnLRP)."""
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return x
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        pass
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        return grad * 0.5
-
-
 class _IdentityRule(torch.autograd.Function):
     """Returns `y = f(x)` (computed by the caller); backward multiplies by f(x)/x so x·∂x = y·∂y (0 where x = 0)."""
 
@@ -163,11 +145,6 @@ class _LayerNormRule(torch.autograd.Function):
         return scaled / std, None, None, None, None, None
 
 
-def halve_gradient(x: Tensor) -> Tensor:
-    """`x` unchanged; its gradient is halved on the way back (uniform rule on a bilinear product)."""
-    return _HalveGradient.apply(x)
-
-
 def identity_rule(x: Tensor, y: Tensor) -> Tensor:
     """`y` (= f(x), f element-wise with f(0) = 0) with relevance passed through unchanged: x·∂x = y·∂y."""
     return _IdentityRule.apply(x, y.detach())
@@ -214,6 +191,11 @@ class LayerNormRule(Rule):
             dims = len(module.normalized_shape)
             return _LayerNormRule.apply(args[0], output.detach(), module.weight, dims, module.eps, self.detach_mean)
 
+        if adapter.family.lrp.norm != "layernorm":
+            raise MethodError(
+                f"no LRP rule for the {adapter.family.lrp.norm!r} norms of family {adapter.family.name}; "
+                "use a gradient or perturbation method instead"
+            )
         norms = [m for m in adapter.model.modules() if isinstance(m, nn.LayerNorm)]
         return [m.register_forward_hook(hook).remove for m in norms]
 
@@ -236,12 +218,8 @@ class IdentityRule(Rule):
     around them: the input of the first is kept, the output arriving at the second is checked to equal
     f(input) and is given the rule's gradient.
 
-    `inline` maps a family name to the activations its forward code calls as functions: (module before,
-    module after, function), or to a function of the model giving them; the supported families' table is
-    `lrp_attention.INLINE_ACTIVATIONS`.
+    The activations a family's forward code calls as functions are in its entry (`Family.lrp.inline_activations`).
     """
-
-    inline: Mapping[str, Any]
 
     def attach(self, adapter: ModelAdapter) -> list[Undo]:
         model = adapter.model
@@ -250,9 +228,7 @@ class IdentityRule(Rule):
             for m in model.modules()
             if _is_activation(m)
         ]
-        entries = self.inline.get(adapter.family.name, ())
-        entries = entries(model) if callable(entries) else entries
-        inline = [(resolve(model, a), resolve(model, b), fn) for a, b, fn in entries]
+        inline = [(resolve(model, a), resolve(model, b), fn) for a, b, fn in adapter.family.lrp.activations(model)]
         for layer in model.modules():
             if isinstance(layer, nn.TransformerEncoderLayer) and not isinstance(layer.activation, nn.Module):
                 inline.append((layer.linear1, layer.linear2, layer.activation))

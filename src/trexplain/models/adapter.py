@@ -18,7 +18,7 @@ from trexplain.inputs import check_text
 from trexplain.layout import TextLayout, pair_text
 from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
-from trexplain.models.families import CUSTOM, Family, resolve
+from trexplain.models.families import CUSTOM, Family, locate, resolve
 from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
 from trexplain.models.words import group_words
 
@@ -85,7 +85,7 @@ class ModelAdapter:
         forward_fn: Callable[..., Any] | None,
     ) -> None:
         """The parts every adapter holds, text or image: the model, its lock, labels, embedding module and blocks
-        (given, else found through the family table: by call for shared blocks, by path otherwise)."""
+        (given, else found through the family entry, which checks every part it names)."""
         self.model = model
         self.tokenizer = tokenizer
         self.lock = threading.RLock()
@@ -93,12 +93,7 @@ class ModelAdapter:
         self.labels = tuple(labels)
         self.name = name
         self.card = card
-        self.embedding_module = embedding_module if embedding_module is not None else resolve(model, family.embeddings)
-        if layers is None and family.blocks is not None:
-            layers = family.blocks(model)
-        elif layers is None and family.layers:
-            layers = list(resolve(model, family.layers))
-        self.layers: list[nn.Module] = list(layers or [])
+        self.embedding_module, self.layers = locate(family, model, embedding_module, layers)
         self._forward_fn = forward_fn
 
     @classmethod
@@ -401,13 +396,13 @@ class ModelAdapter:
     def head_token_only(self, active: bool = True) -> Iterator[None]:
         """Within the block, the last block's feed-forward sees the first token only.
 
-        Every supported family's head reads the first token of the last block's output and nothing else, and
-        the feed-forward works token by token, so that token is unchanged; the other rows of that output are
+        A family whose head pools the first token (`Family.pooling`) reads it from the last block's output and
+        nothing else, and the feed-forward works token by token, so that token is unchanged; the other rows are
         left meaningless (the residual sum broadcasts). A no-op for models without a family map, and for
         feed-forwards run in chunks along the sequence (`chunk_size_feed_forward`), which need its length.
         """
         chunked = getattr(getattr(self.model, "config", None), "chunk_size_feed_forward", 0)
-        if not (active and self.family.feed_forward and self.layers) or chunked:
+        if not (active and self.family.feed_forward and self.layers and self.family.pooling == "first") or chunked:
             yield
             return
         if getattr(self.config, "classifier_pooling", "cls") != "cls":  # ModernBERT's mean pooling reads every token

@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
-from trexplain.version import __version__
 from trexplain.errors import InputError, RunMismatchError
 from trexplain.explanation import SCHEMA_VERSION
 from trexplain.io import write_text
+from trexplain.version import __version__
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
