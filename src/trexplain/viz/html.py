@@ -37,10 +37,15 @@ def plugins(suffix: str) -> list[str]:
     return sorted(e.name for e in folder.iterdir() if e.name.startswith("section-") and e.name.endswith(suffix))
 
 
+REPORT_PARTS = ("util", "markdown", "charts", "summary", "card", "attention")
+"""The renderer's parts (`report-<part>.js`), each using the names of those before it."""
+
+
 @cache
 def script() -> str:
-    """The page's one script: every `section-*.js` plug-in, then `report.js`, which draws."""
-    return "\n".join([*(asset(name) for name in plugins(".js")), asset("report.js")])
+    """The page's one script: the renderer's parts, every `section-*.js` plug-in, then `report.js`, which draws."""
+    parts = [asset(f"report-{part}.js") for part in REPORT_PARTS]
+    return "\n".join([*parts, *(asset(name) for name in plugins(".js")), asset("report.js")])
 
 
 @cache
