@@ -107,3 +107,23 @@ def test_a_name_no_class_defined_gets_the_plain_card_in_every_view():
     assert e.card == MethodCard("external-x")
     assert e.card.signed and build_payload([[e]])["methods"]["external-x"]["signed"] is True
     assert terminal.UNSIGNED not in plain(terminal.render(e))
+
+
+def test_image_views_read_the_card():
+    """An image explanation under a user's unsigned card: the patch grid and the overlay say unsigned, under a
+    signed card both say signed (same scores)."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed: pip install 'trexplain[figures]'")
+    from trexplain.models import digits
+    from trexplain.viz import image as image_views
+    from trexplain.viz.patch_grid import render_images
+
+    picture = digits.upsample(digits.load_digits_data()[0][:1])[0]
+    (gxi,) = explain(images=[picture], model="vit-demo", method="gxi")
+    for signed in (False, True):
+        card = MethodCard("my-patches", "a user's patch scores", signed)
+        mine = gxi.replace(method=card.name, card=card)
+        assert image_views.overlay(mine).options["signed"] is signed
+        legend = plain(render_images([mine]))
+        assert ("unsigned" in legend) is not signed and ("red opposes it" in legend) is signed
+        payload = build_payload([[mine]])
+        assert payload["methods"]["my-patches"]["signed"] is signed
