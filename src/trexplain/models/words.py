@@ -75,16 +75,17 @@ def segment(text: str) -> list[tuple[int, int]]:
     start = end = 0
     for piece in _BOUNDARY.split(text):  # pieces are joined until they end on a cluster boundary
         end += len(piece)
-        if end > start and end in edges:
+        if end > start and (edges is None or end in edges):
             _add_unit(units, text, start, end)
             start = end
-    if icu is not None:
+    if icu is not None and edges is not None and _NO_SPACES.search(text):
         units = _dictionary_words(text, units, edges)
     return [(s, e) for s, e, _ in units]
 
 
-def _grapheme_edges(text: str) -> set[int]:
-    return {0, *(m.end() for m in _GRAPHEME.finditer(text))}
+def _grapheme_edges(text: str) -> set[int] | None:
+    """Where the text's grapheme clusters end; None for ASCII, where every word boundary is one."""
+    return None if text.isascii() else {0, *(m.end() for m in _GRAPHEME.finditer(text))}
 
 
 def _add_unit(units: list[tuple[int, int, bool]], text: str, start: int, end: int) -> None:
