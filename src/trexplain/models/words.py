@@ -31,12 +31,12 @@ except ImportError:  # optional: the `icu` extra
 _BOUNDARY = regex.compile(r"(?w)\b")
 _GRAPHEME = regex.compile(r"\X")
 _WORD_CHARACTER = regex.compile(r"[\p{L}\p{N}\p{M}\p{Extended_Pictographic}\p{Regional_Indicator}]")
-_LETTER_OR_MARK = regex.compile(r"[\p{L}\p{M}]+")
+_LETTER_OR_MARK = regex.compile(r"[\p{L}\p{M}]*\p{L}[\p{L}\p{M}]*")
 _NO_SPACES = regex.compile(r"[\p{sc=Thai}\p{sc=Lao}\p{sc=Khmer}\p{sc=Myanmar}\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}]")
 UNICODE = "uax29"
 """Segmenter name of a text with no script written without spaces: UAX #29 word boundaries alone."""
 TOKENIZER = "uax29+tokenizer"
-"""Segmenter name where such scripts occur and PyICU is missing: their words are the tokenizer's tokens."""
+"""Segmenter name where such scripts occur and PyICU is missing: their clusters are joined by the tokens."""
 _ICU = threading.local()
 
 
@@ -52,7 +52,7 @@ def is_word(text: str) -> bool:
 
 def is_alphabetic(text: str) -> bool:
     """True when `text` is letters with their combining marks only (what a spelling edit may change)."""
-    return _LETTER_OR_MARK.fullmatch(text) is not None and regex.search(r"\p{L}", text) is not None
+    return _LETTER_OR_MARK.fullmatch(text) is not None
 
 
 def icu_version() -> str | None:
