@@ -73,6 +73,13 @@ def pieces(text: str) -> list[str]:
     return [text[s:e] for s, e in segment(text)]
 
 
+def needs_icu():
+    """PyICU as trexplain imported it; the test skips where it is missing (an optional extra)."""
+    if words.icu is None:
+        pytest.skip("PyICU (the optional `icu` extra: pip install 'trexplain[icu]') gives dictionary words")
+    return words.icu
+
+
 @pytest.fixture
 def no_icu():
     with mock.patch.object(words, "icu", None):
@@ -93,7 +100,7 @@ def test_spaceless_scripts_without_a_dictionary_are_clusters(no_icu, script, tex
 
 @pytest.mark.parametrize(("script", "text", "plain", "icu"), SPACELESS, ids=[c[0] for c in SPACELESS])
 def test_spaceless_scripts_with_icu_are_dictionary_words(script, text, plain, icu):
-    module = pytest.importorskip("icu", reason="PyICU (the optional `icu` extra) gives dictionary words")
+    module = needs_icu()
     if not str(module.ICU_VERSION).startswith("72."):
         pytest.skip(f"the expected words are ICU 72's; this is ICU {module.ICU_VERSION}")
     assert pieces(text) == icu.split(" ")
@@ -168,7 +175,7 @@ def test_spaceless_words_follow_the_tokens_without_icu(no_icu, demo):
 
 
 def test_spaceless_words_with_icu(demo):
-    module = pytest.importorskip("icu", reason="PyICU (the optional `icu` extra) gives dictionary words")
+    module = needs_icu()
     text = "我爱北京天安门"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -245,8 +252,8 @@ def check_partition(text: str, spans: list[tuple[int, int]]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(text=TEXTS)
 def test_segments_partition_every_text(dictionary, text):
-    if dictionary and words.icu is None:
-        pytest.skip("PyICU (the optional `icu` extra) is not installed")
+    if dictionary:
+        needs_icu()
     with mock.patch.object(words, "icu", words.icu if dictionary else None):
         check_partition(text, segment(text))
 
@@ -285,7 +292,7 @@ def test_real_explanations_cover_every_character_and_keep_the_totals(tiny, text)
         (e,) = explain(text, tiny["roberta"], "gxi")
     layout = e.layout
     check_partition(text, list(layout.words))
-    scores = np.asarray(e.scores[0])
+    scores = np.asarray(e.scores[0], dtype=np.float64)
     per_word = group_scores(scores, layout.feature_ids, layout.num_features)
     for w in range(layout.num_features):
         assert per_word[w] == pytest.approx(scores[np.asarray(layout.word_ids) == w].sum())

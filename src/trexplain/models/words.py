@@ -142,8 +142,9 @@ def group_words(
     runs = segment(text)
     if icu is None and _NO_SPACES.search(text):
         warnings.warn(
-            "Thai, Lao, Khmer, Burmese, Chinese or Japanese text: without PyICU its words are the tokenizer's "
-            "tokens (recorded as the layout's segmenter); pip install 'trexplain[icu]' for dictionary words",
+            "Thai, Lao, Khmer, Burmese, Chinese or Japanese text: without PyICU its words are characters joined "
+            "where one token covers several (segmenter 'uax29+tokenizer'); pip install 'trexplain[icu]' for "
+            "dictionary words",
             stacklevel=2,
         )
     parent = list(range(len(runs)))
