@@ -117,12 +117,13 @@ def test_schema_types_and_version():
         "words": spans,
         "special": pa.list_(pa.bool_()),
         "segments": spans,  # sentence pairs (issue 19): nullable, optional when reading
+        "segmenter": pa.string(),  # how the words were found (issue 26): nullable, optional when reading
         **{name: SCHEMA.field(name).type for name in ("source", "image_size", "grid", "patch_size")},
         **{name: SCHEMA.field(name).type for name in ("special_tokens", "preprocessing", "image")},
     }
     assert {f.name: f.type for f in SCHEMA} == expected
     nullable = {f.name for f in SCHEMA if f.nullable}
-    text = {"layer_scores", "text", "tokens", "offsets", "word_ids", "words", "special", "segments"}
+    text = {"layer_scores", "text", "tokens", "offsets", "word_ids", "words", "special", "segments", "segmenter"}
     assert nullable == text | {"source", "image_size", "grid", "patch_size", "special_tokens", "preprocessing", "image"}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from trexplain import explain
 from trexplain.errors import InputError
 from trexplain.evaluate.plausibility import (
     average_precision,
@@ -113,6 +114,21 @@ def test_rationales_map_onto_model_words():
         rationale_words(e, {"words": [2]})
     with pytest.raises(InputError, match="ends past the text"):
         rationale_words(e, {"spans": [[0, 40]]})
+
+
+@pytest.mark.filterwarnings("ignore:Thai, Lao, Khmer")  # without PyICU: words of Chinese follow the tokens
+def test_rationales_in_other_scripts_mark_whole_words(demo):
+    """Vowel signs, accents and ideographs stay in their words (issue 26): a marked whitespace word or span is
+    the model's whole word, never a piece of it."""
+    hindi, french, chinese = explain(["यह फिल्म बहुत अच्छी है", "cafe\u0301 ok", "我爱北京天安门"], demo, "gxi")
+    assert rationale_words(hindi, {"words": [2]}) == [2]  # बहुत: one model word (it used to be बह and त)
+    assert rationale_words(hindi, {"spans": [[11, 12]]}) == [2]  # the vowel sign ु alone marks its word
+    assert hindi.layout.feature_labels()[2] == "बहुत"
+    assert rationale_words(french, {"spans": [[4, 5]]}) == [0]  # the combining accent of café
+    marked = rationale_words(chinese, {"spans": [[2, 4]]})
+    assert "".join(chinese.layout.feature_labels()[i] for i in marked) == "北京"  # 北京 (ICU) or 北 京 (tokens)
+    (row,) = plausibility([hindi], [[2]])
+    assert row["token_f1_macro"] == (1.0 if int(np.argmax(word_scores(hindi))) == 2 else 0.0)
 
 
 def test_rationale_cells_parse_or_fail_clearly():

@@ -58,6 +58,7 @@ LAYOUT_COLUMNS: Mapping[str, tuple[pa.Field, ...]] = {
         pa.field("words", _SPANS),  # [words][start, end] in characters
         pa.field("special", pa.list_(pa.bool_())),
         pa.field("segments", _SPANS),  # [segments][start, end] of a sentence pair's texts; null for one text
+        pa.field("segmenter", pa.string()),  # how the words were found (models.words.segmenter_for)
     ),
     "image": (  # `ImageLayout.to_dict`: the input image as a PNG data URL, its grid and preprocessing
         pa.field("source", pa.string()),
@@ -82,7 +83,7 @@ LAYOUT_COLUMNS: Mapping[str, tuple[pa.Field, ...]] = {
         pa.field("image", pa.string()),
     ),
 }
-OPTIONAL_COLUMNS = frozenset({"segments"})
+OPTIONAL_COLUMNS = frozenset({"segments", "segmenter"})
 """Layout columns added after schema 2's first tables: read as null when a table lacks them."""
 
 _LAYOUT_FIELDS = {f.name: f for fields in LAYOUT_COLUMNS.values() for f in fields}

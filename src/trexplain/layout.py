@@ -98,7 +98,8 @@ def group_scores(
 class TextLayout:
     """A text's tokens, their character `offsets`, the words they roll up to (`word_ids`, -1 for special
     tokens) and each word's character span. A sentence pair is one text, its two segments joined by
-    `PAIR_SEPARATOR`, with `segments` the character span of each (empty for a single text)."""
+    `PAIR_SEPARATOR`, with `segments` the character span of each (empty for a single text). `segmenter` names
+    how the words were found (`trexplain.models.words.segmenter_for`; empty in records that predate it)."""
 
     kind: ClassVar[str] = "text"
     FIELDS: ClassVar[tuple[str, ...]] = ("text", "tokens", "offsets", "word_ids", "words", "special")
@@ -110,6 +111,7 @@ class TextLayout:
     words: tuple[tuple[int, int], ...]
     special: tuple[bool, ...]
     segments: tuple[tuple[int, int], ...] = ()
+    segmenter: str = ""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -121,6 +123,7 @@ class TextLayout:
         set_(self, "words", tuple((int(s), int(e)) for s, e in self.words))
         set_(self, "special", tuple(bool(s) for s in self.special))
         set_(self, "segments", tuple((int(s), int(e)) for s, e in self.segments or ()))
+        set_(self, "segmenter", str(self.segmenter or ""))
         if any(not 0 <= s <= e <= len(self.text) for s, e in self.segments):
             raise InputError(f"text layout: segments must be character spans within the text's {len(self.text)}")
         n = len(self.tokens)
@@ -167,6 +170,8 @@ class TextLayout:
 
     def to_dict(self) -> dict[str, Any]:
         extra = {"segments": [list(s) for s in self.segments]} if self.segments else {}
+        if self.segmenter:
+            extra["segmenter"] = self.segmenter
         return {
             "layout": self.kind,
             "text": self.text,
@@ -183,7 +188,8 @@ class TextLayout:
         missing = [name for name in cls.FIELDS if name not in data]
         if missing:
             raise InputError(f"a text record needs the fields {', '.join(missing)}; it has {', '.join(data) or 'none'}")
-        return cls(**{name: data[name] for name in cls.FIELDS}, segments=data.get("segments") or ())
+        fields = {name: data[name] for name in cls.FIELDS}
+        return cls(**fields, segments=data.get("segments") or (), segmenter=data.get("segmenter") or "")
 
 
 @dataclass(frozen=True)

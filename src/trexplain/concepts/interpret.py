@@ -6,8 +6,8 @@
   Token rows come from the store for `token`/`word`; for `cls`/`mean` they need the `adapter` and are the
   same dictionary's codes of each token's vector at the site (as interpreto highlights), left empty without.
 - `top_words(store, dictionary, k)`: per concept, the k unique words (case-folded, seen at least `min_count`
-  times, at least one letter or digit) with the highest activation. For `token`/`word` stores, a word's
-  activation is the mean code of its occurrences in context; for `cls`/`mean` ones (one row per text) each word
+  times, not punctuation: `models.words.is_word`) with the highest activation. For `token`/`word` stores, a
+  word's activation is the mean code of its occurrences in context; for `cls`/`mean` ones (one row per text) each word
   runs through the model alone and its row is encoded (interpreto's `use_unique_words`), which needs `adapter`.
   `lemmatize=True` groups words by lemma with NLTK's WordNet lemmatiser, only where NLTK and its WordNet data
   are installed (trexplain does not depend on them); otherwise a clear error.
@@ -28,6 +28,7 @@ from trexplain.concepts.activations import ActivationStore, extract
 from trexplain.concepts.dictionaries import Dictionary, row_batches
 from trexplain.errors import InputError
 from trexplain.models.protocol import Adapter
+from trexplain.models.words import is_word
 from trexplain.progress import stage
 
 ROW_UNITS = ("token", "word")
@@ -200,12 +201,12 @@ def top_words(
 def _in_context(
     store: ActivationStore, codes: np.ndarray, normal: Callable[[str], str]
 ) -> tuple[list[str], np.ndarray]:
-    """The normalised word of every row that has a letter or digit, with its codes."""
+    """The normalised word of every row that is a word (not punctuation), with its codes."""
     texts, text_ids, spans = store.texts, np.asarray(store.text_ids), np.asarray(store.spans)
     words, keep = [], []
     for i, (t, (s, e)) in enumerate(zip(text_ids, spans, strict=True)):
         word = texts[t][s:e]
-        if any(ch.isalnum() for ch in word):
+        if is_word(word):
             words.append(normal(word))
             keep.append(i)
     return words, codes[keep]
@@ -218,7 +219,7 @@ def _word_counts(adapter: Adapter, texts: list[str], normal: Callable[[str], str
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
             for text, layout in zip(chunk, adapter.encode(chunk, truncate=True).layouts, strict=True):
-                counts.update(normal(text[s:e]) for s, e in layout.words if any(ch.isalnum() for ch in text[s:e]))
+                counts.update(normal(text[s:e]) for s, e in layout.words if is_word(text[s:e]))
             advance(len(chunk))
     return counts
 

@@ -1,11 +1,12 @@
 """Plausibility: how well an explanation matches a human rationale (ERASER, DeYoung et al. 2020), per word.
 
 A rationale marks words of the text: indices of its whitespace-separated words (`text.split()`, the way
-annotators see a text) or character spans `[start, end)`. Both map onto the model's words
-(`TextLayout.words`) that they overlap, and each explanation's token scores roll up to those words with
-`layout.group_scores` (sum, as everywhere; `aggregate="max"` is Chefer et al.'s choice), for the predicted
-class (its row among the explanation's targets, else the first target). Texts without a marked word are
-left out. With the words ranked by score (ties: earlier word first):
+annotators see a text and ERASER's datasets number it) or character spans `[start, end)` (the form for scripts
+written without spaces). Both map onto the model's words (`TextLayout.words`, found by `models.words` in every
+script, so a vowel sign or accent never stands apart from its word) that they overlap, and each explanation's
+token scores roll up to those words with `layout.group_scores` (sum, as everywhere; `aggregate="max"` is Chefer
+et al.'s choice), for the predicted class (its row among the explanation's targets, else the first target).
+Texts without a marked word are left out. With the words ranked by score (ties: earlier word first):
 
 - token F1: the top k words, k = the number of marked words, against the marked ones (so precision equals
   recall); macro = mean of the per-text F1, micro = F1 of the counts summed over texts.

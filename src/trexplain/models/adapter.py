@@ -20,7 +20,7 @@ from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
 from trexplain.models.families import CUSTOM, Family, locate, resolve
 from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
-from trexplain.models.words import group_words
+from trexplain.models.words import group_words, segmenter_for
 
 
 @dataclass
@@ -278,7 +278,7 @@ class ModelAdapter:
             word_ids, word_spans = group_words(text, spans, fixed)
             feature_ids[row, :n] = torch.tensor(word_ids)
             tokens = self.tokenizer.convert_ids_to_tokens(ids)
-            layouts.append(TextLayout(text, tokens, spans, word_ids, word_spans, fixed, segments))
+            layouts.append(TextLayout(text, tokens, spans, word_ids, word_spans, fixed, segments, segmenter_for(text)))
         token_types = enc.get("token_type_ids") if self.family.token_types else None
         inputs = ModelInputs(enc["input_ids"], mask, self.position_ids(mask), token_types)
         return Batch(self._to_device(inputs), layouts, special, feature_ids, truncated)

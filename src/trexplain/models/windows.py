@@ -17,7 +17,7 @@ from trexplain.errors import InputError
 from trexplain.layout import TextLayout
 from trexplain.models.adapter import ModelAdapter, _check_texts
 from trexplain.models.batch import Batch, ModelInputs
-from trexplain.models.words import group_words
+from trexplain.models.words import group_words, segmenter_for
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def split(adapter: ModelAdapter, text: str, stride: int | None = None) -> Window
     ids, offsets = list(enc["input_ids"]), [tuple(map(int, o)) for o in enc["offset_mapping"]]
     special = [bool(s) for s in enc["special_tokens_mask"]]
     word_ids, words = group_words(text, offsets, special)
-    layout = TextLayout(text, adapter.tokenizer.convert_ids_to_tokens(ids), offsets, word_ids, words, special)
+    tokens = adapter.tokenizer.convert_ids_to_tokens(ids)
+    layout = TextLayout(text, tokens, offsets, word_ids, words, special, segmenter=segmenter_for(text))
     n = len(ids)
     lead = next((i for i, s in enumerate(special) if not s), n)
     trail = n - 1 - max((i for i, s in enumerate(special) if not s), default=n - 1)
@@ -96,7 +97,8 @@ def _batch(adapter: ModelAdapter, layout: TextLayout, ids: list[int], positions:
         mask[row, :k] = 1
         special[row, :k] = torch.tensor(fixed)
         feature_ids[row, :k] = torch.tensor(word_ids)
-        layouts.append(TextLayout(layout.text, [layout.tokens[p] for p in where], offsets, word_ids, words, fixed))
+        tokens = [layout.tokens[p] for p in where]
+        layouts.append(TextLayout(layout.text, tokens, offsets, word_ids, words, fixed, segmenter=layout.segmenter))
     types = torch.zeros_like(input_ids) if adapter.family.token_types else None
     inputs = ModelInputs(input_ids, mask, adapter.position_ids(mask), types)
     return Batch(adapter._to_device(inputs), layouts, special, feature_ids, [0] * len(positions))

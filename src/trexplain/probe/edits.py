@@ -22,6 +22,7 @@ from torch import Tensor
 
 from trexplain.errors import InputError, ModelLoadError
 from trexplain.models.adapter import ModelAdapter
+from trexplain.models.words import graphemes, is_alphabetic
 
 EDIT_NAMES = ("delete", "embed", "char", "mlm", "words")
 DEFAULT_EDITS = ("delete", "embed", "char")
@@ -60,10 +61,6 @@ def keep_case(word: str, replacement: str) -> str:
     return replacement
 
 
-def _is_word(text: str) -> bool:
-    return text.isalpha()
-
-
 class Delete(EditSource):
     """Remove the word."""
 
@@ -84,7 +81,7 @@ class Neighbours(EditSource):
 
     def __call__(self, slot: Slot) -> list[str]:
         word = slot.word
-        if not _is_word(word) or self.k < 1:
+        if not is_alphabetic(word) or self.k < 1:
             return []
         table = embedding_table(self.adapter)
         ids = self.adapter.tokenize(word, add_special_tokens=False)["input_ids"]
@@ -129,7 +126,7 @@ def embedding_table(adapter: ModelAdapter) -> EmbeddingTable:
         if index in special or index >= weights.shape[0]:
             continue
         text = _whole_word(token, marker)
-        if text is not None and len(text) > 1 and text.isalpha():
+        if text is not None and len(text) > 1 and is_alphabetic(text):
             keep_ids.append(index)
             words.append(text)
     if not keep_ids:
@@ -190,30 +187,33 @@ NEIGHBOURING_KEYS = _neighbouring_keys()
 @dataclass
 class CharEdits(EditSource):
     """DeepWordBug's four character edits, one of each (positions and letters from the slot's seeded generator):
-    swap two neighbouring letters, delete a letter, insert a letter, substitute a neighbouring key."""
+    swap two neighbouring letters, delete a letter, insert a letter, substitute a neighbouring key. A letter is a
+    grapheme cluster, so a vowel sign or accent moves and goes with its letter."""
 
     name: ClassVar[str] = "char"
     kinds: tuple[str, ...] = ("swap", "delete", "insert", "key")
 
     def __call__(self, slot: Slot) -> list[str]:
         word, rng = slot.word, slot.rng
-        if not _is_word(word) or len(word) < 2:
+        letters = graphemes(word)
+        if not is_alphabetic(word) or len(letters) < 2:
             return []
         out = []
         for kind in self.kinds:
-            i = rng.randrange(len(word))
-            if kind == "swap" and len(word) >= 2:
-                j = rng.randrange(len(word) - 1)
-                out.append(word[:j] + word[j + 1] + word[j] + word[j + 2 :])
-            elif kind == "delete" and len(word) >= 3:
-                out.append(word[:i] + word[i + 1 :])
+            i = rng.randrange(len(letters))
+            head, tail = "".join(letters[:i]), "".join(letters[i + 1 :])
+            if kind == "swap":
+                j = rng.randrange(len(letters) - 1)
+                out.append("".join([*letters[:j], letters[j + 1], letters[j], *letters[j + 2 :]]))
+            elif kind == "delete" and len(letters) >= 3:
+                out.append(head + tail)
             elif kind == "insert":
                 letter = rng.choice("abcdefghijklmnopqrstuvwxyz")
-                out.append(word[:i] + keep_case(word[i - 1 : i] or word[:1], letter) + word[i:])
+                out.append(head + keep_case(letters[i - 1] if i else letters[0], letter) + letters[i] + tail)
             elif kind == "key":
-                keys = NEIGHBOURING_KEYS.get(word[i].lower(), "")
+                keys = NEIGHBOURING_KEYS.get(letters[i].lower(), "")
                 if keys:
-                    out.append(word[:i] + keep_case(word[i], rng.choice(keys)) + word[i + 1 :])
+                    out.append(head + keep_case(letters[i], rng.choice(keys)) + tail)
         return out
 
 
@@ -301,7 +301,7 @@ class MaskedLM(EditSource):
     @torch.no_grad()
     def __call__(self, slot: Slot) -> list[str]:
         word = slot.word
-        if not _is_word(word) or self.k < 1:
+        if not is_alphabetic(word) or self.k < 1:
             return []
         masked = slot.text[: slot.start] + str(self.tokenizer.mask_token) + slot.text[slot.end :]
         enc = self.tokenizer(masked, return_tensors="pt", truncation=True)
@@ -317,7 +317,7 @@ class MaskedLM(EditSource):
             if index in special:
                 continue
             text = _whole_word(self.tokenizer.convert_ids_to_tokens(index), marker)
-            if text and text.isalpha() and text.lower() != lowered:
+            if text and is_alphabetic(text) and text.lower() != lowered:
                 out.append(keep_case(word, text))
             if len(out) == self.k:
                 break
