@@ -49,6 +49,9 @@ class ModelAdapter:
     threads are serialised rather than mixed (each one still uses all of torch's intra-op threads).
     """
 
+    model_revision: str | None = None
+    """The hub commit of the weights (set by `load_model`); None for local folders and models built in memory."""
+
     def __init__(
         self,
         model: nn.Module,
@@ -174,6 +177,11 @@ class ModelAdapter:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the model's weights (float32 unless loaded with `dtype=`)."""
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
 
     @property
     def pad_token_id(self) -> int:
