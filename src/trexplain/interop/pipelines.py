@@ -63,4 +63,3 @@ def _eager(model: Any) -> None:
             stacklevel=4,
         )
         model.set_attn_implementation("eager")
-

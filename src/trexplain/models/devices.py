@@ -44,7 +44,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
     """The torch dtype for `dtype` (float32, bfloat16, float16; None keeps the model's own, float32 when loaded)."""
-    if dtype is None or isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
+    if dtype is None or (isinstance(dtype, torch.dtype) and dtype in DTYPES.values()):
         return dtype
     name = str(dtype).removeprefix("torch.").strip().lower()
     name = ALIASES.get(name, name)

@@ -192,8 +192,8 @@ def _check_repo_files(repo_id: str, files: list[str], allow_pickle: bool) -> Non
 
 def _with_retries(call: Callable[[], T], cached: Callable[[], T | None], what: str, endpoint: str) -> T:
     """`call()`, retried after network failures; after the first failure a cached copy is used when there is one."""
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     from httpx2 import TransportError
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     last: BaseException | None = None
     for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
@@ -206,9 +206,7 @@ def _with_retries(call: Callable[[], T], cached: Callable[[], T | None], what: s
                 raise
             last = exc
             if attempt == 0 and (hit := cached()) is not None:
-                warnings.warn(
-                    f"{endpoint} could not be reached ({_short(exc)}); using the cached {what}", stacklevel=4
-                )
+                warnings.warn(f"{endpoint} could not be reached ({_short(exc)}); using the cached {what}", stacklevel=4)
                 return hit
     raise HubUnreachableError(
         f"{endpoint} could not be reached after {len(RETRY_DELAYS) + 1} tries ({_short(last)}) and {what} is not "

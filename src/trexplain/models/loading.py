@@ -69,7 +69,9 @@ def load_model(
         adapter = load_pipeline(source)
         return place(adapter, adapter.device if device is None else resolve_device(device), precision)
     target = resolve_device(device)
-    path, model_revision = locate(source, revision=revision, cache_dir=cache_dir, offline=offline, allow_pickle=allow_pickle)
+    path, model_revision = locate(
+        source, revision=revision, cache_dir=cache_dir, offline=offline, allow_pickle=allow_pickle
+    )
     folder = VIT_DEMO_DIR if str(source) in VIT_DEMO_NAMES else vision_folder(path)
     if path is not None and folder is not None:
         name = str(source) if str(source) in VIT_DEMO_NAMES else _name(source, path)
