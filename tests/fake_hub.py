@@ -9,8 +9,10 @@ connection; `requests` records every request (method, path, headers) for asserti
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +49,7 @@ class FakeHub:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
+        self.connections: list[socket.socket] = []
 
     def repo(self, repo_id: str) -> Repo:
         return self.repos.setdefault(repo_id, Repo())
@@ -69,6 +72,10 @@ class FakeHub:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                hub.connections.append(self.connection)
+
             def do_GET(self) -> None:
                 hub.answer(self, body=True)
 
@@ -82,6 +89,11 @@ class FakeHub:
         return self
 
     def stop(self) -> None:
+        """Stop answering: the listening socket and every open (keep-alive) connection are closed."""
+        for connection in self.connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self.connections.clear()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()

@@ -14,6 +14,7 @@ import numpy as np
 from trexplain.diagnostics import Diagnostics
 from trexplain.errors import InputError, MethodError, TrexplainError
 from trexplain.explanation import Explanation
+from trexplain.interop.pipelines import is_pipeline
 from trexplain.methods.base import (
     DEFAULT_METHOD,
     Attribution,
@@ -162,7 +163,7 @@ def _methods(method: object, params: dict[str, Any]) -> list[Method]:
 def _adapter(model: object) -> ModelAdapter:
     if isinstance(model, ModelAdapter):
         return model
-    if model is None or isinstance(model, (str, PathLike)):
+    if model is None or isinstance(model, (str, PathLike)) or is_pipeline(model):
         return load_model(model)
     raise InputError(
         f"model must be a ModelAdapter, a model folder or None (the demo), got {type_name(model)} "
@@ -233,6 +234,7 @@ def _explain_windows(
                     scores=scores,
                     method=method.name,
                     model=adapter.name,
+                    model_revision=getattr(adapter, "model_revision", None),
                     params={**method.params()},
                     diagnostics=own.with_values(**values),
                     layer_scores=layers,
@@ -312,6 +314,7 @@ def to_explanations(
                 scores=result.scores[row, :, :n].detach().cpu().numpy(),
                 method=method.name,
                 model=adapter.name,
+                model_revision=getattr(adapter, "model_revision", None),
                 params=params,
                 diagnostics=diagnostics,
                 layer_scores=layer,

@@ -55,6 +55,7 @@ class Explanation:
     params: Mapping[str, Any]
     diagnostics: Diagnostics
     layer_scores: np.ndarray | None
+    model_revision: str | None
 
     def __init__(
         self,
@@ -75,6 +76,7 @@ class Explanation:
         params: Mapping[str, Any] | None = None,
         diagnostics: Diagnostics | Mapping[str, Any] | None = None,
         layer_scores: Any = None,
+        model_revision: str | None = None,
     ) -> None:
         text_fields = (text, tokens, offsets, word_ids, words, special)
         if layout is None:
@@ -102,6 +104,7 @@ class Explanation:
             ) from exc
         set_(self, "method", str(method))
         set_(self, "model", str(model))
+        set_(self, "model_revision", None if model_revision is None else str(model_revision))
         layers = None
         if layer_scores is not None:
             layers = _frozen_array(layer_scores)
@@ -186,6 +189,7 @@ class Explanation:
             "schema_version": SCHEMA_VERSION,
             **self.layout.to_dict(),
             "model": self.model,
+            "model_revision": self.model_revision,
             "method": self.method,
             "labels": list(self.labels),
             "logits": self.logits.tolist(),
@@ -222,6 +226,7 @@ class Explanation:
             scores=data["scores"],
             method=data["method"],
             model=data.get("model", ""),
+            model_revision=data.get("model_revision"),
             params=data.get("params"),
             diagnostics=diagnostics if isinstance(diagnostics, Diagnostics) else Diagnostics(diagnostics, axes),
             layer_scores=data.get("layer_scores"),
