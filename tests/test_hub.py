@@ -197,3 +197,30 @@ def test_not_a_hub_id_is_a_missing_folder(hub):
     with pytest.raises(ModelLoadError, match=r"no such folder.*Hugging Face model id"):
         load_model("./no/such/folder")
     assert hub.requests == []
+
+
+def test_every_entry_point_takes_a_hub_id(hub, tmp_path):
+    from trexplain.runs import run_dataset
+    from trexplain.runs.manifest import read_manifest
+    from trexplain.server.models import load_served
+
+    (served,) = load_served(["org/tiny"], device="cpu", dtype="float32")
+    assert served.adapter.model_revision == hub.shas["main"]
+    texts = tmp_path / "texts.txt"
+    texts.write_text("The movie was wonderful.\nWhat a terrible waste of time.\nboring\nhappy day\n" * 2)
+    run_dataset(texts, tmp_path / "run", model="org/tiny", methods="gxi")
+    assert read_manifest(tmp_path / "run")["config"]["model_revision"] == hub.shas["main"]
+    from trexplain.errors import RunMismatchError
+
+    with pytest.raises(RunMismatchError, match="model_revision"):
+        run_dataset(texts, tmp_path / "run", model="org/tiny@v1", methods="gxi")
+    compare = runner.invoke(app, ["compare", "The movie", "--model", "org/tiny", "--model", "org/tiny@v1", "--json"])
+    assert compare.exit_code == 0, compare.output
+    assert [m["model"] for m in json.loads(compare.stdout)["texts"][0]["models"]] == ["org/tiny", "org/tiny@v1"]
+    probe = runner.invoke(app, ["probe", "The movie was wonderful", "--model", "org/tiny", "--json", "--budget", "8"])
+    assert probe.exit_code == 0, probe.output
+    out = tmp_path / "concepts"
+    fit = ["concepts", "fit", "--input", str(texts), "--model", "org/tiny", "--layer", "0", "--out", str(out)]
+    concepts = runner.invoke(app, [*fit, "-k", "2", "--importance-texts", "2", "--deletion-texts", "2"])
+    assert concepts.exit_code == 0, concepts.output
+    assert json.loads((out / "concepts.json").read_text())["meta"]["model_revision"] == hub.shas["main"]
