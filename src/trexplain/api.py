@@ -28,6 +28,7 @@ from trexplain.methods.base import (
 )
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.contrast import contrast_view
 from trexplain.models.heads import SINGLE_LABEL
 from trexplain.models.images import read_images
 from trexplain.models.loading import load_model
@@ -49,6 +50,7 @@ def explain(
     pairs: Sequence[tuple[str, str]] | None = None,
     windows: bool = False,
     stride: int | None = None,
+    contrast: Any = None,
     **params: Any,
 ) -> list[Explanation]:
     """Explain each text with one method, or several; `params` go to the method (e.g. `steps=32` for `ig`).
@@ -94,6 +96,7 @@ def explain(
     if isinstance(adapter, VisionAdapter) != (images is not None):
         kind = "an image classifier: pass images=[...]" if images is None else "a text model: pass texts"
         raise InputError(f"{adapter.name} is {kind}")
+    adapter, target = contrast_view(adapter, target, contrast)  # "A-B" / contrast=(A, B): logit A − logit B
     targets = Targets(target, adapter)
     with shown(progress):
         if windows:

@@ -13,6 +13,7 @@ import numpy as np
 from trexplain.diagnostics import Diagnostics, json_copy
 from trexplain.errors import InputError, TargetError
 from trexplain.layout import AGGREGATES, Aggregate, Layout, TextLayout, group_scores, layout_from_dict
+from trexplain.models.contrast import SEPARATOR, contrast_classes
 from trexplain.models.heads import SINGLE_LABEL, outputs_np
 
 __all__ = ["AGGREGATES", "SCHEMA_VERSION", "Aggregate", "Explanation"]
@@ -152,12 +153,19 @@ class Explanation:
     @property
     def probabilities(self) -> np.ndarray:
         """Softmax of the logits; each label's sigmoid for a multi-label head, the output itself for regression
-        (the head is recorded as `diagnostics["head"]` when it is not single-label)."""
-        return outputs_np(self.logits, self.diagnostics.get("head", SINGLE_LABEL))
+        (the head is recorded as `diagnostics["head"]` when it is not single-label). A contrast output "A vs B"
+        (`models.contrast`) gets the difference of the two probabilities."""
+        classes = contrast_classes(self.labels)
+        outputs = outputs_np(self.logits[:classes], self.diagnostics.get("head", SINGLE_LABEL))
+        if classes == len(self.labels):
+            return outputs
+        first, second = (self.labels.index(x) for x in self.labels[-1].split(SEPARATOR, 1))
+        return np.append(outputs, outputs[first] - outputs[second]).astype(outputs.dtype)
 
     @property
     def predicted(self) -> int:
-        return int(np.argmax(self.logits))
+        """The predicted class (a contrast output is not a class)."""
+        return int(np.argmax(self.logits[: contrast_classes(self.labels)]))
 
     @property
     def predicted_label(self) -> str:
