@@ -29,6 +29,7 @@ from trexplain.methods.base import (
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 from trexplain.models.contrast import contrast_view
+from trexplain.models.devices import method_precision
 from trexplain.models.heads import SINGLE_LABEL
 from trexplain.models.images import read_images
 from trexplain.models.loading import load_model
@@ -98,7 +99,7 @@ def explain(
         raise InputError(f"{adapter.name} is {kind}")
     adapter, target = contrast_view(adapter, target, contrast)  # "A-B" / contrast=(A, B): logit A − logit B
     targets = Targets(target, adapter)
-    with shown(progress):
+    with shown(progress), method_precision(adapter, chosen):  # gradient methods in float32
         if windows:
             runs = [_explain_windows(items, adapter, m, target, int(batch_size), stride) for m in chosen]
         else:
@@ -307,14 +308,16 @@ def to_explanations(
         if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
             extra["head"] = adapter.problem
         diagnostics = (result.diagnostics[row] if result.diagnostics else Diagnostics()).with_values(**extra)
-        layer = None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().numpy()
+        layer = (
+            None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().float().numpy()
+        )
         out.append(
             Explanation(
                 layout=batch.layouts[row],
                 labels=adapter.labels,
-                logits=result.logits[row].detach().cpu().numpy(),
+                logits=result.logits[row].detach().cpu().float().numpy(),
                 targets=result.targets[row].tolist(),
-                scores=result.scores[row, :, :n].detach().cpu().numpy(),
+                scores=result.scores[row, :, :n].detach().cpu().float().numpy(),
                 method=method.name,
                 model=adapter.name,
                 model_revision=getattr(adapter, "model_revision", None),

@@ -51,6 +51,8 @@ class ModelAdapter:
 
     model_revision: str | None = None
     """The hub commit of the weights (set by `load_model`); None for local folders and models built in memory."""
+    compute_dtype: torch.dtype | None = None
+    """The dtype gradient and LRP methods compute in; None: float32 whatever the loaded dtype (`models.devices`)."""
 
     def __init__(
         self,
@@ -377,11 +379,12 @@ class ModelAdapter:
             )
         for site in attention_sites:
             captured[site.name] = attentions[site.index]
-        return ForwardOutput(
-            out.logits,
-            tuple(attentions) if attentions else None,
-            getattr(out, "hidden_states", None) if output_hidden_states else None,
-            dict(captured),
+        hidden = getattr(out, "hidden_states", None) if output_hidden_states else None
+        return ForwardOutput(  # float32 whatever the model's dtype (a no-op for float32 models), for numpy and sums
+            _float(out.logits),
+            tuple(_float(a) for a in attentions) if attentions else None,
+            None if hidden is None else tuple(_float(h) for h in hidden),
+            {name: _float(value) for name, value in captured.items()},
         )
 
     def attention_probabilities(
@@ -446,6 +449,11 @@ class ModelAdapter:
         if inputs.token_type_ids is not None:
             kwargs["token_type_ids"] = inputs.token_type_ids
         return self.model(**kwargs, **{k: v for k, v in flags.items() if v})
+
+
+def _float(tensor: Tensor) -> Tensor:
+    """`tensor` as float32 when it is a reduced-precision float (bfloat16, float16), else unchanged."""
+    return tensor.float() if tensor.dtype in (torch.bfloat16, torch.float16) else tensor
 
 
 class _StopForward(Exception):

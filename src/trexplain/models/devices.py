@@ -3,6 +3,8 @@ device in one floating dtype (a split model is a `DeviceError`, not a tensor exc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -84,3 +86,34 @@ def check_placement(model: nn.Module) -> tuple[torch.device, torch.dtype]:
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+FORWARD_ONLY = frozenset({"attention", "rollout", "kernelshap", "lime", "occlusion"})
+"""Built-in methods that only run the model forward; they may run in reduced precision."""
+
+
+def forward_only(method: Any) -> bool:
+    """Whether `method` runs the model forward only (its `forward_only` attribute, else the built-in list)."""
+    return bool(getattr(method, "forward_only", getattr(method, "name", None) in FORWARD_ONLY))
+
+
+@contextmanager
+def method_precision(adapter: Any, methods: Any) -> Iterator[None]:
+    """Within the block a bfloat16 or float16 model computes in float32 when any of `methods` takes gradients
+    (gradient, IG and LRP methods), unless `adapter.compute_dtype` says otherwise; forward-only methods run in the
+    loaded dtype, and float32 and float64 models are left as they are. A model split over devices or dtypes is a
+    `DeviceError` here, before any work.
+    bfloat16/float16 → float32 → back is exact, so the model is cast in place and restored on exit."""
+    _, loaded = check_placement(adapter.model)
+    chosen = methods if isinstance(methods, (list, tuple)) else [methods]
+    reduced = loaded in (torch.bfloat16, torch.float16) and not all(forward_only(m) for m in chosen)
+    wanted = getattr(adapter, "compute_dtype", None) or (torch.float32 if reduced else loaded)
+    if wanted == loaded:
+        yield
+        return
+    with adapter.lock:
+        adapter.model.to(dtype=wanted)
+        try:
+            yield
+        finally:
+            adapter.model.to(dtype=loaded)
