@@ -243,6 +243,12 @@ class Explanation:
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
 
+    def to_shap(self, level: Literal["word", "token"] = "word") -> Any:
+        """A `shap.Explanation` for shap's plots (needs the `shap` extra); see `trexplain.interop.shap`."""
+        from trexplain.interop.shap import to_shap
+
+        return to_shap(self, level)
+
     @classmethod
     def from_json(cls, text: str | bytes) -> Explanation:
         try:
