@@ -56,7 +56,7 @@ def test_image_pipeline(tmp_path):
 def test_other_pipelines_are_refused(tiny_dirs):
     base = BertModel(BertConfig(vocab_size=200, hidden_size=8, num_hidden_layers=1, num_attention_heads=2))
     pipe = pipeline("feature-extraction", model=base, tokenizer=AutoTokenizer.from_pretrained(tiny_dirs["bert"]))
-    with pytest.raises(ModelLoadError, match="FeatureExtractionPipeline cannot be explained.*text-classification"):
+    with pytest.raises(ModelLoadError, match=r"FeatureExtractionPipeline cannot be explained.*text-classification"):
         load_model(pipe)
 
 
