@@ -3,8 +3,10 @@ downloads, the cache, offline mode, revisions, every error, and that no other ho
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import sys
 import warnings
 
 import pytest
@@ -224,3 +226,19 @@ def test_every_entry_point_takes_a_hub_id(hub, tmp_path):
     concepts = runner.invoke(app, [*fit, "-k", "2", "--importance-texts", "2", "--deletion-texts", "2"])
     assert concepts.exit_code == 0, concepts.output
     assert json.loads((out / "concepts.json").read_text())["meta"]["model_revision"] == hub.shas["main"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_download_progress_only_on_a_terminal(hub, monkeypatch, tmp_path):
+    quiet = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    load_model("org/tiny")
+    assert quiet.getvalue() == ""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    load_model("org/tiny@v1")
+    assert "model.safetensors" in terminal.getvalue() or "Fetching" in terminal.getvalue()
