@@ -114,7 +114,10 @@ def test_cache_hit_with_the_hub_stopped_and_offline(hub, monkeypatch):
 
 def test_offline_and_not_cached_names_the_command(hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelNotCachedError, match=r"not in the hub cache .*`hf download org/tiny`.*save_pretrained"):
+    with pytest.raises(
+        ModelNotCachedError,
+        match=r"no local folder of that name, and it is not in the hub cache .*`hf download org/tiny`.*save_pretrained",
+    ):
         load_model("org/tiny")
     with pytest.raises(ModelNotCachedError, match=r"`hf download org/tiny --revision v1`"):
         load_model("org/tiny@v1")

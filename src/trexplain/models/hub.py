@@ -126,7 +126,8 @@ def resolve_hub_model(
             return hit
         if hub_offline(offline):
             raise ModelNotCachedError(
-                f"{repo_id}@{rev} is not in the hub cache {cache} and offline mode is on; fetch it on a connected "
+                f"{repo_id}@{rev}: no local folder of that name, and it is not in the hub cache {cache} with offline "
+                "mode on; fetch it on a connected "
                 f"machine with `hf download {repo_id}{_revision_flag(rev)}` and copy the cache (or a folder saved "
                 "with save_pretrained) here, or go online (unset HF_HUB_OFFLINE / drop --offline)"
             )
@@ -218,11 +219,22 @@ def _with_retries(call: Callable[[], T], cached: Callable[[], T | None], what: s
 @contextmanager
 def _translated(repo_id: str, revision: str, endpoint: str) -> Iterator[None]:
     """huggingface_hub's not-found and access errors as one-line typed errors naming the fix (never the token)."""
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     login = "log in with `hf auth login` or set HF_TOKEN to a token that may read it"
     try:
         yield
+    except OfflineModeIsEnabled as exc:
+        raise ModelNotCachedError(
+            f"{repo_id}@{revision} is not in the hub cache and huggingface_hub is in offline mode (HF_HUB_OFFLINE was "
+            f"set when it was imported); fetch it with `hf download {repo_id}` or start without HF_HUB_OFFLINE"
+        ) from exc
     except GatedRepoError as exc:
         raise ModelAccessError(
             f"{repo_id} on {endpoint} is gated: request access on its model page, then {login}"
