@@ -68,17 +68,20 @@ def hub(folders, tmp_path, monkeypatch):
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(hub_module, "RETRY_DELAYS", (0.01, 0.01, 0.01))
-    connect = socket.socket.connect
+    connect, foreign = socket.socket.connect, []
 
     def loopback_only(sock, address):
         host = address[0] if isinstance(address, tuple) else address
-        assert host in ("127.0.0.1", "localhost", "::1"), f"a connection to {address} was attempted"
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            foreign.append(address)  # recorded as well as refused: a library may swallow the error
+            raise ConnectionRefusedError(f"test: a connection to {address} was attempted")
         return connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", loopback_only)
     fake.shas = shas
     yield fake
     fake.stop()
+    assert foreign == [], f"connections to other hosts were attempted: {foreign}"
 
 
 def logits(adapter, text="The movie was wonderful"):
