@@ -195,6 +195,7 @@ def test_cli_downloads_then_works_with_the_hub_stopped(hub):
     assert first.exit_code == 0, first.output
     record = json.loads(first.stdout)
     assert record["model"] == "org/tiny"
+    assert record["explanations"][0]["model_revision"] == hub.shas["main"]
     hub.stop()
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output

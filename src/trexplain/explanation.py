@@ -313,6 +313,8 @@ class Explanation:
                 "params": dict(self.params),
                 "diagnostics": self.diagnostics.target(k),
             }
+            if self.model_revision is not None:  # the hub commit of the weights
+                entry["model_revision"] = self.model_revision
             if isinstance(self.layout, TextLayout):
                 entry["offsets"] = [list(o) for o in self.offsets]
                 entry["words"] = [
