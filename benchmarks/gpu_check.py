@@ -8,6 +8,11 @@ entries, and the tiny models' scores are small differences of small logits whose
 reaches ~1e-3 of max|cpu| (the same explanation in float64 on the CPU measures it). Targets and discrete
 diagnostics (IG's steps, forwards run) must be equal. Exit code 1 on any mismatch or error; without CUDA
 it runs nothing (exit 0) unless `--cpu-only`, which runs the CPU and float64 halves.
+
+`--dtype bfloat16|float16` loads every model in that precision on both devices (the float64 reference holds the
+same rounded weights): forward-only methods then run reduced, and the tolerance widens with the CPU's own error
+against float64; gradient and LRP methods compute in float32 (`trexplain.models.devices`), so they must agree as
+tightly as in float32.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ REFERENCE = "cpu float64"
 # ModernBERT is left out: its float64 reference is NaN on padded batches (transformers' eager attention takes the
 # softmax in float32, where float64's mask value is -inf; see docs/families.md), so this check cannot measure it.
 MODELS = ("demo", *(f for f in ALL_FAMILIES if f != "modernbert"))
+DTYPES = ("float32", "bfloat16", "float16")
 COLUMNS = ("model", "method", "cpu ms", "gpu ms", "speed-up", "max abs diff", "max rel diff", "cpu f32 err", "result")
 
 
@@ -64,6 +70,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads (default: all cores)")
     parser.add_argument("--cpu-only", action="store_true", help="CPU only: float32 and float64, no comparison")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="precision the models load in")
     args = parser.parse_args()
     methods = _choose(parser, "method", args.methods, list(available_methods()))
     models = _choose(parser, "model", args.models, list(MODELS))
@@ -80,17 +87,21 @@ def main() -> int:
         "torch": torch.__version__,
         "gpu": gpu,
         "cpu_threads": args.threads,
+        "dtype": args.dtype,
         "texts": TEXTS,
         "target": TARGET,
         "tolerance": {"rtol": RTOL, "atol_share": ATOL_SHARE, "noise_factor": NOISE_FACTOR},
     }
-    print(f"torch {torch.__version__}, GPU {gpu}, {args.threads} CPU threads, {len(TEXTS)} texts, target {TARGET}")
+    print(
+        f"torch {torch.__version__}, GPU {gpu}, {args.threads} CPU threads, {args.dtype}, {len(TEXTS)} texts, "
+        f"target {TARGET}"
+    )
     print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS), flush=True)
     began = time.perf_counter()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
         for model in models:
-            adapters, error = _load(model, Path(folder), devices)
+            adapters, error = _load(model, Path(folder), devices, args.dtype)
             for method in methods:
                 row = (
                     _check(model, method, adapters, devices)
@@ -122,12 +133,14 @@ def _choose(parser: argparse.ArgumentParser, kind: str, given: str | None, known
     return chosen
 
 
-def _load(model: str, folder: Path, devices: list[str]) -> tuple[dict[str, ModelAdapter], str | None]:
-    """A float32 adapter per device and a float64 one on the CPU, or the error that stopped loading."""
+def _load(
+    model: str, folder: Path, devices: list[str], dtype: str = "float32"
+) -> tuple[dict[str, ModelAdapter], str | None]:
+    """An adapter in `dtype` per device and a float64 one of the same weights on the CPU, or the loading error."""
     try:
         source = "demo" if model == "demo" else save_tiny(model, folder / model)
-        adapters = {d: load_model(source, device=d) for d in devices}
-        adapters[REFERENCE] = load_model(source)
+        adapters = {d: load_model(source, device=d, dtype=dtype) for d in devices}
+        adapters[REFERENCE] = load_model(source, dtype=dtype)
         adapters[REFERENCE].model.double()
         return adapters, None
     except Exception as exc:  # report and go on with the other models

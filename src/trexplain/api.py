@@ -14,6 +14,7 @@ import numpy as np
 from trexplain.diagnostics import Diagnostics
 from trexplain.errors import InputError, MethodError, TrexplainError
 from trexplain.explanation import Explanation
+from trexplain.interop.pipelines import is_pipeline
 from trexplain.methods.base import (
     DEFAULT_METHOD,
     Attribution,
@@ -27,6 +28,8 @@ from trexplain.methods.base import (
 )
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
+from trexplain.models.contrast import contrast_view
+from trexplain.models.devices import method_precision
 from trexplain.models.heads import SINGLE_LABEL
 from trexplain.models.images import read_images
 from trexplain.models.loading import load_model
@@ -48,6 +51,7 @@ def explain(
     pairs: Sequence[tuple[str, str]] | None = None,
     windows: bool = False,
     stride: int | None = None,
+    contrast: Any = None,
     **params: Any,
 ) -> list[Explanation]:
     """Explain each text with one method, or several; `params` go to the method (e.g. `steps=32` for `ig`).
@@ -93,8 +97,9 @@ def explain(
     if isinstance(adapter, VisionAdapter) != (images is not None):
         kind = "an image classifier: pass images=[...]" if images is None else "a text model: pass texts"
         raise InputError(f"{adapter.name} is {kind}")
+    adapter, target = contrast_view(adapter, target, contrast)  # "A-B" / contrast=(A, B): logit A − logit B
     targets = Targets(target, adapter)
-    with shown(progress):
+    with shown(progress), method_precision(adapter, chosen):  # gradient methods in float32
         if windows:
             runs = [_explain_windows(items, adapter, m, target, int(batch_size), stride) for m in chosen]
         else:
@@ -162,7 +167,7 @@ def _methods(method: object, params: dict[str, Any]) -> list[Method]:
 def _adapter(model: object) -> ModelAdapter:
     if isinstance(model, ModelAdapter):
         return model
-    if model is None or isinstance(model, (str, PathLike)):
+    if model is None or isinstance(model, (str, PathLike)) or is_pipeline(model):
         return load_model(model)
     raise InputError(
         f"model must be a ModelAdapter, a model folder or None (the demo), got {type_name(model)} "
@@ -233,6 +238,7 @@ def _explain_windows(
                     scores=scores,
                     method=method.name,
                     model=adapter.name,
+                    model_revision=getattr(adapter, "model_revision", None),
                     params={**method.params()},
                     diagnostics=own.with_values(**values),
                     layer_scores=layers,
@@ -302,16 +308,19 @@ def to_explanations(
         if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
             extra["head"] = adapter.problem
         diagnostics = (result.diagnostics[row] if result.diagnostics else Diagnostics()).with_values(**extra)
-        layer = None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().numpy()
+        layer = (
+            None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().float().numpy()
+        )
         out.append(
             Explanation(
                 layout=batch.layouts[row],
                 labels=adapter.labels,
-                logits=result.logits[row].detach().cpu().numpy(),
+                logits=result.logits[row].detach().cpu().float().numpy(),
                 targets=result.targets[row].tolist(),
-                scores=result.scores[row, :, :n].detach().cpu().numpy(),
+                scores=result.scores[row, :, :n].detach().cpu().float().numpy(),
                 method=method.name,
                 model=adapter.name,
+                model_revision=getattr(adapter, "model_revision", None),
                 params=params,
                 diagnostics=diagnostics,
                 layer_scores=layer,

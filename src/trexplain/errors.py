@@ -11,6 +11,26 @@ class ModelLoadError(TrexplainError):
     """A model folder is missing, corrupt, pickle-only without opt-in, or of an unsupported family."""
 
 
+class ModelNotCachedError(ModelLoadError):
+    """A hub model is not in the local cache and the hub may not be asked (offline mode)."""
+
+
+class ModelNotFoundError(ModelLoadError):
+    """The hub has no such model repo, or no such revision of it."""
+
+
+class ModelAccessError(ModelLoadError):
+    """The hub refused access to a gated or private model (HTTP 401/403): log in or set HF_TOKEN."""
+
+
+class HubUnreachableError(ModelLoadError):
+    """The hub could not be reached after retries, and the model is not cached."""
+
+
+class DeviceError(ModelLoadError):
+    """A device or dtype is unknown or not available here, or a model's parts sit on different devices/dtypes."""
+
+
 class InputError(TrexplainError, ValueError):
     """A text, file or argument cannot be explained as given."""
 

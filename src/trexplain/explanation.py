@@ -14,6 +14,7 @@ from trexplain.diagnostics import Diagnostics, json_copy
 from trexplain.errors import InputError, TargetError
 from trexplain.layout import AGGREGATES, Aggregate, Layout, TextLayout, group_scores, layout_from_dict
 from trexplain.method_card import MethodCard, card_for
+from trexplain.models.contrast import SEPARATOR, contrast_classes
 from trexplain.models.heads import SINGLE_LABEL, outputs_np
 
 __all__ = ["AGGREGATES", "SCHEMA_VERSION", "Aggregate", "Explanation"]
@@ -59,6 +60,7 @@ class Explanation:
     diagnostics: Diagnostics
     layer_scores: np.ndarray | None
     card: MethodCard
+    model_revision: str | None
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class Explanation:
         diagnostics: Diagnostics | Mapping[str, Any] | None = None,
         layer_scores: Any = None,
         card: MethodCard | None = None,
+        model_revision: str | None = None,
     ) -> None:
         text_fields = (text, tokens, offsets, word_ids, words, special)
         if layout is None:
@@ -111,6 +114,7 @@ class Explanation:
         set_(self, "method", method)
         set_(self, "card", card if card is not None and card.name == method else card_for(method))
         set_(self, "model", str(model))
+        set_(self, "model_revision", None if model_revision is None else str(model_revision))
         layers = None
         if layer_scores is not None:
             layers = _frozen_array(layer_scores)
@@ -158,12 +162,19 @@ class Explanation:
     @property
     def probabilities(self) -> np.ndarray:
         """Softmax of the logits; each label's sigmoid for a multi-label head, the output itself for regression
-        (the head is recorded as `diagnostics["head"]` when it is not single-label)."""
-        return outputs_np(self.logits, self.diagnostics.get("head", SINGLE_LABEL))
+        (the head is recorded as `diagnostics["head"]` when it is not single-label). A contrast output "A vs B"
+        (`models.contrast`) gets the difference of the two probabilities."""
+        classes = contrast_classes(self.labels)
+        outputs = outputs_np(self.logits[:classes], self.diagnostics.get("head", SINGLE_LABEL))
+        if classes == len(self.labels):
+            return outputs
+        first, second = (self.labels.index(x) for x in self.labels[-1].split(SEPARATOR, 1))
+        return np.append(outputs, outputs[first] - outputs[second]).astype(outputs.dtype)
 
     @property
     def predicted(self) -> int:
-        return int(np.argmax(self.logits))
+        """The predicted class (a contrast output is not a class)."""
+        return int(np.argmax(self.logits[: contrast_classes(self.labels)]))
 
     @property
     def predicted_label(self) -> str:
@@ -195,6 +206,7 @@ class Explanation:
             "schema_version": SCHEMA_VERSION,
             **self.layout.to_dict(),
             "model": self.model,
+            "model_revision": self.model_revision,
             "method": self.method,
             "method_card": self.card.to_dict(),
             "labels": list(self.labels),
@@ -233,6 +245,7 @@ class Explanation:
             method=data["method"],
             card=MethodCard.from_dict(data["method_card"]) if data.get("method_card") is not None else None,
             model=data.get("model", ""),
+            model_revision=data.get("model_revision"),
             params=data.get("params"),
             diagnostics=diagnostics if isinstance(diagnostics, Diagnostics) else Diagnostics(diagnostics, axes),
             layer_scores=data.get("layer_scores"),
@@ -240,6 +253,12 @@ class Explanation:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
+
+    def to_shap(self, level: Literal["word", "token"] = "word") -> Any:
+        """A `shap.Explanation` for shap's plots (needs the `shap` extra); see `trexplain.interop.shap`."""
+        from trexplain.interop.shap import to_shap
+
+        return to_shap(self, level)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Explanation:
@@ -305,6 +324,8 @@ class Explanation:
                 "params": dict(self.params),
                 "diagnostics": self.diagnostics.target(k),
             }
+            if self.model_revision is not None:  # the hub commit of the weights
+                entry["model_revision"] = self.model_revision
             if isinstance(self.layout, TextLayout):
                 entry["offsets"] = [list(o) for o in self.offsets]
                 entry["words"] = [

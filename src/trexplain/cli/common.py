@@ -61,7 +61,17 @@ def flag(name: str, help: str) -> Any:
     return typer.Option(name, help=help, metavar="")
 
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Local model folder, or 'demo' (the bundled default).")]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model", "-m", help="Local model folder, Hugging Face id (org/name[@revision]), or 'demo' (the default)."
+    ),
+]
+DeviceOpt = Annotated[str | None, typer.Option(help="cpu (default), cuda, cuda:N, mps or auto.")]
+DtypeOpt = Annotated[
+    str | None, typer.Option(help="float32 (default), bfloat16 or float16; gradient and LRP methods stay in float32.")
+]
+OfflineOpt = Annotated[bool, flag("--offline", "Use only the local Hugging Face cache (as HF_HUB_OFFLINE=1).")]
 InputOpt = Annotated[
     Path | None,
     typer.Option("--input", "-i", help=".txt (one per line), .csv/.tsv (a 'text' column) or .jsonl (a 'text' field)."),
@@ -103,6 +113,11 @@ def main_options(
 def parse_target(target: str) -> Any:
     """`--target` value: one spec, or a list for comma-separated labels."""
     return target.split(",") if "," in target else target
+
+
+def model_keywords(device: str | None = None, dtype: str | None = None, offline: bool = False) -> dict[str, Any]:
+    """The `load_model` keywords of the model options (`--device`, `--dtype`, `--offline`)."""
+    return {"device": device, "dtype": dtype, "offline": True if offline else None}
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:

@@ -7,15 +7,28 @@ from typing import Annotated
 
 import typer
 
-from trexplain.cli.common import Command, app, guarded, say
+from trexplain.cli.common import (
+    Command,
+    DeviceOpt,
+    DtypeOpt,
+    OfflineOpt,
+    app,
+    guarded,
+    model_keywords,
+    say,
+)
 from trexplain.errors import InputError
 
 
 @app.command(cls=Command)
 def serve(
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Model to serve ('demo' or a folder); repeat for more.")
+        list[str] | None,
+        typer.Option("--model", "-m", help="Model to serve ('demo', a folder or a hub id); repeat for more."),
     ] = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
+    offline: OfflineOpt = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     host: Annotated[
         str, typer.Option(help="Address to bind. Anything but 127.0.0.1 exposes the server and needs a token.")
@@ -52,7 +65,7 @@ def serve(
         from trexplain.server.security import check_bind, is_loopback
 
         required = check_bind(host, token, generate=True)
-        served = load_served(model or ["demo"], index, masked_lm=masked_lm)
+        served = load_served(model or ["demo"], index, masked_lm=masked_lm, **model_keywords(device, dtype, offline))
         limits = Limits(timeout_s=timeout, workers=workers, queue=queue)
         sets = load_concept_sets(concepts or [])
         web = create_app(served, token=required, limits=limits, concepts=sets, run=run, host=host, port=port)

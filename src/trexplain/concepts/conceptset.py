@@ -279,6 +279,7 @@ def fit_concepts(
             "model": adapter.name,
             "model_source": model_source,
             "model_hash": model_hash(adapter),
+            "model_revision": getattr(adapter, "model_revision", None),  # the hub commit of the weights
             "labels": list(adapter.labels),
             "site": site,
             "granularity": granularity,

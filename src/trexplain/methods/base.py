@@ -31,7 +31,10 @@ TargetSpec = str | int | Sequence[str | int]
 # The default everywhere: single-pass and, on the demo model, more faithful than IG (see README benchmarks).
 DEFAULT_METHOD = "cp-lrp"
 
-TARGET_HELP = "use 'predicted', 'all', a label or a class index (0, 1, ...), or a list of labels and indices"
+TARGET_HELP = (
+    "use 'predicted', 'all', a label or a class index (0, 1, ...), a list of labels and indices, or two labels "
+    "joined by '-' for the difference of their logits (e.g. positive-negative)"
+)
 
 
 def target_specs(spec: object) -> list[str | int]:

@@ -49,6 +49,11 @@ class ModelAdapter:
     threads are serialised rather than mixed (each one still uses all of torch's intra-op threads).
     """
 
+    model_revision: str | None = None
+    """The hub commit of the weights (set by `load_model`); None for local folders and models built in memory."""
+    compute_dtype: torch.dtype | None = None
+    """The dtype gradient and LRP methods compute in; None: float32 whatever the loaded dtype (`models.devices`)."""
+
     def __init__(
         self,
         model: nn.Module,
@@ -169,6 +174,11 @@ class ModelAdapter:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the model's weights (float32 unless loaded with `dtype=`)."""
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
 
     @property
     def pad_token_id(self) -> int:
@@ -364,11 +374,12 @@ class ModelAdapter:
             )
         for site in attention_sites:
             captured[site.name] = attentions[site.index]
-        return ForwardOutput(
-            out.logits,
-            tuple(attentions) if attentions else None,
-            getattr(out, "hidden_states", None) if output_hidden_states else None,
-            dict(captured),
+        hidden = getattr(out, "hidden_states", None) if output_hidden_states else None
+        return ForwardOutput(  # float32 whatever the model's dtype (a no-op for float32 models), for numpy and sums
+            _float(out.logits),
+            tuple(_float(a) for a in attentions) if attentions else None,
+            None if hidden is None else tuple(_float(h) for h in hidden),
+            {name: _float(value) for name, value in captured.items()},
         )
 
     def attention_probabilities(
@@ -433,6 +444,11 @@ class ModelAdapter:
         if inputs.token_type_ids is not None:
             kwargs["token_type_ids"] = inputs.token_type_ids
         return self.model(**kwargs, **{k: v for k, v in flags.items() if v})
+
+
+def _float(tensor: Tensor) -> Tensor:
+    """`tensor` as float32 when it is a reduced-precision float (bfloat16, float16), else unchanged."""
+    return tensor.float() if tensor.dtype in (torch.bfloat16, torch.float16) else tensor
 
 
 class _StopForward(Exception):

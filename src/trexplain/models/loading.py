@@ -19,7 +19,9 @@ from torch import nn
 from trexplain.errors import ModelLoadError
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.demo import DEMO_DIR, DEMO_NAMES, LABELS, build_demo_model
+from trexplain.models.devices import place, resolve_device, resolve_dtype
 from trexplain.models.families import family_for, supported_model_types
+from trexplain.models.hub import parse_hub_id, resolve_hub_model, snapshot_commit
 
 SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -37,39 +39,102 @@ OPT_IN = "pass allow_missing_weights=True to load it anyway with those weights r
 
 
 def load_model(
-    source: str | Path | None = None,
+    source: Any = None,
     *,
     allow_pickle: bool = False,
     allow_missing_weights: bool = False,
     trust_remote_code: bool = False,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    offline: bool | None = None,
 ) -> ModelAdapter:
-    """A `ModelAdapter` for `source`: None or "demo" for the bundled model, else a local folder; "vit-demo" and
-    ViT/DeiT folders give a `VisionAdapter` (`models.vision`, docs/vision.md).
+    """A `ModelAdapter` for `source`: None or "demo" for the bundled model, a local folder, a Hugging Face model id
+    (`org/name`, `name`, `org/name@revision`; `models.hub`, docs/loading.md) or a transformers text or image
+    classification pipeline; "vit-demo" and ViT/DeiT folders give a `VisionAdapter` (docs/vision.md).
 
     Pickle weights (`pytorch_model.bin`) can execute code when loaded, so they are refused unless
     `allow_pickle=True`. Weights missing from the checkpoint, left over in it or of another shape are a
     `ModelLoadError` unless `allow_missing_weights=True`, which warns instead. `trust_remote_code` stays off.
+    `device`: cpu (default; a pipeline's model stays where it is), cuda, cuda:N, mps or auto; `dtype`: float32
+    (default), bfloat16 or float16 (`models.devices`).
+    A hub model's commit is the adapter's `model_revision` (None for folders outside the hub cache and the demo).
     """
-    from trexplain.models.vision import VIT_DEMO_NAMES, load_vision_model, vision_folder  # image classifiers
+    from trexplain.interop.pipelines import is_pipeline, load_pipeline
+    from trexplain.models.vision import VIT_DEMO_DIR, VIT_DEMO_NAMES, load_vision_model, vision_folder  # images
 
-    if (folder := vision_folder(source)) is not None:
-        name = str(source) if str(source) in VIT_DEMO_NAMES else None
-        return load_vision_model(
+    precision = resolve_dtype(dtype)
+    if is_pipeline(source):
+        adapter = load_pipeline(source)
+        return place(adapter, adapter.device if device is None else resolve_device(device), precision)
+    target = resolve_device(device)
+    path, model_revision = locate(
+        source, revision=revision, cache_dir=cache_dir, offline=offline, allow_pickle=allow_pickle
+    )
+    folder = VIT_DEMO_DIR if str(source) in VIT_DEMO_NAMES else vision_folder(path)
+    if path is not None and folder is not None:
+        name = str(source) if str(source) in VIT_DEMO_NAMES else _name(source, path)
+        adapter: ModelAdapter = load_vision_model(
             folder,
             allow_pickle=allow_pickle,
             allow_missing_weights=allow_missing_weights,
             trust_remote_code=trust_remote_code,
-            device=device,
             name=name,
         )
-    if source is None or str(source) in DEMO_NAMES:
+    elif path is None:
         model, tokenizer = build_demo_model()
         card = (DEMO_DIR / "MODEL_CARD.md").read_text() if (DEMO_DIR / "MODEL_CARD.md").is_file() else None
-        return ModelAdapter(
-            model.to(device), tokenizer, family=family_for("bert"), labels=LABELS, name="demo", card=card
-        )
+        adapter = ModelAdapter(model, tokenizer, family=family_for("bert"), labels=LABELS, name="demo", card=card)
+    else:
+        adapter = _load_text(path, _name(source, path), allow_pickle, allow_missing_weights, trust_remote_code)
+    adapter.model_revision = model_revision
+    return place(adapter, target, precision)
+
+
+def locate(
+    source: str | Path | None,
+    *,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    offline: bool | None = None,
+    allow_pickle: bool = False,
+) -> tuple[Path | None, str | None]:
+    """The folder `source` names (None for the bundled text demo) and its hub commit when it has one: a local
+    folder first (with a warning when its name is also a hub id), else the hub's cached snapshot (`models.hub`)."""
+    from trexplain.models.vision import VIT_DEMO_DIR, VIT_DEMO_NAMES
+
+    if source is None or str(source) in DEMO_NAMES:
+        return None, None
+    if str(source) in VIT_DEMO_NAMES:
+        return VIT_DEMO_DIR, None
     path = Path(source).expanduser()
+    hub_id = None if isinstance(source, Path) else parse_hub_id(str(source), revision)
+    if path.exists() or hub_id is None:
+        if hub_id is not None and "/" in hub_id[0] and not path.is_absolute():
+            warnings.warn(
+                f"{source}: loading the local folder {path.resolve()}, not the hub model of the same name; "
+                "rename or move the folder to load the hub model",
+                stacklevel=3,
+            )
+        return path, snapshot_commit(path)
+    found = resolve_hub_model(
+        str(source), revision=revision, cache_dir=cache_dir, offline=offline, allow_pickle=allow_pickle
+    )
+    return found.folder, found.commit
+
+
+def _name(source: Any, path: Path) -> str:
+    """The adapter's name: a hub id as given, else the folder's name."""
+    if isinstance(source, str) and not Path(source).expanduser().exists() and parse_hub_id(source) is not None:
+        return source
+    return path.name or str(path)
+
+
+def _load_text(
+    path: Path, name: str, allow_pickle: bool, allow_missing_weights: bool, trust_remote_code: bool
+) -> ModelAdapter:
+    """The checked text classifier of a local folder, as a `ModelAdapter` on the CPU in float32."""
     model, tokenizer = load_pretrained(
         path,
         allow_pickle=allow_pickle,
@@ -81,9 +146,7 @@ def load_model(
     card_file = path / "README.md"
     card = card_file.read_text(errors="replace") if card_file.is_file() else None
     family = family_for(str(model.config.model_type))
-    return ModelAdapter(
-        model.to(device), tokenizer, family=family, labels=labels, name=path.name or str(path), card=card
-    )
+    return ModelAdapter(model, tokenizer, family=family, labels=labels, name=name, card=card)
 
 
 def load_pretrained(
@@ -94,7 +157,7 @@ def load_pretrained(
     trust_remote_code: bool = False,
 ) -> tuple[nn.Module, Any]:
     """The checked `*ForSequenceClassification` (float32, eval mode, eager attention) and tokenizer of `path`."""
-    _check_folder(path, allow_pickle)
+    _check_folder(path, allow_pickle, trust_remote_code)
     model_type = json.loads((path / "config.json").read_text()).get("model_type")
     if family_for(str(model_type or "")) is None:
         raise ModelLoadError(
@@ -229,10 +292,11 @@ def _quiet_transformers() -> Iterator[None]:
             logging.enable_progress_bar()
 
 
-def _check_folder(path: Path, allow_pickle: bool) -> None:
+def _check_folder(path: Path, allow_pickle: bool, trust_remote_code: bool = False) -> None:
     if not path.exists():
         raise ModelLoadError(
-            f"{path}: no such folder. Pass a local model folder (no model hub is used) or 'demo' for the bundled model"
+            f"{path}: no such folder. Pass a local model folder, a Hugging Face model id (org/name[@revision]) or "
+            "'demo' for the bundled model"
         )
     if not path.is_dir() or not (path / "config.json").is_file():
         raise ModelLoadError(
@@ -244,6 +308,11 @@ def _check_folder(path: Path, allow_pickle: bool) -> None:
         raise ModelLoadError(f"{path / 'config.json'} is corrupt ({exc}); re-save the model") from exc
     if not isinstance(config, dict):
         raise ModelLoadError(f"{path / 'config.json'} is corrupt (not a JSON object); re-save the model")
+    if config.get("auto_map") and not trust_remote_code:
+        raise ModelLoadError(
+            f"{path}: its config.json needs remote code ({', '.join(sorted(config['auto_map']))} in auto_map), "
+            "which trexplain does not run; use a model whose architecture transformers ships"
+        )
     if any((path / name).is_file() for name in SAFE_WEIGHTS):
         return
     if any((path / name).is_file() for name in PICKLE_WEIGHTS):

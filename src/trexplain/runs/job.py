@@ -102,6 +102,8 @@ def run_dataset(
     ray_address: str | None = None,
     allow_pickle: bool = False,
     allow_missing_weights: bool = False,
+    device: str | None = None,
+    dtype: str | None = None,
 ) -> RunSummary:
     """Explain every text of `input_file` with `methods` into the run folder `out` (created if absent;
     an existing run of the same config is resumed, one of another is a `RunMismatchError`)."""
@@ -135,11 +137,18 @@ def run_dataset(
         model_source = "demo" if model is None else os.fspath(model)
         if model_source not in DEMO_NAMES and Path(model_source).expanduser().exists():  # workers load it too
             model_source = str(Path(model_source).expanduser().resolve())
-        adapter = load_model(model_source, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
+        adapter = load_model(
+            model_source,
+            allow_pickle=allow_pickle,
+            allow_missing_weights=allow_missing_weights,
+            device=device,
+            dtype=dtype,
+        )
     reader = RowReader(source, text_column=text_column, id_column=id_column, rationale_column=rationale_column)
     config = RunConfig(
         model=adapter.name,
         weights_sha256=weights_hash(adapter.model),
+        model_revision=getattr(adapter, "model_revision", None),
         methods=tuple(names),
         params=params,
         target=target if isinstance(target, (str, int)) else list(target),
@@ -176,7 +185,8 @@ def run_dataset(
         rationales=rationale_column is not None,
         batch_size=batch_size,
     )
-    loader = {"allow_pickle": allow_pickle, "allow_missing_weights": allow_missing_weights}
+    loader = {"allow_pickle": allow_pickle, "allow_missing_weights": allow_missing_weights, "device": device}
+    loader.update(dtype=dtype, offline=True if getattr(adapter, "model_revision", None) else None)  # cached commit
     job = Job(folder, model_source, loader, settings, config)
     plan = RowReader(
         source, text_column=text_column, id_column=id_column, rationale_column=rationale_column, limit=limit

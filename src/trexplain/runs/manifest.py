@@ -67,6 +67,7 @@ class RunConfig:
     rationale_column: str | None
     shard_size: int
     schema_version: int = SCHEMA_VERSION
+    model_revision: str | None = None  # the hub commit of the weights; resuming against another one is refused
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

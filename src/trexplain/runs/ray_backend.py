@@ -51,7 +51,10 @@ class ShardWriter:
 
         torch.set_num_threads(threads)
         self.job = job
-        self.adapter = load_model(job.model, **job.loader)
+        loader = dict(job.loader)
+        if str(loader.get("device") or "").startswith("cuda"):
+            loader["device"] = "cuda"  # Ray shows the actor only the GPU it was given, as cuda:0
+        self.adapter = load_model(job.model, **loader)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = []
@@ -100,6 +103,7 @@ def run_ray(
                 batch_size=1,
                 compute=ray.data.ActorPoolStrategy(size=workers),  # `concurrency=workers` before Ray 2.51
                 num_cpus=1,
+                num_gpus=1 if adapter.device.type == "cuda" else 0,  # each actor asks Ray for a GPU of its own
                 batch_format="numpy",
             )
             for row in done.iter_rows():

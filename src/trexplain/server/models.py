@@ -47,17 +47,19 @@ def load_served(
     *,
     masked: bool = True,
     masked_lm: str | Path | None = None,
+    **loading: Any,
 ) -> list[ServedModel]:
     """Load every model (`demo` or a folder); with `masked`, its masked-LM head where the folder has one, and
     `masked_lm` (a masked-LM folder of the same base) for the first model; the index goes to the model it was
-    built with (an `InputError` when no served model matches)."""
+    built with (an `InputError` when no served model matches). `loading`: `load_model` keywords (device, dtype,
+    offline)."""
     from trexplain.inspect.masked_layers import load_masked_lm
     from trexplain.inspect.neighbours import CorpusIndex
     from trexplain.models.loading import load_model
 
     served = []
     for source in sources or ["demo"]:
-        entry = ServedModel(load_model(source), str(source))
+        entry = ServedModel(load_model(source, **loading), str(source))
         if masked:
             try:
                 entry.masked = load_masked_lm(source)
