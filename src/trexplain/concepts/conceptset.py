@@ -34,6 +34,7 @@ from trexplain.concepts.interpret import concept_activations, interpret
 from trexplain.diagnostics import json_copy
 from trexplain.errors import InputError
 from trexplain.io import atomic_folder, write_text
+from trexplain.models.heads import outputs_np, problem_for
 from trexplain.models.protocol import Adapter
 
 FORMAT, VERSION = "trexplain-concepts", 1
@@ -191,8 +192,7 @@ class ConceptSet:
         )
         predicted = int(scores.predicted[0])
         logits = scores.logits[0]
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
+        probs = outputs_np(logits, problem_for(adapter))
         tokens = concept_activations(adapter, self.dictionary, text, self.site, truncate=truncate)
         words = [c["top_words"] for c in (self.interpretation or {}).get("concepts", [])]
         concepts = [

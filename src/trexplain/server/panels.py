@@ -5,6 +5,7 @@ for the data table. Each function returns a JSON-ready dict; the model calls run
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from trexplain.errors import InputError
+from trexplain.models.heads import SINGLE_LABEL, outputs_np
 from trexplain.server.models import ServedModel
 
 PROBE_EDITS = ("delete", "embed", "char")
 """Edit sources a client may ask for: the others (`mlm`, `words`) read server-side files."""
 
 RUN_SORTS = ("row", "predicted", "confidence", "comprehensiveness", "sufficiency")
-RUN_COLUMNS = ("id", "row", "text", "method", "labels", "logits", "targets")
+RUN_COLUMNS = ("id", "row", "text", "method", "labels", "logits", "targets", "diagnostics")
 RUN_FAITHFULNESS = ("comprehensiveness", "sufficiency")
 
 
@@ -216,12 +218,12 @@ class ServedRun:
 
 
 def _run_row(group: list[dict[str, Any]]) -> dict[str, Any]:
-    """One text of a run from its rows (one per method): prediction and confidence from the logits, and each
-    method's AOPC for the predicted class where the run was evaluated."""
+    """One text of a run from its rows (one per method): prediction and confidence from the logits (through the
+    head recorded in the diagnostics), and each method's AOPC for the predicted class where the run was evaluated."""
     first = group[0]
     logits = np.asarray(first["logits"], dtype=np.float64)
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
+    head = json.loads(first.get("diagnostics") or "{}").get("head", SINGLE_LABEL)
+    probs = outputs_np(logits, head)
     predicted = int(np.argmax(logits))
     faithfulness = {}
     for entry in group:
