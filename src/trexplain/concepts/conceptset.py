@@ -33,7 +33,7 @@ from trexplain.concepts.importance import deletion, importance
 from trexplain.concepts.interpret import concept_activations, interpret
 from trexplain.diagnostics import json_copy
 from trexplain.errors import InputError
-from trexplain.io import atomic_folder, write_text
+from trexplain.folders import atomic_dir
 from trexplain.models.heads import outputs_np, problem_for
 from trexplain.models.protocol import Adapter
 
@@ -104,13 +104,13 @@ class ConceptSet:
             **({"labels": self.labels} if self.labels is not None else {}),
         }
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the set to folder `path` (new, or an old concept folder, replaced whole) atomically."""
-        with atomic_folder(path, contents=CONTENTS, what="concept folder") as folder:
-            folder.rmdir()  # Dictionary.save makes the folder itself
-            self.dictionary.save(folder)
+    def save(self, path: str | os.PathLike[str], *, replace: bool = True) -> Path:
+        """Write the set to folder `path` atomically (`folders.atomic_dir`): a new or empty folder, or (`replace`,
+        the default) an old concept folder, replaced whole with its labels; a folder holding other files never."""
+        with atomic_dir(path, contents=CONTENTS, replace=replace, what="concept folder") as folder:
+            self.dictionary.write_files(folder)
             body = _finite(json_copy({k: v for k, v in self.to_dict().items() if k != "labels"}))
-            write_text(folder / CONCEPTS, json.dumps(body, indent=1, allow_nan=False))
+            (folder / CONCEPTS).write_text(json.dumps(body, indent=1, allow_nan=False), encoding="utf-8")
         self.path = Path(path)
         return self.path
 
