@@ -54,7 +54,7 @@ def extract(
 
     One row per text (`cls`: first token; `mean`: mean over real tokens, special ones included), per
     non-special token (`token`) or per word (`word`: `word_reduce` of its tokens)."""
-    parsed = _check(adapter, texts, site, granularity, word_reduce, dtype, batch_size)
+    parsed = check_site_options(adapter, texts, site, granularity, word_reduce, dtype, batch_size)
     layers = len(adapter.layers)
     # logits_only runs the last block's feed-forward on the first token alone: the rows past the first one of
     # that block's output (and of anything computed inside it after the feed-forward) are then meaningless
@@ -69,11 +69,11 @@ def extract(
         with stage(f"activations at {site} ({granularity})", total=len(texts)) as advance:
             for start in range(0, len(texts), batch_size):
                 chunk = list(texts[start : start + batch_size])
-                batch = _encode(adapter, chunk, start, truncate)
+                batch = encode_chunk(adapter, chunk, start, truncate)
                 truncated += sum(1 for n in batch.truncated if n)
                 with torch.no_grad():
                     output = adapter.forward(batch.inputs, capture=[site], logits_only=head_only)
-                rows = _rows(output.captured[site], batch, granularity, word_reduce, site)
+                rows = site_rows(output.captured[site], batch, granularity, word_reduce, site)
                 sink.append(start, chunk, rows, output.logits.float().cpu().numpy(), np.dtype(dtype))
                 advance(len(chunk))
         if truncated:
@@ -305,7 +305,7 @@ class ActivationStore:
 
 
 # ----------------------------------------------------------------- checks
-def _check(
+def check_site_options(
     adapter: Adapter,
     texts: Sequence[str],
     site: str,
@@ -314,6 +314,7 @@ def _check(
     dtype: str,
     batch_size: int,
 ) -> Site:
+    """The parsed `site`, once every option of an extraction (or a concept edit) is checked."""
     if granularity not in GRANULARITIES:
         raise InputError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
     if word_reduce not in WORD_REDUCTIONS:
@@ -333,7 +334,8 @@ def _check(
     return parsed
 
 
-def _encode(adapter: Adapter, chunk: list[str], start: int, truncate: bool) -> Batch:
+def encode_chunk(adapter: Adapter, chunk: list[str], start: int, truncate: bool) -> Batch:
+    """`chunk` (texts `start`… of a list) encoded, each text checked and errors numbered in the whole list."""
     for i, text in enumerate(chunk):
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"text {start + i} is empty or not a string; give at least one word per text")
@@ -346,7 +348,7 @@ def _encode(adapter: Adapter, chunk: list[str], start: int, truncate: bool) -> B
 
 
 # ------------------------------------------------------------------- rows
-def _rows(value: Tensor, batch: Batch, granularity: str, word_reduce: str, site: str) -> dict[str, np.ndarray]:
+def site_rows(value: Tensor, batch: Batch, granularity: str, word_reduce: str, site: str) -> dict[str, np.ndarray]:
     """The activation rows of one batch with their text index in the batch, position and span."""
     value = value.detach().float()
     mask = batch.inputs.attention_mask.to(value.device).bool()

@@ -109,7 +109,7 @@ class ConceptSet:
         the default) an old concept folder, replaced whole with its labels; a folder holding other files never."""
         with atomic_dir(path, contents=CONTENTS, replace=replace, what="concept folder") as folder:
             self.dictionary.write_files(folder)
-            body = _finite(json_copy({k: v for k, v in self.to_dict().items() if k != "labels"}))
+            body = finite_json(json_copy({k: v for k, v in self.to_dict().items() if k != "labels"}))
             (folder / CONCEPTS).write_text(json.dumps(body, indent=1, allow_nan=False), encoding="utf-8")
         self.path = Path(path)
         return self.path
@@ -303,14 +303,14 @@ def _first(scores: Any, n: int) -> Any:
     return replace(scores, **cut)
 
 
-def _finite(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
     """`value` with every NaN or infinite float as None (strict JSON)."""
     if isinstance(value, float):
         return value if np.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [finite_json(v) for v in value]
     return value
 
 

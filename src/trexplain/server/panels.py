@@ -98,11 +98,11 @@ class ServedConcepts:
     def explain(self, text: str) -> dict[str, Any]:
         """Which concepts fire in `text` and what each contributes (`ConceptSet.explain`), and the payload that
         draws it as the concepts section's heatmap example."""
-        from trexplain.concepts.conceptset import _finite
+        from trexplain.concepts.conceptset import finite_json
         from trexplain.concepts.report import payload
 
         with self.model.adapter.session():
-            found = _finite(self.concepts.explain(self.model.adapter, text, truncate=True))
+            found = finite_json(self.concepts.explain(self.model.adapter, text, truncate=True))
         drawn = payload(self.concepts, [found])
         return {"name": self.name, "model": self.model.name, "result": found, "payload": drawn}
 
