@@ -22,7 +22,7 @@ PROBE_EDITS = ("delete", "embed", "char")
 """Edit sources a client may ask for: the others (`mlm`, `words`) read server-side files."""
 
 RUN_SORTS = ("row", "predicted", "confidence", "comprehensiveness", "sufficiency")
-RUN_COLUMNS = ("id", "row", "text", "method", "labels", "logits", "targets", "diagnostics")
+RUN_COLUMNS = ("id", "row", "text", "method", "labels", "logits", "targets")
 RUN_FAITHFULNESS = ("comprehensiveness", "sufficiency")
 
 
@@ -161,12 +161,15 @@ class ServedRun:
         path = Path(folder)
         manifest = read_manifest(path)
         rows: list[dict[str, Any]] = []
+        head = None
         for table in shard_tables(path):
+            if head is None and len(table):  # one model wrote the run: its head, as recorded in the first row
+                head = json.loads(table.column("diagnostics")[0].as_py() or "{}").get("head", SINGLE_LABEL)
             names = [n for n in (*RUN_COLUMNS, *RUN_FAITHFULNESS) if n in table.column_names]
             columns = {n: table.column(n).to_pylist() for n in names}
             ids = columns["id"]
             for _, group in itertools.groupby(range(len(ids)), key=lambda i: ids[i]):
-                rows.append(_run_row([{n: columns[n][i] for n in names} for i in group]))
+                rows.append(_run_row([{n: columns[n][i] for n in names} for i in group], head))
         if not rows:
             raise InputError(f"{path} has no finished shards yet; run `trexplain run` into it first")
         return cls(path, manifest, rows, summarize(path))
@@ -217,12 +220,11 @@ class ServedRun:
         return {"total": len(self.rows), "matched": len(chosen), "offset": offset, "method": method, "rows": out}
 
 
-def _run_row(group: list[dict[str, Any]]) -> dict[str, Any]:
+def _run_row(group: list[dict[str, Any]], head: str) -> dict[str, Any]:
     """One text of a run from its rows (one per method): prediction and confidence from the logits (through the
-    head recorded in the diagnostics), and each method's AOPC for the predicted class where the run was evaluated."""
+    model's `head`, `models.heads`), and each method's AOPC for the predicted class where the run was evaluated."""
     first = group[0]
     logits = np.asarray(first["logits"], dtype=np.float64)
-    head = json.loads(first.get("diagnostics") or "{}").get("head", SINGLE_LABEL)
     probs = outputs_np(logits, head)
     predicted = int(np.argmax(logits))
     faithfulness = {}
