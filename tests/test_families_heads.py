@@ -3,19 +3,15 @@ completeness per label and evaluation on each label's own output."""
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification
 
-from tests.tiny import config_for, tokenizer_for
+from tests.tiny_heads import multi_label_adapter, regression_adapter
 from trexplain import explain
 from trexplain.evaluate.faithfulness import evaluate
 from trexplain.explanation import Explanation
 from trexplain.models import ModelAdapter
-from trexplain.models.families import family_for
 from trexplain.models.heads import MULTI_LABEL, REGRESSION, SINGLE_LABEL, outputs, problem_of
 from trexplain.perturb import remove
 
@@ -24,20 +20,12 @@ TEXTS = ["I can't believe this just happened!", "What a terrible waste of time."
 
 @pytest.fixture(scope="module")
 def multi(tiny) -> ModelAdapter:
-    base = tiny["bert"]
-    model = copy.deepcopy(base.model)
-    model.config.problem_type = MULTI_LABEL
-    return ModelAdapter(model, base.tokenizer, family=base.family, labels=base.labels, name="multi")
+    return multi_label_adapter(tiny["bert"])
 
 
 @pytest.fixture(scope="module")
 def regression() -> ModelAdapter:
-    tokenizer = tokenizer_for("bert")
-    config = config_for("bert", len(tokenizer))
-    config.num_labels, config.id2label, config.label2id = 1, {0: "score"}, {"score": 0}
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_config(config, attn_implementation="eager").eval()
-    return ModelAdapter(model, tokenizer, family=family_for("bert"), labels=["score"], name="regression")
+    return regression_adapter()
 
 
 def test_problem_is_detected_from_the_config(tiny, multi, regression):

@@ -5,15 +5,13 @@ entry per row (`text_ids.npy`, `positions.npy`: token or word index, -1 for a wh
 character span [start, end) of the row's token, word or text), `logits.npy` (float32 [texts, classes]),
 `texts.jsonl` (one JSON string per line) and `manifest.json`. Every `.npy` is written with a header sized
 for growth and rewritten with the final row count at the end, so nothing but one batch is ever in memory;
-the folder is built as a hidden temporary sibling and renamed into place when complete.
+the folder is written atomically (`folders.atomic_dir`: built aside, flushed, swapped in when complete).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,6 +22,7 @@ import torch
 from torch import Tensor
 
 from trexplain.errors import InputError, InputTooLongError
+from trexplain.folders import atomic_dir
 from trexplain.models.batch import Batch
 from trexplain.models.capture import Site
 from trexplain.models.protocol import Adapter
@@ -35,6 +34,8 @@ DTYPES: tuple[str, ...] = ("float16", "float32")
 FORMAT, VERSION = "trexplain-activations", 1
 MANIFEST, TEXTS = "manifest.json", "texts.jsonl"
 COLUMNS: dict[str, str] = {"activations": "", "text_ids": "int32", "positions": "int32", "spans": "int32"}
+STORE_FILES = (*(f"{name}.npy" for name in [*COLUMNS, "logits"]), TEXTS, MANIFEST)
+"""Every file of a store folder."""
 
 
 def extract(
@@ -53,8 +54,7 @@ def extract(
 
     One row per text (`cls`: first token; `mean`: mean over real tokens, special ones included), per
     non-special token (`token`) or per word (`word`: `word_reduce` of its tokens)."""
-    parsed = _check(adapter, texts, site, granularity, word_reduce, dtype, batch_size)
-    target = None if out is None else _target(Path(out))
+    parsed = check_site_options(adapter, texts, site, granularity, word_reduce, dtype, batch_size)
     layers = len(adapter.layers)
     # logits_only runs the last block's feed-forward on the first token alone: the rows past the first one of
     # that block's output (and of anything computed inside it after the feed-forward) are then meaningless
@@ -63,22 +63,23 @@ def extract(
         or parsed.kind in ("embeddings", "block_input")
         or (parsed.kind == "block_output" and parsed.index < layers - 1)
     )
-    folder = None
-    if target is not None:
-        folder = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    sink: _Sink = _MemorySink(texts) if folder is None else _DiskSink(folder, target)
-    truncated = 0
-    try:
+
+    def fill(sink: _Sink) -> ActivationStore:
+        truncated = 0
         with stage(f"activations at {site} ({granularity})", total=len(texts)) as advance:
             for start in range(0, len(texts), batch_size):
                 chunk = list(texts[start : start + batch_size])
-                batch = _encode(adapter, chunk, start, truncate)
+                batch = encode_chunk(adapter, chunk, start, truncate)
                 truncated += sum(1 for n in batch.truncated if n)
                 with torch.no_grad():
                     output = adapter.forward(batch.inputs, capture=[site], logits_only=head_only)
-                rows = _rows(output.captured[site], batch, granularity, word_reduce, site)
+                rows = site_rows(output.captured[site], batch, granularity, word_reduce, site)
                 sink.append(start, chunk, rows, output.logits.float().cpu().numpy(), np.dtype(dtype))
                 advance(len(chunk))
+        if truncated:
+            warnings.warn(
+                f"{truncated} text(s) truncated to the model's maximum length (manifest: truncated_texts)", stacklevel=3
+            )
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -93,16 +94,13 @@ def extract(
             "texts": len(texts),
             "truncated_texts": truncated,
         }
-        store = sink.finish(manifest)
-    except BaseException:
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
-    if truncated:
-        warnings.warn(
-            f"{truncated} text(s) truncated to the model's maximum length (manifest: truncated_texts)", stacklevel=2
-        )
-    return store
+        return sink.finish(manifest)
+
+    if out is None:
+        return fill(_MemorySink(texts))
+    with atomic_dir(out, contents=STORE_FILES, what="activation store") as folder:
+        fill(_DiskSink(folder))
+    return ActivationStore.open(out)
 
 
 class ActivationStore:
@@ -307,7 +305,7 @@ class ActivationStore:
 
 
 # ----------------------------------------------------------------- checks
-def _check(
+def check_site_options(
     adapter: Adapter,
     texts: Sequence[str],
     site: str,
@@ -316,6 +314,7 @@ def _check(
     dtype: str,
     batch_size: int,
 ) -> Site:
+    """The parsed `site`, once every option of an extraction (or a concept edit) is checked."""
     if granularity not in GRANULARITIES:
         raise InputError(f"unknown granularity {granularity!r}; use one of {', '.join(GRANULARITIES)}")
     if word_reduce not in WORD_REDUCTIONS:
@@ -335,14 +334,8 @@ def _check(
     return parsed
 
 
-def _target(out: Path) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out} already exists; remove it or choose another folder for the activations")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _encode(adapter: Adapter, chunk: list[str], start: int, truncate: bool) -> Batch:
+def encode_chunk(adapter: Adapter, chunk: list[str], start: int, truncate: bool) -> Batch:
+    """`chunk` (texts `start`… of a list) encoded, each text checked and errors numbered in the whole list."""
     for i, text in enumerate(chunk):
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"text {start + i} is empty or not a string; give at least one word per text")
@@ -355,7 +348,7 @@ def _encode(adapter: Adapter, chunk: list[str], start: int, truncate: bool) -> B
 
 
 # ------------------------------------------------------------------- rows
-def _rows(value: Tensor, batch: Batch, granularity: str, word_reduce: str, site: str) -> dict[str, np.ndarray]:
+def site_rows(value: Tensor, batch: Batch, granularity: str, word_reduce: str, site: str) -> dict[str, np.ndarray]:
     """The activation rows of one batch with their text index in the batch, position and span."""
     value = value.detach().float()
     mask = batch.inputs.attention_mask.to(value.device).bool()
@@ -467,10 +460,10 @@ class _MemorySink(_Sink):
 
 
 class _DiskSink(_Sink):
-    """Files in a temporary `folder`, renamed to `target` when complete."""
+    """Files in `folder` (the temporary folder of an atomic write)."""
 
-    def __init__(self, folder: Path, target: Path) -> None:
-        self.folder, self.target = folder, target
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.writers: dict[str, _NpyWriter] = {}
         self.texts = (folder / TEXTS).open("w", encoding="utf-8")
 
@@ -487,8 +480,7 @@ class _DiskSink(_Sink):
             writer.close()
         self.texts.close()
         (self.folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        os.replace(self.folder, self.target)
-        return ActivationStore.open(self.target)
+        return ActivationStore.open(self.folder)
 
 
 class _NpyWriter:

@@ -33,7 +33,8 @@ from trexplain.concepts.importance import deletion, importance
 from trexplain.concepts.interpret import concept_activations, interpret
 from trexplain.diagnostics import json_copy
 from trexplain.errors import InputError
-from trexplain.io import atomic_folder, write_text
+from trexplain.folders import atomic_dir
+from trexplain.models.heads import outputs_np, problem_for
 from trexplain.models.protocol import Adapter
 
 FORMAT, VERSION = "trexplain-concepts", 1
@@ -103,13 +104,13 @@ class ConceptSet:
             **({"labels": self.labels} if self.labels is not None else {}),
         }
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the set to folder `path` (new, or an old concept folder, replaced whole) atomically."""
-        with atomic_folder(path, contents=CONTENTS, what="concept folder") as folder:
-            folder.rmdir()  # Dictionary.save makes the folder itself
-            self.dictionary.save(folder)
-            body = _finite(json_copy({k: v for k, v in self.to_dict().items() if k != "labels"}))
-            write_text(folder / CONCEPTS, json.dumps(body, indent=1, allow_nan=False))
+    def save(self, path: str | os.PathLike[str], *, replace: bool = True) -> Path:
+        """Write the set to folder `path` atomically (`folders.atomic_dir`): a new or empty folder, or (`replace`,
+        the default) an old concept folder, replaced whole with its labels; a folder holding other files never."""
+        with atomic_dir(path, contents=CONTENTS, replace=replace, what="concept folder") as folder:
+            self.dictionary.write_files(folder)
+            body = finite_json(json_copy({k: v for k, v in self.to_dict().items() if k != "labels"}))
+            (folder / CONCEPTS).write_text(json.dumps(body, indent=1, allow_nan=False), encoding="utf-8")
         self.path = Path(path)
         return self.path
 
@@ -191,8 +192,7 @@ class ConceptSet:
         )
         predicted = int(scores.predicted[0])
         logits = scores.logits[0]
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
+        probs = outputs_np(logits, problem_for(adapter))
         tokens = concept_activations(adapter, self.dictionary, text, self.site, truncate=truncate)
         words = [c["top_words"] for c in (self.interpretation or {}).get("concepts", [])]
         concepts = [
@@ -304,14 +304,14 @@ def _first(scores: Any, n: int) -> Any:
     return replace(scores, **cut)
 
 
-def _finite(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
     """`value` with every NaN or infinite float as None (strict JSON)."""
     if isinstance(value, float):
         return value if np.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [finite_json(v) for v in value]
     return value
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -27,6 +25,7 @@ from torch import Tensor
 
 from trexplain.concepts.activations import ActivationStore
 from trexplain.errors import InputError, MethodError
+from trexplain.folders import atomic_dir
 
 FORMAT, VERSION = "trexplain-dictionary", 1
 PARAMS, ARRAYS = "dictionary.json", "arrays.safetensors"
@@ -140,34 +139,31 @@ class Dictionary:
 
     # ----------------------------------------------------------- save/load
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted dictionary to the folder `path` (new or empty), atomically."""
+        """Write the fitted dictionary to the folder `path` (new or empty), atomically (`folders.atomic_dir`)."""
+        self._check_fitted()
+        with atomic_dir(path, contents=(PARAMS, ARRAYS), what="dictionary folder") as folder:
+            self.write_files(folder)
+        return Path(path)
+
+    def write_files(self, folder: Path) -> None:
+        """Write the fitted dictionary's files (`PARAMS`, `ARRAYS`) into the existing folder `folder`; `save` (or a
+        concept folder's save) wraps it in an atomic folder write."""
         from safetensors.numpy import save_file
 
         self._check_fitted()
-        target = Path(path)
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise InputError(f"{target} already exists; remove it or choose another folder for the dictionary")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-        try:
-            arrays = {name: np.asarray(getattr(self, name)) for name in self._arrays}
-            save_file({name: np.ascontiguousarray(a) for name, a in arrays.items()}, str(folder / ARRAYS))
-            meta = {
-                "format": FORMAT,
-                "version": VERSION,
-                "method": self.method,
-                "params": self.get_params(),
-                "fitted": {name: getattr(self, name) for name in self._scalars},
-                # scikit-learn leaves some arrays in column-major order; BLAS rounds differently on each layout,
-                # so a reloaded array gets its layout back for bit-equal codes
-                "fortran_order": [name for name, a in arrays.items() if a.ndim > 1 and not a.flags.c_contiguous],
-            }
-            (folder / PARAMS).write_text(json.dumps(meta, indent=2))
-            os.replace(folder, target)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return target
+        arrays = {name: np.asarray(getattr(self, name)) for name in self._arrays}
+        save_file({name: np.ascontiguousarray(a) for name, a in arrays.items()}, str(folder / ARRAYS))
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "method": self.method,
+            "params": self.get_params(),
+            "fitted": {name: getattr(self, name) for name in self._scalars},
+            # scikit-learn leaves some arrays in column-major order; BLAS rounds differently on each layout,
+            # so a reloaded array gets its layout back for bit-equal codes
+            "fortran_order": [name for name, a in arrays.items() if a.ndim > 1 and not a.flags.c_contiguous],
+        }
+        (folder / PARAMS).write_text(json.dumps(meta, indent=2))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Dictionary:

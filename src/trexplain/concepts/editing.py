@@ -2,7 +2,7 @@
 fidelity.
 
 For one batch, `SiteEdit` captures the site's value A [B, T, D], takes the same rows the activation store
-takes (`activations._rows`: one per text for `cls`/`mean`, per token for `token`, per word for `word`),
+takes (`activations.site_rows`: one per text for `cls`/`mean`, per token for `token`, per word for `word`),
 encodes them (codes c₀ [R, k]) and can run the rest of the model on A + scatter(Δ) for any row change Δ
 [R, D]. Δ is always a difference of decoded codes, decode(c) − decode(c₀) = (c − c₀) @ components_, so the
 reconstruction error x − decode(c₀) stays in place: with c = c₀ the logits are the original ones exactly,
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from trexplain.concepts.activations import _check, _encode, _rows
+from trexplain.concepts.activations import check_site_options, encode_chunk, site_rows
 from trexplain.concepts.dictionaries import Dictionary
 from trexplain.errors import InputError
 from trexplain.models.batch import Batch
@@ -51,7 +51,7 @@ class SiteEdit:
         truncate: bool = False,
         start: int = 0,
     ) -> None:
-        parsed = _check(adapter, texts, site, granularity, word_reduce, "float32", max(1, len(texts)))
+        parsed = check_site_options(adapter, texts, site, granularity, word_reduce, "float32", max(1, len(texts)))
         self.adapter, self.dictionary, self.granularity, self.word_reduce = (
             adapter,
             dictionary,
@@ -61,7 +61,7 @@ class SiteEdit:
         layers = len(adapter.layers)
         last = parsed.kind == "block_output" and parsed.index == layers - 1
         self.logits_only = granularity == "cls" or not last
-        self.batch: Batch = _encode(adapter, list(texts), start, truncate)
+        self.batch: Batch = encode_chunk(adapter, list(texts), start, truncate)
         with torch.no_grad():
             out = adapter.forward(self.batch.inputs, capture=[site], logits_only=self.logits_only)
         value = out.captured[site].detach()
@@ -72,7 +72,7 @@ class SiteEdit:
             raise InputError(f"site {site!r} gives shape {list(value.shape)}; concept edits need [batch, tokens, dim]")
         self.value = value
         self.logits = out.logits.detach().float()
-        rows = _rows(value, self.batch, granularity, word_reduce, site)
+        rows = site_rows(value, self.batch, granularity, word_reduce, site)
         self.rows = rows["activations"].float()
         self.text = torch.as_tensor(rows["text"], dtype=torch.long, device=value.device)
         self.positions = torch.as_tensor(rows["positions"], dtype=torch.long, device=value.device)

@@ -16,6 +16,7 @@ import torch
 from trexplain.concepts.dictionaries import Dictionary
 from trexplain.concepts.editing import SiteEdit, batches
 from trexplain.concepts.metrics import prediction_agreement
+from trexplain.models.heads import problem_for
 from trexplain.models.protocol import Adapter
 from trexplain.progress import stage
 
@@ -56,4 +57,4 @@ def fidelity(
     """`accuracy` (same predicted class) and `kl` (nats) of the model run on reconstructed activations against
     the original predictions, over `texts`."""
     original, rebuilt = reconstructed_logits(adapter, dictionary, texts, site, granularity, **options)
-    return {**prediction_agreement(original, rebuilt), "texts": len(texts)}
+    return {**prediction_agreement(original, rebuilt, problem_for(adapter)), "texts": len(texts)}

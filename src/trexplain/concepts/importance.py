@@ -9,7 +9,8 @@ values are summed over the text's rows):
   per concept.
 `per_class(kind)` averages a kind over the texts predicted as each class, for that class's logit.
 `deletion` removes concepts one at a time in each text's order of importance for its predicted class (most
-supporting first) and records the predicted class's probability; AOPC = 1/(k+1) Σ_{i=0..k} (p(x) − p(x∖top-i))
+supporting first) and records the predicted class's probability (the head's: softmax, its label's sigmoid, or the
+regression output); AOPC = 1/(k+1) Σ_{i=0..k} (p(x) − p(x∖top-i))
 as for tokens (`evaluate.aopc.comprehensiveness`). A random order per text is the floor: an importance is only
 worth trusting where its AOPC clearly beats random.
 """
@@ -26,6 +27,7 @@ import torch
 from trexplain.concepts.dictionaries import Dictionary
 from trexplain.concepts.editing import SiteEdit, batches
 from trexplain.evaluate.aopc import comprehensiveness
+from trexplain.models.heads import outputs, problem_for
 from trexplain.models.protocol import Adapter
 from trexplain.progress import stage
 
@@ -164,7 +166,7 @@ def deletion(
     if len(scores.logits) != len(texts):
         raise ValueError(f"scores cover {len(scores.logits)} texts, not the {len(texts)} given")
     k = scores.codes.shape[1]
-    rng = np.random.default_rng(seed)
+    rng, problem = np.random.default_rng(seed), problem_for(adapter)
     orders = {name: np.argsort(-scores.for_predicted(name), axis=1, kind="stable") for name in kinds}
     for r in range(random):
         orders[f"random:{r}"] = np.stack([rng.permutation(k) for _ in range(len(texts))])
@@ -180,7 +182,7 @@ def deletion(
                 rank = torch.empty((len(edit), k), dtype=torch.long)
                 rank[rows[:, None], torch.as_tensor(order[start : start + len(edit)])] = torch.arange(k)
                 masks = torch.stack([rank < i for i in range(k + 1)]).to(edit.codes.device)  # [k+1, B, k]
-                probs = edit.removed(masks).softmax(-1)[:, rows, target]  # [k+1, B]
+                probs = outputs(edit.removed(masks), problem)[:, rows, target]  # [k+1, B]
                 curves[name].append(probs.T.cpu().numpy())
             advance(len(chunk))
     joined = {name: np.concatenate(parts) for name, parts in curves.items()}

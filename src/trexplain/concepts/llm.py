@@ -30,6 +30,7 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -375,3 +376,31 @@ def _cached(path: Path, key: str) -> str | None:
     ):
         return entry["answer"]
     return None
+
+
+def ask_all(
+    client: Chat,
+    prompts: Sequence[list[Message]],
+    cache_dir: str | os.PathLike[str] | None,
+    workers: int,
+    advance: Callable[[], Any],
+) -> list[str]:
+    """The answers to `prompts` (`cached_chat` each), in order, `workers` requests at a time, calling `advance`
+    after each; the first failure cancels the requests not yet started (the answers already received stay cached)."""
+    if int(workers) != workers or workers < 1:
+        raise InputError(f"workers must be a whole number ≥ 1, got {workers}")
+    if workers == 1 or len(prompts) < 2:
+        answers = []
+        for messages in prompts:
+            answers.append(cached_chat(client, messages, cache_dir))
+            advance()
+        return answers
+    pool = ThreadPoolExecutor(max_workers=int(workers), thread_name_prefix="trexplain-llm")
+    try:
+        futures = [pool.submit(cached_chat, client, messages, cache_dir) for messages in prompts]
+        for done in as_completed(futures):
+            done.result()
+            advance()
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

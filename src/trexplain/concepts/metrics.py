@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from trexplain.concepts.dictionaries import Data, Dictionary, as_array
 from trexplain.errors import InputError
+from trexplain.models.heads import SINGLE_LABEL, divergence
 
 
 def _pair(X: Any, X_hat: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -107,15 +109,15 @@ def _unit(components: Dictionary | Any) -> np.ndarray:
     return components / np.where(norms == 0, 1, norms)
 
 
-def prediction_agreement(logits: Any, logits_hat: Any) -> dict[str, float]:
+def prediction_agreement(logits: Any, logits_hat: Any, problem: str = SINGLE_LABEL) -> dict[str, float]:
     """How far predictions from reconstructed activations match the original ones: `accuracy` (share of rows
-    with the same predicted class) and `kl`, the mean KL(p ‖ p̂) of the softmax distributions in nats."""
+    with the same predicted class) and `kl`, the mean KL(p ‖ p̂) in nats of the head's outputs
+    (`models.heads.divergence`: softmax, each label's sigmoid, or the regression output)."""
     logits, logits_hat = _pair(logits, logits_hat)
-    log_p = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-    log_q = logits_hat - np.logaddexp.reduce(logits_hat, axis=1, keepdims=True)
+    kl = divergence(torch.from_numpy(logits), torch.from_numpy(logits_hat), problem)
     return {
         "accuracy": float((logits.argmax(1) == logits_hat.argmax(1)).mean()),
-        "kl": float((np.exp(log_p) * (log_p - log_q)).sum(1).mean()),
+        "kl": float(kl.mean()),
     }
 
 

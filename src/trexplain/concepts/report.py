@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trexplain.concepts.conceptset import ConceptSet, _finite
+from trexplain.concepts.conceptset import ConceptSet, finite_json
 from trexplain.diagnostics import json_copy
 from trexplain.io import write_text
 from trexplain.models.protocol import Adapter
@@ -49,7 +49,7 @@ def payload(concepts: ConceptSet, examples: Sequence[dict[str, Any]] = (), *, ti
         "metrics": concepts.metrics,
         "examples": list(examples),
     }
-    return _finite(
+    return finite_json(
         json_copy(
             {
                 "title": title or f"concepts: {meta['method']} × {meta['n_concepts']} at {meta['site']}",

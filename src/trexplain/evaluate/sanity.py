@@ -13,6 +13,7 @@ re-initialises one part at a time. `sanity_cost` says up front how many explanat
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from trexplain.methods.base import Method, Targets, TargetSpec, get_method
 from trexplain.models.adapter import ModelAdapter
 
 THRESHOLD = 0.8
+_GLOBAL_RNG = threading.Lock()
+"""Held while torch's process-wide generator is seeded and drawn from (`_reinitialise`)."""
 
 
 class FixedTargets(Targets):
@@ -152,7 +155,9 @@ def _randomized(
     `cumulative` every step starts again from the trained weights."""
     original = _explain(adapter, texts, chosen, Targets(target, adapter), batch_size)
     fixed = [r.targets for r in original]
-    copy_ = copy.deepcopy(adapter, memo={id(adapter.tokenizer): adapter.tokenizer})
+    with adapter.lock:  # no other call's hooks or patches may be copied along with the model
+        copy_ = copy.deepcopy(adapter, memo={id(adapter.tokenizer): adapter.tokenizer})
+    copy_.lock = adapter.lock  # the copy shares the tokenizer (whose state `tokenize` sets), so it shares its lock
     steps = []
     for i, (name, modules) in enumerate(_cascade(copy_)):
         trained = None if cumulative else [copy.deepcopy(m.state_dict()) for m in modules]
@@ -223,8 +228,10 @@ def _cascade(adapter: ModelAdapter) -> list[tuple[str, list[nn.Module]]]:
 
 @torch.no_grad()
 def _reinitialise(modules: list[nn.Module], seed: int) -> None:
-    """Fresh parameters: each submodule's own `reset_parameters`, else N(0, 0.02²) (seeded)."""
-    with torch.random.fork_rng(devices=[]):
+    """Fresh parameters: each submodule's own `reset_parameters`, else N(0, 0.02²) (seeded). `reset_parameters`
+    draws from torch's global generator, so seeding and drawing happen under `_GLOBAL_RNG` (concurrent runs would
+    otherwise draw from each other's seeds)."""
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for root in modules:
             for module in root.modules():

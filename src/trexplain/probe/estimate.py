@@ -1,9 +1,10 @@
 """First-order (HotFlip) estimates that order a word's candidate replacements, likely flips first.
 
 One forward + backward of the current text gives g_t = ∂ (±log p_class)/∂ e_t at every token's input
-embedding e_t (the token-embedding table's output). Replacing the tokens P of a word by a candidate of
-pieces C moves the objective by about ḡ · Σ_{i∈C} e_i − Σ_{t∈P} g_t · e_t, with ḡ the mean of g over P
-(HotFlip's g · (e_c − e_w) for one token each); deleting it, by about −Σ_{t∈P} g_t · e_t.
+embedding e_t (the token-embedding table's output; log p from the head, `models.heads.log_outputs`).
+Replacing the tokens P of a word by a candidate of pieces C moves the objective by about
+ḡ · Σ_{i∈C} e_i − Σ_{t∈P} g_t · e_t, with ḡ the mean of g over P (HotFlip's g · (e_c − e_w) for one token
+each); deleting it, by about −Σ_{t∈P} g_t · e_t.
 The estimate only reorders candidates: every candidate is still scored by the model.
 """
 
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor
 
 from trexplain.models.adapter import ModelAdapter
+from trexplain.models.heads import log_outputs, problem_for
 from trexplain.probe.edits import embedding_table, token_embedding_module
 
 
@@ -40,14 +42,15 @@ def gradient(adapter: ModelAdapter, text: str, cls: int, sign: float) -> Gradien
         leaf.append(x)
         return x
 
-    handle = token_embedding_module(adapter).register_forward_hook(hook)
-    try:
-        with torch.enable_grad():
-            logits = adapter.forward(batch.inputs).logits
-            objective = sign * torch.log_softmax(logits.float(), -1)[0, cls]
-            (grads,) = torch.autograd.grad(objective, leaf[0])
-    finally:
-        handle.remove()
+    with adapter.session():  # the hook is the model's while it is registered: hold the lock throughout
+        handle = token_embedding_module(adapter).register_forward_hook(hook)
+        try:
+            with torch.enable_grad():
+                logits = adapter.forward(batch.inputs).logits
+                objective = sign * log_outputs(logits.float(), problem_for(adapter))[0, cls]
+                (grads,) = torch.autograd.grad(objective, leaf[0])
+        finally:
+            handle.remove()
     layout = batch.layouts[0]
     return Gradient(
         tuple(layout.offsets),

@@ -19,12 +19,14 @@ from torch import Tensor, nn
 from trexplain.errors import InputError
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import ModelInputs
+from trexplain.models.heads import outputs, problem_for
 from trexplain.models.pooled import run_pooled
 
 
 @dataclass(frozen=True)
 class Scored:
-    """One text's class probabilities and (when similarity is on) its mean-pooled last hidden state."""
+    """One text's class probabilities (the head's `outputs`) and (when similarity is on) its mean-pooled last
+    hidden state."""
 
     probabilities: Tensor
     pooled: Tensor | None = None
@@ -62,10 +64,10 @@ class Oracle:
             result = run_pooled(runner, [batch.inputs], self.batch_size)
             self.used += result.rows_run
             out = result.logits[0].float()
-            k = self.adapter.num_labels
+            k, problem = self.adapter.num_labels, problem_for(self.adapter)
             for i, text in enumerate(new):
                 pooled = out[i, k:].cpu() if self.pooled else None
-                self.cache[text] = Scored(torch.softmax(out[i, :k], -1).cpu(), pooled)
+                self.cache[text] = Scored(outputs(out[i, :k], problem).cpu(), pooled)
         return [self.cache.get(t) for t in texts]
 
 
@@ -111,7 +113,8 @@ def count_passes(adapter: ModelAdapter) -> Iterator[list[int]]:
     """Count the rows that run through the model inside the block (one element list, updated in place).
 
     Rows are counted when the last block (else the model itself) has run, so a forward cut short after the
-    embeddings (`ModelAdapter.embed`) is not counted; a forward with a backward counts once.
+    embeddings (`ModelAdapter.embed`) is not counted; a forward with a backward counts once. The block holds the
+    adapter's lock (`session`), so the hook counts this thread's rows only and no other call sees it.
     """
     counter = [0]
     module: nn.Module = adapter.layers[-1] if adapter.layers else adapter.model
@@ -121,8 +124,9 @@ def count_passes(adapter: ModelAdapter) -> Iterator[list[int]]:
         if isinstance(first, Tensor) and first.dim() > 0:
             counter[0] += int(first.shape[0])
 
-    handle = module.register_forward_hook(hook, with_kwargs=True)
-    try:
-        yield counter
-    finally:
-        handle.remove()
+    with adapter.session():
+        handle = module.register_forward_hook(hook, with_kwargs=True)
+        try:
+            yield counter
+        finally:
+            handle.remove()

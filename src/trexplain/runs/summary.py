@@ -79,9 +79,9 @@ def _row_of_predicted(e: Explanation) -> int:
 
 
 def _confidence(e: Explanation) -> float:
-    z = np.asarray(e.logits, dtype=np.float64)
-    p = np.exp(z - z.max())
-    return float(p.max() / p.sum())
+    """The head's probability of the predicted class (each label's sigmoid when multi-label, the output itself for
+    regression: `Explanation.probabilities`)."""
+    return float(e.probabilities[e.predicted])
 
 
 def _entry(e: Explanation, key: str, **values: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ for the data table. Each function returns a JSON-ready dict; the model calls run
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from trexplain.errors import InputError
+from trexplain.models.heads import SINGLE_LABEL, outputs_np
 from trexplain.server.models import ServedModel
 
 PROBE_EDITS = ("delete", "embed", "char")
@@ -96,11 +98,11 @@ class ServedConcepts:
     def explain(self, text: str) -> dict[str, Any]:
         """Which concepts fire in `text` and what each contributes (`ConceptSet.explain`), and the payload that
         draws it as the concepts section's heatmap example."""
-        from trexplain.concepts.conceptset import _finite
+        from trexplain.concepts.conceptset import finite_json
         from trexplain.concepts.report import payload
 
         with self.model.adapter.session():
-            found = _finite(self.concepts.explain(self.model.adapter, text, truncate=True))
+            found = finite_json(self.concepts.explain(self.model.adapter, text, truncate=True))
         drawn = payload(self.concepts, [found])
         return {"name": self.name, "model": self.model.name, "result": found, "payload": drawn}
 
@@ -159,12 +161,15 @@ class ServedRun:
         path = Path(folder)
         manifest = read_manifest(path)
         rows: list[dict[str, Any]] = []
+        head = None
         for table in shard_tables(path):
+            if head is None and len(table):  # one model wrote the run: its head, as recorded in the first row
+                head = json.loads(table.column("diagnostics")[0].as_py() or "{}").get("head", SINGLE_LABEL)
             names = [n for n in (*RUN_COLUMNS, *RUN_FAITHFULNESS) if n in table.column_names]
             columns = {n: table.column(n).to_pylist() for n in names}
             ids = columns["id"]
             for _, group in itertools.groupby(range(len(ids)), key=lambda i: ids[i]):
-                rows.append(_run_row([{n: columns[n][i] for n in names} for i in group]))
+                rows.append(_run_row([{n: columns[n][i] for n in names} for i in group], head))
         if not rows:
             raise InputError(f"{path} has no finished shards yet; run `trexplain run` into it first")
         return cls(path, manifest, rows, summarize(path))
@@ -215,13 +220,12 @@ class ServedRun:
         return {"total": len(self.rows), "matched": len(chosen), "offset": offset, "method": method, "rows": out}
 
 
-def _run_row(group: list[dict[str, Any]]) -> dict[str, Any]:
-    """One text of a run from its rows (one per method): prediction and confidence from the logits, and each
-    method's AOPC for the predicted class where the run was evaluated."""
+def _run_row(group: list[dict[str, Any]], head: str) -> dict[str, Any]:
+    """One text of a run from its rows (one per method): prediction and confidence from the logits (through the
+    model's `head`, `models.heads`), and each method's AOPC for the predicted class where the run was evaluated."""
     first = group[0]
     logits = np.asarray(first["logits"], dtype=np.float64)
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
+    probs = outputs_np(logits, head)
     predicted = int(np.argmax(logits))
     faithfulness = {}
     for entry in group:
