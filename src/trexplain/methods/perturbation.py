@@ -30,6 +30,8 @@ from trexplain.models.modalities import MODALITIES
 from trexplain.perturb import LEVELS, Level, features
 
 Output = Literal["logit", "probability"]
+Removal = Literal["delete", "mask", "unk", "pad", "mean", "blur", "black"]
+"""Every modality's removal strategies (`Modality.strategies`); which apply depends on the model's modality."""
 
 
 def default_samples(m: int) -> int:
@@ -42,7 +44,7 @@ class _Perturbation(Method):
     """Common parameters and the shared pipeline; subclasses choose coalitions and fit scores to outputs."""
 
     level: Level | None = None
-    strategy: str | None = None
+    strategy: Removal | None = None
     output: Output = "logit"
     batch_size: int = 64
 
