@@ -120,6 +120,6 @@ def check_kind(explanation: Any, modality: Modality) -> None:
     """An InputError when `explanation` is not of this modality's inputs."""
     if explanation.layout.kind != modality.kind:
         raise InputError(
-            f"this model explains {modality.unit}; the explanation by {explanation.method} is of a "
-            f"{explanation.layout.kind} input"
+            f"this model explains {modality.unit}; the explanation by {explanation.method} is of layout kind "
+            f"{explanation.layout.kind!r}: evaluate it with the model that made it"
         )
