@@ -25,6 +25,7 @@ from trexplain.layout import Preprocessing
 from trexplain.models import images as img
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch, ModelInputs
+from trexplain.models.checkpoint import check_folder, check_weights, from_pretrained, quiet_transformers
 from trexplain.models.families import CUSTOM, Family
 from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
 from trexplain.models.modalities import IMAGE, ImageInputs, Modality
@@ -257,11 +258,9 @@ def load_vision_model(
 ) -> VisionAdapter:
     """A `VisionAdapter` for a local ViT/DeiT folder: eager attention, float32, safetensors unless `allow_pickle`,
     every weight checked as for text models (`loading`), preprocessing from `preprocessor_config.json`."""
-    from trexplain.models.loading import _check_folder, _check_weights, _quiet_transformers, from_pretrained
-
     if path == VIT_DEMO_DIR and not (path / "config.json").is_file():
         raise ModelLoadError(f"the demo image model is missing from {path}; reinstall trexplain")
-    _check_folder(path, allow_pickle)
+    check_folder(path, allow_pickle)
     config = json.loads((path / "config.json").read_text())
     architectures = config.get("architectures") or [DEFAULT_CLASS.get(str(config.get("model_type")), "")]
     kind = VISION_FAMILIES.get(str(architectures[0]))
@@ -273,9 +272,9 @@ def load_vision_model(
     import transformers
 
     model_class = getattr(transformers, kind.model_class)
-    with _quiet_transformers():
+    with quiet_transformers():
         model, info = from_pretrained(model_class, path, allow_pickle, trust_remote_code)
-    _check_weights(path, model, info, allow_missing_weights)
+    check_weights(path, model, info, allow_missing_weights)
     preprocessing = img.read_preprocessing(path, _pair(model.config.image_size))
     card_file = next((path / n for n in ("README.md", "MODEL_CARD.md") if (path / n).is_file()), None)
     card = card_file.read_text(errors="replace") if card_file else None
