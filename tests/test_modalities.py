@@ -18,6 +18,7 @@ from trexplain.evaluate import compare_models, evaluate
 from trexplain.evaluate.table import rank_explanations
 from trexplain.models.heads import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from trexplain.models.modalities import IMAGE, MODALITIES, TEXT
+from trexplain.models.pooled import Pooled
 from trexplain.models.vision import VisionAdapter
 from trexplain.study import study
 
@@ -62,6 +63,12 @@ def test_a_strategy_the_modality_lacks_lists_the_ones_it_has(tiny, multi_label, 
         evaluate(multi_label, [image], strategy="delete")
     with pytest.raises(InputError, match="this model explains texts; the explanation by gxi is of layout kind 'image'"):
         evaluate(tiny["bert"], [image])
+
+
+def test_nothing_to_remove_runs_nothing(tiny, multi_label, pictures) -> None:
+    for adapter, inputs in ((tiny["bert"], ["a fine day"]), (multi_label, pictures[:1])):
+        batch = adapter.encode(inputs)
+        assert adapter.modality.removal_logits(adapter, batch, [], adapter.modality.strategy(None)) == Pooled([], [])
 
 
 def test_image_heads_come_from_the_config(pictures) -> None:

@@ -168,9 +168,11 @@ class ImageModality(Modality):
         """Removed patches filled as `strategy` says; the distinct variants of all images run `batch_size` at a
         time, each chunk built only when it runs."""
         fill = self.strategy(strategy)
+        if not removed:
+            return Pooled([], [])
         uniques = [torch.unique(sets.bool().cpu(), dim=0, return_inverse=True) for _, sets in removed]
         owners = torch.cat([torch.full((len(u),), i, dtype=torch.long) for i, (u, _) in enumerate(uniques)])
-        pool = torch.cat([u for u, _ in uniques]) if uniques else torch.empty(0, 0, dtype=torch.bool)
+        pool = torch.cat([u for u, _ in uniques])
         out = torch.empty(0, adapter.num_labels)
         for start in range(0, len(pool), batch_size):
             chunk = slice(start, start + batch_size)
