@@ -6,7 +6,7 @@ Run: `python -m benchmarks.bench_vit [--images 200] [--timing-images 40] [--fill
 Timings are medians over `--timing-images` digits explained one at a time (`trexplain.explain`, preprocessing
 included, as it is in the reference passes), every method and reference called in turn on each digit;
 faithfulness uses all `--images` digits, explained in batches and
-evaluated by `trexplain.evaluate.patches.rank_image_explanations` (predicted class, patches filled with `--fill`).
+evaluated by `trexplain.evaluate.table.rank_explanations` (predicted class, patches filled with `--fill`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from trexplain import explain
-from trexplain.evaluate.patches import rank_image_explanations
+from trexplain.evaluate.table import rank_explanations
 from trexplain.methods import available_methods
 from trexplain.models import digits, load_model
 
@@ -72,7 +72,7 @@ def faithfulness(adapter, images: list[np.ndarray], methods: list[str], fill: st
         began = time.perf_counter()
         explanations += explain(images=images, model=adapter, method=name, batch_size=50)
         seconds[name] = time.perf_counter() - began
-    table = rank_image_explanations(adapter, explanations, fill=fill)
+    table = rank_explanations(adapter, explanations, strategy=fill)
     keys = ("method", "rank", "comprehensiveness", "sufficiency", "insertion_auc", "deletion_auc")
     rows = [
         {**{k: row.get(k) for k in keys}, "positive_auc": row["positive_auc"], "negative_auc": row["negative_auc"]}

@@ -377,14 +377,14 @@ def test_target_form_entry_draws(chromium, tmp_path):
 
 
 def test_real_image_report_draws(chromium, tmp_path):
-    """A report of the demo ViT (`report.images.make_image_report`, evaluated) draws as image cards."""
+    """A report of the demo ViT (`report.run.make_report`, evaluated) draws as image cards."""
     from tests.test_browser import ARTIFACTS, Tab
     from trexplain.models import digits, load_model
-    from trexplain.report.images import make_image_report
+    from trexplain.report.run import make_report
 
     held, _ = digits.held_out()
     adapter = load_model("vit-demo")
-    data = make_image_report([held[0], held[1]], adapter, ["cp-lrp", "rollout"], evaluate=True, target="all")
+    data = make_report([held[0], held[1]], adapter, ["cp-lrp", "rollout"], evaluate=True, target="all")
     path = tmp_path / "report.html"
     path.write_text(render(data), encoding="utf-8")
     tab = Tab(chromium, viewport=(1000, 900))

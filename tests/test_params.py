@@ -138,16 +138,21 @@ def test_bad_values_name_the_method_and_the_parameter(method, param, value):
         ("ig", {"adaptive": "maybe"}, "ig: adaptive must be true or false (also yes/no, 1/0), got 'maybe'"),
         ("ig", {"rtol": float("nan")}, "ig: rtol must be a finite number, got nan"),
         ("ig", {"internal_batch_size": "abc"}, "ig: internal_batch_size must be a whole number or none, got 'abc'"),
-        ("ig", {"baseline": 3}, "ig: baseline must be a non-blank text or a tensor, got 3"),
+        ("ig", {"baseline": 3}, "ig: baseline must be a non-blank text or a tensor or none, got 3"),
         ("lime", {"n_samples": 2.5}, "lime: n_samples must be a whole number or none, got 2.5"),
         ("lime", {"seed": "abc"}, "lime: seed must be a whole number, got 'abc'"),
         ("lime", {"seed": 2**63}, "lime: seed must be a whole number between -2^63 and 2^63 - 1"),
         (
             "lime",
             {"strategy": "mas"},
-            "lime: strategy must be one of delete, mask, unk, pad, mean, blur, black, got 'mas'; did you mean mask?",
+            "lime: strategy must be one of delete, mask, unk, pad, mean, blur, black or none, got 'mas'; "
+            "did you mean mask?",
         ),
-        ("occlusion", {"level": "sentence"}, "occlusion: level must be one of word, token, got 'sentence'"),
+        (
+            "occlusion",
+            {"level": "sentence"},
+            "occlusion: level must be one of word, patch, token or none, got 'sentence'",
+        ),
         ("kernelshap", {"output": "prob"}, "kernelshap: output must be one of logit, probability, got 'prob'"),
     ],
 )
@@ -198,8 +203,8 @@ def test_integral_floats_are_whole_numbers(given, expected):
 def test_negative_seeds_and_recorded_params_are_converted():
     lime = get_method("lime", seed="-3", n_samples="1e3", alpha="0")
     assert lime.params() == {
-        "level": "word",
-        "strategy": "delete",
+        "level": None,
+        "strategy": None,
         "output": "logit",
         "batch_size": 64,
         "n_samples": 1000,
@@ -260,7 +265,7 @@ def test_unknown_names_suggest_the_closest(name, params, message):
 
 def test_describe_lists_types_defaults_and_choices():
     assert IntegratedGradients.describe()[:4] == [
-        Parameter("baseline", "str | Tensor", "pad"),
+        Parameter("baseline", "str | Tensor | None", None),
         Parameter("steps", "int", 4),
         Parameter("method", " | ".join(f"'{r}'" for r in RULES), "gausslegendre", RULES),
         Parameter("adaptive", "bool", True),
@@ -268,7 +273,7 @@ def test_describe_lists_types_defaults_and_choices():
     by_name = {p.name: p for p in Lime.describe()}
     assert by_name["n_samples"] == Parameter("n_samples", "int | None", None)
     assert by_name["strategy"].choices == (*STRATEGIES, *FILLS)  # text strategies, then image fills
-    assert by_name["strategy"].type == "'delete' | 'mask' | 'unk' | 'pad' | 'mean' | 'blur' | 'black'"
+    assert by_name["strategy"].type == "'delete' | 'mask' | 'unk' | 'pad' | 'mean' | 'blur' | 'black' | None"
     for name, cls in available_methods().items():
         assert {p.name: p.default for p in cls.describe()} == get_method(name).params()
 

@@ -268,7 +268,8 @@ def test_batched_equals_one_by_one_and_targets_are_free(tiny, name):
         assert abs(joint.scores).max() > 1e-2
         single = explain([text], adapter, name, target="neutral", **params)[0]
         assert single.scores[0] == pytest.approx(joint.scores[1], abs=1e-6)
-        assert joint.params["strategy"] == "delete" and joint.params["level"] == "word"
+        assert joint.params["strategy"] is None and joint.params["level"] is None  # the modality's defaults …
+        assert joint.diagnostics["strategy"] == "delete" and joint.diagnostics["level"] == "word"  # … recorded
 
 
 def test_token_level_moves_tokens_not_specials(tiny):

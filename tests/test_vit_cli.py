@@ -59,7 +59,7 @@ def test_explain_images_json(files) -> None:
     assert [r["source"] for r in records] == ["digit0.png", "digit1.png"]
     assert list(records[0]) == RECORD_KEYS
     entry = records[0]["explanations"][1]
-    assert entry["method"] == "occlusion" and entry["diagnostics"]["fill"] == "mean"
+    assert entry["method"] == "occlusion" and entry["diagnostics"]["strategy"] == "mean"
     assert len(entry["scores"]) == 17 and len(entry["features"]) == 16 and entry["tokens"][0] == "[CLS]"
 
 
@@ -85,7 +85,10 @@ def test_vit_demo_is_the_default_for_images(files, monkeypatch: pytest.MonkeyPat
         (["some text", "--image", "IMAGE"], "not both"),
         (["--image", "NOTES"], "not a readable image"),
         (["--input", "EMPTY"], "is a folder with no image files"),
-        (["--image", "IMAGE", "--method", "occlusion", "--param", "strategy=mask"], "image patches are filled"),
+        (
+            ["--image", "IMAGE", "--method", "occlusion", "--param", "strategy=mask"],
+            "unknown removal strategy 'mask' for images",
+        ),
     ],
 )
 def test_image_errors_are_one_line(files, args: list[str], message: str) -> None:

@@ -12,14 +12,12 @@ import torch
 from tests.vit_tiny import random_images, tiny_model
 from trexplain import explain
 from trexplain.evaluate.curves import FRACTIONS
-from trexplain.evaluate.patches import (
-    PERTURBATION_FRACTIONS,
-    evaluate_patches,
-    image_key,
-)
+from trexplain.evaluate.faithfulness import evaluate
 from trexplain.evaluate.removal import feature_count
 from trexplain.evaluate.table import random_explanations
 from trexplain.models import images as img
+from trexplain.models.modalities import IMAGE
+from trexplain.models.modalities.image import PERTURBATION_FRACTIONS
 from trexplain.models.vision import VisionAdapter
 from trexplain.study import study
 
@@ -50,10 +48,10 @@ def _probability(vit: VisionAdapter, picture: np.ndarray, removed: list[int], fi
 @pytest.mark.parametrize("fill", ["mean", "black", "blur"])
 def test_curves_equal_hand_perturbed_images(vit: VisionAdapter, pictures, fill: str) -> None:
     (e,) = explain(images=pictures[:1], model=vit, method="gxi")
-    (result,) = evaluate_patches(vit, [e], fill=fill).results
+    (result,) = evaluate(vit, [e], strategy=fill).results
     target = e.targets[0]
     order = list(np.argsort(-e.scores[0, 1:], kind="stable"))  # most relevant patch first
-    assert result.strategy == fill and result.level == "patch" and result.text == image_key(e.layout)
+    assert result.strategy == fill and result.level == "patch" and result.text == IMAGE.name(e)
     p_full = _probability(vit, pictures[0], [], fill, target)
     assert result.probability == pytest.approx(p_full, abs=1e-6)
     for f, value in zip(FRACTIONS, result.curves["morf"].probabilities, strict=True):
@@ -100,8 +98,8 @@ def test_fill_from_strategy_and_few_images(vit: VisionAdapter, pictures) -> None
 
 def test_random_floor_is_seeded_and_leaves_specials(vit: VisionAdapter, pictures) -> None:
     found = explain(images=pictures[:2], model=vit, method="gxi")
-    a = random_explanations([*found, *found], seed=3, key=lambda e: image_key(e.layout))
-    b = random_explanations(found, seed=3, key=lambda e: image_key(e.layout))
+    a = random_explanations([*found, *found], seed=3, key=IMAGE.name)
+    b = random_explanations(found, seed=3, key=IMAGE.name)
     assert len(a) == 2 and all(np.array_equal(x.scores, y.scores) for x, y in zip(a, b, strict=True))
     assert all(x.scores[0, 0] == 0 for x in a) and not np.array_equal(a[0].scores, a[1].scores)
 
@@ -114,13 +112,13 @@ def test_explanations_from_another_grid_are_refused(vit: VisionAdapter, pictures
     other = VisionAdapter.from_pretrained_model(model)
     (e,) = explain(images=pictures[:1], model=other, method="gxi")
     with pytest.raises(InputError, match="2×2 patch grid"):
-        evaluate_patches(vit, [e])
+        evaluate(vit, [e])
 
 
 def test_image_report_payload(vit: VisionAdapter, pictures) -> None:
-    from trexplain.report.images import make_image_report
+    from trexplain.report.run import make_report
 
-    payload = make_image_report(pictures[:5], vit, ["gxi", "occlusion"], evaluate=True)
+    payload = make_report(pictures[:5], vit, ["gxi", "occlusion"], evaluate=True)
     entry = payload["texts"][0]
     assert entry["layout"] == "image" and entry["image"].startswith("data:image/png;base64,")
     assert [x["method"] for x in entry["explanations"]] == ["gxi", "occlusion"]

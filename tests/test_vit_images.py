@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -182,7 +183,10 @@ def test_layout_fields_and_round_trip(folder: Path) -> None:
     assert layout_from_dict(json.loads(json.dumps(data))) == layout
     assert hash(layout) == hash(layout_from_dict(data))
     # the exact pixels the model saw come back from the stored image
-    torch.testing.assert_close(adapter.batch_of(batch.layouts).inputs.pixel_values, batch.inputs.pixel_values)
+    explained = [SimpleNamespace(layout=layout) for layout in batch.layouts]  # what `rebuild` reads of each
+    again, rows = adapter.modality.rebuild(adapter, explained)
+    torch.testing.assert_close(again.inputs.pixel_values, batch.inputs.pixel_values)
+    assert rows == list(range(len(batch)))
     scores = np.arange(17.0)
     assert layout.patch_grid(scores)[3].tolist() == [13.0, 14.0, 15.0, 16.0]
 

@@ -139,7 +139,7 @@ def test_ig_image_baselines_are_complete(vit: VisionAdapter, pictures, baseline:
 def test_occlusion_equals_exact_patch_ablation(vit: VisionAdapter, pictures) -> None:
     for fill in ("mean", "black", "blur"):
         (e,) = explain(images=pictures[:1], model=vit, method="occlusion", strategy=fill)
-        assert e.diagnostics["fill"] == fill
+        assert e.diagnostics["strategy"] == fill
         raw = img.resize(pictures[0], vit.preprocessing)
         pixels = img.normalise(raw, vit.preprocessing)[None]
         replacement = img.filled(pixels, fill, vit.preprocessing)
@@ -166,7 +166,7 @@ def test_kernelshap_is_exact_shapley_on_four_patches(pictures) -> None:
         removed = torch.ones(1, 5, dtype=torch.bool)
         removed[0, 0] = False
         removed[0, [1 + p for p in keep]] = False
-        return float(adapter.logits(adapter.perturbed(batch, 0, removed, "mean"))[0, target])
+        return float(adapter.modality.removal_logits(adapter, batch, [(0, removed)], "mean").logits[0][0, target])
 
     shapley = []
     for p in range(4):
@@ -188,16 +188,20 @@ def test_attention_methods_and_lime_run_on_patches(vit: VisionAdapter, pictures)
         scores = by_method[name].scores[0]
         assert scores.shape == (17,) and scores.sum() == pytest.approx(1.0, abs=1e-5)  # the [CLS] row
     assert by_method["layer-ig"].layer_scores.shape == (2, 1, 17)
-    assert by_method["lime"].diagnostics["fill"] == "mean"
+    assert by_method["lime"].diagnostics["strategy"] == "mean"
 
 
 def test_text_strategies_are_refused_for_images(vit: VisionAdapter, pictures) -> None:
     from trexplain.errors import MethodError
 
-    with pytest.raises(MethodError, match="image patches are filled with mean, blur, black"):
-        explain(images=pictures[:1], model=vit, method="occlusion", strategy="mask")
-    with pytest.raises(MethodError, match="images have no mask token"):
-        explain(images=pictures[:1], model=vit, method="ig", baseline="mask")
+    for word in ("mask", "delete", "pad"):  # a text strategy is never remapped to an image fill
+        with pytest.raises(
+            MethodError, match=f"unknown removal strategy '{word}' for images; use one of mean, blur, black"
+        ):
+            explain(images=pictures[:1], model=vit, method="occlusion", strategy=word)
+    for word in ("mask", "pad"):
+        with pytest.raises(MethodError, match=f"images have no '{word}' baseline; use black, mean, blur, zero"):
+            explain(images=pictures[:1], model=vit, method="ig", baseline=word)
 
 
 def test_targets_and_batching_do_not_change_scores(vit: VisionAdapter, pictures) -> None:
@@ -273,6 +277,7 @@ def test_adapter_logits_equal_the_model(architecture: str, pictures) -> None:
     torch.testing.assert_close(adapter.forward(batch.inputs, embeddings=embeddings).logits, reference)
     removed = torch.zeros(3, adapter.max_length, dtype=torch.bool)
     removed[1:, -1] = True
-    logits, distinct = adapter.removal_logits(batch, 1, removed, "mean", batch_size=1)
+    pooled = adapter.modality.removal_logits(adapter, batch, [(1, removed)], "mean", batch_size=1)
+    (logits,), (distinct,) = pooled.logits, pooled.distinct
     assert distinct == 2 and torch.equal(logits[1], logits[2])
     torch.testing.assert_close(logits[0], reference[1])

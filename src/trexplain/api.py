@@ -33,7 +33,6 @@ from trexplain.models.devices import method_precision
 from trexplain.models.heads import SINGLE_LABEL
 from trexplain.models.images import read_images
 from trexplain.models.loading import load_model
-from trexplain.models.vision import VisionAdapter
 from trexplain.models.windows import split
 from trexplain.progress import shown, stage
 
@@ -94,7 +93,7 @@ def explain(
         raise InputError("windows and truncate are two ways to handle long texts; choose one")
     target_specs(target)  # its types, before the model loads; Targets resolves the labels after
     adapter = _adapter(model)
-    if isinstance(adapter, VisionAdapter) != (images is not None):
+    if (adapter.modality.kind == "image") != (images is not None):
         kind = "an image classifier: pass images=[...]" if images is None else "a text model: pass texts"
         raise InputError(f"{adapter.name} is {kind}")
     adapter, target = contrast_view(adapter, target, contrast)  # "A-B" / contrast=(A, B): logit A − logit B
@@ -272,7 +271,7 @@ def explain_methods(
     skipped: dict[str, str] = {}
     for method in methods:
         name = method if isinstance(method, str) else method.name
-        inputs = {"images": texts} if isinstance(adapter, VisionAdapter) else {"texts": texts}
+        inputs = {"images": texts} if adapter.modality.kind == "image" else {"texts": texts}
         try:
             done[name] = explain(
                 model=adapter,

@@ -7,9 +7,9 @@ metadata and in a `schema_version` column. Heterogeneous values (params, diagnos
 JSON strings.
 
 Columns shared by every layout come first; then each layout kind has its own nullable columns
-(`LAYOUT_COLUMNS[kind]`), null in the rows of other kinds. Another kind (the coming image layout, with its
-patch grid and image size) adds its entry to `LAYOUT_COLUMNS`, named after the fields of its `to_dict`;
-the existing columns stay as they are. A kind may reuse a column of the same name and type (e.g. `special`).
+(`LAYOUT_COLUMNS[kind]`, declared by its modality: `Modality.arrow_columns`), null in the rows of other
+kinds, named after the fields of its layout's `to_dict`; a new modality's columns add to them. A kind may
+reuse a column of the same name and type (e.g. `special`).
 Reading needs the shared columns and those of the kinds present, in any order; other columns are ignored.
 """
 
@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from trexplain.errors import InputError, TargetError
 from trexplain.explanation import SCHEMA_VERSION, Explanation
 from trexplain.io import atomic_file
+from trexplain.models.modalities import MODALITIES
 
 __all__ = ["LAYOUT_COLUMNS", "SCHEMA", "from_arrow", "from_parquet", "to_arrow", "to_parquet"]
 
@@ -49,40 +50,8 @@ BASE_COLUMNS: tuple[pa.Field, ...] = (
     pa.field("diagnostic_axes", pa.string(), nullable=False),  # JSON
 )
 
-LAYOUT_COLUMNS: Mapping[str, tuple[pa.Field, ...]] = {
-    "text": (
-        pa.field("text", pa.string()),
-        pa.field("tokens", pa.list_(pa.string())),
-        pa.field("offsets", _SPANS),  # [tokens][start, end] in characters
-        pa.field("word_ids", pa.list_(pa.int32())),
-        pa.field("words", _SPANS),  # [words][start, end] in characters
-        pa.field("special", pa.list_(pa.bool_())),
-        pa.field("segments", _SPANS),  # [segments][start, end] of a sentence pair's texts; null for one text
-        pa.field("segmenter", pa.string()),  # how the words were found (models.words.segmenter_for)
-    ),
-    "image": (  # `ImageLayout.to_dict`: the input image as a PNG data URL, its grid and preprocessing
-        pa.field("source", pa.string()),
-        pa.field("image_size", pa.list_(pa.int32(), 2)),
-        pa.field("grid", pa.list_(pa.int32(), 2)),
-        pa.field("patch_size", pa.list_(pa.int32(), 2)),
-        pa.field("special_tokens", pa.list_(pa.string())),
-        pa.field("special", pa.list_(pa.bool_())),
-        pa.field(
-            "preprocessing",
-            pa.struct(
-                [
-                    ("resize", pa.list_(pa.int32(), 2)),
-                    ("resample", pa.int32()),
-                    ("crop", pa.list_(pa.int32(), 2)),
-                    ("rescale", pa.float64()),
-                    ("mean", pa.list_(pa.float64())),
-                    ("std", pa.list_(pa.float64())),
-                ]
-            ),
-        ),
-        pa.field("image", pa.string()),
-    ),
-}
+LAYOUT_COLUMNS: Mapping[str, tuple[pa.Field, ...]] = {kind: m.arrow_columns for kind, m in MODALITIES.items()}
+"""Each modality's layout columns (`Modality.arrow_columns`), by layout kind."""
 OPTIONAL_COLUMNS = frozenset({"segments", "segmenter"})
 """Layout columns added after schema 2's first tables: read as null when a table lacks them."""
 
@@ -116,7 +85,7 @@ def to_arrow(explanations: Sequence[Explanation]) -> pa.Table:
             raise InputError(f"to_arrow takes Explanations, not {type(x).__name__}")
         if x.layout.kind not in LAYOUT_COLUMNS:
             raise InputError(
-                f"no Arrow columns for layout {x.layout.kind!r}; add them to trexplain.arrow.LAYOUT_COLUMNS"
+                f"no Arrow columns for layout {x.layout.kind!r}; declare them in its modality's arrow_columns"
             )
     layouts = [x.layout.to_dict() for x in xs]
     owned = {kind: {f.name for f in fields} for kind, fields in LAYOUT_COLUMNS.items()}

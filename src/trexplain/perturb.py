@@ -20,35 +20,35 @@ import torch
 from torch import Tensor
 
 from trexplain.errors import InputError
-from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch, ModelInputs
+from trexplain.models.protocol import Adapter
 
 Strategy = Literal["delete", "mask", "unk", "pad"]
 STRATEGIES: tuple[str, ...] = ("delete", "mask", "unk", "pad")
-Level = Literal["word", "token"]
+Level = Literal["word", "patch", "token"]
+LEVELS: tuple[str, ...] = ("word", "patch", "token")
+"""Feature levels: a modality's feature groups (words of a text, patches of an image), or single tokens."""
 
 
 def features(batch: Batch, row: int, level: Level = "word") -> Tensor:
-    """Bool [features, tokens] over the real tokens of text `row`: which tokens each feature moves.
+    """Bool [features, positions] over the real positions of input `row`: which positions each feature moves.
 
-    Words (default) move all their subwords together; tokens move one at a time. Special tokens belong
-    to no feature.
+    The feature groups (`word` for texts, `patch` for images: the layout's features) move all their positions
+    together; tokens move one at a time. Special tokens belong to no feature.
     """
     n = batch.lengths[row]
     feature_ids = batch.feature_ids[row, :n].cpu()
-    if level == "word":
+    if level in ("word", "patch"):
         return feature_ids.unsqueeze(0) == torch.arange(batch.layouts[row].num_features).unsqueeze(1)
     if level == "token":
         movable = torch.nonzero(feature_ids >= 0).squeeze(1)
         out = torch.zeros(len(movable), n, dtype=torch.bool)
         out[torch.arange(len(movable)), movable] = True
         return out
-    raise InputError(f"unknown feature level {level!r}; use 'word' or 'token'")
+    raise InputError(f"unknown feature level {level!r}; use one of {', '.join(LEVELS)}")
 
 
-def remove(
-    adapter: ModelAdapter, batch: Batch, row: int, removed: Tensor, strategy: Strategy = "delete"
-) -> ModelInputs:
+def remove(adapter: Adapter, batch: Batch, row: int, removed: Tensor, strategy: Strategy = "delete") -> ModelInputs:
     """Model inputs for text `row` with, in each of N variants, the tokens where `removed[i]` is True taken out.
 
     `removed` is bool [N, tokens] over the real tokens of that text; special tokens are kept regardless.
@@ -76,7 +76,7 @@ def remove(
     return ModelInputs(new_ids, mask.contiguous(), base.position_ids[0, :n].expand(count, -1).contiguous(), types)
 
 
-def _delete(adapter: ModelAdapter, base: ModelInputs, n: int, keep: Tensor) -> ModelInputs:
+def _delete(adapter: Adapter, base: ModelInputs, n: int, keep: Tensor) -> ModelInputs:
     """Pack the kept tokens of each variant to the left, pad the rest, recompute positions."""
     count = keep.shape[0]
     width = int(keep.sum(1).max()) if count else 0
@@ -97,7 +97,7 @@ class Edit:
     ids: tuple[int, ...] = ()
 
 
-def edit(adapter: ModelAdapter, batch: Batch, row: int, variants: Sequence[Sequence[Edit]]) -> ModelInputs:
+def edit(adapter: Adapter, batch: Batch, row: int, variants: Sequence[Sequence[Edit]]) -> ModelInputs:
     """Model inputs for text `row` with, in each variant, its edits applied (positions recomputed).
 
     Edits of one variant must not overlap and may not touch special tokens; inserted tokens take the token

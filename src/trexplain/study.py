@@ -13,17 +13,19 @@ from typing import Any
 
 from trexplain.api import explain_methods
 from trexplain.errors import InputError
-from trexplain.evaluate.patches import rank_image_explanations
 from trexplain.evaluate.sanity import SanityResult, model_randomization, sanity_cost
-from trexplain.evaluate.table import RANDOM, FaithfulnessTable, default_methods, rank_explanations, text_limit
+from trexplain.evaluate.table import (
+    RANDOM,
+    FaithfulnessTable,
+    default_methods,
+    left_out_for_cost,
+    rank_explanations,
+)
 from trexplain.explanation import SCHEMA_VERSION, Explanation
-from trexplain.methods.base import DEFAULT_METHOD, TargetSpec, available_methods
-from trexplain.methods.coalitions import image_fill
-from trexplain.models.images import read_images
+from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.loading import load_model
 from trexplain.models.protocol import Adapter
-from trexplain.models.vision import VisionAdapter
-from trexplain.perturb import Level, Strategy
+from trexplain.perturb import Level
 from trexplain.progress import note, stage
 from trexplain.records import Entries, text_record
 
@@ -68,20 +70,6 @@ class Study:
         }
 
 
-def left_out_for_cost(n_texts: int) -> dict[str, str]:
-    """Registered methods a default evaluation of `n_texts` texts leaves out for their cost, with the reason
-    and how to run them anyway."""
-    out = {}
-    for name, cls in available_methods().items():
-        limit = text_limit(cls)
-        if n_texts > limit:
-            out[name] = (
-                f"left out: {cls.cost} methods run on at most {limit:g} texts by default and {n_texts} were given; "
-                f"name it (--method {name}, or methods=[..., {name!r}]) to run it anyway"
-            )
-    return out
-
-
 def study(
     inputs: str | Sequence[str],
     model: Adapter | str | None = None,
@@ -95,8 +83,8 @@ def study(
     sanity_methods: Sequence[str] | None = None,
     independent: bool = False,
     external: Sequence[Explanation] = (),
-    strategy: Strategy = "delete",
-    level: Level = "word",
+    strategy: str | None = None,
+    level: Level | None = None,
     seed: int = 0,
     batch_size: int = 16,
     eval_batch_size: int = 64,
@@ -118,17 +106,14 @@ def study(
     `sanity_texts` inputs (default all), cascading or, with `independent`, one part at a time; its cost in
     explanation passes is announced first (`trexplain.progress.note`).
 
-    With an image classifier (`VisionAdapter`), `inputs` are images (files, arrays, tensors, PIL images) and
-    evaluation runs on patches (`evaluate.patches`), removed patches filled as `strategy` says (`delete`, the
-    default, is the mean colour; or `mean`, `blur`, `black`).
+    Inputs are what the model's modality reads (`adapter.modality`): texts, or for an image classifier images
+    (files, arrays, tensors, PIL images); evaluation removes its features (words, patches) by `strategy` and
+    `level` (default: the modality's; `Modality.strategies`, `Modality.levels`).
     """
     adapter = model if isinstance(model, Adapter) else load_model(model)
-    vision = isinstance(adapter, VisionAdapter)
-    if vision:  # images: files, arrays, tensors or PIL images, read once here; the fill checked before any work
-        texts: list[Any] = read_images(inputs)
-        image_fill(strategy)
-    else:
-        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+    texts: list[Any] = adapter.modality.read(inputs)  # read once here; the strategy checked before any work
+    adapter.modality.strategy(strategy)
+    adapter.modality.level(level)
     if not texts and not external:
         raise InputError("no text given; pass at least one text")
     if (independent or sanity_methods) and not sanity:
@@ -163,27 +148,16 @@ def study(
     result = Study(adapter.name, ran, target, per_input, params, skipped=skipped, external=list(external))
     if evaluate:
         with stage(f"evaluating {len(result.explanations) + len(external)} explanations (and a random floor)"):
-            if vision:
-                result.table = rank_image_explanations(
-                    adapter,
-                    [*result.explanations, *external],
-                    target=target,
-                    fill=image_fill(strategy),
-                    seed=seed,
-                    eval_batch_size=eval_batch_size,
-                    skipped=skipped,
-                )
-            else:
-                result.table = rank_explanations(
-                    adapter,
-                    [*result.explanations, *external],
-                    target=target,
-                    strategy=strategy,
-                    level=level,
-                    seed=seed,
-                    eval_batch_size=eval_batch_size,
-                    skipped=skipped,
-                )
+            result.table = rank_explanations(
+                adapter,
+                [*result.explanations, *external],
+                target=target,
+                strategy=strategy,
+                level=level,
+                seed=seed,
+                eval_batch_size=eval_batch_size,
+                skipped=skipped,
+            )
     if sanity and texts:
         checked = list(dict.fromkeys(ran))
         if sanity_methods is not None:

@@ -43,10 +43,16 @@ MethodOpt = Annotated[
     typer.Option("--method", help="Method name (repeatable); default: every registered method cheap enough."),
 ]
 StrategyOpt = Annotated[
-    str,
-    typer.Option(help="How words are removed: delete, mask, unk or pad; image patches: mean (= delete), blur, black."),
+    str | None,
+    typer.Option(
+        help="How features are removed. Texts: delete (default), mask, unk or pad; image patches: mean (default), "
+        "blur or black."
+    ),
 ]
-LevelOpt = Annotated[str, typer.Option(help="Remove whole words (word) or single subword tokens (token).")]
+LevelOpt = Annotated[
+    str | None,
+    typer.Option(help="What is removed. Texts: whole words (word, default) or subword tokens (token); images: patch."),
+]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the random-scores floor (and the sanity check).")]
 JsonOpt = Annotated[bool, flag("--json", "Print the JSON result to stdout.")]
 
@@ -63,8 +69,8 @@ def evaluate(
         list[Path] | None, typer.Option("--scores", help="JSON/JSONL of scores made elsewhere (repeatable).")
     ] = None,
     target: TargetOpt = "predicted",
-    strategy: StrategyOpt = "delete",
-    level: LevelOpt = "word",
+    strategy: StrategyOpt = None,
+    level: LevelOpt = None,
     seed: SeedOpt = 0,
     param: ParamOpt = None,
     sanity: Annotated[bool, flag("--sanity", "Also run the cascading randomisation check per method.")] = False,
@@ -134,8 +140,8 @@ def compare(
     model: Annotated[list[str], typer.Option("--model", "-m", help="Model folder or 'demo' (give two or more).")] = [],  # noqa: B006
     method: MethodOpt = None,
     target: TargetOpt = "predicted",
-    strategy: StrategyOpt = "delete",
-    level: LevelOpt = "word",
+    strategy: StrategyOpt = None,
+    level: LevelOpt = None,
     seed: SeedOpt = 0,
     top: Annotated[int, typer.Option(min=1, help="Top words shown per model.")] = 5,
     as_json: JsonOpt = False,
@@ -176,13 +182,11 @@ def compare(
         )
         result = comparison.to_dict()
         if html_out:
-            from trexplain.api import explain
             from trexplain.io import write_text
             from trexplain.viz.html import render
             from trexplain.viz.payload import build_payload
 
-            per_model = [explain(items, a, chosen, target=parse_target(target), truncate=truncate) for a in adapters]
-            groups = [[e] for explanations in per_model for e in explanations]  # grouped by model, then text
+            groups = [[e] for explanations in comparison.explanations for e in explanations]  # by model, then text
             models = " vs ".join(comparison.models)
             payload = build_payload(groups, title=f"trexplain compare · {models} · {chosen}", model={"name": models})
             write_text(html_out, render(payload), what="--html")

@@ -100,12 +100,7 @@ def report(
             "batch_size": batch_size,
             "title": title,
         }
-        if images:
-            from trexplain.report.images import make_image_report
-
-            payload = make_image_report(images, adapter, names, **common)
-        else:
-            payload = make_report(items, adapter, names, attention_texts=attention, truncate=truncate, **common)
+        payload = make_report(items, adapter, names, attention_texts=attention, truncate=truncate, **common)
         written(write_report(payload, out), len(items), "images" if images else "texts")
         for folder, fmt in ((png, "png"), (svg, "svg")):
             if folder is not None:

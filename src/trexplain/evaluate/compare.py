@@ -1,31 +1,37 @@
 """Two (or more) models on the same texts: predictions side by side, top words, how far their
-explanations agree (Spearman over the words both tokenizations share), and each model's metric table."""
+explanations agree (Spearman over the words both tokenizations share), and each model's metric table.
+
+Each (model, method, text) is explained once: the compared method's explanations also fill its row of the
+model's table, and they come back in `Comparison.explanations` for views (the CLI's `--html`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from trexplain.api import explain_methods
 from trexplain.errors import InputError
 from trexplain.evaluate.ranks import spearman
-from trexplain.evaluate.table import FaithfulnessTable, faithfulness_table
+from trexplain.evaluate.table import FaithfulnessTable, default_methods, left_out_for_cost, rank_explanations
 from trexplain.explanation import Explanation
 from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
-from trexplain.models.adapter import ModelAdapter
-from trexplain.perturb import Level, Strategy
+from trexplain.models.protocol import Adapter
+from trexplain.perturb import Level
 
 
 @dataclass
 class Comparison:
-    """Per-text predictions, top words and agreement, plus one faithfulness table per model."""
+    """Per-text predictions, top words and agreement, plus one faithfulness table per model; `explanations`
+    holds each model's explanations by `method`, text by text (not part of `to_dict`)."""
 
     models: list[str]
     method: str
     texts: list[dict[str, Any]]
     tables: list[FaithfulnessTable]
+    explanations: list[list[Explanation]] = field(default_factory=list)
 
     @property
     def agreement(self) -> float | None:
@@ -45,59 +51,63 @@ class Comparison:
 
 
 def compare_models(
-    adapters: Sequence[ModelAdapter],
+    adapters: Sequence[Adapter],
     texts: Sequence[str],
     *,
     method: str = DEFAULT_METHOD,
     methods: Sequence[str] | None = None,
     target: TargetSpec = "predicted",
-    strategy: Strategy = "delete",
-    level: Level = "word",
+    strategy: str | None = None,
+    level: Level | None = None,
     seed: int = 0,
     top: int = 5,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     truncate: bool = False,
 ) -> Comparison:
     """Explain `texts` with `method` under each model and compare; `methods` (default: the cheap ones)
-    fill each model's faithfulness table. Each model explains its own `target` (default: its prediction)."""
-    from trexplain.api import explain
-
+    fill each model's faithfulness table. Each model explains its own `target` (default: its prediction),
+    and each (model, method, text) once."""
     if len(adapters) < 2:
         raise InputError("compare needs at least two models (--model A --model B)")
     texts = [texts] if isinstance(texts, str) else list(texts)
     names = _unique_names([a.name for a in adapters])
-    per_model = [
-        explain(texts, a, method, target=target, truncate=truncate, **(params or {}).get(method, {})) for a in adapters
-    ]
+    explicit = methods is not None
+    ranked = list(methods) if explicit else default_methods(len(texts))
+    per_model, tables = [], []
+    for name, adapter in zip(names, adapters, strict=True):
+        adapter.modality.strategy(strategy)  # a bad strategy fails before any model runs
+        common = {"target": target, "params": params, "truncate": truncate}
+        done, _ = explain_methods(texts, adapter, [method], explicit=True, **common)
+        rest = [m for m in ranked if m != method]
+        others, failed = explain_methods(texts, adapter, rest, explicit=explicit, **common)
+        if method in ranked:
+            others = {method: done[method], **others}
+        explained = [others[m][i] for i in range(len(texts)) for m in ranked if m in others]
+        table = rank_explanations(
+            adapter,
+            explained,
+            target=target,
+            strategy=strategy,
+            level=level,
+            seed=seed,
+            skipped={**({} if explicit else left_out_for_cost(len(texts))), **failed},
+        )
+        table.model = name
+        per_model.append(done[method])
+        tables.append(table)
     rows = []
     for i, text in enumerate(texts):
         group = [explanations[i] for explanations in per_model]
-        rho, common = _agreement(group[0], group[1])
+        rho, common_words = _agreement(group[0], group[1])
         rows.append(
             {
                 "text": text,
                 "models": [_side(name, e, top) for name, e in zip(names, group, strict=True)],
                 "spearman": rho,
-                "common_words": common,
+                "common_words": common_words,
             }
         )
-    tables = [
-        faithfulness_table(
-            a,
-            texts,
-            methods,
-            target=target,
-            strategy=strategy,
-            level=level,
-            seed=seed,
-            params=params,
-            truncate=truncate,
-        )
-        for a in adapters
-    ]
-    for name, table in zip(names, tables, strict=True):
-        table.model = name
-    return Comparison(names, method, rows, tables)
+    return Comparison(names, method, rows, tables, per_model)
 
 
 def _side(model: str, e: Explanation, top: int) -> dict[str, Any]:

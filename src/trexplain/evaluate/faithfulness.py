@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +11,13 @@ import torch
 from trexplain.errors import InputError
 from trexplain.evaluate import aopc
 from trexplain.evaluate.curves import CURVES, FRACTIONS, Curve, curve_removals, delta_af
-from trexplain.evaluate.removal import Request, ranks, target_probabilities
+from trexplain.evaluate.removal import feature_count, ranks, top_removed
 from trexplain.explanation import Explanation
 from trexplain.layout import group_scores
-from trexplain.models.adapter import ModelAdapter
-from trexplain.perturb import STRATEGIES, Level, Strategy, features
+from trexplain.models.heads import outputs
+from trexplain.models.modalities.base import Modality, check_kind
+from trexplain.models.protocol import Adapter
+from trexplain.perturb import Level, features
 
 
 @dataclass(frozen=True)
@@ -77,69 +79,74 @@ class Evaluation:
 
 
 def evaluate(
-    adapter: ModelAdapter,
+    adapter: Adapter,
     explanations: Sequence[Explanation],
     *,
-    strategy: Strategy = "delete",
-    level: Level = "word",
+    strategy: str | None = None,
+    level: Level | None = None,
     fractions: Sequence[float] = FRACTIONS,
     bins: Sequence[float] = aopc.BINS,
     batch_size: int = 64,
 ) -> Evaluation:
-    """MoRF/LeRF/insertion curves and AOPC for every target of every explanation.
+    """MoRF/LeRF/insertion curves (and the modality's own, e.g. Chefer's perturbation curves for images) and
+    AOPC for every target of every explanation, whatever the modality.
 
-    Features (words by default, all subwords together; or tokens) are ranked by the explanation's summed
-    token scores for that target; special tokens are never removed.
+    Features (the modality's groups by default: words, all subwords together, or image patches; or tokens) are
+    ranked by the explanation's summed position scores for that target and removed by `strategy` (default:
+    the modality's); special tokens are never removed. Each result names its input by `modality.name`.
     """
-    if strategy not in STRATEGIES:
-        raise InputError(f"unknown removal strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    modality = adapter.modality
+    strategy, level = modality.strategy(strategy), modality.level(level)
     if not explanations:
         raise InputError("nothing to evaluate: give at least one explanation")
-    windowed = next((e for e in explanations if e.diagnostics.get("windows", 1) > 1), None)
-    if windowed is not None:
-        raise InputError(
-            f"the explanation by {windowed.method} of {windowed.text[:40]!r} spans {windowed.diagnostics['windows']} "
-            "windows; removal curves need one model input per text: evaluate texts that fit the model"
-        )
-    texts = list(dict.fromkeys(_source(e) for e in explanations))
-    truncate = any(e.diagnostics.get("truncated_tokens") for e in explanations)
-    batch = adapter.encode(texts, truncate=truncate)
-    row_of = {text: row for row, text in enumerate(texts)}
-    feature_sets = [features(batch, row, level).to(batch.inputs.input_ids.device) for row in range(len(texts))]
-    requests, layouts = [], []
     for e in explanations:
-        row = row_of[_source(e)]
-        if tuple(batch.tokens[row]) != e.tokens:
-            raise InputError(
-                f"the explanation by {e.method} of {e.text[:40]!r} has other tokens than {adapter.name} gives; "
-                "evaluate it with the model that made it (or load it with trexplain.evaluate.load_scores)"
-            )
+        check_kind(e, modality)
+    batch, rows = modality.rebuild(adapter, explanations)
+    feature_sets = [features(batch, row, level).to(batch.feature_ids.device) for row in range(len(batch))]
+    removed: dict[int, list[torch.Tensor]] = {}
+    plans, needed = [], 0
+    for e, row in zip(explanations, rows, strict=True):
         feats = feature_sets[row].double()
-        ids = torch.where(feats.bool().any(0), feats.argmax(0), -1).tolist()  # the feature of every token
+        ids = torch.where(feats.bool().any(0), feats.argmax(0), -1).tolist()  # the feature of every position
         for k, target in enumerate(e.targets):
             feature_scores = group_scores(e.scores[k], ids, feats.shape[0])
-            rank = ranks(torch.from_numpy(feature_scores).to(feats.device))
-            sets = {"full": torch.zeros(1, len(rank), dtype=torch.bool, device=feats.device)}
-            sets.update(curve_removals(rank, fractions))
-            sets.update(aopc.aopc_removals(rank, bins))
-            layout, start = {}, 0
-            for name, removed in sets.items():
-                layout[name] = slice(start, start + removed.shape[0])
-                start += removed.shape[0]
-            token_masks = (torch.cat(list(sets.values())).double() @ feats) > 0
-            requests.append(Request(row, target, token_masks))
-            layouts.append((e, k, layout))
-    probs = target_probabilities(adapter, batch, requests, strategy, batch_size)
+            sets = removal_sets(ranks(torch.from_numpy(feature_scores).to(feats.device)), fractions, bins, modality)
+            layout, start = {}, sum(len(r) for r in removed.get(row, []))
+            for name, chosen in sets.items():
+                layout[name] = slice(start, start + chosen.shape[0])
+                start += chosen.shape[0]
+            masks = (torch.cat(list(sets.values())).double() @ feats) > 0
+            needed += int(torch.unique(masks.to(torch.uint8), dim=0).shape[0])
+            removed.setdefault(row, []).append(masks)
+            plans.append((e, k, target, row, layout))
+    parts = [(row, torch.cat(sets)) for row, sets in removed.items()]
+    pooled = modality.removal_logits(adapter, batch, parts, strategy, batch_size)
+    probabilities = {
+        row: outputs(logits.double(), adapter.problem).cpu()
+        for (row, _), logits in zip(parts, pooled.logits, strict=True)
+    }
     results = [
-        evaluation_result(e, k, layout, values, strategy, level, fractions)
-        for (e, k, layout), values in zip(layouts, probs.values, strict=True)
+        evaluation_result(
+            e, k, layout, probabilities[row][:, target], strategy, level, fractions, modality.name(e), modality.curves
+        )
+        for e, k, target, row, layout in plans
     ]
-    return Evaluation(results, probs.requested, probs.distinct, probs.forward_rows, len(explanations))
+    requested = sum(len(sets) for _, sets in parts)
+    return Evaluation(results, requested, needed, pooled.rows_run, len(explanations))
 
 
-def _source(e: Explanation) -> str | tuple[str, ...]:
-    """What to encode again for `e`: its text, or the two texts of a sentence pair."""
-    return getattr(e.layout, "source", None) or e.text
+def removal_sets(
+    rank: torch.Tensor, fractions: Sequence[float], bins: Sequence[float], modality: Modality
+) -> dict[str, torch.Tensor]:
+    """Bool removal sets over the features, by name: the full input, the standard curves, the modality's own
+    curves (most or least relevant first) and the AOPC bins."""
+    sets = {"full": torch.zeros(1, len(rank), dtype=torch.bool, device=rank.device)}
+    sets.update(curve_removals(rank, fractions))
+    for name, (end, points) in modality.curves.items():
+        counts = [feature_count(f, len(rank)) for f in points]
+        sets[name] = top_removed(rank if end == "top" else len(rank) - 1 - rank, counts)
+    sets.update(aopc.aopc_removals(rank, bins))
+    return sets
 
 
 def evaluation_result(
@@ -151,14 +158,17 @@ def evaluation_result(
     level: str,
     fractions: Sequence[float],
     text: str | None = None,
+    extra: Mapping[str, tuple[str, Sequence[float]]] | None = None,
 ) -> EvaluationResult:
     """Target row k's result from the probabilities `values` of its removal sets (`layout` names their rows):
-    the curves, both AOPCs and the identity error; `text` names the input (default: the explanation's text)."""
+    the curves (the standard ones at `fractions`, and `extra` ones at their own), both AOPCs and the identity
+    error; `text` names the input (default: the explanation's text)."""
     values = values.cpu()
     p_full = float(values[layout["full"]][0])
+    points = {name: fractions for name in CURVES} | {name: at for name, (_, at) in (extra or {}).items()}
     curves = {
-        name: Curve(tuple(float(f) for f in fractions), tuple(float(v) for v in values[layout[name]]))
-        for name in CURVES
+        name: Curve(tuple(float(f) for f in at), tuple(float(v) for v in values[layout[name]]))
+        for name, at in points.items()
     }
     return EvaluationResult(
         text=e.text if text is None else text,

@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from trexplain.api import explain_methods
 from trexplain.diagnostics import identity_phrase
 from trexplain.errors import InputError
 from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, evaluate
 from trexplain.explanation import Explanation
 from trexplain.methods.base import TargetSpec, available_methods
-from trexplain.models.adapter import ModelAdapter
-from trexplain.perturb import Level, Strategy
+from trexplain.models.protocol import Adapter
+from trexplain.perturb import Level
 
 RANDOM = "random"
 MIN_TEXTS = 5  # fewest texts (of the predicted class) for a verdict; below it the table shows numbers only
@@ -47,7 +48,7 @@ def default_methods(n_texts: int) -> list[str]:
 def random_explanations(
     explanations: Sequence[Explanation], seed: int = 0, key: Callable[[Explanation], str] = lambda e: e.text
 ) -> list[Explanation]:
-    """One explanation per distinct input (by `key`: the text, or `patches.image_key` for images) with
+    """One explanation per distinct input (by `key`: the text, or the modality's `name` of it) with
     standard-normal scores at every position (seeded; special tokens 0)."""
     firsts: dict[str, Explanation] = {}
     for e in explanations:
@@ -227,14 +228,28 @@ class FaithfulnessTable:
         }
 
 
+def left_out_for_cost(n_texts: int) -> dict[str, str]:
+    """Registered methods a default evaluation of `n_texts` inputs leaves out for their cost, with the reason
+    and how to run them anyway."""
+    out = {}
+    for name, cls in available_methods().items():
+        limit = text_limit(cls)
+        if n_texts > limit:
+            out[name] = (
+                f"left out: {cls.cost} methods run on at most {limit:g} texts by default and {n_texts} were given; "
+                f"name it (--method {name}, or methods=[..., {name!r}]) to run it anyway"
+            )
+    return out
+
+
 def faithfulness_table(
-    adapter: ModelAdapter,
-    texts: Sequence[str],
+    adapter: Adapter,
+    texts: Sequence[Any],
     methods: Sequence[str] | None = None,
     *,
     target: TargetSpec = "predicted",
-    strategy: Strategy = "delete",
-    level: Level = "word",
+    strategy: str | None = None,
+    level: Level | None = None,
     seed: int = 0,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     external: Sequence[Explanation] = (),
@@ -242,52 +257,69 @@ def faithfulness_table(
     eval_batch_size: int = 64,
     truncate: bool = False,
 ) -> FaithfulnessTable:
-    """Explain `texts` with each method (default: all cheap enough), evaluate all of them with the random
-    floor in one batched run, and rank. `external` explanations (e.g. from `load_scores`) join the table."""
-    from trexplain.study import study  # study composes this module, so it is imported where it is used
-
-    return study(
-        texts,
+    """Explain `texts` (or images) with each method (default: all cheap enough, leaving out those this model
+    cannot run), evaluate all of them with the random floor in one batched run, and rank. `external`
+    explanations (e.g. from `load_scores`) join the table."""
+    items = adapter.modality.read(texts)
+    adapter.modality.strategy(strategy)  # a removal strategy the model's inputs lack fails before any work
+    explicit = methods is not None
+    names = list(methods) if explicit else default_methods(len(items))
+    too_costly = {} if explicit else left_out_for_cost(len(items))
+    done, failed = explain_methods(
+        items,
         adapter,
-        methods,
+        names if items else [],
+        explicit=explicit,
         target=target,
         params=params,
-        evaluate=True,
-        external=external,
+        batch_size=batch_size,
+        truncate=truncate,
+    )
+    explanations = [done[name][i] for i in range(len(items)) for name in done]
+    return rank_explanations(
+        adapter,
+        [*explanations, *external],
+        target=target,
         strategy=strategy,
         level=level,
         seed=seed,
-        batch_size=batch_size,
         eval_batch_size=eval_batch_size,
-        truncate=truncate,
-    ).table
+        skipped={**too_costly, **failed},
+    )
 
 
 def rank_explanations(
-    adapter: ModelAdapter,
+    adapter: Adapter,
     explanations: Sequence[Explanation],
     *,
     target: TargetSpec = "predicted",
-    strategy: Strategy = "delete",
-    level: Level = "word",
+    strategy: str | None = None,
+    level: Level | None = None,
     seed: int = 0,
     eval_batch_size: int = 64,
     skipped: Mapping[str, str] | None = None,
 ) -> FaithfulnessTable:
     """Evaluate explanations already made (every method, plus a seeded random floor, in one batched run)
-    and rank their methods with a verdict."""
+    and rank their methods with a verdict; the rows add the mean areas the modality names
+    (`Modality.table_areas`, e.g. Chefer's perturbation AUCs for images)."""
+    modality = adapter.modality
     if not explanations:
-        raise InputError("no method could explain these texts; pass --method explicitly to see why")
-    explanations = [*explanations, *random_explanations(explanations, seed)]
+        raise InputError(f"no method could explain these {modality.unit}; pass --method explicitly to see why")
+    explanations = [*explanations, *random_explanations(explanations, seed, key=modality.name)]
     evaluation = evaluate(adapter, explanations, strategy=strategy, level=level, batch_size=eval_batch_size)
     rows = summarise(evaluation.results)
+    for row in rows:
+        group = [r for r in evaluation.results if r.method == row["method"] and classes_of(r) == row["classes"]]
+        for column, curve in modality.table_areas.items():
+            row[column] = float(np.mean([r.curves[curve].area for r in group]))
+    first = evaluation.results[0]
     return FaithfulnessTable(
         model=adapter.name,
         target=target if isinstance(target, str) else ",".join(map(str, target)),
-        strategy=strategy,
-        level=level,
+        strategy=first.strategy,
+        level=first.level,
         rows=rows,
-        verdict=verdict(rows, evaluation.results, adapter.name),
+        verdict=verdict(rows, evaluation.results, adapter.name, unit=modality.unit),
         evaluation=evaluation,
         skipped=dict(skipped or {}),
     )

@@ -56,7 +56,7 @@ class MaskedLM:
 
 def load_masked_lm(source: str | Path) -> MaskedLM:
     """Load `AutoModelForMaskedLM` from a local folder (safetensors only); a classifier is a typed error."""
-    from trexplain.models.loading import _check_folder
+    from trexplain.models.checkpoint import check_folder
 
     if str(source) in DEMO_NAMES:
         raise NoMaskedLMHeadError(
@@ -64,7 +64,7 @@ def load_masked_lm(source: str | Path) -> MaskedLM:
             f"words layer by layer; {NEIGHBOURS_HINT}"
         )
     path = Path(source).expanduser()
-    _check_folder(path, allow_pickle=False)
+    check_folder(path, allow_pickle=False)
     architectures = json.loads((path / "config.json").read_text()).get("architectures") or []
     if architectures and all("Classification" in a for a in architectures):
         raise NoMaskedLMHeadError(

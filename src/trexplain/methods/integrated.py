@@ -14,20 +14,21 @@ from torch import Tensor
 from trexplain.diagnostics import LAYER_TARGET, TARGET, Diagnostics, Identity
 from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
-from trexplain.methods.baselines import baseline_embeddings, image_baseline_name
+from trexplain.methods.baselines import baseline_embeddings, baseline_name
 from trexplain.methods.paths import EMBEDDING, TOKEN_BUDGET, Endpoints, completeness, endpoints, integrate_paths
 from trexplain.methods.quadrature import Rule, nodes
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
-from trexplain.models.vision import is_image_batch
 
 
 @dataclass
 class _PathMethod(Method):
     """Shared parameters of the path-integral methods.
 
-    baseline: `pad` (default), `mask`, `zero`, a text, or a tensor of the embedding output's shape (see
-        `baseline_embeddings`; recorded in the Explanation as its shape).
+    baseline: None (default: the modality's, `pad` for texts and `black` for images), a name the modality
+        offers (texts: `pad`, `mask`, `zero` or a text; images: `black`, `mean`, `blur`, `zero` or an image), or
+        a tensor of the embedding output's shape (see `baseline_embeddings`; recorded in the Explanation as its
+        shape). The baseline used is recorded in the diagnostics.
     steps: quadrature nodes per piece of the path (default 4; adaptive mode starts with 4 pieces); with
         `adaptive=False`, nodes on the whole path (use 32 or more then: the demo model's paths have a sharp
         bump that 16 nodes miss by ~5%).
@@ -38,7 +39,7 @@ class _PathMethod(Method):
     internal_batch_size: interpolated rows per forward; None = as many as fit 4096 tokens.
     """
 
-    baseline: str | Tensor = "pad"
+    baseline: str | Tensor | None = None
     steps: int = 4
     method: Rule = "gausslegendre"
     adaptive: bool = True
@@ -94,10 +95,8 @@ class _PathMethod(Method):
         )
         if shared is not None:
             scores[shared] = scores[EMBEDDING]
-        diagnostics = [{"steps": int(used[:, i].max())} for i in range(len(batch))]
-        if is_image_batch(batch):
-            for entry in diagnostics:
-                entry["baseline"] = image_baseline_name(self.baseline)
+        name = baseline_name(adapter, self.baseline)
+        diagnostics = [{"steps": int(used[:, i].max()), "baseline": name} for i in range(len(batch))]
         return scores, ends, chosen, diagnostics
 
     def _max_rows(self, batch: Batch) -> int:

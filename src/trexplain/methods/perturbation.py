@@ -1,8 +1,9 @@
 """Occlusion, LIME and KernelSHAP: explain by removing words (or tokens) and watching the output move.
 
-Shared by all three: features are words (all subwords move together) or tokens, special tokens never move;
-removal uses `perturb.remove` (`delete` by default, or `mask`, `unk`, `pad`; image patches are filled with the
-mean colour (`delete`, the default, or `mean`), a blurred copy (`blur`) or black); the explained quantity is the
+Shared by all three: features are the modality's feature groups (words, all subwords together; image patches)
+or single tokens; special tokens never move. Removal is the modality's (`adapter.modality.strategies`: for texts
+`delete` by default, or `mask`, `unk`, `pad`; for images the mean colour by default, or `blur`, `black`); a
+strategy the modality lacks is a MethodError listing the ones it has. The explained quantity is the
 target logit (default) or probability. All perturbed inputs of all texts run in one pooled, length-sorted
 set of batches, and every target class is read from the same forwards. A feature's score is divided
 equally among its tokens, so word sums (`Explanation.word_scores`) equal the feature scores.
@@ -20,18 +21,17 @@ from torch import Tensor
 from trexplain.diagnostics import TARGET, Diagnostics, Identity
 from trexplain.errors import MethodError
 from trexplain.methods.base import Attribution, Method, Targets, register
-from trexplain.methods.coalitions import coalition_logits, image_fill, select_outputs, spread
+from trexplain.methods.coalitions import coalition_logits, select_outputs, spread
 from trexplain.methods.samplers import cosine_distance_to_full, lime_coalitions, shapley_coalitions
 from trexplain.methods.solvers import constrained_wls, weighted_ridge
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
-from trexplain.models.heads import SINGLE_LABEL
-from trexplain.models.images import FILLS, Fill
-from trexplain.models.vision import is_image_batch
-from trexplain.perturb import STRATEGIES, Level, Strategy, features
+from trexplain.models.modalities import MODALITIES
+from trexplain.perturb import LEVELS, Level, features
 
 Output = Literal["logit", "probability"]
-Removal = Literal[Strategy, Fill]  # one flat choice: the text strategies, then the image fills
+Removal = Literal["delete", "mask", "unk", "pad", "mean", "blur", "black"]
+"""Every modality's removal strategies (`Modality.strategies`); which apply depends on the model's modality."""
 
 
 def default_samples(m: int) -> int:
@@ -43,19 +43,18 @@ def default_samples(m: int) -> int:
 class _Perturbation(Method):
     """Common parameters and the shared pipeline; subclasses choose coalitions and fit scores to outputs."""
 
-    level: Level = "word"
-    strategy: Removal = "delete"
+    level: Level | None = None
+    strategy: Removal | None = None
     output: Output = "logit"
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        if self.level not in ("word", "token"):
-            raise MethodError(f"unknown level {self.level!r}; use 'word' or 'token'")
-        if self.strategy not in (*STRATEGIES, *FILLS):
-            raise MethodError(
-                f"unknown strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)} (texts) or "
-                f"{', '.join(FILLS)} (image patches)"
-            )
+        if self.level is not None and self.level not in LEVELS:
+            raise MethodError(f"unknown level {self.level!r}; use one of {', '.join(LEVELS)} (default: the modality's)")
+        known = {name: m.strategies for name, m in MODALITIES.items()}
+        if self.strategy is not None and not any(self.strategy in offered for offered in known.values()):
+            offered = "; ".join(f"{', '.join(s)} ({name})" for name, s in known.items())
+            raise MethodError(f"unknown strategy {self.strategy!r}; use one of {offered}")
         if self.output not in ("logit", "probability"):
             raise MethodError(f"unknown output {self.output!r}; use 'logit' or 'probability'")
         if self.batch_size < 1:
@@ -74,22 +73,21 @@ class _Perturbation(Method):
         return None
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
-        feats = [features(batch, row, self.level) for row in range(len(batch))]
+        strategy, level = adapter.modality.strategy(self.strategy), adapter.modality.level(self.level)
+        feats = [features(batch, row, level) for row in range(len(batch))]
         designs = [self.design(f.shape[0]) for f in feats]
-        logits, forwards = coalition_logits(
-            adapter, batch, feats, [d[0] for d in designs], self.strategy, self.batch_size
-        )
+        logits, forwards = coalition_logits(adapter, batch, feats, [d[0] for d in designs], strategy, self.batch_size)
         full = torch.stack([rows[0] for rows in logits])
         chosen = targets(full)
         scores = full.new_zeros(len(batch), chosen.shape[1], batch.inputs.input_ids.shape[1])
         diagnostics = []
-        fill = {"fill": image_fill(self.strategy)} if is_image_batch(batch) else {}
+        removal = {"strategy": strategy, "level": level}
         for row, ((coalitions, weights, info), rows) in enumerate(zip(designs, logits, strict=True)):
-            y = select_outputs(rows, chosen[row], self.output, getattr(adapter, "problem", SINGLE_LABEL))
+            y = select_outputs(rows, chosen[row], self.output, adapter.problem)
             values, fitted = self.fit(coalitions, weights, y)
             n = batch.lengths[row]
             scores[row, :, :n] = spread(values, feats[row]).to(scores)
-            values = {"n_features": feats[row].shape[0], "forwards": forwards[row], **fill, **info, **fitted}
+            values = {"n_features": feats[row].shape[0], "forwards": forwards[row], **removal, **info, **fitted}
             diagnostics.append(Diagnostics(values, dict.fromkeys(fitted, TARGET), self.identity_check(fitted)))
         return Attribution(scores, full, chosen, diagnostics=diagnostics)
 

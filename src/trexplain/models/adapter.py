@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import copy
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from trexplain.errors import InputError, InputTooLongError, MethodError, TargetError
-from trexplain.inputs import check_text
-from trexplain.layout import TextLayout, pair_text
+from trexplain.errors import InputError, MethodError, TargetError
 from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
 from trexplain.models.families import CUSTOM, Family, locate, resolve
 from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
-from trexplain.models.words import group_words, segmenter_for
+from trexplain.models.modalities import TEXT, Modality
 
 
 @dataclass
@@ -53,6 +50,8 @@ class ModelAdapter:
     """The hub commit of the weights (set by `load_model`); None for local folders and models built in memory."""
     compute_dtype: torch.dtype | None = None
     """The dtype gradient and LRP methods compute in; None: float32 whatever the loaded dtype (`models.devices`)."""
+    modality: ClassVar[Modality] = TEXT
+    """What its inputs are (`models.modalities`): encoding, feature groups, removal, baselines."""
 
     def __init__(
         self,
@@ -237,61 +236,9 @@ class ModelAdapter:
                     backend.enable_truncation(**truncation)
 
     def encode(self, texts: Sequence[str | tuple[str, str]], *, truncate: bool = False) -> Batch:
-        """Tokenize texts with offsets and word groups. Too long: an error, or truncation if asked.
-
-        An item `(first, second)` is a sentence pair, encoded as the tokenizer encodes pairs (its separator and token
-        type ids); its layout joins the two texts with `PAIR_SEPARATOR` and records each segment's span.
-        """
-        texts = _check_texts(texts)
-        with self.lock:  # a fast tokenizer's padding/truncation state is shared between calls
-            lengths = [len(ids) for ids in self.tokenize(texts, truncation=False, verbose=False)["input_ids"]]
-            too_long = [(i, n) for i, n in enumerate(lengths) if n > self.max_length]
-            if too_long and not truncate:
-                i, n = too_long[0]
-                raise InputTooLongError(
-                    f"text {i} has {n} tokens; {self.name} accepts at most {self.max_length}. Shorten or split it, "
-                    f"or pass truncate=True (CLI: --truncate) to keep the first {self.max_length} tokens "
-                    "(recorded in the explanation)"
-                )
-            truncated = [max(0, n - self.max_length) for n in lengths]
-            if too_long:
-                warnings.warn(
-                    f"{len(too_long)} text(s) truncated to {self.max_length} tokens; recorded in each explanation",
-                    stacklevel=2,
-                )
-            limit = {"truncation": True, "max_length": self.max_length} if too_long else {}
-            if self.family.token_types:
-                limit["return_token_type_ids"] = True
-            enc = self.tokenize(
-                texts,
-                padding=True,
-                padding_side="right",  # batch bookkeeping slices each row's real tokens as [:n]
-                return_offsets_mapping=True,
-                return_special_tokens_mask=True,
-                return_tensors="pt",
-                **limit,
-            )
-        mask = enc["attention_mask"]
-        special = enc["special_tokens_mask"].bool() | ~mask.bool()
-        layouts, feature_ids = [], torch.full_like(enc["input_ids"], -1)
-        for row, item in enumerate(texts):
-            n = int(mask[row].sum())
-            ids = enc["input_ids"][row, :n].tolist()
-            spans = [tuple(map(int, o)) for o in enc["offset_mapping"][row, :n].tolist()]
-            fixed = special[row, :n].tolist()
-            text, segments = (item, ()) if isinstance(item, str) else pair_text(*item)
-            if segments:  # offsets of the second text's tokens move behind the first text and the separator
-                shift = segments[1][0]
-                sequence = enc.sequence_ids(row)[:n]
-                moved = zip(spans, sequence, strict=True)
-                spans = [(s + shift, e + shift) if seq == 1 else (s, e) for (s, e), seq in moved]
-            word_ids, word_spans = group_words(text, spans, fixed)
-            feature_ids[row, :n] = torch.tensor(word_ids)
-            tokens = self.tokenizer.convert_ids_to_tokens(ids)
-            layouts.append(TextLayout(text, tokens, spans, word_ids, word_spans, fixed, segments, segmenter_for(text)))
-        token_types = enc.get("token_type_ids") if self.family.token_types else None
-        inputs = ModelInputs(enc["input_ids"], mask, self.position_ids(mask), token_types)
-        return Batch(self._to_device(inputs), layouts, special, feature_ids, truncated)
+        """Tokenize texts with offsets and word groups (`modality.encode`, `models.modalities.text`). Too long: an
+        error, or truncation if asked. An item `(first, second)` is a sentence pair."""
+        return self.modality.encode(self, texts, truncate=truncate)
 
     def position_ids(self, attention_mask: Tensor) -> Tensor:
         """Position ids for the real tokens, computed once from the input so no baseline can shift them."""
@@ -301,12 +248,6 @@ class ModelAdapter:
             return torch.cumsum(mask, dim=1) * mask + pad
         positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
         return positions.expand_as(attention_mask).contiguous()
-
-    def _to_device(self, inputs: ModelInputs) -> ModelInputs:
-        device = self.device
-        if inputs.input_ids.device == device:
-            return inputs
-        return ModelInputs(*(None if t is None else t.to(device) for t in vars(inputs).values()))
 
     # ------------------------------------------------------------------ run
     def embed(self, inputs: ModelInputs) -> Tensor:
@@ -520,24 +461,3 @@ def _replacement(embeddings: Tensor) -> Replacement:
         return embeddings
 
     return replace
-
-
-def _check_texts(texts: Sequence[str | tuple[str, str]]) -> list[str | tuple[str, str]]:
-    if isinstance(texts, str):
-        texts = [texts]
-    texts = list(texts)
-    if not texts:
-        raise InputError("no text given; pass at least one text")
-    for i, item in enumerate(texts):
-        if isinstance(item, (tuple, list)) and len(item) == 2:
-            texts[i] = tuple(item)
-            parts = [(item[0], f"text {i} (first of the pair)"), (item[1], f"text {i} (second of the pair)")]
-        else:
-            parts = [(item, f"text {i}")]
-        for text, name in parts:
-            if not isinstance(text, str):
-                raise InputError(f"{name} is a {type(text).__name__}, not a string (or a pair of strings)")
-            if not text.strip():
-                raise InputError(f"{name} is empty or whitespace only; give at least one word to explain")
-            check_text(text, name)
-    return texts

@@ -31,6 +31,10 @@ class ModelInputs:
             None if self.token_type_ids is None else self.token_type_ids[index],
         )
 
+    def to(self, device: torch.device | str) -> ModelInputs:
+        """Every tensor on `device` (the same type: image inputs keep their pixels)."""
+        return type(self)(*(None if v is None else v.to(device) for v in vars(self).values()))
+
     def repeat(self, n: int) -> ModelInputs:
         """Each row repeated `n` times in place: row i becomes rows i*n .. i*n+n-1."""
         return self.rows(torch.arange(len(self)).repeat_interleave(n))

@@ -1,7 +1,7 @@
 """`Adapter`: what methods, evaluation and views need from a model, whatever its modality or library.
 
-`ModelAdapter` implements it for Hugging Face text classifiers and plain PyTorch encoders; an image
-adapter (ViT, DeiT) implements the same protocol with an `ImageLayout`.
+`ModelAdapter` implements it for Hugging Face text classifiers and plain PyTorch encoders; the image adapter
+(ViT, DeiT) implements the same protocol. What differs between them lives in their `modality`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.capture import Replacement
+from trexplain.models.modalities.base import Modality
 
 
 @runtime_checkable
@@ -23,6 +24,10 @@ class Adapter(Protocol):
 
     name: str
     labels: tuple[str, ...]
+    problem: str
+    """What the outputs mean: single-label, multi-label or regression (`trexplain.models.heads`)."""
+    modality: Modality
+    """What its inputs are: encoding, feature groups, removal strategies, baselines (`models.modalities`)."""
     model: nn.Module
     embedding_module: nn.Module
     layers: list[nn.Module]

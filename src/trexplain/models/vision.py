@@ -15,17 +15,20 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from trexplain.errors import ImageError, InputError, ModelLoadError
-from trexplain.layout import ImageLayout, Preprocessing
+from trexplain.errors import InputError, ModelLoadError
+from trexplain.layout import Preprocessing
 from trexplain.models import images as img
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch, ModelInputs
+from trexplain.models.checkpoint import check_folder, check_weights, from_pretrained, quiet_transformers
 from trexplain.models.families import CUSTOM, Family
+from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
+from trexplain.models.modalities import IMAGE, ImageInputs, Modality
 
 VIT_DEMO_DIR = Path(__file__).resolve().parent / "vit_demo"
 VIT_DEMO_NAMES = ("vit-demo",)
@@ -59,38 +62,10 @@ DEFAULT_CLASS = {"vit": "ViTForImageClassification", "deit": "DeiTForImageClassi
 VISION_MODEL_TYPES = tuple(DEFAULT_CLASS)
 
 
-@dataclass(frozen=True)
-class ImageInputs(ModelInputs):
-    """`ModelInputs` of images: `pixel_values` [B, 3, H, W] (normalised) and one id per token position (the
-    position index; attention mask all ones, as a ViT sees every patch)."""
-
-    pixel_values: Tensor | None = None
-
-    def rows(self, index: Tensor | slice | list[int]) -> ImageInputs:
-        return ImageInputs(
-            self.input_ids[index],
-            self.attention_mask[index],
-            self.position_ids[index],
-            None,
-            self.pixel_values[index],
-        )
-
-    def with_pixels(self, pixel_values: Tensor) -> ImageInputs:
-        """The same positions with other pixels (any number of rows: the ids of row 0 are repeated)."""
-        n = pixel_values.shape[0]
-        ids = self.input_ids[:1].expand(n, -1)
-        return ImageInputs(
-            ids, self.attention_mask[:1].expand(n, -1), self.position_ids[:1].expand(n, -1), None, pixel_values
-        )
-
-
-def is_image_batch(batch: Batch) -> bool:
-    """True when the batch holds images (its inputs carry pixels)."""
-    return isinstance(batch.inputs, ImageInputs)
-
-
 class VisionAdapter(ModelAdapter):
     """An image classifier with its preprocessing, patch grid and family map (see the module doc)."""
+
+    modality: ClassVar[Modality] = IMAGE
 
     def __init__(
         self,
@@ -107,8 +82,11 @@ class VisionAdapter(ModelAdapter):
         embedding_module: nn.Module | None = None,
         layers: Sequence[nn.Module] | None = None,
         forward_fn: Callable[..., Any] | None = None,
+        problem: str | None = None,
     ) -> None:
         self._bind(model, None, family, labels, name, card, embedding_module, layers, forward_fn)
+        config = getattr(model, "config", None)
+        self.problem = problem_of(config, len(self.labels)) if problem is None else check_problem(problem)
         self.preprocessing = preprocessing
         self.special_tokens = tuple(special_tokens)
         self.patch_size = (int(patch_size[0]), int(patch_size[1]))
@@ -131,6 +109,7 @@ class VisionAdapter(ModelAdapter):
         preprocessing: Preprocessing | None = None,
         layers: Sequence[nn.Module] | None = None,
         name: str = "custom",
+        problem: str = SINGLE_LABEL,
     ) -> VisionAdapter:
         """Wrap a plain PyTorch ViT.
 
@@ -138,7 +117,7 @@ class VisionAdapter(ModelAdapter):
         `embedding` is the patch-embedding module whose output [batch, tokens, hidden] holds the special tokens
         (`special_tokens`, first) and then every patch row by row — attributions are computed against it;
         `layers` (optional) are the blocks per-layer methods read. Without `preprocessing`, ViT's defaults at
-        `image_size` (rescale 1/255, mean and std 0.5).
+        `image_size` (rescale 1/255, mean and std 0.5). `problem`: what the outputs mean (`trexplain.models.heads`).
         """
 
         def forward(m: nn.Module, inputs: ModelInputs, **_: Any) -> Any:
@@ -157,6 +136,7 @@ class VisionAdapter(ModelAdapter):
             embedding_module=embedding,
             layers=layers,
             forward_fn=forward,
+            problem=problem,
         )
 
     @classmethod
@@ -203,8 +183,9 @@ class VisionAdapter(ModelAdapter):
         )
 
     def __repr__(self) -> str:
+        head = "" if self.problem == SINGLE_LABEL else f", problem={self.problem}"
         return (
-            f"VisionAdapter({self.name!r}, family={self.family.name}, labels={list(self.labels)}, "
+            f"VisionAdapter({self.name!r}, family={self.family.name}{head}, labels={list(self.labels)}, "
             f"layers={len(self.layers)}, image={self.image_size[0]}×{self.image_size[1]}, "
             f"grid={self.grid[0]}×{self.grid[1]}, device={self.device})"
         )
@@ -227,65 +208,9 @@ class VisionAdapter(ModelAdapter):
 
     # ----------------------------------------------------------------- encode
     def encode(self, images: Sequence[Any], *, truncate: bool = False) -> Batch:  # type: ignore[override]
-        """Read and preprocess images (files, arrays, tensors, PIL) into pixels and one `ImageLayout` each.
-        `truncate` is accepted for the protocol's sake: images are never cut."""
-        raws = img.read_images(images)
-        pixels, layouts = [], []
-        for raw in raws:
-            resized = img.resize(raw.pixels, self.preprocessing)
-            if resized.shape[:2] != self.image_size:
-                raise ImageError(
-                    f"{raw.source} is {resized.shape[0]}×{resized.shape[1]} after preprocessing but {self.name} takes "
-                    f"{self.image_size[0]}×{self.image_size[1]} images; resize it (or fix the folder's "
-                    f"{img.PROCESSOR_FILE})"
-                )
-            pixels.append(img.normalise(resized, self.preprocessing, self.dtype))
-            layouts.append(
-                ImageLayout(
-                    raw.source,
-                    self.image_size,
-                    self.grid,
-                    self.patch_size,
-                    self.special_tokens,
-                    self.preprocessing,
-                    img.data_url(resized),
-                )
-            )
-        return self._batch(torch.stack(pixels), layouts)
-
-    def batch_of(self, layouts: Sequence[ImageLayout]) -> Batch:
-        """The batch of images already explained, rebuilt from their layouts' stored (resized, uint8) images: the
-        exact pixels the explanations saw, without preprocessing them again."""
-        pixels = []
-        for layout in layouts:
-            if not isinstance(layout, ImageLayout):
-                raise InputError(f"{self.name} explains images; this explanation is of a {layout.kind} input")
-            if (layout.grid, layout.patch_size, layout.special_tokens) != (
-                self.grid,
-                self.patch_size,
-                self.special_tokens,
-            ):
-                raise InputError(
-                    f"the explanation of {layout.source} has a {layout.grid[0]}×{layout.grid[1]} patch grid with "
-                    f"{list(layout.special_tokens)}, but {self.name} has {self.grid[0]}×{self.grid[1]} with "
-                    f"{list(self.special_tokens)}; evaluate it with the model that made it"
-                )
-            pixels.append(img.normalise(img.decode_data_url(layout.image), layout.preprocessing, self.dtype))
-        return self._batch(torch.stack(pixels), list(layouts))
-
-    def _batch(self, pixels: Tensor, layouts: list[ImageLayout]) -> Batch:
-        n, t = len(layouts), self.max_length
-        specials = len(self.special_tokens)
-        positions = torch.arange(t).expand(n, -1).contiguous()
-        special = torch.zeros(n, t, dtype=torch.bool)
-        special[:, :specials] = True
-        feature_ids = torch.cat(
-            [torch.full((n, specials), -1, dtype=torch.long), torch.arange(t - specials).expand(n, -1)], 1
-        )
-        inputs = ImageInputs(positions, torch.ones(n, t, dtype=torch.long), positions, None, pixels)
-        device = self.device
-        inputs = ImageInputs(*(None if v is None else v.to(device) for v in vars(inputs).values()))
-        return Batch(inputs, layouts, special.to(device), feature_ids.to(device), [0] * n)
+        """Read and preprocess images (files, arrays, tensors, PIL) into pixels and one `ImageLayout` each
+        (`modality.encode`, `models.modalities.image`); images are never cut, whatever `truncate` says."""
+        return self.modality.encode(self, images, truncate=truncate)
 
     def position_ids(self, attention_mask: Tensor) -> Tensor:
         positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
@@ -297,31 +222,6 @@ class VisionAdapter(ModelAdapter):
         if self._forward_fn is not None:
             return self._forward_fn(self.model, inputs, **flags)
         return self.model(pixel_values=inputs.pixel_values, **{k: v for k, v in flags.items() if v})
-
-    # ------------------------------------------------------------ perturbing
-    def perturbed(self, batch: Batch, row: int, removed: Tensor, fill: str) -> ImageInputs:
-        """Inputs of image `row` with, in each of N variants, the patches of the positions where `removed`
-        [N, positions] is True replaced by `fill` (mean colour, blur or black); special tokens never move."""
-        pixels = batch.inputs.pixel_values[row : row + 1]
-        replacement = img.filled(pixels, fill, self.preprocessing)
-        patches = removed[:, len(self.special_tokens) :].to(pixels.device)
-        mask = img.patch_mask(patches, self.grid, self.patch_size, self.image_size)
-        out = torch.where(mask, replacement, pixels)
-        return batch.inputs.rows(slice(row, row + 1)).with_pixels(out)
-
-    @torch.no_grad()
-    def removal_logits(
-        self, batch: Batch, row: int, removed: Tensor, fill: str, batch_size: int = 64
-    ) -> tuple[Tensor, int]:
-        """Logits [N, classes] of image `row` under each removal set of `removed` [N, positions] (see `perturbed`),
-        and how many distinct sets ran: each distinct set once, `batch_size` perturbed images at a time (so a
-        KernelSHAP design of thousands of coalitions never holds all its images at once)."""
-        unique, inverse = torch.unique(removed.bool(), dim=0, return_inverse=True)
-        parts = [
-            self.logits(self.perturbed(batch, row, unique[start : start + batch_size], fill), batch_size=batch_size)
-            for start in range(0, len(unique), batch_size)
-        ]
-        return torch.cat(parts)[inverse.to(parts[0].device)], len(unique)
 
 
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:
@@ -358,11 +258,9 @@ def load_vision_model(
 ) -> VisionAdapter:
     """A `VisionAdapter` for a local ViT/DeiT folder: eager attention, float32, safetensors unless `allow_pickle`,
     every weight checked as for text models (`loading`), preprocessing from `preprocessor_config.json`."""
-    from trexplain.models.loading import _check_folder, _check_weights, _quiet_transformers, from_pretrained
-
     if path == VIT_DEMO_DIR and not (path / "config.json").is_file():
         raise ModelLoadError(f"the demo image model is missing from {path}; reinstall trexplain")
-    _check_folder(path, allow_pickle)
+    check_folder(path, allow_pickle, trust_remote_code)
     config = json.loads((path / "config.json").read_text())
     architectures = config.get("architectures") or [DEFAULT_CLASS.get(str(config.get("model_type")), "")]
     kind = VISION_FAMILIES.get(str(architectures[0]))
@@ -374,9 +272,9 @@ def load_vision_model(
     import transformers
 
     model_class = getattr(transformers, kind.model_class)
-    with _quiet_transformers():
+    with quiet_transformers():
         model, info = from_pretrained(model_class, path, allow_pickle, trust_remote_code)
-    _check_weights(path, model, info, allow_missing_weights)
+    check_weights(path, model, info, allow_missing_weights)
     preprocessing = img.read_preprocessing(path, _pair(model.config.image_size))
     card_file = next((path / n for n in ("README.md", "MODEL_CARD.md") if (path / n).is_file()), None)
     card = card_file.read_text(errors="replace") if card_file else None

@@ -15,8 +15,9 @@ import torch
 
 from trexplain.errors import InputError
 from trexplain.layout import TextLayout
-from trexplain.models.adapter import ModelAdapter, _check_texts
+from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch, ModelInputs
+from trexplain.models.modalities.text import check_texts
 from trexplain.models.words import group_words, segmenter_for
 
 
@@ -48,7 +49,7 @@ class Windows:
 
 def split(adapter: ModelAdapter, text: str, stride: int | None = None) -> Windows:
     """`text` in windows of at most `adapter.max_length` tokens, starting every `stride` content tokens."""
-    (text,) = _check_texts([text])
+    (text,) = check_texts([text])
     if not isinstance(text, str):
         raise InputError("windows split one text; a sentence pair cannot be windowed (truncate it instead)")
     enc = adapter.tokenize(
@@ -101,4 +102,4 @@ def _batch(adapter: ModelAdapter, layout: TextLayout, ids: list[int], positions:
         layouts.append(TextLayout(layout.text, tokens, offsets, word_ids, words, fixed, segmenter=layout.segmenter))
     types = torch.zeros_like(input_ids) if adapter.family.token_types else None
     inputs = ModelInputs(input_ids, mask, adapter.position_ids(mask), types)
-    return Batch(adapter._to_device(inputs), layouts, special, feature_ids, [0] * len(positions))
+    return Batch(inputs.to(adapter.device), layouts, special, feature_ids, [0] * len(positions))

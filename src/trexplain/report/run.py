@@ -13,6 +13,7 @@ from trexplain.evaluate.table import RANDOM, FaithfulnessTable
 from trexplain.explanation import Explanation
 from trexplain.methods.base import DEFAULT_METHOD, TargetSpec
 from trexplain.models.adapter import ModelAdapter
+from trexplain.models.protocol import Adapter
 from trexplain.viz.payload import ATTENTION_MAX_TOKENS, build_payload, model_info
 
 ATTENTION_TEXTS = 20  # attention maps are large; by default the first 20 texts carry them
@@ -20,8 +21,8 @@ SANITY_TEXTS = 10  # the randomisation check re-explains its texts once per mode
 
 
 def make_report(
-    texts: Sequence[str],
-    adapter: ModelAdapter,
+    inputs: Any,
+    adapter: Adapter,
     methods: Sequence[str] = (DEFAULT_METHOD,),
     *,
     target: TargetSpec = "predicted",
@@ -31,23 +32,27 @@ def make_report(
     sanity_texts: int = SANITY_TEXTS,
     attention_texts: int = ATTENTION_TEXTS,
     attention_max_tokens: int = ATTENTION_MAX_TOKENS,
+    strategy: str | None = None,
     batch_size: int = 16,
     truncate: bool = False,
     title: str | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Explain `texts` with every method, add attention maps and (optionally) faithfulness and the cascading
-    randomisation check on the first `sanity_texts` texts; return the report dict that `write_report` turns
-    into one HTML file and `figures.write_figures` into images."""
+    """Explain `inputs` (texts, or images for an image classifier: whatever `adapter.modality` reads) with every
+    method, add attention maps where the modality shows them, and (optionally) faithfulness (features removed by
+    `strategy`, default the modality's) and the cascading randomisation check on the first `sanity_texts`
+    inputs; return the report dict that `write_report` turns into one HTML file and `figures.write_figures`
+    (or `image.write_overlays`) into images."""
     from trexplain.study import study
 
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    if not texts:
-        raise InputError("no text to report on; pass TEXT arguments or --input FILE")
+    modality = adapter.modality
+    items = modality.read(inputs)
+    if not items:
+        raise InputError(f"no {modality.unit} to report on; pass them as arguments or --input FILE")
     methods = list(methods) or [DEFAULT_METHOD]
     params = dict(params or {})
     result = study(
-        texts,
+        items,
         adapter,
         methods,
         target=target,
@@ -55,33 +60,36 @@ def make_report(
         evaluate=evaluate,
         sanity=sanity,
         sanity_texts=sanity_texts,
+        strategy=strategy,
         batch_size=batch_size,
         truncate=truncate,
         progress=progress,
     )
-    per_text = result.per_input
-    count = max(0, min(attention_texts, len(texts)))
-    attention: list[dict[str, Any] | None] = [None] * len(texts)
+    per_input = result.per_input
+    count = max(0, min(attention_texts, len(items))) if modality.shows_attention else 0
+    attention: list[dict[str, Any] | None] = [None] * len(items)
     if count:
-        attention[:count] = attention_maps(adapter, per_text[:count], batch_size)
+        attention[:count] = attention_maps(adapter, per_input[:count], batch_size)
     evaluation, summary = (None, None)
     if result.table is not None:
-        evaluation = evaluation_per_text(result.table, per_text)
+        evaluation = evaluation_per_text(result.table, per_input, key=modality.name)
         summary = {"table": result.table.rows, "verdict": result.table.verdict}
     checks = [check.to_dict() for check in result.sanity] if sanity else None
+    table = result.table
     run = {
         "methods": methods,
         "target": target if isinstance(target, str) else ",".join(map(str, target)),
         **{f"param {k}": v for k, v in params.items()},
-        "texts": len(texts),
+        modality.unit: len(items),
         "attention": f"first {count} texts, up to {attention_max_tokens} tokens" if count else "off",
-        "evaluate": bool(evaluate),
-        "sanity": f"first {min(len(texts), max(1, sanity_texts))} texts" if sanity else "off",
+        "evaluate": f"{table.level}s, strategy {table.strategy}" if table is not None else False,
+        "sanity": f"first {min(len(items), max(1, sanity_texts))} {modality.unit}" if sanity else "off",
         "truncate": truncate,
+        **modality.settings(adapter),
         "torch": torch.__version__,
     }
     return build_payload(
-        per_text,
+        per_input,
         title=title or f"trexplain report · {adapter.name}",
         model=model_info(adapter),
         params=run,
@@ -130,7 +138,7 @@ def evaluation_per_text(
 
     Results come explanation by explanation (in `per_text` order), target by target, and then the random
     floor's, one per distinct input (the `text` of its results, which `key` gives for an explanation: the
-    text itself, or `evaluate.patches.image_key` for images); an input given twice gets its own results once
+    text itself, or the modality's `name` of it); an input given twice gets its own results once
     each, the floor's both times.
     """
     entries = [{k: v for k, v in r.to_dict().items() if k != "text"} for r in table.evaluation.results]
