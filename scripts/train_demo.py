@@ -29,8 +29,8 @@ from safetensors.torch import save_file
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from trexplain.errors import ModelLoadError
+from trexplain.models.checkpoint import load_pretrained
 from trexplain.models.demo import CORPUS_FILE, DEMO_DIR, LABELS, TOKENIZER_FILES
-from trexplain.models.loading import load_pretrained
 
 WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
 CORPUS_ROWS = 4000

@@ -14,7 +14,7 @@ from torch import Tensor
 from trexplain.errors import InputError, MethodError
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.base import Attribution, Targets, register
-from trexplain.methods.integrated import _PathMethod, _record_layers, _require_layers, typed
+from trexplain.methods.integrated import PathMethod, record_layers, require_layers, typed
 from trexplain.methods.paths import Endpoints
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
@@ -29,7 +29,7 @@ CONTEXTS: tuple[str, ...] = get_args(Context)
 
 @register
 @dataclass
-class ContextAwareLayerIG(_PathMethod):
+class ContextAwareLayerIG(PathMethod):
     """CA-LIG (reconstructed, docs/methods.md D): per-block layer IG fused with class-specific attention gradients.
 
     s^(l) = layer IG at block l's input (as `layer-ig`); a^(l)_t = E_h(∇A^(l) ⊙ A^(l))[query, t] with the
@@ -64,13 +64,13 @@ class ContextAwareLayerIG(_PathMethod):
             raise MethodError(f"lam (the fusion weight λ) must lie in [0, 1], got {self.lam}")
 
     def sites(self, adapter: ModelAdapter) -> list[int]:
-        _require_layers(adapter, self.name)
+        require_layers(adapter, self.name)
         return list(range(len(adapter.layers)))
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
         scores, ends, chosen, diagnostics = self.integrate(adapter, batch, targets)
         layer_ig = torch.stack([scores[s] for s in range(len(adapter.layers))], dim=1)
-        _record_layers(diagnostics, layer_ig, ends, chosen)
+        record_layers(diagnostics, layer_ig, ends, chosen)
         graphs = attention_gradients(ends, chosen)
         context = context_scores(graphs, batch.inputs.attention_mask, self.context)
         fused = fuse(layer_ig, context, self.lam, self.fusion)

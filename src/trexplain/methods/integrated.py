@@ -1,6 +1,6 @@
 """Integrated Gradients at the embedding output and layer-wise IG at every block input.
 
-Both are thin methods over the path engine (`paths`): `_PathMethod` holds their shared parameters and runs it.
+Both are thin methods over the path engine (`paths`): `PathMethod` holds their shared parameters and runs it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from trexplain.models.batch import Batch
 
 
 @dataclass
-class _PathMethod(Method):
+class PathMethod(Method):
     """Shared parameters of the path-integral methods.
 
     baseline: None (default: the modality's, `pad` for texts and `black` for images), a name the modality
@@ -145,7 +145,7 @@ def _record(diagnostics: list[dict[str, Any]], scores: Tensor, ends: Endpoints, 
 
 @register
 @dataclass
-class IntegratedGradients(_PathMethod):
+class IntegratedGradients(PathMethod):
     """Integrated Gradients at the embedding output: (x − x') · ∫ ∂f_c(x' + α(x − x')) dα, summed per token.
 
     Signed, per target; Σ_t scores = f_c(x) − f_c(x') up to quadrature error. Diagnostics per text:
@@ -164,14 +164,14 @@ class IntegratedGradients(_PathMethod):
         return Attribution(scores[EMBEDDING], ends.logits.detach(), chosen, diagnostics=typed(diagnostics, True))
 
 
-def _require_layers(adapter: ModelAdapter, name: str) -> None:
+def require_layers(adapter: ModelAdapter, name: str) -> None:
     if not adapter.layers:
         raise MethodError(f"{name} needs the model's blocks; pass layers= to ModelAdapter.from_module")
 
 
 @register
 @dataclass
-class LayerIntegratedGradients(_PathMethod):
+class LayerIntegratedGradients(PathMethod):
     """IG at the input of every block (baseline: the baseline text's block input); `layer_scores` [B, L, K, T].
 
     Block inputs, not outputs: at the last block's output only the pooled token reaches the head, so every
@@ -186,18 +186,18 @@ class LayerIntegratedGradients(_PathMethod):
     summary = "Integrated Gradients at every block input (per-layer maps; scores = embedding-level IG)"
 
     def sites(self, adapter: ModelAdapter) -> list[int]:
-        _require_layers(adapter, self.name)
+        require_layers(adapter, self.name)
         return [EMBEDDING, *range(len(adapter.layers))]
 
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
         scores, ends, chosen, diagnostics = self.integrate(adapter, batch, targets)
         _record(diagnostics, scores[EMBEDDING], ends, chosen)
         layers = torch.stack([scores[s] for s in range(len(adapter.layers))], dim=1)
-        _record_layers(diagnostics, layers, ends, chosen)
+        record_layers(diagnostics, layers, ends, chosen)
         return Attribution(scores[EMBEDDING], ends.logits.detach(), chosen, layers, typed(diagnostics, True))
 
 
-def _record_layers(diagnostics: list[dict[str, Any]], layers: Tensor, ends: Endpoints, chosen: Tensor) -> None:
+def record_layers(diagnostics: list[dict[str, Any]], layers: Tensor, ends: Endpoints, chosen: Tensor) -> None:
     per_layer = [completeness(layers[:, layer], ends, chosen)[1] for layer in range(layers.shape[1])]
     errors = torch.stack(per_layer, dim=1)
     for i, entry in enumerate(diagnostics):

@@ -17,9 +17,19 @@ import torch
 from torch import nn
 
 from trexplain.errors import ModelLoadError
+from trexplain.models.families import family_for, supported_model_types
 
 SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+# a vocabulary in any of these; tokenizer_config.json alone makes transformers build an empty tokenizer
+TOKENIZER_VOCABULARIES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+)
 SHOWN_NAMES = 3
 OPT_IN = "pass allow_missing_weights=True to load it anyway with those weights random"
 
@@ -142,3 +152,61 @@ def check_folder(path: Path, allow_pickle: bool, trust_remote_code: bool = False
             "safetensors, or pass allow_pickle=True (CLI: --allow-pickle) if you trust their source"
         )
     raise ModelLoadError(f"{path}: no weights found (model.safetensors or pytorch_model.bin)")
+
+
+def load_pretrained(
+    path: Path,
+    *,
+    allow_pickle: bool = False,
+    allow_missing_weights: bool = False,
+    trust_remote_code: bool = False,
+) -> tuple[nn.Module, Any]:
+    """The checked `*ForSequenceClassification` (float32, eval mode, eager attention) and tokenizer of `path`."""
+    check_folder(path, allow_pickle, trust_remote_code)
+    model_type = json.loads((path / "config.json").read_text()).get("model_type")
+    if family_for(str(model_type or "")) is None:
+        raise ModelLoadError(
+            f"{path}: model type {model_type!r} is not supported; supported: "
+            f"{', '.join(supported_model_types())}, or wrap a plain PyTorch classifier with ModelAdapter.from_module"
+        )
+    check_tokenizer_files(path)
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    with quiet_transformers():
+        model, info = from_pretrained(AutoModelForSequenceClassification, path, allow_pickle, trust_remote_code)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"{path}: transformers could not load the tokenizer: {one_line(exc)}; save the model's tokenizer "
+                "into the folder with tokenizer.save_pretrained"
+            ) from exc
+    check_weights(path, model, info, allow_missing_weights)
+    check_vocabulary(path, model, tokenizer)
+    return model.eval(), tokenizer
+
+
+def check_tokenizer_files(path: Path) -> None:
+    """Without a vocabulary file transformers builds a tokenizer of special tokens only; refuse that early."""
+    if not any((path / name).is_file() for name in TOKENIZER_VOCABULARIES):
+        raise ModelLoadError(
+            f"{path}: no tokenizer files ({', '.join(TOKENIZER_VOCABULARIES)}), so every word would be unknown; "
+            "save the model's tokenizer into the folder with tokenizer.save_pretrained"
+        )
+
+
+def check_vocabulary(path: Path, model: nn.Module, tokenizer: Any) -> None:
+    """The tokenizer's ids must all be rows of the embedding matrix, and it must know more than special tokens."""
+    rows = model.get_input_embeddings().num_embeddings
+    size, top = len(tokenizer), max(tokenizer.get_vocab().values(), default=-1)
+    if size > rows or top >= rows:
+        raise ModelLoadError(
+            f"{path}: the tokenizer has {size} tokens (ids up to {top}) but the embedding matrix has {rows} rows; "
+            "the tokenizer belongs to another model: save the model's own tokenizer into the folder"
+        )
+    specials = len(set(tokenizer.all_special_ids))
+    if size <= specials:
+        raise ModelLoadError(
+            f"{path}: the tokenizer knows only its {size} special tokens, so every word would be unknown; "
+            "save the model's own tokenizer into the folder with tokenizer.save_pretrained"
+        )

@@ -30,7 +30,7 @@ def corpus_path() -> Path:
 
 def build_demo_model() -> tuple[nn.Module, object]:
     """The demo `BertForSequenceClassification` (eval mode, eager attention) and its tokenizer, from `demo/`."""
-    from trexplain.models.loading import load_pretrained
+    from trexplain.models.checkpoint import load_pretrained
 
     missing = [name for name in MODEL_FILES if not (DEMO_DIR / name).is_file()]
     if missing:
