@@ -44,6 +44,7 @@ class TextModality(Modality):
         pa.field("words", _SPANS),  # [words][start, end] in characters
         pa.field("special", pa.list_(pa.bool_())),
         pa.field("segments", _SPANS),  # [segments][start, end] of a sentence pair's texts; null for one text
+        pa.field("segmenter", pa.string()),  # how the words were found (models.words.segmenter_for)
     )
 
     # ------------------------------------------------------------------------------------------------- inputs
