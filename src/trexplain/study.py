@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trexplain.api import explain_methods
-from trexplain.errors import InputError
+from trexplain import checks
+from trexplain.api import explain, windowing
+from trexplain.errors import InputError, TrexplainError
 from trexplain.evaluate.patches import rank_image_explanations
 from trexplain.evaluate.sanity import SanityResult, model_randomization, sanity_cost
 from trexplain.evaluate.table import RANDOM, FaithfulnessTable, default_methods, rank_explanations, text_limit
 from trexplain.explanation import SCHEMA_VERSION, Explanation
-from trexplain.methods.base import DEFAULT_METHOD, TargetSpec, available_methods
+from trexplain.methods.base import DEFAULT_METHOD, Method, TargetSpec, available_methods, get_method
 from trexplain.methods.coalitions import image_fill
 from trexplain.models.images import read_images
 from trexplain.models.loading import load_model
@@ -82,10 +83,115 @@ def left_out_for_cost(n_texts: int) -> dict[str, str]:
     return out
 
 
+LEVELS = ("word", "token")
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """Every keyword of `study`, checked once when built and passed whole to what runs the study (the server,
+    dataset runs, reports), so no caller re-plumbs them one by one.
+
+    `methods`: the methods to run as instances, their parameters applied (None: the default methods, with
+    `params` for those of them named there); `StudyOptions.build` makes them from names and `params`."""
+
+    methods: tuple[Method, ...] | None = None
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    target: TargetSpec = "predicted"
+    evaluate: bool = False
+    sanity: bool = False
+    sanity_texts: int | None = None
+    sanity_methods: tuple[str, ...] | None = None
+    independent: bool = False
+    strategy: str = "delete"
+    level: str = "word"
+    seed: int = 0
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    truncate: bool = False
+    progress: bool = False
+    windows: bool = False
+    stride: int | None = None
+
+    def __post_init__(self) -> None:
+        def keep(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        for name in ("evaluate", "sanity", "independent", "truncate", "progress"):
+            checks.flag(getattr(self, name), name)
+        keep("target", checks.target(self.target))
+        keep("seed", checks.whole(self.seed, "seed"))
+        keep("batch_size", checks.whole(self.batch_size, "batch_size", least=1))
+        keep("eval_batch_size", checks.whole(self.eval_batch_size, "eval_batch_size", least=1))
+        keep("sanity_texts", checks.optional_whole(self.sanity_texts, "sanity_texts", least=1))
+        keep("stride", windowing(self.windows, self.stride, self.truncate))
+        checks.text_option(self.strategy, "strategy")
+        checks.choice(self.level, "level", LEVELS)
+        if self.sanity_methods is not None:
+            names = checks.method_names(self.sanity_methods)
+            keep("sanity_methods", tuple(m.name if isinstance(m, Method) else str(m) for m in names))
+        if (self.independent or self.sanity_methods) and not self.sanity:
+            raise InputError("independent and sanity_methods choose how the sanity check runs; ask for sanity too")
+        if self.methods is not None:
+            keep("methods", tuple(checks.methods(list(self.methods))))
+            keep("params", {})
+        else:
+            given = checks.per_method_params(self.params, list(available_methods()))
+            for name, values in given.items():
+                get_method(name, **values)  # checked now, before any work
+            keep("params", given)
+
+    @classmethod
+    def build(cls, methods: object = None, params: object = None, **keywords: Any) -> StudyOptions:
+        """Options from `study`'s keywords: `methods` as names or instances, `params` per method name."""
+        if methods is None:
+            return cls(None, checks.per_method_params(params, list(available_methods())), **keywords)
+        return cls(tuple(checks.methods(methods, params)), **keywords)
+
+    def chosen(self, n_texts: int) -> list[Method]:
+        """The methods a study of `n_texts` inputs runs: those given, or the default ones with their `params`
+        (with `evaluate`, every registered method cheap enough; else the default method)."""
+        if self.methods is not None:
+            return list(self.methods)
+        names = default_methods(n_texts) if self.evaluate else [DEFAULT_METHOD]
+        unknown = sorted(set(self.params) - set(names))
+        if unknown:
+            raise InputError(f"parameters given for {', '.join(unknown)}, which this study does not run")
+        return [get_method(name, **self.params.get(name, {})) for name in names]
+
+
+def explain_methods(
+    texts: Sequence[Any], adapter: Adapter, methods: Sequence[Method], options: StudyOptions, *, explicit: bool = True
+) -> tuple[dict[str, list[Explanation]], dict[str, str]]:
+    """Each method's explanations of `texts` (by method name), and the methods left out with the reason.
+
+    Methods the caller named (`explicit`) must all work: the first failure is raised. Otherwise (a default
+    list) a method this model cannot run is left out and reported, not fatal."""
+    done: dict[str, list[Explanation]] = {}
+    skipped: dict[str, str] = {}
+    for method in methods:
+        inputs = {"images": texts} if isinstance(adapter, VisionAdapter) else {"texts": texts}
+        try:
+            done[method.name] = explain(
+                model=adapter,
+                method=method,
+                target=options.target,
+                batch_size=options.batch_size,
+                truncate=options.truncate,
+                progress=options.progress,
+                **({"windows": True, "stride": options.stride} if options.windows else {}),
+                **inputs,
+            )
+        except (TrexplainError, NotImplementedError) as exc:
+            if explicit:
+                raise
+            skipped[method.name] = str(exc)
+    return done, skipped
+
+
 def study(
     inputs: str | Sequence[str],
     model: Adapter | str | None = None,
-    methods: str | Sequence[str] | None = None,
+    methods: str | Method | Sequence[str | Method] | None = None,
     *,
     target: TargetSpec = "predicted",
     params: Mapping[str, Mapping[str, Any]] | None = None,
@@ -110,8 +216,9 @@ def study(
     An input may be a `(first, second)` sentence pair; `windows`/`stride` explain long texts in windows (see
     `trexplain.api.explain`).
 
-    `methods`: names (default: cp-lrp; with `evaluate`, every registered method cheap enough for this many
-    inputs, leaving out those this model cannot run). `params` maps method names to their parameters.
+    `methods`: names or `get_method(...)` instances (default: cp-lrp; with `evaluate`, every registered method
+    cheap enough for this many inputs, leaving out those this model cannot run). `params` maps method names to
+    their parameters (`{"ig": {"steps": 32}}`); every keyword is checked first (`StudyOptions`).
     `evaluate` ranks the methods by faithfulness against a seeded random floor (`external` explanations,
     e.g. from `load_scores`, join the table); `sanity` runs the model-randomisation check of `sanity_methods`
     (default: each method, or when evaluating with default methods, each ranked one) on the first
@@ -122,96 +229,120 @@ def study(
     evaluation runs on patches (`evaluate.patches`), removed patches filled as `strategy` says (`delete`, the
     default, is the mean colour; or `mean`, `blur`, `black`).
     """
-    adapter = model if isinstance(model, Adapter) else load_model(model)
-    vision = isinstance(adapter, VisionAdapter)
-    if vision:  # images: files, arrays, tensors or PIL images, read once here; the fill checked before any work
-        texts: list[Any] = read_images(inputs)
-        image_fill(strategy)
-    else:
-        texts = [inputs] if isinstance(inputs, str) else list(inputs)
-    if not texts and not external:
-        raise InputError("no text given; pass at least one text")
-    if (independent or sanity_methods) and not sanity:
-        raise InputError("independent and sanity_methods choose how the sanity check runs; ask for sanity too")
-    explicit = methods is not None
-    names = [methods] if isinstance(methods, str) else list(methods or [])
-    too_costly: dict[str, str] = {}
-    if not explicit:
-        names = default_methods(len(texts)) if evaluate else [DEFAULT_METHOD]
-        if evaluate:
-            too_costly = left_out_for_cost(len(texts))
-    params = {name: dict(p) for name, p in (params or {}).items()}
-    unknown = sorted(set(params) - set(names))
-    if unknown:
-        raise InputError(f"parameters given for {', '.join(unknown)}, which this study does not run")
-    done, skipped = explain_methods(
-        texts,
-        adapter,
-        names if texts else [],
-        explicit=explicit or not evaluate,
+    options = StudyOptions.build(
+        methods,
+        params,
         target=target,
-        params=params,
+        evaluate=evaluate,
+        sanity=sanity,
+        sanity_texts=sanity_texts,
+        sanity_methods=sanity_methods,
+        independent=independent,
+        strategy=strategy,
+        level=level,
+        seed=seed,
         batch_size=batch_size,
+        eval_batch_size=eval_batch_size,
         truncate=truncate,
         progress=progress,
         windows=windows,
         stride=stride,
     )
+    return run_study(inputs, model, options, external)
+
+
+def run_study(
+    inputs: str | Sequence[Any],
+    model: Adapter | str | None,
+    options: StudyOptions,
+    external: Sequence[Explanation] = (),
+) -> Study:
+    """`study` with its options built (`StudyOptions`): what the server, reports and dataset runs call."""
+    adapter = model if isinstance(model, Adapter) else load_model(checks.model_source(model))
+    vision = isinstance(adapter, VisionAdapter)
+    if vision:  # images: files, arrays, tensors or PIL images, read once here; the fill checked before any work
+        texts: list[Any] = read_images(inputs)
+        image_fill(options.strategy)
+    else:
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+    if not texts and not external:
+        raise InputError("no text given; pass at least one text")
+    explicit = options.methods is not None
+    chosen = options.chosen(len(texts))
+    too_costly = left_out_for_cost(len(texts)) if options.evaluate and not explicit else {}
+    done, skipped = explain_methods(
+        texts, adapter, chosen if texts else [], options, explicit=explicit or not options.evaluate
+    )
     skipped = {**too_costly, **skipped}
     ran = list(done)
+    by_name = {m.name: m for m in chosen}
     per_input = [[done[name][i] for name in ran] for i in range(len(texts))]
-    result = Study(adapter.name, ran, target, per_input, params, skipped=skipped, external=list(external))
-    if evaluate:
+    params = {name: changed for name in ran if (changed := checks.changed_params(by_name[name]))}
+    result = Study(adapter.name, ran, options.target, per_input, params, skipped=skipped, external=list(external))
+    if options.evaluate:
         with stage(f"evaluating {len(result.explanations) + len(external)} explanations (and a random floor)"):
             if vision:
                 result.table = rank_image_explanations(
                     adapter,
                     [*result.explanations, *external],
-                    target=target,
-                    fill=image_fill(strategy),
-                    seed=seed,
-                    eval_batch_size=eval_batch_size,
+                    target=options.target,
+                    fill=image_fill(options.strategy),
+                    seed=options.seed,
+                    eval_batch_size=options.eval_batch_size,
                     skipped=skipped,
                 )
             else:
                 result.table = rank_explanations(
                     adapter,
                     [*result.explanations, *external],
-                    target=target,
-                    strategy=strategy,
-                    level=level,
-                    seed=seed,
-                    eval_batch_size=eval_batch_size,
+                    target=options.target,
+                    strategy=options.strategy,
+                    level=options.level,
+                    seed=options.seed,
+                    eval_batch_size=options.eval_batch_size,
                     skipped=skipped,
                 )
-    if sanity and texts:
-        checked = list(dict.fromkeys(ran))
-        if sanity_methods is not None:
-            missing = [name for name in sanity_methods if name not in ran]
-            if missing:
-                raise InputError(f"sanity_methods {', '.join(missing)} are not among the methods run: {', '.join(ran)}")
-            checked = list(sanity_methods)
-        elif result.table is not None and not explicit:
-            outside = {RANDOM} | {e.method for e in external}
-            checked = list(dict.fromkeys(r["method"] for r in result.table.rows if r["method"] not in outside))
-        sample = texts[: max(1, sanity_texts)] if sanity_texts is not None else texts
-        note(
-            f"sanity check: {sanity_cost(adapter, len(sample), checked)} explanation passes "
-            f"({len(checked)} method(s) × {len(sample)} text(s) × the original and each randomised part)"
-        )
-        with stage("sanity checks (model randomisation)", total=len(checked)) as advance:
-            for name in checked:
-                result.sanity.append(
-                    model_randomization(
-                        adapter,
-                        sample,
-                        name,
-                        independent=independent,
-                        target=target,
-                        seed=seed,
-                        batch_size=batch_size,
-                        **params.get(name, {}),
-                    )
-                )
-                advance()
+    if options.sanity and texts:
+        _sanity(result, adapter, texts, options, by_name, explicit, external)
     return result
+
+
+def _sanity(
+    result: Study,
+    adapter: Adapter,
+    texts: list[Any],
+    options: StudyOptions,
+    by_name: Mapping[str, Method],
+    explicit: bool,
+    external: Sequence[Explanation],
+) -> None:
+    """The model-randomisation check of the study's methods (see `study`), added to `result.sanity`."""
+    ran = result.methods
+    checked = list(dict.fromkeys(ran))
+    if options.sanity_methods is not None:
+        missing = [name for name in options.sanity_methods if name not in ran]
+        if missing:
+            raise InputError(f"sanity_methods {', '.join(missing)} are not among the methods run: {', '.join(ran)}")
+        checked = list(options.sanity_methods)
+    elif result.table is not None and not explicit:
+        outside = {RANDOM} | {e.method for e in external}
+        checked = list(dict.fromkeys(r["method"] for r in result.table.rows if r["method"] not in outside))
+    sample = texts[: options.sanity_texts] if options.sanity_texts is not None else texts
+    note(
+        f"sanity check: {sanity_cost(adapter, len(sample), checked)} explanation passes "
+        f"({len(checked)} method(s) × {len(sample)} text(s) × the original and each randomised part)"
+    )
+    with stage("sanity checks (model randomisation)", total=len(checked)) as advance:
+        for name in checked:
+            result.sanity.append(
+                model_randomization(
+                    adapter,
+                    sample,
+                    by_name[name],
+                    independent=options.independent,
+                    target=options.target,
+                    seed=options.seed,
+                    batch_size=options.batch_size,
+                )
+            )
+            advance()

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from trexplain import checks
 from trexplain.cli.common import Command, ModelOpt, QuietOpt, TextColumnOpt, app, flag, guarded, read_inputs, say
 from trexplain.errors import InputError
 from trexplain.models.capture import hidden_state_name
@@ -28,9 +29,9 @@ def attention(
         int | None, typer.Option(help="Only this block (0-based, as 'block N' in every view; -1 = last).")
     ] = None,
     head: Annotated[int | None, typer.Option(help="Only this head (0-based).")] = None,
-    top: Annotated[int, typer.Option(help="Links shown per head in the terminal view.")] = 3,
+    top: Annotated[int, typer.Option(help="Links shown per head in the terminal view (at least 1).")] = 3,
     specials: Annotated[bool, flag("--specials", "Include links to/from special tokens in the summary.")] = False,
-    decimals: Annotated[int, typer.Option(min=0, help="Decimals kept in the JSON output.")] = 4,
+    decimals: Annotated[int, typer.Option(help="Decimals kept in the JSON output (0 to 15).")] = 4,
     as_json: Annotated[
         bool, flag("--json", 'Print {"tokens", "offsets", "attention": [L][H][T][T]} as compact JSON.')
     ] = False,
@@ -41,6 +42,8 @@ def attention(
         from trexplain.models.loading import load_model
 
         [text] = read_inputs([text], None)
+        checks.decimals(decimals, "--decimals")
+        checks.count(top, "--top")  # both before the model loads, by the checks the library applies
         maps = attention_maps(load_model(model), text, layer=layer, head=head)
         if as_json:
             _dump(maps.to_dict(decimals))

@@ -67,7 +67,7 @@ def compare_models(
     texts = [texts] if isinstance(texts, str) else list(texts)
     names = _unique_names([a.name for a in adapters])
     per_model = [
-        explain(texts, a, method, target=target, truncate=truncate, **(params or {}).get(method, {})) for a in adapters
+        explain(texts, a, method, target=target, truncate=truncate, params=(params or {}).get(method)) for a in adapters
     ]
     rows = []
     for i, text in enumerate(texts):
