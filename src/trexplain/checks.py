@@ -67,15 +67,16 @@ def target(spec: object) -> str | int | list[str | int]:
     return items if several else items[0]
 
 
-def goal(spec: object) -> str | int | None:
-    """A probe's goal: None (change the prediction) or one label or class index, checked as a target."""
+def goal(spec: object, what: str = "the probe's target") -> str | int | None:
+    """One class or none: a probe's class to reach or a class-wise concept dictionary's class; one label or class
+    index checked as a target, or None."""
     if spec is None:
         return None
     if isinstance(spec, Sequence) and not isinstance(spec, str):
-        raise TargetError(f"the probe reaches one class; give one label or class index, got {short_repr(spec)}")
+        raise TargetError(f"{what} is one class; give one label or class index, got {short_repr(spec)}")
     found = target(spec)
     if found in ("predicted", "all"):
-        raise TargetError(f"the probe's target is one class to reach, not {found!r}; omit it to change the prediction")
+        raise TargetError(f"{what} is one class, not {found!r}; give a label or class index (or none)")
     return found
 
 
@@ -135,13 +136,16 @@ def method_params(params: object, what: str = "params") -> dict[str, Any]:
 
 
 def per_method_params(params: object, names: Sequence[str], what: str = "params") -> dict[str, dict[str, Any]]:
-    """Parameters per method name (`{"ig": {"steps": 32}}`); a name that is not among `names` is an InputError."""
+    """Parameters per method name (`{"ig": {"steps": 32}}`; a Method as key stands for its name); a name that is
+    not among `names` is an InputError."""
     if params is None:
         return {}
     if not isinstance(params, Mapping):
         raise MethodError(f"{what} must map method names to their parameters, e.g. {{'ig': {{'steps': 32}}}}")
-    checked = {name: method_params(values, f"{what}[{name!r}]") for name, values in params.items()}
-    out = {name: values for name, values in checked.items() if values}  # an empty entry gives nothing
+    out = {
+        key.name if isinstance(key, Method) else key: method_params(values, f"{what}[{key!r}]")
+        for key, values in params.items()
+    }
     unknown = sorted(set(out) - set(names))
     if unknown:
         raise InputError(

@@ -130,7 +130,10 @@ class StudyOptions:
             names = checks.method_names(self.sanity_methods)
             keep("sanity_methods", tuple(m.name if isinstance(m, Method) else str(m) for m in names))
         if (self.independent or self.sanity_methods) and not self.sanity:
-            raise InputError("independent and sanity_methods choose how the sanity check runs; ask for sanity too")
+            raise InputError(
+                "independent and sanity_methods choose how the sanity check runs; ask for sanity too "
+                "(CLI: add --sanity)"
+            )
         if self.methods is not None:
             keep("methods", tuple(checks.methods(list(self.methods))))
             keep("params", {})

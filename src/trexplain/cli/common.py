@@ -239,13 +239,22 @@ class MethodOptions:
         return list(self.method or default)
 
     def methods(self, default: Sequence[str] = (DEFAULT_METHOD,)) -> list[Method]:
-        """The methods as instances with their --param values, checked before any model loads."""
+        """The methods as instances with their --param values, checked before any model loads (none: `default`,
+        which may be empty: the command's own default, e.g. evaluate's every cheap method)."""
         from trexplain.checks import methods
 
         names = self.names(default)
-        if self.param and not names:
-            raise InputError("--param applies to the methods named with --method; name them")
+        if not names:
+            if self.param:
+                raise InputError("--param applies to the methods named with --method; name them")
+            return []
         return methods(names, method_params(self.param or [], names))
+
+    def shared_params(self) -> dict[str, Any]:
+        """The --param values as one mapping every method takes (for commands that give all methods the same)."""
+        if any("." in pair.partition("=")[0] for pair in self.param or []):
+            raise InputError("this command gives every --method the same --param NAME=VALUE; drop the METHOD. prefix")
+        return parse_params(self.param or [])
 
     def target_spec(self) -> Any:
         """`--target` as a target spec: one, or a list for comma-separated labels."""

@@ -73,10 +73,12 @@ def report(
             written(write_report(payload, out), len(payload["texts"]), "texts")
             return
         items = images or inputs.texts(texts)
-        methods = chosen.methods()
+        params = chosen.shared_params()
+        methods = [m.name for m in chosen.methods()]  # checked before the model loads
         adapter = loading.load(image_model(loading.model, images))
         common = {
             "target": chosen.target_spec(),
+            "params": params,
             "evaluate": evaluate,
             "sanity": sanity,
             "batch_size": batch_size,

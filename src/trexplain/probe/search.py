@@ -166,13 +166,15 @@ class Prober:
         if self.ranking not in SEARCH_RANKINGS and self.ranking not in available_methods():
             names = ", ".join([*SEARCH_RANKINGS, *available_methods()])
             raise InputError(f"unknown ranking {self.ranking!r}; use one of {names}")
+        self.params = checks.method_params(self.params)
         if self.ranking not in SEARCH_RANKINGS:
             get_method(self.ranking, **self.params)  # bad parameters fail before any work
+        elif self.params:
+            raise InputError(f"params are for an attribution ranking; the ranking {self.ranking!r} takes none")
         self.beam = checks.whole(self.beam, "beam", least=1)
         self.chunk = checks.whole(self.chunk, "chunk", least=1)
         self.batch_size = checks.whole(self.batch_size, "batch_size", least=1)
         self.seed = checks.whole(self.seed, "seed")
-        self.params = checks.method_params(self.params)
         if self.candidates is None:
             self.candidates = SOURCE if self.ranking in SEARCH_RANKINGS else GRADIENT
         if self.candidates not in CANDIDATE_ORDERS:

@@ -5,6 +5,7 @@ the page draws). Long work (evaluate, sanity, a data table) runs as a job: 202 w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -21,10 +22,10 @@ from trexplain.server.models import ServedModel
 from trexplain.study import StudyOptions
 
 # the library's own checks run on the JSON values, so `"target": true` is refused as in Python, not taken as 1
-Target = Annotated[str | int | list[str | int], BeforeValidator(checks.target)]
-Goal = Annotated[str | int | None, BeforeValidator(checks.goal)]
+Target = Annotated[str | int | list[str | int], BeforeValidator(lambda value: checks.target(value))]
+Goal = Annotated[str | int | None, BeforeValidator(lambda value: checks.goal(value))]
 Layer = Annotated[int, BeforeValidator(lambda value: checks.whole(value, "layer"))]
-Count = Annotated[int, BeforeValidator(checks.count)]
+Count = Annotated[int, BeforeValidator(lambda value: checks.count(value))]
 Form = Literal["records", "report"]
 
 
@@ -119,16 +120,33 @@ class UnknownModel(InputError):
 
 
 def _checked(request: Request, body: ExplainBody, *, most: int | None = None) -> ServedModel:
-    limits = request.app.state.limits
-    check_texts(body.texts, limits, most=most)
-    check_methods(body.methods, limits)
-    check_params(body.params, limits)
+    check_texts(body.texts, request.app.state.limits, most=most)
     return served(request, body.model)
 
 
-def _options(body: ExplainBody | CompareBody, **keywords: Any) -> StudyOptions:
-    """The request's methods, parameters (per method) and target as checked study options."""
+def _options(request: Request, body: ExplainBody | CompareBody, **keywords: Any) -> StudyOptions:
+    """The request's methods, parameters (per method) and target as checked study options, every bounded
+    parameter within the server's limits before any method is made."""
+    check_methods(body.methods, request.app.state.limits)
+    _within_limits(request, body.params)
     return StudyOptions.build(body.methods, body.params, target=body.target, **keywords)
+
+
+def _within_limits(request: Request, params: Mapping[str, Mapping[str, Any]]) -> None:
+    """`check_params` on the values as numbers: a number written as a string (`"steps": "1e9"`) is the number
+    the method would make of it, so it cannot slip past the limit (and a billion steps are never allocated)."""
+    numeric = {method: {key: _number(value) for key, value in values.items()} for method, values in params.items()}
+    check_params(numeric, request.app.state.limits)
+
+
+def _number(value: Any) -> Any:
+    """A numeric string as its float; anything else as it is (the method's own conversion judges it)."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
 
 
 router = APIRouter(prefix="/api")
@@ -163,7 +181,7 @@ def models(request: Request) -> dict[str, Any]:
 async def explain(request: Request, body: ExplainBody) -> dict[str, Any]:
     """Explain texts with methods for a target: `Study.to_dict()` (its `records` are `explain --json`'s)."""
     model = _checked(request, body)
-    options = _options(body, truncate=body.truncate, batch_size=request.app.state.limits.batch_texts)
+    options = _options(request, body, truncate=body.truncate, batch_size=request.app.state.limits.batch_texts)
 
     def work() -> dict[str, Any]:
         return compute.study_json(compute.served_study(model, body.texts, options), model, body.format)
@@ -179,8 +197,8 @@ async def layers(request: Request, body: LayersBody) -> dict[str, Any]:
         with_layers = ", ".join(n for n, c in available_methods().items() if c.layer_site)
         raise InputError(f"{body.method} has no per-layer scores; use one of {with_layers}")
     check_texts([body.text], request.app.state.limits)
-    check_params({body.method: body.params}, request.app.state.limits)
     model = served(request, body.model)
+    _within_limits(request, {body.method: body.params})
     options = StudyOptions.build([body.method], {body.method: body.params}, target=body.target)
 
     def work() -> dict[str, Any]:
@@ -227,10 +245,8 @@ async def compare(request: Request, body: CompareBody) -> dict[str, Any]:
     """The same text explained by two served models: `{"models": [...], "results": [one Study dict each]}`."""
     limits = request.app.state.limits
     check_texts([body.text], limits)
-    check_methods(body.methods, limits)
-    check_params(body.params, limits)
     pair = [served(request, name) for name in body.models]
-    options = _options(body)
+    options = _options(request, body)
 
     def work() -> dict[str, Any]:
         out = []
@@ -248,7 +264,9 @@ def evaluate(request: Request, body: EvaluateBody) -> dict[str, Any]:
     Poll `GET /api/jobs/{id}`; its result is `Study.to_dict()` (or the report payload)."""
     model = _checked(request, body)
     limits = request.app.state.limits
-    options = _options(body, evaluate=True, sanity=body.sanity, truncate=body.truncate, batch_size=limits.batch_texts)
+    options = _options(
+        request, body, evaluate=True, sanity=body.sanity, truncate=body.truncate, batch_size=limits.batch_texts
+    )
 
     def work() -> dict[str, Any]:
         result = compute.served_study(model, body.texts, options)
@@ -282,7 +300,7 @@ def probe(request: Request, body: ProbeBody) -> dict[str, Any]:
     check_texts([body.text], limits)
     budget = min(500, limits.max_probe_budget) if body.budget is None else body.budget
     check_at_most(budget, limits, "max_probe_budget", "budget")
-    check_params({body.rank or "ranking": body.params}, limits)
+    _within_limits(request, {body.rank or DEFAULT_METHOD: body.params})
     model = served(request, body.model)
     if not request.app.state.capabilities["probe"]:
         raise InputError("probing is not installed with this server")
