@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from trexplain import checks, explain, study
+from trexplain import checks, explain, get_method, study
 from trexplain.cli import app
 from trexplain.errors import InputError, MethodError, RunMismatchError, TargetError
 from trexplain.inputs import read_texts
@@ -203,6 +203,13 @@ def test_study_with_no_methods_is_refused_like_explain(tiny):
         explain(TEXT, tiny["bert"], [])
     with pytest.raises(MethodError, match="no method given"):
         study([TEXT], tiny["bert"], [])
+
+
+def test_a_method_named_twice_is_refused(tiny):
+    with pytest.raises(MethodError, match="gxi is named twice"):
+        explain(TEXT, tiny["bert"], ["gxi", "gxi"])
+    with pytest.raises(MethodError, match="ig is named twice"):
+        study([TEXT], tiny["bert"], ["ig", get_method("ig", steps=8)])
 
 
 def test_stride_without_windows_is_refused_by_the_cli_as_in_python(tiny, tiny_dirs):

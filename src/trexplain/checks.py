@@ -159,13 +159,15 @@ def methods(chosen: object, params: object = None) -> list[Method]:
     """The one way to turn methods and their parameters into Method instances: `chosen` is a name, a Method or
     a list of them; `params` maps each method name to its parameters (`{"ig": {"steps": 32}}`).
 
-    A name given with parameters and as an instance is a MethodError; a method named twice runs once."""
+    A name given with parameters and as an instance, or a method named twice, is a MethodError."""
     items = method_names(chosen)
     given = per_method_params(params, [m.name if isinstance(m, Method) else m for m in items])
     out: dict[str, Method] = {}
     for item in items:
         method = get_method(item, **given.get(item.name if isinstance(item, Method) else item, {}))
-        out.setdefault(method.name, method)
+        if method.name in out:
+            raise MethodError(f"{method.name} is named twice; name each method once, with its parameters")
+        out[method.name] = method
     return list(out.values())
 
 
