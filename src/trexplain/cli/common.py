@@ -164,7 +164,8 @@ def method_params(pairs: list[str], names: Sequence[str]) -> dict[str, dict[str,
 def with_blocks(command: Callable[..., Any]) -> Callable[..., Any]:
     """Expand each parameter of `command` annotated with an option block (a dataclass whose fields are typer
     options, e.g. `ModelOptions`) into the block's options, and call `command` with the block built from them:
-    options shared by several commands are declared once, in their block."""
+    options shared by several commands are declared once, in their block (its own options listed before those
+    it inherits: --model before --device)."""
     signature = inspect.signature(command, eval_str=True)
     params: list[inspect.Parameter] = []
     blocks: dict[str, tuple[type, list[str]]] = {}
@@ -173,12 +174,13 @@ def with_blocks(command: Callable[..., Any]) -> Callable[..., Any]:
             params.append(param)
             continue
         hints = typing.get_type_hints(param.annotation, include_extras=True)
-        names = [f.name for f in fields(param.annotation)]
+        own = vars(param.annotation).get("__annotations__", {})
+        ordered = sorted(fields(param.annotation), key=lambda f: f.name not in own)  # its own options first
         params += [
             inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
-            for f in fields(param.annotation)
+            for f in ordered
         ]
-        blocks[param.name] = (param.annotation, names)
+        blocks[param.name] = (param.annotation, [f.name for f in ordered])
 
     @functools.wraps(command)
     def expanded(**given: Any) -> Any:
