@@ -165,7 +165,7 @@ def _check(model: str, method: str, adapters: dict[str, ModelAdapter], devices: 
 
 def _explain(adapter: ModelAdapter, method: str, params: dict[str, Any]) -> list[Explanation]:
     torch.manual_seed(0)
-    return explain(TEXTS, adapter, method, target=TARGET, batch_size=len(TEXTS), **params)
+    return explain(TEXTS, adapter, method, target=TARGET, batch_size=len(TEXTS), params=params)
 
 
 def _timed(fn: Callable[[], list[Explanation]], device: str) -> tuple[list[Explanation], float]:

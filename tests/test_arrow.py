@@ -28,7 +28,7 @@ def real(tiny):
     return (
         explain(TEXTS, tiny["bert"], "cp-lrp", target="all")
         + explain(TEXTS, tiny["roberta"], "gxi", target="all")
-        + explain(TEXTS[:2], tiny["distilbert"], "ig", target=2, steps=8)
+        + explain(TEXTS[:2], tiny["distilbert"], "ig", target=2, params={"steps": 8})
     )
 
 

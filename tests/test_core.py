@@ -38,7 +38,7 @@ FAST = {
 
 
 def _run(adapter, texts, method, **params):
-    return explain(texts, adapter, method, target="all", **{**FAST.get(method, {}), **params})
+    return explain(texts, adapter, method, target="all", params={**FAST.get(method, {}), **params})
 
 
 def _same(first, second):
@@ -84,7 +84,7 @@ def _snapshot(adapter):
 # --------------------------------------------------------------------------- 1. diagnostics per target
 def test_record_slices_layer_diagnostics_per_target_not_per_layer(tiny):
     """2 layers and 2 targets: `record()[k]` holds column k of the [layers][targets] values (not row k)."""
-    e = explain(TEXTS[1], tiny["bert"], "layer-ig", target=["negative", "positive"], **FAST["layer-ig"])[0]
+    e = explain(TEXTS[1], tiny["bert"], "layer-ig", target=["negative", "positive"], params=FAST["layer-ig"])[0]
     stored = e.diagnostics["layer_completeness_error"]
     sums = e.diagnostics["layer_score_sum"]
     assert np.shape(stored) == (2, 2) and e.targets == (0, 2)

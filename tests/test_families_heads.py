@@ -39,7 +39,7 @@ def test_problem_is_detected_from_the_config(tiny, multi, regression):
 
 
 def test_multi_label_every_label_is_complete_on_its_own_logit(multi):
-    out = explain(TEXTS, multi, "ig", target="all", atol=1e-6)
+    out = explain(TEXTS, multi, "ig", target="all", params={"atol": 1e-6})
     for e in out:
         assert e.diagnostics["head"] == MULTI_LABEL and tuple(e.targets) == (0, 1, 2)
         np.testing.assert_allclose(e.probabilities, 1 / (1 + np.exp(-e.logits.astype(np.float64))))
@@ -60,7 +60,7 @@ def test_multi_label_evaluation_and_perturbation_use_each_labels_sigmoid(multi):
     for entry in result.results:
         k = multi.labels.index(entry.target)
         assert entry.probability == pytest.approx(1 / (1 + np.exp(-logits[k])), rel=1e-5)
-    occlusion = explain(TEXTS[:1], multi, "occlusion", target="all", output="probability")[0]
+    occlusion = explain(TEXTS[:1], multi, "occlusion", target="all", params={"output": "probability"})[0]
     batch = multi.encode(TEXTS[:1])
     first = (batch.word_ids[0] == 0)[None]
     without = torch.sigmoid(multi.logits(remove(multi, batch, 0, first, "delete"))[0].double())
@@ -70,7 +70,7 @@ def test_multi_label_evaluation_and_perturbation_use_each_labels_sigmoid(multi):
 
 
 def test_regression_explains_the_output_itself(regression):
-    out = explain(TEXTS, regression, "ig", target="all", atol=1e-6)
+    out = explain(TEXTS, regression, "ig", target="all", params={"atol": 1e-6})
     for e in out:
         assert tuple(e.targets) == (0,) and e.diagnostics["head"] == REGRESSION and e.labels == ("score",)
         np.testing.assert_allclose(e.probabilities, e.logits)

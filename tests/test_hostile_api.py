@@ -71,13 +71,23 @@ HOSTILE = [
     ({"method": []}, MethodError, "no method given (an empty list)"),
     ({"method": ["ig", None]}, MethodError, "got None"),
     ({"method": ["gxi", "lime2"]}, MethodError, "unknown method 'lime2'; did you mean lime?"),
-    ({"method": ["ig", "lime"], "steps": 8}, MethodError, "with several methods, give parameters per method"),
-    ({"method": IntegratedGradients(), "steps": 8}, MethodError, "either to the ig instance or by name, not both"),
-    ({"method": "ig", "steps": "abc"}, MethodError, "ig: steps must be a whole number, got 'abc'"),
-    ({"method": "ig", "steps": 1.5}, MethodError, "ig: steps must be a whole number, got 1.5"),
-    ({"method": "lime", "n_samples": 2.5}, MethodError, "lime: n_samples must be a whole number or none"),
-    ({"method": "lime", "seed": "abc"}, MethodError, "lime: seed must be a whole number, got 'abc'"),
-    ({"method": "gxi", "stepz": 4}, MethodError, "gxi has no parameter 'stepz'"),
+    (
+        {"method": ["ig", "lime"], "params": {"steps": 8}},
+        MethodError,
+        "with several methods, give parameters per method",
+    ),
+    (
+        {"method": IntegratedGradients(), "params": {"steps": 8}},
+        MethodError,
+        "either to the ig instance or by name, not both",
+    ),
+    ({"method": "ig", "params": {"steps": "abc"}}, MethodError, "ig: steps must be a whole number, got 'abc'"),
+    ({"method": "ig", "params": {"steps": 1.5}}, MethodError, "ig: steps must be a whole number, got 1.5"),
+    ({"method": "lime", "params": {"n_samples": 2.5}}, MethodError, "lime: n_samples must be a whole number or none"),
+    ({"method": "lime", "params": {"seed": "abc"}}, MethodError, "lime: seed must be a whole number, got 'abc'"),
+    ({"method": "gxi", "params": {"stepz": 4}}, MethodError, "gxi has no parameter 'stepz'"),
+    ({"method": "ig", "steps": 8}, MethodError, "explain() has no argument 'steps'; give method parameters as params="),
+    ({"method": "ig", "params": [("steps", 8)]}, MethodError, "params must map parameter names to values"),
 ]
 
 

@@ -230,7 +230,7 @@ def test_cli_adaptive_false_turns_adaptive_ig_off(tiny_dirs):
 
 @pytest.mark.parametrize("raw", ["False", "false", "0", "no", "off"])
 def test_adaptive_off_in_python_uses_exactly_the_fixed_steps(tiny, raw):
-    [e] = explain("a lovely day", tiny["bert"], "ig", adaptive=raw, steps="12")
+    [e] = explain("a lovely day", tiny["bert"], "ig", params={"adaptive": raw, "steps": "12"})
     assert e.params["adaptive"] is False and e.params["steps"] == 12
     assert e.diagnostics["steps"] == 12
 

@@ -261,12 +261,12 @@ def test_seed_changes_coalitions():
 def test_batched_equals_one_by_one_and_targets_are_free(tiny, name):
     adapter = _double(tiny["camembert"])
     params = {} if name == "occlusion" else {"n_samples": 40}
-    together = explain(TEXTS, adapter, name, target="all", **params)
+    together = explain(TEXTS, adapter, name, target="all", params=params)
     for text, joint in zip(TEXTS, together, strict=True):
-        alone = explain([text], adapter, name, target="all", **params)[0]
+        alone = explain([text], adapter, name, target="all", params=params)[0]
         assert alone.scores == pytest.approx(joint.scores, abs=1e-6)
         assert abs(joint.scores).max() > 1e-2
-        single = explain([text], adapter, name, target="neutral", **params)[0]
+        single = explain([text], adapter, name, target="neutral", params=params)[0]
         assert single.scores[0] == pytest.approx(joint.scores[1], abs=1e-6)
         assert joint.params["strategy"] is None and joint.params["level"] is None  # the modality's defaults …
         assert joint.diagnostics["strategy"] == "delete" and joint.diagnostics["level"] == "word"  # … recorded

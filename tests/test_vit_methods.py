@@ -110,7 +110,7 @@ def test_gradient_methods_equal_captum(vit: VisionAdapter, pictures) -> None:
         m: np.stack([e.scores[0] for e in explain(images=pictures, model=vit, method=m)]) for m in ("gxi", "saliency")
     }
     ours["ig"] = np.stack(
-        [e.scores[0] for e in explain(images=pictures, model=vit, method="ig", adaptive=False, steps=32)]
+        [e.scores[0] for e in explain(images=pictures, model=vit, method="ig", params={"adaptive": False, "steps": 32})]
     )
     np.testing.assert_allclose(ours["gxi"], gxi.sum(-1).detach().numpy(), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(ours["saliency"], grads.norm(dim=-1).detach().numpy(), rtol=1e-4, atol=1e-6)
@@ -121,7 +121,7 @@ def test_gradient_methods_equal_captum(vit: VisionAdapter, pictures) -> None:
 def test_ig_image_baselines_are_complete(vit: VisionAdapter, pictures, baseline: str) -> None:
     given = torch.from_numpy(pictures[1]).permute(2, 0, 1).double() / 255  # an image tensor, channels first
     value = given if baseline == "given" else baseline
-    (e,) = explain(images=pictures[:1], model=vit, method="ig", baseline=value)
+    (e,) = explain(images=pictures[:1], model=vit, method="ig", params={"baseline": value})
     assert e.diagnostics.identity.error_for(0) < 1e-3 * max(1.0, abs(e.diagnostics["f_input"][0]))
     assert e.diagnostics["baseline"] == ("tensor[3, 16, 16]" if baseline == "given" else baseline)
     assert e.scores[0, 0] == pytest.approx(0.0, abs=1e-7)  # [CLS] and its position are the same at the baseline
@@ -138,7 +138,7 @@ def test_ig_image_baselines_are_complete(vit: VisionAdapter, pictures, baseline:
 
 def test_occlusion_equals_exact_patch_ablation(vit: VisionAdapter, pictures) -> None:
     for fill in ("mean", "black", "blur"):
-        (e,) = explain(images=pictures[:1], model=vit, method="occlusion", strategy=fill)
+        (e,) = explain(images=pictures[:1], model=vit, method="occlusion", params={"strategy": fill})
         assert e.diagnostics["strategy"] == fill
         raw = img.resize(pictures[0], vit.preprocessing)
         pixels = img.normalise(raw, vit.preprocessing)[None]
@@ -198,10 +198,10 @@ def test_text_strategies_are_refused_for_images(vit: VisionAdapter, pictures) ->
         with pytest.raises(
             MethodError, match=f"unknown removal strategy '{word}' for images; use one of mean, blur, black"
         ):
-            explain(images=pictures[:1], model=vit, method="occlusion", strategy=word)
+            explain(images=pictures[:1], model=vit, method="occlusion", params={"strategy": word})
     for word in ("mask", "pad"):
         with pytest.raises(MethodError, match=f"images have no '{word}' baseline; use black, mean, blur, zero"):
-            explain(images=pictures[:1], model=vit, method="ig", baseline=word)
+            explain(images=pictures[:1], model=vit, method="ig", params={"baseline": word})
 
 
 def test_targets_and_batching_do_not_change_scores(vit: VisionAdapter, pictures) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -11,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from trexplain import checks
 from trexplain.diagnostics import Diagnostics
 from trexplain.errors import InputError, MethodError, TrexplainError
 from trexplain.explanation import Explanation
@@ -21,9 +21,7 @@ from trexplain.methods.base import (
     Method,
     Targets,
     TargetSpec,
-    get_method,
     short_repr,
-    target_specs,
     type_name,
 )
 from trexplain.models.adapter import ModelAdapter
@@ -33,6 +31,7 @@ from trexplain.models.devices import method_precision
 from trexplain.models.heads import SINGLE_LABEL
 from trexplain.models.images import read_images
 from trexplain.models.loading import load_model
+from trexplain.models.protocol import Adapter
 from trexplain.models.windows import split
 from trexplain.progress import shown, stage
 
@@ -42,6 +41,7 @@ def explain(
     model: ModelAdapter | str | PathLike[str] | None = None,
     method: str | Method | Sequence[str | Method] = DEFAULT_METHOD,
     *,
+    params: Mapping[str, Any] | None = None,
     images: Any = None,
     target: TargetSpec = "predicted",
     batch_size: int = 16,
@@ -51,9 +51,10 @@ def explain(
     windows: bool = False,
     stride: int | None = None,
     contrast: Any = None,
-    **params: Any,
+    **unexpected: Any,
 ) -> list[Explanation]:
-    """Explain each text with one method, or several; `params` go to the method (e.g. `steps=32` for `ig`).
+    """Explain each text with one method, or several; `params` go to the method (e.g. `params={"steps": 32}` for
+    `ig`), never mixed with explain's own arguments, so a method parameter named `batch_size` or `method` works.
 
     `pairs=[(premise, hypothesis), ...]` explains sentence pairs instead (as does a `(first, second)` tuple among
     `texts`): encoded as the tokenizer encodes pairs, shown as one text with both segments (`TextLayout.segments`).
@@ -64,10 +65,16 @@ def explain(
 
     With a list of methods the result is text-major, as `study` orders it: every method (in the order given)
     for the first text, then for the second, ...; give their parameters as instances (`get_method("ig", steps=32)`).
+    Any other keyword is a MethodError pointing to `params=` (see docs/parameters.md).
     Every argument is checked before the model loads or any work starts; a bad one is a typed error.
     `images` (instead of texts): image files, arrays (H×W×C uint8, or floats in [0, 1]), tensors or PIL
     images, for an image classifier (default model: the bundled `vit-demo`); see docs/vision.md.
     """
+    if unexpected:
+        raise MethodError(
+            f"explain() has no argument {', '.join(map(repr, unexpected))}; give method parameters as "
+            f"params={dict(unexpected)!r} (one method) or get_method(name, **parameters)"
+        )
     if images is not None and (texts is not None or pairs is not None):
         raise InputError("give texts (or pairs) or images, not both")
     if images is not None and windows:
@@ -80,19 +87,12 @@ def explain(
     if images is not None and model is None:
         model = "vit-demo"
     chosen = _methods(method, params)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise InputError(f"batch_size must be a whole number of at least 1, got {short_repr(batch_size)}")
-    for option, value in (("truncate", truncate), ("progress", progress), ("windows", windows)):
-        if not isinstance(value, bool):
-            raise InputError(f"{option} must be True or False, got {short_repr(value)}")
-    if stride is not None and not windows:
-        raise InputError("stride sets the step between windows; pass windows=True (CLI: --windows) too")
-    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1):
-        raise InputError(f"stride must be a whole number of tokens of at least 1, got {short_repr(stride)}")
-    if windows and truncate:
-        raise InputError("windows and truncate are two ways to handle long texts; choose one")
-    target_specs(target)  # its types, before the model loads; Targets resolves the labels after
-    adapter = _adapter(model)
+    batch_size = checks.whole(batch_size, "batch_size", least=1)
+    for option, value in (("truncate", truncate), ("progress", progress)):
+        checks.flag(value, option)
+    stride = windowing(windows, stride, truncate)
+    target = checks.target(target)  # its types, before the model loads; Targets resolves the labels after
+    adapter = adapter_of(model)
     if (adapter.modality.kind == "image") != (images is not None):
         kind = "an image classifier: pass images=[...]" if images is None else "a text model: pass texts"
         raise InputError(f"{adapter.name} is {kind}")
@@ -100,9 +100,9 @@ def explain(
     targets = Targets(target, adapter)
     with shown(progress), method_precision(adapter, chosen):  # gradient methods in float32
         if windows:
-            runs = [_explain_windows(items, adapter, m, target, int(batch_size), stride) for m in chosen]
+            runs = [_explain_windows(items, adapter, m, target, batch_size, stride) for m in chosen]
         else:
-            runs = [_explain_one(items, adapter, m, targets, int(batch_size), truncate) for m in chosen]
+            runs = [_explain_one(items, adapter, m, targets, batch_size, truncate) for m in chosen]
     return [run[i] for i in range(len(items)) for run in runs]
 
 
@@ -149,29 +149,36 @@ def _pairs(pairs: object) -> list[tuple[str, str]]:
     return [tuple(pair) for pair in items]
 
 
-def _methods(method: object, params: dict[str, Any]) -> list[Method]:
+def _methods(method: object, params: object) -> list[Method]:
     """The method instances to run: one by name or instance with `params`, or a list of names and instances."""
-    if isinstance(method, Sequence) and not isinstance(method, (str, bytes, bytearray)):
-        if not method:
-            raise MethodError(f"no method given (an empty list); name at least one, e.g. [{DEFAULT_METHOD!r}, 'ig']")
-        if params:
-            raise MethodError(
-                f"with several methods, give parameters per method, e.g. [get_method('ig', steps=32), 'lime']; "
-                f"got {', '.join(params)} for all of them"
-            )
-        return [get_method(m) for m in method]
-    return [get_method(method, **params)]  # any other type: get_method's error names it
+    chosen = checks.method_names(method)
+    given = checks.method_params(params)
+    if given and len(chosen) > 1:
+        raise MethodError(
+            f"with several methods, give parameters per method, e.g. [get_method('ig', steps=32), 'lime']; "
+            f"got {', '.join(given)} for all of them"
+        )
+    first = chosen[0].name if isinstance(chosen[0], Method) else chosen[0]
+    return checks.methods(chosen, {first: given} if given else None)
 
 
-def _adapter(model: object) -> ModelAdapter:
+def windowing(windows: object, stride: object, truncate: object) -> int | None:
+    """The checked `stride` of windowed explanation (None: half a window); `stride` needs `windows`."""
+    checks.flag(windows, "windows")
+    if stride is not None and not windows:
+        raise InputError("stride sets the step between windows; pass windows=True (CLI: --windows) too")
+    if windows and truncate:
+        raise InputError("windows and truncate are two ways to handle long texts; choose one")
+    return checks.optional_whole(stride, "stride", least=1)
+
+
+def adapter_of(model: object) -> ModelAdapter:
+    """The adapter a `model` argument names: itself, or `load_model` of a checked source (None: the demo)."""
     if isinstance(model, ModelAdapter):
         return model
-    if model is None or isinstance(model, (str, PathLike)) or is_pipeline(model):
+    if is_pipeline(model):
         return load_model(model)
-    raise InputError(
-        f"model must be a ModelAdapter, a model folder or None (the demo), got {type_name(model)} "
-        f"({short_repr(model)}); e.g. load_model('path/to/folder')"
-    )
+    return load_model(checks.model_source(model, adapters=True))
 
 
 def _explain_one(
@@ -248,8 +255,8 @@ def _explain_windows(
 
 
 def explain_methods(
-    texts: Sequence[str],
-    adapter: ModelAdapter,
+    texts: Sequence[Any],
+    adapter: Adapter,
     methods: Sequence[str | Method],
     *,
     explicit: bool = True,
@@ -281,8 +288,8 @@ def explain_methods(
                 truncate=truncate,
                 progress=progress,
                 **({"windows": True, "stride": stride} if windows else {}),
+                params=(params or {}).get(name),
                 **inputs,
-                **(params or {}).get(name, {}),
             )
         except (TrexplainError, NotImplementedError) as exc:
             if explicit:

@@ -271,6 +271,10 @@ class Explanation:
         """A pandas frame: one row per (target, token) or (target, word) with text, span and score."""
         import pandas as pd
 
+        from trexplain.checks import choice
+
+        choice(level, "level", ("token", "word"))
+
         rows = []
         for k, target in enumerate(self.targets):
             if level == "word":

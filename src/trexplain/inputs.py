@@ -24,6 +24,7 @@ from typing import Any
 from trexplain.errors import InputError
 
 SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
+CSV_FIELD_LIMIT = 2**31 - 1  # characters per CSV field: the most a C long holds on every platform
 TEXT_COLUMN = "text"
 _LINE_END = re.compile(r"\r\n|\r|\n")  # not str.splitlines: U+2028, U+0085 ... are characters inside a text
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -143,6 +144,8 @@ def _jsonl(
 def _table(
     path: Path, stream: Iterable[str], delimiter: str, column: str, extras: Sequence[str]
 ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:  # the module's default, 128 KiB, calls a long text malformed
+        csv.field_size_limit(CSV_FIELD_LIMIT)
     rows = csv.reader(stream, delimiter=delimiter, strict=True)
     kind = "TSV" if delimiter == "\t" else "CSV"
     try:

@@ -10,7 +10,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trexplain.cli.common import Command, ModelOpt, QuietOpt, TextColumnOpt, app, flag, guarded, read_inputs, say
+from trexplain import checks
+from trexplain.cli.common import (
+    Command,
+    ModelOptions,
+    QuietOpt,
+    TextColumnOpt,
+    app,
+    flag,
+    guarded,
+    read_inputs,
+    say,
+    with_blocks,
+)
 from trexplain.errors import InputError
 from trexplain.models.capture import hidden_state_name
 from trexplain.viz.terminal import attention_links_table, layer_predictions_view, neighbours_view
@@ -21,16 +33,18 @@ def _dump(data: object) -> None:
 
 
 @app.command(cls=Command)
+@with_blocks
 def attention(
     text: Annotated[str, typer.Argument(help="Text to show the attention of.")],
-    model: ModelOpt = "demo",
+    *,
+    loading: ModelOptions,
     layer: Annotated[
         int | None, typer.Option(help="Only this block (0-based, as 'block N' in every view; -1 = last).")
     ] = None,
     head: Annotated[int | None, typer.Option(help="Only this head (0-based).")] = None,
-    top: Annotated[int, typer.Option(help="Links shown per head in the terminal view.")] = 3,
+    top: Annotated[int, typer.Option(help="Links shown per head in the terminal view (at least 1).")] = 3,
     specials: Annotated[bool, flag("--specials", "Include links to/from special tokens in the summary.")] = False,
-    decimals: Annotated[int, typer.Option(min=0, help="Decimals kept in the JSON output.")] = 4,
+    decimals: Annotated[int, typer.Option(help="Decimals kept in the JSON output (0 to 15).")] = 4,
     as_json: Annotated[
         bool, flag("--json", 'Print {"tokens", "offsets", "attention": [L][H][T][T]} as compact JSON.')
     ] = False,
@@ -38,10 +52,11 @@ def attention(
     """Attention probabilities per layer and head: JSON export, or the strongest links of every head."""
     with guarded():
         from trexplain.inspect.attention_maps import attention_maps
-        from trexplain.models.loading import load_model
 
         [text] = read_inputs([text], None)
-        maps = attention_maps(load_model(model), text, layer=layer, head=head)
+        checks.decimals(decimals, "--decimals")
+        checks.count(top, "--top")  # both before the model loads, by the checks the library applies
+        maps = attention_maps(loading.load(), text, layer=layer, head=head)
         if as_json:
             _dump(maps.to_dict(decimals))
             return
@@ -71,12 +86,14 @@ def layers(
 
 
 @app.command(cls=Command)
+@with_blocks
 def index(
     corpus: Annotated[
         str, typer.Argument(help="'demo' (the demo model's tweet corpus) or a .txt/.csv/.tsv/.jsonl file.")
     ],
     out: Annotated[Path, typer.Option(help="Folder to write the index to (replaced whole if it holds an index).")],
-    model: ModelOpt = "demo",
+    *,
+    loading: ModelOptions,
     text_column: TextColumnOpt = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N texts.")] = None,
     layers: Annotated[
@@ -92,7 +109,6 @@ def index(
     with guarded(quiet):
         from trexplain.inspect.neighbours import INDEX_FILES, build_index, demo_corpus
         from trexplain.io import check_output
-        from trexplain.models.loading import load_model
 
         source = None if corpus == "demo" else Path(corpus)
         check_output(out, inputs=[source] if source else [], folder=True, contents=INDEX_FILES, what="--out")
@@ -103,8 +119,8 @@ def index(
         if source is None and text_column is not None:
             raise InputError("--text-column names a column of a corpus file; the demo corpus needs none")
         texts = demo_corpus(limit) if source is None else read_inputs(None, source, text_column)[:limit]
-        adapter = load_model(model)
-        built = build_index(adapter, texts, out, model_source=model, layers=chosen, batch_size=batch_size)
+        adapter = loading.load()
+        built = build_index(adapter, texts, out, model_source=loading.model, layers=chosen, batch_size=batch_size)
         meta = built.meta
         say(
             f"indexed {meta['tokens']} tokens of {meta['texts']} texts at layers "

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
+import inspect
 import json
 import logging
 import os
+import typing
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,7 +23,12 @@ from typer.core import TyperCommand, TyperGroup
 
 from trexplain import __version__
 from trexplain.errors import InputError, TrexplainError
+from trexplain.methods.base import DEFAULT_METHOD
 from trexplain.viz.terminal import visible
+
+if TYPE_CHECKING:
+    from trexplain.methods.base import Method
+    from trexplain.models.adapter import ModelAdapter
 
 UsageError = typer.BadParameter.__bases__[0]  # click's, whether typer vendors click (>= 0.26) or not
 ClickException = UsageError.__bases__[0]
@@ -81,10 +90,26 @@ TextColumnOpt = Annotated[
     typer.Option("--text-column", help="The .csv/.tsv column or .jsonl field holding the texts (default: text)."),
 ]
 MethodsOpt = Annotated[
-    list[str] | None, typer.Option("--method", help="Method name (repeatable); see `trexplain methods`.")
+    list[str] | None,
+    typer.Option(
+        "--method",
+        help="Method name (repeatable); see `trexplain methods`. Default: cp-lrp (evaluate: every cheap method).",
+    ),
 ]
 TargetOpt = Annotated[str, typer.Option(help="predicted, all, or a label name (comma-separated for several).")]
-ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Method parameter NAME=VALUE (repeatable).")]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        help="Method parameter NAME=VALUE for every --method, or METHOD.NAME=VALUE for one (repeatable).",
+    ),
+]
+DeviceOpt = Annotated[str | None, typer.Option(help="Where the model runs: cpu (the default), cuda, cuda:1, mps ...")]
+ImageOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--image", help="An image file to explain (repeatable); --input may also name a folder of images."),
+]
 PickleOpt = Annotated[bool, flag("--allow-pickle", "Allow pickle weights (pytorch_model.bin) from a trusted source.")]
 MissingWeightsOpt = Annotated[
     bool, flag("--allow-missing-weights", "Load a folder whose weights do not all fit the model, with a warning.")
@@ -134,6 +159,142 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
+def method_params(pairs: list[str], names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """`--param` values per method: `NAME=VALUE` for every method in `names`, `METHOD.NAME=VALUE` for one."""
+    shared = parse_params([p for p in pairs if "." not in p.partition("=")[0]])
+    out: dict[str, dict[str, Any]] = {name: dict(shared) for name in names}
+    for pair in pairs:
+        key, _, rest = pair.partition("=")
+        if "." not in key:
+            continue
+        method, _, name = key.partition(".")
+        if method not in out:
+            raise InputError(
+                f"--param {pair!r} is for {method!r}, which is not among the methods run ({', '.join(names)})"
+            )
+        out[method].update(parse_params([f"{name}={rest}"]))
+    return {name: values for name, values in out.items() if values}
+
+
+def with_blocks(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Expand each parameter of `command` annotated with an option block (a dataclass whose fields are typer
+    options, e.g. `ModelOptions`) into the block's options, and call `command` with the block built from them:
+    options shared by several commands are declared once, in their block (its own options listed before those
+    it inherits: --model before --device)."""
+    signature = inspect.signature(command, eval_str=True)
+    params: list[inspect.Parameter] = []
+    blocks: dict[str, tuple[type, list[str]]] = {}
+    for param in signature.parameters.values():
+        if not (isinstance(param.annotation, type) and is_dataclass(param.annotation)):
+            params.append(param)
+            continue
+        hints = typing.get_type_hints(param.annotation, include_extras=True)
+        own = vars(param.annotation).get("__annotations__", {})
+        ordered = sorted(fields(param.annotation), key=lambda f: f.name not in own)  # its own options first
+        params += [
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+            for f in ordered
+        ]
+        blocks[param.name] = (param.annotation, [f.name for f in ordered])
+
+    @functools.wraps(command)
+    def expanded(**given: Any) -> Any:
+        for name, (block, names) in blocks.items():
+            given[name] = block(**{n: given.pop(n) for n in names})
+        return command(**given)
+
+    kinds = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+    expanded.__signature__ = signature.replace(parameters=kinds)  # type: ignore[attr-defined]
+    expanded.__annotations__ = {p.name: p.annotation for p in kinds}
+    return expanded
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How every command loads a model; `load_keywords` is the one place these options become `load_model`
+    keywords (a new loading option is one field here and one entry there)."""
+
+    device: DeviceOpt = None
+    allow_pickle: PickleOpt = False
+    allow_missing_weights: MissingWeightsOpt = False
+
+    def load_keywords(self) -> dict[str, Any]:
+        """The `load_model` keywords these options give (a device only when one is named)."""
+        out: dict[str, Any] = {"allow_pickle": self.allow_pickle, "allow_missing_weights": self.allow_missing_weights}
+        if self.device is not None:
+            out["device"] = self.device
+        return out
+
+    def load(self, source: str) -> ModelAdapter:
+        """`load_model(source)` with these options."""
+        from trexplain.models.loading import load_model
+
+        return load_model(source, **self.load_keywords())
+
+
+@dataclass(frozen=True)
+class ModelOptions(LoadOptions):
+    """`--model` and the loading options: the block of every command working on one model."""
+
+    model: ModelOpt = "demo"
+
+    def load(self, source: str | None = None) -> ModelAdapter:
+        """The model of `--model` (or `source`, e.g. the image demo for images) with these options."""
+        return super().load(self.model if source is None else source)
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    """`--method`, `--param` and `--target`: which methods run, with which parameters, for which classes."""
+
+    method: MethodsOpt = None
+    param: ParamOpt = None
+    target: TargetOpt = "predicted"
+
+    def names(self, default: Sequence[str] = (DEFAULT_METHOD,)) -> list[str]:
+        """The methods named with --method (in order), or `default`."""
+        return list(self.method or default)
+
+    def methods(self, default: Sequence[str] = (DEFAULT_METHOD,)) -> list[Method]:
+        """The methods as instances with their --param values, checked before any model loads (none: `default`,
+        which may be empty: the command's own default, e.g. evaluate's every cheap method)."""
+        from trexplain.checks import methods
+
+        names = self.names(default)
+        if not names:
+            if self.param:
+                raise InputError("--param applies to the methods named with --method; name them")
+            return []
+        return methods(names, method_params(self.param or [], names))
+
+    def shared_params(self) -> dict[str, Any]:
+        """The --param values as one mapping every method takes (for commands that give all methods the same)."""
+        if any("." in pair.partition("=")[0] for pair in self.param or []):
+            raise InputError("this command gives every --method the same --param NAME=VALUE; drop the METHOD. prefix")
+        return parse_params(self.param or [])
+
+    def target_spec(self) -> Any:
+        """`--target` as a target spec: one, or a list for comma-separated labels."""
+        return parse_target(self.target)
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """`--input`, `--image` and `--text-column`: where the texts (or images) come from."""
+
+    input_file: InputOpt = None
+    image: ImageOpt = None
+    text_column: TextColumnOpt = None
+
+    def images(self, texts: list[str] | None) -> list[Path] | None:
+        """The image files to work on (see `image_inputs`), or None for texts."""
+        return image_inputs(self.image, self.input_file, texts)
+
+    def texts(self, texts: list[str] | None) -> list[str]:
+        """The texts: the arguments or the texts of --input (see `read_inputs`)."""
+        return read_inputs(texts, self.input_file, self.text_column)
+
+
 def read_inputs(texts: list[str] | None, input_file: Path | None, text_column: str | None = None) -> list[str]:
     """The texts to work on: the arguments (valid Unicode) or the texts of `--input`, not both."""
     from trexplain.inputs import check_text, read_texts
@@ -147,12 +308,6 @@ def read_inputs(texts: list[str] | None, input_file: Path | None, text_column: s
     if not texts:
         raise InputError("no text given; pass TEXT arguments or --input FILE")
     return [check_text(text, f"text argument {i + 1}") for i, text in enumerate(texts)]
-
-
-ImageOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--image", help="An image file to explain (repeatable); --input may also name a folder of images."),
-]
 
 
 def image_inputs(images: list[Path] | None, input_file: Path | None, texts: list[str] | None) -> list[Path] | None:
@@ -191,14 +346,6 @@ def check_outputs(
         if target in seen and not (option in folders and seen[target] in folders):
             raise InputError(f"{option} and {seen[target]} both write {path}; give each output its own path")
         seen[target] = option
-
-
-def check_methods(names: Sequence[str], params: Mapping[str, Any]) -> None:
-    """Every named method exists and takes `params` (checked before the model loads)."""
-    from trexplain.methods import get_method
-
-    for name in names:
-        get_method(name, **params)  # its errors name the closest methods and parameters
 
 
 def say(message: str) -> None:

@@ -12,36 +12,30 @@ from rich.console import Console
 
 from trexplain.cli.common import (
     Command,
-    ImageOpt,
     InputOpt,
-    MissingWeightsOpt,
-    ModelOpt,
-    ParamOpt,
-    PickleOpt,
+    InputOptions,
+    LoadOptions,
+    MethodOptions,
+    MethodsOpt,
+    ModelOptions,
     QuietOpt,
     TargetOpt,
     TextColumnOpt,
     TruncateOpt,
     app,
-    check_methods,
     check_outputs,
     flag,
     guarded,
-    image_inputs,
     image_model,
-    parse_params,
     parse_target,
     read_inputs,
+    with_blocks,
     written,
 )
 from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD
 from trexplain.viz.terminal import comparison_view, evaluation_view
 
-MethodOpt = Annotated[
-    list[str] | None,
-    typer.Option("--method", help="Method name (repeatable); default: every registered method cheap enough."),
-]
 StrategyOpt = Annotated[
     str | None,
     typer.Option(
@@ -58,29 +52,25 @@ JsonOpt = Annotated[bool, flag("--json", "Print the JSON result to stdout.")]
 
 
 @app.command(cls=Command)
+@with_blocks
 def evaluate(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain and evaluate.")] = None,
-    input_file: InputOpt = None,
-    image: ImageOpt = None,
-    text_column: TextColumnOpt = None,
-    model: ModelOpt = "demo",
-    method: MethodOpt = None,
+    *,
+    inputs: InputOptions,
+    loading: ModelOptions,
+    chosen: MethodOptions,
     scores: Annotated[
         list[Path] | None, typer.Option("--scores", help="JSON/JSONL of scores made elsewhere (repeatable).")
     ] = None,
-    target: TargetOpt = "predicted",
     strategy: StrategyOpt = None,
     level: LevelOpt = None,
     seed: SeedOpt = 0,
-    param: ParamOpt = None,
     sanity: Annotated[bool, flag("--sanity", "Also run the cascading randomisation check per method.")] = False,
     independent: Annotated[
         bool, flag("--independent", "With --sanity: randomise one part at a time, not cumulatively.")
     ] = False,
     as_json: JsonOpt = False,
     truncate: TruncateOpt = False,
-    allow_pickle: PickleOpt = False,
-    allow_missing_weights: MissingWeightsOpt = False,
     sanity_method: Annotated[
         list[str] | None, typer.Option("--sanity-method", help="With --sanity: check only this method (repeatable).")
     ] = None,
@@ -89,39 +79,28 @@ def evaluate(
     """How far to trust each method on this model: AOPC, ΔA^F, a random floor, and a verdict."""
     with guarded(quiet):
         from trexplain.evaluate import load_scores
-        from trexplain.models.loading import load_model
-        from trexplain.study import study
+        from trexplain.study import StudyOptions, run_study
 
-        images = image_inputs(image, input_file, texts)
+        images = inputs.images(texts)
         if images and scores:
             raise InputError("--scores reads text explanations; evaluate images with --image alone")
-        model = image_model(model, images)
-        items = images or (read_inputs(texts, input_file, text_column) if (texts or input_file or not scores) else [])
-        params = parse_params(param or [])
-        names = list(method or [])
-        if params and not names:
-            raise InputError("--param applies to the methods named with --method; name them")
-        if (independent or sanity_method) and not sanity:
-            raise InputError("--independent and --sanity-method choose how --sanity runs; add --sanity")
-        check_methods(names, params)
-        adapter = load_model(model, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
-        external = [e for path in scores or [] for e in load_scores(path, adapter)]
-        result = study(
-            items,
-            adapter,
-            names or None,
-            target=parse_target(target),
-            params={name: params for name in names},
+        items = images or (inputs.texts(texts) if (texts or inputs.input_file or not scores) else [])
+        methods = chosen.methods(default=())
+        options = StudyOptions(
+            tuple(methods) if methods else None,
+            target=chosen.target_spec(),
             evaluate=True,
             sanity=sanity,
             sanity_methods=sanity_method or None,
             independent=independent,
-            external=external,
             strategy=strategy,
             level=level,
             seed=seed,
             truncate=truncate,
         )
+        adapter = loading.load(image_model(loading.model, images))
+        external = [e for path in scores or [] for e in load_scores(path, adapter)]
+        result = run_study(items, adapter, options, external)
         out = result.table.to_dict()
         checks = [c.to_dict() for c in result.sanity]
         if as_json:
@@ -133,12 +112,14 @@ def evaluate(
 
 
 @app.command(cls=Command)
+@with_blocks
 def compare(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to run through both models.")] = None,
+    *,
     input_file: InputOpt = None,
     text_column: TextColumnOpt = None,
     model: Annotated[list[str], typer.Option("--model", "-m", help="Model folder or 'demo' (give two or more).")] = [],  # noqa: B006
-    method: MethodOpt = None,
+    method: MethodsOpt = None,
     target: TargetOpt = "predicted",
     strategy: StrategyOpt = None,
     level: LevelOpt = None,
@@ -149,25 +130,22 @@ def compare(
         Path | None, typer.Option("--html", help="Write a self-contained HTML page of every model's explanations.")
     ] = None,
     truncate: TruncateOpt = False,
-    allow_pickle: PickleOpt = False,
-    allow_missing_weights: MissingWeightsOpt = False,
+    loading: LoadOptions,
     quiet: QuietOpt = False,
 ) -> None:
     """Two models on the same texts: predictions, top words, agreement (the first --method, default cp-lrp),
     and each model's metric table."""
     with guarded(quiet):
+        from trexplain.checks import methods
         from trexplain.evaluate import compare_models
-        from trexplain.models.loading import load_model
 
         if len(model) < 2:
             raise InputError("compare needs two models: --model A --model B")
         check_outputs({"--html": html_out}, [input_file])
         items = read_inputs(texts, input_file, text_column)
         chosen = (method or [DEFAULT_METHOD])[0]
-        check_methods(method or [chosen], {})
-        adapters = [
-            load_model(m, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights) for m in model
-        ]
+        methods(method or [chosen])  # checked before the models load
+        adapters = [loading.load(m) for m in model]
         comparison = compare_models(
             adapters,
             items,

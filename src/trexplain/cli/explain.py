@@ -14,27 +14,17 @@ from trexplain.cli.common import (
     STDOUT,
     BatchSizeOpt,
     Command,
-    ImageOpt,
-    InputOpt,
-    MethodsOpt,
-    MissingWeightsOpt,
-    ModelOpt,
-    ParamOpt,
-    PickleOpt,
+    InputOptions,
+    MethodOptions,
+    ModelOptions,
     QuietOpt,
-    TargetOpt,
-    TextColumnOpt,
     TruncateOpt,
     app,
-    check_methods,
     check_outputs,
     flag,
     guarded,
-    image_inputs,
     image_model,
-    parse_params,
-    parse_target,
-    read_inputs,
+    with_blocks,
     written,
 )
 from trexplain.errors import InputError
@@ -42,15 +32,13 @@ from trexplain.methods.base import DEFAULT_METHOD
 
 
 @app.command(cls=Command)
+@with_blocks
 def explain(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
-    input_file: InputOpt = None,
-    image: ImageOpt = None,
-    text_column: TextColumnOpt = None,
-    model: ModelOpt = "demo",
-    method: MethodsOpt = None,
-    target: TargetOpt = "predicted",
-    param: ParamOpt = None,
+    *,
+    inputs: InputOptions,
+    loading: ModelOptions,
+    chosen: MethodOptions,
     as_json: Annotated[bool, flag("--json", "Print JSON to stdout: one object for one text, else a list.")] = False,
     jsonl: Annotated[
         Path | None, typer.Option(help="Write one JSON object per text (a line each) to this file; - for stdout.")
@@ -71,39 +59,32 @@ def explain(
     stride: Annotated[
         int | None, typer.Option(help="With --windows: tokens between window starts (default: half a window).")
     ] = None,
-    allow_pickle: PickleOpt = False,
     batch_size: BatchSizeOpt = 16,
-    allow_missing_weights: MissingWeightsOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Explain why the model predicts what it does for each text (or image, with --image)."""
     with guarded(quiet):
         from trexplain.io import atomic_file, write_text
-        from trexplain.models.loading import load_model
-        from trexplain.study import study
+        from trexplain.study import StudyOptions, run_study
 
         to_stdout = jsonl == STDOUT
         if as_json and to_stdout:
             raise InputError("--json and --jsonl - both write to stdout; choose one")
-        images = image_inputs(image, input_file, texts)
-        check_outputs({"--jsonl": None if to_stdout else jsonl, "--html": html_out}, [input_file, *(images or [])])
-        items = images or _paired(read_inputs(texts, input_file, text_column), text2, pair_column, input_file)
-        model = image_model(model, images)
-        params = parse_params(param or [])
-        names = list(method or [DEFAULT_METHOD])
-        check_methods(names, params)
-        adapter = load_model(model, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
-        result = study(
-            items,
-            adapter,
-            names,
-            target=parse_target(target),
-            params={name: params for name in names},
+        images = inputs.images(texts)
+        check_outputs(
+            {"--jsonl": None if to_stdout else jsonl, "--html": html_out}, [inputs.input_file, *(images or [])]
+        )
+        items = images or _paired(inputs.texts(texts), text2, pair_column, inputs.input_file)
+        options = StudyOptions(
+            tuple(chosen.methods()),
+            target=chosen.target_spec(),
             batch_size=batch_size,
             truncate=truncate,
             windows=windows,
             stride=stride,
         )
+        adapter = loading.load(image_model(loading.model, images))
+        result = run_study(items, adapter, options)
         records = result.records()
         lines = (json.dumps(r) + "\n" for r in records)
         if to_stdout:

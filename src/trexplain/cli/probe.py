@@ -12,10 +12,8 @@ import typer
 from trexplain.cli.common import (
     Command,
     InputOpt,
-    MissingWeightsOpt,
-    ModelOpt,
+    ModelOptions,
     ParamOpt,
-    PickleOpt,
     QuietOpt,
     TextColumnOpt,
     app,
@@ -24,20 +22,23 @@ from trexplain.cli.common import (
     guarded,
     parse_params,
     read_inputs,
+    with_blocks,
     written,
 )
 from trexplain.errors import InputError
 
 
 @app.command(cls=Command)
+@with_blocks
 def probe(
     texts: Annotated[list[str] | None, typer.Argument(help="The text to probe (one).")] = None,
+    *,
     input_file: InputOpt = None,
     text_column: TextColumnOpt = None,
     label_column: Annotated[
         str | None, typer.Option(help="Column/field of --input with gold labels (accuracy before and after).")
     ] = None,
-    model: ModelOpt = "demo",
+    loading: ModelOptions,
     target: Annotated[str | None, typer.Option(help="Class to reach (a counterfactual); default: any other.")] = None,
     edits: Annotated[str, typer.Option(help="Edit sources, comma-separated: delete, embed, char, mlm, words.")] = (
         "delete,embed,char"
@@ -63,13 +64,10 @@ def probe(
     param: ParamOpt = None,
     as_json: Annotated[bool, flag("--json", "Print the JSON result to stdout.")] = False,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write a report page (one text).")] = None,
-    allow_pickle: PickleOpt = False,
-    allow_missing_weights: MissingWeightsOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Find a small edit that changes the prediction (or reaches --target), every model query counted."""
     with guarded(quiet):
-        from trexplain.models.loading import load_model
         from trexplain.probe import Constraints, prober
         from trexplain.probe.view import result_view, table_view
 
@@ -90,7 +88,7 @@ def probe(
 
             labels = read_texts(input_file, label_column)
         constraints = Constraints(max_fraction, frozenset(protect or ()), similarity, budget)
-        adapter = load_model(model, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
+        adapter = loading.load()
         options = dict(
             edits=[e.strip() for e in edits.split(",") if e.strip()],
             trust=trust,

@@ -10,49 +10,36 @@ import typer
 from trexplain.cli.common import (
     BatchSizeOpt,
     Command,
-    ImageOpt,
-    InputOpt,
-    MethodsOpt,
-    MissingWeightsOpt,
-    ModelOpt,
-    ParamOpt,
-    PickleOpt,
+    InputOptions,
+    MethodOptions,
+    ModelOptions,
     QuietOpt,
-    TargetOpt,
-    TextColumnOpt,
     TruncateOpt,
     app,
-    check_methods,
     check_outputs,
     flag,
     guarded,
-    image_inputs,
     image_model,
-    parse_params,
-    parse_target,
-    read_inputs,
     say,
+    with_blocks,
     written,
 )
 from trexplain.errors import InputError
-from trexplain.methods.base import DEFAULT_METHOD
 
 
 @app.command(cls=Command)
+@with_blocks
 def report(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
-    input_file: InputOpt = None,
-    image: ImageOpt = None,
-    text_column: TextColumnOpt = None,
+    *,
+    inputs: InputOptions,
     run_folder: Annotated[
         Path | None, typer.Option("--run", help="A `trexplain run` folder: its dataset views and a sample of texts.")
     ] = None,
     sample: Annotated[int, typer.Option(min=1, help="With --run: texts sampled into the report (seeded).")] = 200,
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
-    model: ModelOpt = "demo",
-    method: MethodsOpt = None,
-    target: TargetOpt = "predicted",
-    param: ParamOpt = None,
+    loading: ModelOptions,
+    chosen: MethodOptions,
     evaluate: Annotated[bool, flag("--evaluate", "Add perturbation curves, AOPC and the method table.")] = False,
     sanity: Annotated[
         bool, flag("--sanity", "Add the cascading randomisation check of each method (on the first 10 texts).")
@@ -64,43 +51,40 @@ def report(
     svg: Annotated[Path | None, typer.Option(help="Also write SVG figures into this folder.")] = None,
     title: Annotated[str | None, typer.Option(help="Title of the page.")] = None,
     truncate: TruncateOpt = False,
-    allow_pickle: PickleOpt = False,
     batch_size: BatchSizeOpt = 16,
-    allow_missing_weights: MissingWeightsOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write one self-contained HTML report: prediction, explanations, attention, curves, model card."""
     with guarded(quiet):
-        from trexplain.models.loading import load_model
         from trexplain.report.run import make_report, write_report
 
-        images = image_inputs(image, input_file, texts)
+        images = inputs.images(texts)
         check_outputs(
-            {"--out": out, "--png": png, "--svg": svg}, [input_file, *(images or [])], folders=("--png", "--svg")
+            {"--out": out, "--png": png, "--svg": svg},
+            [inputs.input_file, *(images or [])],
+            folders=("--png", "--svg"),
         )
         if run_folder is not None:
             from trexplain.report.run import run_report
 
-            if texts or input_file or images:
+            if texts or inputs.input_file or images:
                 raise InputError("--run reports on a run folder; drop the texts, --image and --input")
             payload = run_report(run_folder, sample=sample, title=title)
             written(write_report(payload, out), len(payload["texts"]), "texts")
             return
-        items = images or read_inputs(texts, input_file, text_column)
-        model = image_model(model, images)
-        names = method or [DEFAULT_METHOD]
-        params = parse_params(param or [])
-        check_methods(names, params)
-        adapter = load_model(model, allow_pickle=allow_pickle, allow_missing_weights=allow_missing_weights)
+        items = images or inputs.texts(texts)
+        params = chosen.shared_params()
+        methods = [m.name for m in chosen.methods()]  # checked before the model loads
+        adapter = loading.load(image_model(loading.model, images))
         common = {
-            "target": parse_target(target),
+            "target": chosen.target_spec(),
             "params": params,
             "evaluate": evaluate,
             "sanity": sanity,
             "batch_size": batch_size,
             "title": title,
         }
-        payload = make_report(items, adapter, names, attention_texts=attention, truncate=truncate, **common)
+        payload = make_report(items, adapter, methods, attention_texts=attention, truncate=truncate, **common)
         written(write_report(payload, out), len(items), "images" if images else "texts")
         for folder, fmt in ((png, "png"), (svg, "svg")):
             if folder is not None:

@@ -10,35 +10,29 @@ import typer
 from trexplain.cli.common import (
     BatchSizeOpt,
     Command,
-    MethodsOpt,
-    MissingWeightsOpt,
-    ModelOpt,
-    ParamOpt,
-    PickleOpt,
+    MethodOptions,
+    ModelOptions,
     QuietOpt,
-    TargetOpt,
     TextColumnOpt,
     TruncateOpt,
     app,
     flag,
     guarded,
-    parse_params,
-    parse_target,
     say,
+    with_blocks,
 )
-from trexplain.methods.base import DEFAULT_METHOD
 
 
 @app.command(cls=Command)
+@with_blocks
 def run(
     input_file: Annotated[
         Path, typer.Option("--input", "-i", help=".txt, .csv, .tsv, .jsonl or .parquet file of texts (streamed).")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The run folder (created; an existing run resumes).")],
-    model: ModelOpt = "demo",
-    method: MethodsOpt = None,
-    target: TargetOpt = "predicted",
-    param: ParamOpt = None,
+    *,
+    loading: ModelOptions,
+    chosen: MethodOptions,
     text_column: TextColumnOpt = None,
     id_column: Annotated[
         str | None, typer.Option(help="Column/field with each text's unique id (default: a hash of the text).")
@@ -61,23 +55,18 @@ def run(
         str | None, typer.Option(help="Address of a running Ray cluster (default: start Ray on this machine).")
     ] = None,
     truncate: TruncateOpt = False,
-    allow_pickle: PickleOpt = False,
-    allow_missing_weights: MissingWeightsOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Explain every text of --input into --out: Parquet shards + manifest.json; rerun to resume."""
     with guarded(quiet):
         from trexplain.runs import run_dataset
 
-        names = method or [DEFAULT_METHOD]
-        params = parse_params(param or [])
         summary = run_dataset(
             input_file,
             out,
-            model=model,
-            methods=names,
-            target=parse_target(target),
-            params={name: params for name in names} if params else None,
+            model=loading.model,
+            methods=chosen.methods(),
+            target=chosen.target_spec(),
             evaluate=evaluate,
             truncate=truncate,
             text_column=text_column,
@@ -89,8 +78,7 @@ def run(
             workers=workers,
             backend=backend,
             ray_address=ray_address,
-            allow_pickle=allow_pickle,
-            allow_missing_weights=allow_missing_weights,
+            **loading.load_keywords(),
         )
         say(summary.line())
         if rationale_column is not None:

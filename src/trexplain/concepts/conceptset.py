@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trexplain import checks
 from trexplain.concepts import metrics
 from trexplain.concepts.activations import extract
 from trexplain.concepts.dictionaries import ARRAYS, PARAMS, Dictionary, make, row_batches
@@ -244,6 +245,15 @@ def fit_concepts(
     """The whole pipeline on `texts` (see the module doc); `class_label` fits a class-wise dictionary on the texts
         predicted as that class. Importance, deletion and fidelity use the first that many texts (of the class;
     deletion at most the importance texts); reconstruction metrics at most `METRIC_ROWS` rows."""
+    for name, value, least in (
+        ("n_concepts", n_concepts, 1), ("top_k", top_k, 1), ("words", words, 1), ("min_count", min_count, 0),
+        ("importance_texts", importance_texts, 1), ("deletion_texts", deletion_texts, 1),
+        ("fidelity_texts", fidelity_texts, 0), ("batch_size", batch_size, 1), ("seed", seed, None),
+    ):  # fmt: skip
+        checks.whole(value, name, least=least)
+    checks.flag(stability, "stability")
+    checks.flag(truncate, "truncate")
+    class_label = checks.goal(class_label, "class_label")
     params = dict(params or {})
     with tempfile.TemporaryDirectory(prefix="trexplain-activations-") as folder:
         store = extract(

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trexplain.errors import InputError
+from trexplain import checks
 from trexplain.models.adapter import ModelAdapter
 
 
@@ -25,7 +25,8 @@ class AttentionMaps:
     attention: np.ndarray
 
     def to_dict(self, decimals: int = 4) -> dict[str, Any]:
-        """JSON-ready dict `{"tokens", "offsets", "attention": [L][H][T][T], ...}`, rounded to `decimals`."""
+        """JSON-ready dict `{"tokens", "offsets", "attention": [L][H][T][T], ...}`, rounded to `decimals` (0 to 15)."""
+        decimals = checks.decimals(decimals)
         return {
             "text": self.text,
             "tokens": list(self.tokens),
@@ -42,6 +43,8 @@ class AttentionMaps:
         Special tokens soak up most attention in many heads ("no-op" attention), which hides the links
         between words; `include_special=True` keeps them.
         """
+        n = checks.count(n, "n")
+        checks.flag(include_special, "include_special")
         tokens = len(self.tokens)
         allowed = ~np.eye(tokens, dtype=bool)
         if not include_special:
@@ -66,6 +69,8 @@ def attention_maps(
     adapter: ModelAdapter, text: str, *, layer: int | None = None, head: int | None = None
 ) -> AttentionMaps:
     """The attention probabilities of `text` (all layers and heads, or only `layer` / `head`, 0-based)."""
+    for name, value in (("layer", layer), ("head", head)):
+        checks.optional_whole(value, name)  # before the model runs
     batch = adapter.encode([text])
     _, attentions = adapter.attention_probabilities(batch.inputs)
     stacked = torch.stack(attentions, dim=1)[0].float().cpu().numpy()  # [L, H, T, T]
@@ -83,8 +88,4 @@ def attention_maps(
 
 
 def _select(what: str, index: int | None, size: int) -> list[int]:
-    if index is None:
-        return list(range(size))
-    if not -size <= index < size:
-        raise InputError(f"{what} {index} does not exist; this model has {size} {what}s (0 to {size - 1})")
-    return [index % size]
+    return list(range(size)) if index is None else [checks.layer(index, size, what)]

@@ -12,6 +12,7 @@ and use an approximate index (faiss, hnswlib) instead. The whole demo corpus is 
 from __future__ import annotations
 
 import json
+import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from trexplain import checks
 from trexplain.errors import InputError
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
@@ -221,8 +223,8 @@ class CorpusIndex:
         the result equals a float32 search (float16 rounding of unit-vector products stays far below it).
         """
         plane_index = self.plane(layer)
-        if k < 1:
-            raise InputError(f"k must be at least 1, got {k}")
+        k = checks.count(k)
+        checks.flag(include_special, "include_special")
         query = torch.nn.functional.normalize(query.detach().float().flatten().cpu(), dim=0)
         coarse_query = query.half()
         plane = self.vectors[plane_index]
@@ -261,7 +263,9 @@ def token_index(
     batch_tokens: list[str], text: str, words: list[tuple[int, int]], word_ids: list[int], token: int | str
 ) -> int:
     """Token position for `token`: an index into the model's tokens (0 = the first special token) or a word."""
-    if isinstance(token, int) or (isinstance(token, str) and token.lstrip("-").isdigit()):
+    if isinstance(token, bool) or not isinstance(token, (numbers.Integral, str)):
+        raise InputError(f"token must be a token index or a word of the text, got {token!r}")
+    if isinstance(token, numbers.Integral) or (isinstance(token, str) and token.lstrip("-").isdigit()):
         index = int(token)
         if -len(batch_tokens) <= index < len(batch_tokens):
             return index % len(batch_tokens)
@@ -309,6 +313,7 @@ def neighbours(
             f"the index was built with model {index.meta.get('model')!r}, not {adapter.name!r}; "
             "query it with the same model (or rebuild the index)"
         )
+    k = checks.count(k)
     batch, states = layer_states(adapter, [text])
     position = token_index(batch.tokens[0], text, batch.words[0], batch.word_ids[0].tolist(), token)
     layer = _layer(layer, states.shape[0])
@@ -322,6 +327,4 @@ def _hidden(adapter: ModelAdapter) -> int:
 
 
 def _layer(layer: int, layers: int) -> int:
-    if not -layers <= layer < layers:
-        raise InputError(f"layer {layer} does not exist; choose 0 (embeddings) to {layers - 1}")
-    return layer % layers
+    return checks.layer(layer, layers, valid=f"choose 0 (embeddings) to {layers - 1}")

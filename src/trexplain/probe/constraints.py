@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from trexplain import checks
 from trexplain.errors import InputError
 
 DEFAULT_BUDGET = 500
@@ -34,9 +35,7 @@ class Constraints:
             raise InputError(f"max_fraction must be a number in (0, 1], got {fraction!r}")
         if self.min_similarity is not None and not -1 <= float(self.min_similarity) <= 1:
             raise InputError(f"min_similarity must lie in [-1, 1] (a cosine), got {self.min_similarity!r}")
-        budget = self.budget
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 1):
-            raise InputError(f"budget must be a whole number of at least 1 query, got {budget!r}")
+        object.__setattr__(self, "budget", checks.optional_whole(self.budget, "budget", least=1))
         object.__setattr__(self, "protected", frozenset(_words(self.protected)))
 
     def max_words(self, words: int) -> int:

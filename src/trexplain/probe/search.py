@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from trexplain import checks
+from trexplain.api import adapter_of, explain
 from trexplain.errors import InputError
 from trexplain.explanation import Explanation
 from trexplain.methods.base import DEFAULT_METHOD, available_methods, get_method
@@ -164,12 +166,15 @@ class Prober:
         if self.ranking not in SEARCH_RANKINGS and self.ranking not in available_methods():
             names = ", ".join([*SEARCH_RANKINGS, *available_methods()])
             raise InputError(f"unknown ranking {self.ranking!r}; use one of {names}")
+        self.params = checks.method_params(self.params)
         if self.ranking not in SEARCH_RANKINGS:
             get_method(self.ranking, **self.params)  # bad parameters fail before any work
-        if isinstance(self.beam, bool) or not isinstance(self.beam, int) or self.beam < 1:
-            raise InputError(f"beam must be a whole number of at least 1, got {self.beam!r}")
-        if isinstance(self.chunk, bool) or not isinstance(self.chunk, int) or self.chunk < 1:
-            raise InputError(f"chunk must be a whole number of at least 1, got {self.chunk!r}")
+        elif self.params:
+            raise InputError(f"params are for an attribution ranking; the ranking {self.ranking!r} takes none")
+        self.beam = checks.whole(self.beam, "beam", least=1)
+        self.chunk = checks.whole(self.chunk, "chunk", least=1)
+        self.batch_size = checks.whole(self.batch_size, "batch_size", least=1)
+        self.seed = checks.whole(self.seed, "seed")
         if self.candidates is None:
             self.candidates = SOURCE if self.ranking in SEARCH_RANKINGS else GRADIENT
         if self.candidates not in CANDIDATE_ORDERS:
@@ -184,7 +189,8 @@ class Prober:
     def run(self, text: str, target: str | int | None = None) -> ProbeResult:
         """Probe one text: untargeted (`target` None: change the prediction) or reach class `target`."""
         began = time.perf_counter()
-        goal = None if target is None else self.adapter.label_index(target)
+        wanted = checks.goal(target)
+        goal = None if wanted is None else self.adapter.label_index(wanted)
         oracle = Oracle(
             self.adapter,
             self.constraints.budget,
@@ -333,8 +339,6 @@ class Prober:
     ) -> tuple[int, ...]:
         """Words by their attribution: most support for the current class first (untargeted), or most
         support for the current class minus support for the target (targeted)."""
-        from trexplain.api import explain
-
         if not candidates:
             return ()
         current = state.scored.predicted if goal is not None else original
@@ -352,11 +356,9 @@ class Prober:
     def _explain_both(self, original: str, edited: str, passes: list[int]) -> tuple[Explanation, Explanation]:
         """Each text explained for its own prediction (the ranking's method, or cp-lrp for random/deletion);
         not part of the search, so not counted."""
-        from trexplain.api import explain
-
         name = DEFAULT_METHOD if self.ranking in SEARCH_RANKINGS else self.ranking
         params = {} if self.ranking in SEARCH_RANKINGS else dict(self.params)
-        first, second = explain([original, edited], self.adapter, name, **params)
+        first, second = explain([original, edited], self.adapter, name, params=params)
         return first, second
 
     def _result(
@@ -544,9 +546,7 @@ def prober(
     tries: int | str | None = None,
 ) -> Prober:
     """A `Prober` for `model` (a ModelAdapter, a folder or None for the demo) with these settings."""
-    from trexplain.api import _adapter
-
-    adapter = _adapter(model)
+    adapter = adapter_of(model)
     return Prober(
         adapter,
         ranking=ranking or trusted_method(trust),

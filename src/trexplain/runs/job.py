@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trexplain import checks
 from trexplain.errors import InputError
 from trexplain.io import check_output
-from trexplain.methods.base import DEFAULT_METHOD, TargetSpec, get_method, target_specs
+from trexplain.methods.base import DEFAULT_METHOD, Method, TargetSpec
 from trexplain.models.adapter import ModelAdapter
 from trexplain.progress import note, stage
 from trexplain.runs import shards as shard_files
@@ -33,6 +34,7 @@ from trexplain.runs.manifest import (
 from trexplain.runs.reader import RowReader
 from trexplain.runs.shards import ShardInfo
 from trexplain.runs.work import Settings, Window
+from trexplain.study import StudyOptions
 
 BACKENDS = ("local", "ray")
 SHARD_SIZE = 256
@@ -86,7 +88,7 @@ def run_dataset(
     out: str | os.PathLike[str],
     *,
     model: str | os.PathLike[str] | ModelAdapter | None = None,
-    methods: str | Sequence[str] = DEFAULT_METHOD,
+    methods: str | Method | Sequence[str | Method] = DEFAULT_METHOD,
     target: TargetSpec = "predicted",
     params: Mapping[str, Mapping[str, Any]] | None = None,
     evaluate: bool = False,
@@ -106,27 +108,31 @@ def run_dataset(
     dtype: str | None = None,
 ) -> RunSummary:
     """Explain every text of `input_file` with `methods` into the run folder `out` (created if absent;
-    an existing run of the same config is resumed, one of another is a `RunMismatchError`)."""
+    an existing run of the same config is resumed, one of another is a `RunMismatchError`). `methods` are names
+    or `get_method(...)` instances; `params` maps method names to their parameters (docs/parameters.md).
+    `allow_pickle`, `allow_missing_weights` and `device` go to `load_model` (here and in each worker)."""
     from trexplain.models.loading import DEMO_NAMES, load_model
 
     began = time.perf_counter()
-    names = [methods] if isinstance(methods, str) else list(methods)
-    if not names:
-        raise InputError("no method given; name at least one, e.g. --method cp-lrp")
-    params = {name: dict(p) for name, p in (params or {}).items()}
-    unknown = sorted(set(params) - set(names))
-    if unknown:
-        raise InputError(f"parameters given for {', '.join(unknown)}, which this run does not use")
-    for name in names:
-        get_method(name, **params.get(name, {}))
-    target_specs(target)
+    options = StudyOptions.build(
+        [methods] if isinstance(methods, str) else methods, params, target=target, truncate=truncate,
+        batch_size=batch_size,
+    )  # fmt: skip
+    chosen = options.chosen(0)
+    names = [m.name for m in chosen]
+    checks.flag(evaluate, "evaluate")
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    for option, value in (("batch_size", batch_size), ("shard_size", shard_size), ("workers", workers)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InputError(f"{option} must be a whole number of at least 1, got {value!r}")
+    shard_size = checks.whole(shard_size, "shard_size", least=1)
+    workers = checks.whole(workers, "workers", least=1)
+    limit = checks.optional_whole(limit, "limit", least=1)
     if ray_address is not None and backend != "ray":
         raise InputError("--ray-address connects the ray backend; add --backend ray")
+    loader: dict[str, Any] = {"allow_pickle": allow_pickle, "allow_missing_weights": allow_missing_weights}
+    if device is not None:
+        loader["device"] = device
+    if dtype is not None:
+        loader["dtype"] = dtype
     source = Path(input_file)
     folder = _prepare_folder(Path(out), source)
     if isinstance(model, ModelAdapter):
@@ -134,26 +140,22 @@ def run_dataset(
             raise InputError("workers and the ray backend load their own model: give a model folder, not an adapter")
         adapter, model_source = model, model.name
     else:
-        model_source = "demo" if model is None else os.fspath(model)
+        model_source = "demo" if model is None else os.fspath(checks.model_source(model))
         if model_source not in DEMO_NAMES and Path(model_source).expanduser().exists():  # workers load it too
             model_source = str(Path(model_source).expanduser().resolve())
-        adapter = load_model(
-            model_source,
-            allow_pickle=allow_pickle,
-            allow_missing_weights=allow_missing_weights,
-            device=device,
-            dtype=dtype,
-        )
+        adapter = load_model(model_source, **loader)
+        if getattr(adapter, "model_revision", None):
+            loader["offline"] = True  # workers load the cached commit the run is bound to
     reader = RowReader(source, text_column=text_column, id_column=id_column, rationale_column=rationale_column)
     config = RunConfig(
         model=adapter.name,
         weights_sha256=weights_hash(adapter.model),
         model_revision=getattr(adapter, "model_revision", None),
         methods=tuple(names),
-        params=params,
-        target=target if isinstance(target, (str, int)) else list(target),
-        evaluate=bool(evaluate),
-        truncate=bool(truncate),
+        params={m.name: checks.changed_params(m) for m in chosen},
+        target=options.target,
+        evaluate=evaluate,
+        truncate=truncate,
         input_name=source.name,
         input_sha256=file_hash(reader.path),
         text_column=text_column,
@@ -163,30 +165,21 @@ def run_dataset(
     )
     if (folder / MANIFEST).exists():
         check_same_run(folder, config)
-    shard_files.clean_temporaries(folder)
     finished = shard_files.finished(folder)
-    manifest = Manifest(config, [s.to_dict() for s in finished])
-    write_manifest(folder, manifest)
     done = shard_files.done_ids(folder, finished)
 
-    # a first pass reads and checks the whole file (a bad line fails now, not hours in) and counts the work
+    # a first pass reads and checks the whole file (a bad line fails now, not hours in, and before the manifest
+    # is written, so a corrected rerun is not refused as another run) and counts the work
     counter = RowReader(
         source, text_column=text_column, id_column=id_column, rationale_column=rationale_column, limit=limit
     )
     pending = sum(1 for row in counter if row.id not in done)
+    shard_files.clean_temporaries(folder)
+    manifest = Manifest(config, [s.to_dict() for s in finished])
+    write_manifest(folder, manifest)
     summary = RunSummary(Path(out), rows=counter.rows, duplicates=counter.duplicates, backend=backend)
     summary.done_before = counter.rows - counter.duplicates - pending
-    settings = Settings(
-        methods=tuple(names),
-        params=params,
-        target=target,
-        evaluate=bool(evaluate),
-        truncate=bool(truncate),
-        rationales=rationale_column is not None,
-        batch_size=batch_size,
-    )
-    loader = {"allow_pickle": allow_pickle, "allow_missing_weights": allow_missing_weights, "device": device}
-    loader.update(dtype=dtype, offline=True if getattr(adapter, "model_revision", None) else None)  # cached commit
+    settings = Settings(options, evaluate=evaluate, rationales=rationale_column is not None)
     job = Job(folder, model_source, loader, settings, config)
     plan = RowReader(
         source, text_column=text_column, id_column=id_column, rationale_column=rationale_column, limit=limit

@@ -8,7 +8,7 @@ batches, and therefore the numbers, do not depend on the backend or on how many 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -19,6 +19,7 @@ from trexplain.models.protocol import Adapter
 from trexplain.progress import reporting
 from trexplain.runs.reader import Row
 from trexplain.runs.shards import shard_table
+from trexplain.study import StudyOptions, run_study
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,12 @@ class Window:
 
 @dataclass(frozen=True)
 class Settings:
-    """How each window is explained: methods and their parameters, target, evaluation, batching."""
+    """How each window is explained: the study options (methods with their parameters, target, truncation,
+    batch sizes), and whether to add per-row evaluation and rationales."""
 
-    methods: tuple[str, ...]
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    target: Any = "predicted"
+    options: StudyOptions
     evaluate: bool = False
-    truncate: bool = False
     rationales: bool = False
-    batch_size: int = 16
-    eval_batch_size: int = 64
 
 
 def explain_window(
@@ -63,7 +60,6 @@ def explain_window(
 ) -> pa.Table:
     """The shard table of a window: its texts × methods (text-major), with ids, rows and the run columns."""
     from trexplain.evaluate.plausibility import rationale_words
-    from trexplain.study import study
 
     explanations: list[Explanation] = []
     columns: dict[str, list] = {"id": [], "row": []}
@@ -72,21 +68,14 @@ def explain_window(
     if settings.evaluate:
         columns.update(comprehensiveness=[], sufficiency=[], identity_error=[])
     rows = window.rows
-    for start in range(0, len(rows), settings.batch_size):
-        chunk = rows[start : start + settings.batch_size]
+    size = settings.options.batch_size
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
         with reporting(None):  # the run shows one bar for the whole dataset, not one per batch
-            done = study(
-                [r.text for r in chunk],
-                adapter,
-                list(settings.methods),
-                target=settings.target,
-                params=settings.params,
-                batch_size=settings.batch_size,
-                truncate=settings.truncate,
-            )
+            done = run_study([r.text for r in chunk], adapter, settings.options)
             batch = done.explanations
             if settings.evaluate:
-                _add_evaluation(adapter, batch, columns, settings.eval_batch_size)
+                _add_evaluation(adapter, batch, columns, settings.options.eval_batch_size)
         for row, group in zip(chunk, done.per_input, strict=True):
             for e in group:
                 columns["id"].append(row.id)

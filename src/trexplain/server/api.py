@@ -5,20 +5,27 @@ the page draws). Long work (evaluate, sanity, a data table) runs as a job: 202 w
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from trexplain import checks
 from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD, available_methods
 from trexplain.server import compute, panels
 from trexplain.server.jobs import KEEP_FINISHED
 from trexplain.server.limits import LimitError, check_at_most, check_k, check_methods, check_params, check_texts
 from trexplain.server.models import ServedModel
+from trexplain.study import StudyOptions
 
-Target = str | int | list[str | int]
+# the library's own checks run on the JSON values, so `"target": true` is refused as in Python, not taken as 1
+Target = Annotated[str | int | list[str | int], BeforeValidator(lambda value: checks.target(value))]
+Goal = Annotated[str | int | None, BeforeValidator(lambda value: checks.goal(value))]
+Layer = Annotated[int, BeforeValidator(lambda value: checks.whole(value, "layer"))]
+Count = Annotated[int, BeforeValidator(lambda value: checks.count(value))]
 Form = Literal["records", "report"]
 
 
@@ -52,18 +59,18 @@ class LayersBody(TextBody):
 
 
 class AttentionBody(TextBody):
-    layer: int | None = Field(None, description="One block's full per-head maps; omit for the aggregates.")
+    layer: Layer | None = Field(None, description="One block's full per-head maps; omit for the aggregates.")
 
 
 class NeighboursBody(TextBody):
     token: int | str = Field(description="Token index (0 = first special token) or a word of the text.")
-    layer: int = -1
-    k: int = Field(10, ge=1)
+    layer: Layer = -1
+    k: Count = 10
 
 
 class MaskedBody(TextBody):
     word: str | None = Field(None, description="Word to mask (default: the text holds the mask token).")
-    k: int = Field(5, ge=1)
+    k: Count = 5
 
 
 class CompareBody(Strict):
@@ -82,12 +89,14 @@ class TableBody(Strict):
 
 
 class ProbeBody(TextBody):
-    target: str | int | None = Field(None, description="Class to reach (counterfactual); none: any other class.")
+    target: Goal = Field(None, description="Class to reach (counterfactual); none: any other class.")
     edits: list[str] = Field(list(panels.PROBE_EDITS), min_length=1, description="Edit sources: delete, embed, char.")
     rank: str | None = Field(None, description="Ranking: a method, 'deletion' or 'random' (default cp-lrp).")
     params: dict[str, Any] = Field({}, description="Parameters of the ranking method.")
-    budget: int | None = Field(None, ge=1, description="Most model queries (default 500, or the server's limit).")
-    seed: int = 0
+    budget: Annotated[int | None, BeforeValidator(lambda v: checks.optional_whole(v, "budget", least=1))] = Field(
+        None, description="Most model queries (default 500, or the server's limit)."
+    )
+    seed: Annotated[int, BeforeValidator(lambda value: checks.whole(value, "seed"))] = 0
     format: Form = "records"
 
 
@@ -111,14 +120,33 @@ class UnknownModel(InputError):
 
 
 def _checked(request: Request, body: ExplainBody, *, most: int | None = None) -> ServedModel:
-    limits = request.app.state.limits
-    check_texts(body.texts, limits, most=most)
-    check_methods(body.methods, limits)
-    unknown = sorted(set(body.params) - set(body.methods))
-    if unknown:
-        raise InputError(f"params given for {', '.join(unknown)}, which this request does not run")
-    check_params(body.params, limits)
+    check_texts(body.texts, request.app.state.limits, most=most)
     return served(request, body.model)
+
+
+def _options(request: Request, body: ExplainBody | CompareBody, **keywords: Any) -> StudyOptions:
+    """The request's methods, parameters (per method) and target as checked study options, every bounded
+    parameter within the server's limits before any method is made."""
+    check_methods(body.methods, request.app.state.limits)
+    _within_limits(request, body.params)
+    return StudyOptions.build(body.methods, body.params, target=body.target, **keywords)
+
+
+def _within_limits(request: Request, params: Mapping[str, Mapping[str, Any]]) -> None:
+    """`check_params` on the values as numbers: a number written as a string (`"steps": "1e9"`) is the number
+    the method would make of it, so it cannot slip past the limit (and a billion steps are never allocated)."""
+    numeric = {method: {key: _number(value) for key, value in values.items()} for method, values in params.items()}
+    check_params(numeric, request.app.state.limits)
+
+
+def _number(value: Any) -> Any:
+    """A numeric string as its float; anything else as it is (the method's own conversion judges it)."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
 
 
 router = APIRouter(prefix="/api")
@@ -153,18 +181,10 @@ def models(request: Request) -> dict[str, Any]:
 async def explain(request: Request, body: ExplainBody) -> dict[str, Any]:
     """Explain texts with methods for a target: `Study.to_dict()` (its `records` are `explain --json`'s)."""
     model = _checked(request, body)
+    options = _options(request, body, truncate=body.truncate, batch_size=request.app.state.limits.batch_texts)
 
     def work() -> dict[str, Any]:
-        result = compute.run_study(
-            model,
-            body.texts,
-            body.methods,
-            target=body.target,
-            params=body.params,
-            truncate=body.truncate,
-            batch_size=request.app.state.limits.batch_texts,
-        )
-        return compute.study_json(result, model, body.format)
+        return compute.study_json(compute.served_study(model, body.texts, options), model, body.format)
 
     return await request.app.state.jobs.run("explain", work)
 
@@ -177,13 +197,12 @@ async def layers(request: Request, body: LayersBody) -> dict[str, Any]:
         with_layers = ", ".join(n for n, c in available_methods().items() if c.layer_site)
         raise InputError(f"{body.method} has no per-layer scores; use one of {with_layers}")
     check_texts([body.text], request.app.state.limits)
-    check_params({body.method: body.params}, request.app.state.limits)
     model = served(request, body.model)
+    _within_limits(request, {body.method: body.params})
+    options = StudyOptions.build([body.method], {body.method: body.params}, target=body.target)
 
     def work() -> dict[str, Any]:
-        result = compute.run_study(
-            model, [body.text], [body.method], target=body.target, params={body.method: body.params}
-        )
+        result = compute.served_study(model, [body.text], options)
         record = result.records()[0]
         return {"method": body.method, "layer_site": cls.layer_site if cls else None, "record": record}
 
@@ -226,14 +245,13 @@ async def compare(request: Request, body: CompareBody) -> dict[str, Any]:
     """The same text explained by two served models: `{"models": [...], "results": [one Study dict each]}`."""
     limits = request.app.state.limits
     check_texts([body.text], limits)
-    check_methods(body.methods, limits)
-    check_params(body.params, limits)
     pair = [served(request, name) for name in body.models]
+    options = _options(request, body)
 
     def work() -> dict[str, Any]:
         out = []
         for model in pair:
-            result = compute.run_study(model, [body.text], body.methods, target=body.target, params=body.params)
+            result = compute.served_study(model, [body.text], options)
             out.append(compute.study_json(result, model, body.format))
         return {"models": [m.name for m in pair], "results": out}
 
@@ -246,19 +264,12 @@ def evaluate(request: Request, body: EvaluateBody) -> dict[str, Any]:
     Poll `GET /api/jobs/{id}`; its result is `Study.to_dict()` (or the report payload)."""
     model = _checked(request, body)
     limits = request.app.state.limits
+    options = _options(
+        request, body, evaluate=True, sanity=body.sanity, truncate=body.truncate, batch_size=limits.batch_texts
+    )
 
     def work() -> dict[str, Any]:
-        result = compute.run_study(
-            model,
-            body.texts,
-            body.methods,
-            target=body.target,
-            params=body.params,
-            evaluate=True,
-            sanity=body.sanity,
-            truncate=body.truncate,
-            batch_size=limits.batch_texts,
-        )
+        result = compute.served_study(model, body.texts, options)
         return compute.study_json(result, model, body.format)
 
     return request.app.state.jobs.submit("evaluate", work, timeout=limits.job_timeout_s).to_dict()
@@ -271,17 +282,10 @@ def table(request: Request, body: TableBody) -> dict[str, Any]:
     limits = request.app.state.limits
     check_texts(body.texts, limits, most=limits.max_table_texts, what="max_table_texts")
     model = served(request, body.model)
+    options = StudyOptions.build([body.method], evaluate=True, batch_size=limits.batch_texts)
 
     def work() -> dict[str, Any]:
-        result = compute.run_study(
-            model,
-            body.texts,
-            [body.method],
-            target="predicted",
-            params={},
-            evaluate=True,
-            batch_size=limits.batch_texts,
-        )
+        result = compute.served_study(model, body.texts, options)
         return {"model": model.name, "method": body.method, "rows": compute.table_rows(result, body.method)}
 
     return request.app.state.jobs.submit("table", work, timeout=limits.job_timeout_s).to_dict()
@@ -296,7 +300,7 @@ def probe(request: Request, body: ProbeBody) -> dict[str, Any]:
     check_texts([body.text], limits)
     budget = min(500, limits.max_probe_budget) if body.budget is None else body.budget
     check_at_most(budget, limits, "max_probe_budget", "budget")
-    check_params({body.rank or "ranking": body.params}, limits)
+    _within_limits(request, {body.rank or DEFAULT_METHOD: body.params})
     model = served(request, body.model)
     if not request.app.state.capabilities["probe"]:
         raise InputError("probing is not installed with this server")

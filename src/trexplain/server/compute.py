@@ -10,46 +10,24 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from trexplain.errors import InputError
-from trexplain.methods.base import TargetSpec
 from trexplain.server.models import ServedModel
-from trexplain.study import Study, study
+from trexplain.study import Study, StudyOptions, run_study
 from trexplain.viz.payload import ATTENTION_MAX_TOKENS, build_payload, model_info
 
 THUMB = 52  # px per head thumbnail in the report's overview (report.js THUMB)
 
 
-def run_study(
-    served: ServedModel,
-    texts: Sequence[str],
-    methods: Sequence[str],
-    *,
-    target: TargetSpec,
-    params: Mapping[str, Mapping[str, Any]],
-    evaluate: bool = False,
-    sanity: bool = False,
-    truncate: bool = False,
-    batch_size: int = 8,
-) -> Study:
-    """`study` on the served model, holding its lock throughout; `batch_size` texts per step."""
+def served_study(served: ServedModel, texts: Sequence[str], options: StudyOptions) -> Study:
+    """`study` on the served model with its checked `options`, holding the model's lock throughout."""
     with served.adapter.session():
-        return study(
-            list(texts),
-            served.adapter,
-            list(methods),
-            target=target,
-            params={name: dict(values) for name, values in params.items()},
-            evaluate=evaluate,
-            sanity=sanity,
-            truncate=truncate,
-            batch_size=batch_size,
-        )
+        return run_study(list(texts), served.adapter, options)
 
 
 def study_json(result: Study, served: ServedModel, form: str, title: str | None = None) -> dict[str, Any]:
