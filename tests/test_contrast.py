@@ -40,7 +40,7 @@ def test_every_method_explains_the_difference(tiny):
 
 def test_ig_completeness_and_gxi_for_the_difference(tiny):
     adapter = tiny["bert"]
-    (ig,) = explain(TEXT, adapter, "ig", contrast=("positive", "negative"), steps=64, adaptive=False)
+    (ig,) = explain(TEXT, adapter, "ig", contrast=("positive", "negative"), params={"steps": 64, "adaptive": False})
     identity = ig.diagnostics["identity"]
     f_x, f_b = ig.diagnostics["f_input"][0], ig.diagnostics["f_baseline"][0]
     assert f_x == pytest.approx(ig.logits[2] - ig.logits[0], abs=1e-6)

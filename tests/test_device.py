@@ -72,8 +72,8 @@ def test_bfloat16_forward_only_methods_run_reduced(bf16, rounded):
 
 @pytest.mark.parametrize("method", ["ig", "cp-lrp", "gxi"])
 def test_gradient_methods_compute_in_float32(bf16, rounded, method):
-    (reduced,) = explain(TEXT, bf16, method, steps=16) if method == "ig" else explain(TEXT, bf16, method)
-    (full,) = explain(TEXT, rounded, method, steps=16) if method == "ig" else explain(TEXT, rounded, method)
+    (reduced,) = explain(TEXT, bf16, method, params={"steps": 16}) if method == "ig" else explain(TEXT, bf16, method)
+    (full,) = explain(TEXT, rounded, method, params={"steps": 16}) if method == "ig" else explain(TEXT, rounded, method)
     np.testing.assert_allclose(reduced.scores, full.scores, atol=1e-6, rtol=1e-5)
     assert bf16.dtype is torch.bfloat16  # cast back, exactly
     if method != "gxi":
@@ -83,7 +83,7 @@ def test_gradient_methods_compute_in_float32(bf16, rounded, method):
 def test_gradient_methods_in_bfloat16_when_asked_state_their_error(tiny_dirs):
     adapter = load_model(tiny_dirs["bert"], dtype="bfloat16")
     adapter.compute_dtype = torch.bfloat16
-    (e,) = explain(TEXT, adapter, "ig", steps=8, adaptive=False)
+    (e,) = explain(TEXT, adapter, "ig", params={"steps": 8, "adaptive": False})
     identity = e.diagnostics["identity"]
     assert identity["kind"] == "completeness" and np.isfinite(identity["error"][0]) and identity["error"][0] >= 0
     assert np.isfinite(e.scores).all()

@@ -63,7 +63,7 @@ def test_other_pipelines_are_refused(tiny_dirs):
 def test_to_shap(tiny):
     shap = pytest.importorskip("shap", reason="shap is optional (pip install 'trexplain[shap]')")
     adapter = tiny["bert"]
-    (ig,) = explain(TEXT, adapter, "ig", steps=32)
+    (ig,) = explain(TEXT, adapter, "ig", params={"steps": 32})
     exp = ig.to_shap()
     assert isinstance(exp, shap.Explanation)
     np.testing.assert_allclose(exp.values, ig.word_scores(), atol=1e-7)
