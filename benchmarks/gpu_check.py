@@ -65,7 +65,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads (default: all cores)")
     parser.add_argument("--cpu-only", action="store_true", help="CPU only: float32 and float64, no comparison")
     args = parser.parse_args()
-    methods = _choose(parser, "method", args.methods, list(available_methods()))
+    methods = _choose(parser, "method", args.methods, [n for n, c in available_methods().items() if c.cost != "fitted"])
     models = _choose(parser, "model", args.models, list(MODELS))
     devices = ["cpu"] if args.cpu_only else ["cpu", "cuda"]
     if not args.cpu_only and not torch.cuda.is_available():

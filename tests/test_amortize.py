@@ -16,6 +16,7 @@ from trexplain.amortize import Explainer, ExplainerMismatchError, fit, fit_from_
 from trexplain.amortize.global_words import word_table
 from trexplain.amortize.network import efficient
 from trexplain.cli import app
+from trexplain.errors import InputError
 from trexplain.explanation import Explanation
 from trexplain.methods import get_method
 from trexplain.models import load_model
@@ -207,3 +208,17 @@ def test_global_words_over_a_run_match_the_runs_scores(fitted, tmp_path):
         values += [s for w, s in zip(e.word_texts(), e.word_scores(label), strict=True) if w.lower() == word]
     assert entry["for"][0]["mean"] == pytest.approx(np.mean(values), rel=1e-5)
     assert entry["for"][0]["count"] == len(values)
+
+
+def test_removal_objective_trains_through_the_frozen_model_and_leaves_it_untouched(fitted, tmp_path):
+    adapter = fitted["adapter"]
+    before = {k: v.clone() for k, v in adapter.model.state_dict().items()}
+    run = fitted["root"] / "explainer.teacher-run"
+    both = fit_from_run(adapter, run, tmp_path / "both", objective="both", layers=[-1], width=16, epochs=2, patience=1)
+    assert both.meta["objective"] == "both" and len(both.meta["training"]["curves"]["held_out"]) >= 1
+    assert all(torch.equal(before[k], v) for k, v in adapter.model.state_dict().items())
+    assert all(p.grad is None for p in adapter.model.parameters())
+    (e,) = explain(TEXTS[0], adapter, get_method("amortized", explainer=str(tmp_path / "both")), target="all")
+    np.testing.assert_allclose(e.scores.sum(1) + e.diagnostics["base_value"], e.logits, atol=1e-5)
+    with pytest.raises(InputError, match="unknown objective"):
+        fit_from_run(adapter, run, tmp_path / "bad", objective="mimic")
