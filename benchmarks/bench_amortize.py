@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from trexplain.methods import get_method
 from trexplain.runs import run_dataset
 
 SECTION = "amortize"
-TEACHER = {"exact_features": 8}  # exact Shapley values up to 8 words, else 100 + 20·words samples
+TEACHER = {"exact_features": 7, "n_samples": 200}  # exact Shapley values up to 7 words, else 200 coalitions
 HELD_OUT = 100
 THROUGHPUT_TEXTS = 2000
 
@@ -69,21 +70,32 @@ def run(
             )
             fitted = time.perf_counter() - started
             explainers[f"imitation N={n}"] = root / f"imitation-{n}"
-            ctx.notes.append(
+            _note(
+                ctx,
                 f"amortize N={n}: teacher run + fit {fitted:.0f} s (training "
                 f"{explainer.meta['training']['seconds']:.0f} s), layers {explainer.layers}, train-set fit "
-                f"{explainer.meta['train_fit']}, held-out {explainer.meta['validation']}"
+                f"{explainer.meta['train_fit']}, held-out {explainer.meta['validation']}",
             )
         largest = max(sizes)
         for objective in objectives:
             out = root / f"{objective}-{largest}"
+            started = time.perf_counter()
             fit_from_run(
                 ctx.adapter, root / "teacher-run", out, objective=objective, layers=explainer.layers, epochs=15
+            )
+            _note(
+                ctx, f"amortize: {objective} objective fitted on N={largest} in {time.perf_counter() - started:.0f} s"
             )
             explainers[f"{objective} N={largest}"] = out
         rows += _quality_rows(ctx, held_out, baseline, explainers)
         rows += _time_rows(ctx, explainers[f"imitation N={largest}"], training[:throughput], root)
     return rows
+
+
+def _note(ctx: Context, message: str) -> None:
+    """Keep a note for the summary and show it now (the benchmark runs for minutes)."""
+    ctx.notes.append(message)
+    print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 def _baselines(ctx: Context, texts: list[str]) -> dict[str, list[Explanation]]:
@@ -98,7 +110,7 @@ def _baselines(ctx: Context, texts: list[str]) -> dict[str, list[Explanation]]:
     ):
         started = time.perf_counter()
         out[label] = explain(texts, ctx.adapter, method)
-        ctx.notes.append(f"amortize: {label} on {len(texts)} held-out texts in {time.perf_counter() - started:.1f} s")
+        _note(ctx, f"amortize: {label} on {len(texts)} held-out texts in {time.perf_counter() - started:.1f} s")
     return out
 
 
@@ -131,6 +143,7 @@ def _quality_rows(
                 "ood_flagged": f"{sum(flagged)}/{len(flagged)}",
             }
         )
+    print(json.dumps(rows), file=sys.stderr, flush=True)
     best = max(row["comp_minus_suff"] for row in rows)
     for row in rows:
         row["gap_to_best"] = round(best - row["comp_minus_suff"], 4)
@@ -193,8 +206,6 @@ def main() -> None:
     rows = run(ctx, sizes, objectives, args.held_out, args.throughput)
     print(f"forward {ctx.forward_ms:.1f} ms per text (median, 1 thread)")
     print(json.dumps(rows, indent=1))
-    for note in ctx.notes:
-        print("note:", note)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ class Explainer:
     ood: Gaussian
     meta: dict[str, Any]
     path: Path | None = field(default=None, compare=False)
+    bases: dict[tuple, Tensor] = field(default_factory=dict, compare=False, repr=False)
+    """Base values by empty input, for the model this explainer is bound to (see `features.base_values`)."""
 
     @property
     def layers(self) -> list[int]:
@@ -84,7 +86,7 @@ class Explainer:
     @torch.no_grad()
     def predict(self, adapter: ModelAdapter, batch: Batch) -> Prediction:
         """Scores of every player and class of every text of `batch` (one forward, plus the base rows)."""
-        states = player_states(adapter, batch, self.layers, self.meta["level"], self.meta["strategy"])
+        states = player_states(adapter, batch, self.layers, self.meta["level"], self.meta["strategy"], self.bases)
         self.net.eval()
         text_of = torch.repeat_interleave(torch.arange(len(batch)), torch.tensor([len(p) for p in states.players]))
         players = torch.cat(states.players).cpu()

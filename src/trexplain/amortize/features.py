@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from trexplain.models.adapter import ModelAdapter
-from trexplain.models.batch import Batch
+from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.pooled import concat, pad, run_pooled
 from trexplain.perturb import Level, Strategy, features, remove
 
@@ -39,9 +39,17 @@ def block_sites(layers: Sequence[int]) -> list[str]:
 
 @torch.no_grad()
 def player_states(
-    adapter: ModelAdapter, batch: Batch, layers: Sequence[int], level: Level, strategy: Strategy
+    adapter: ModelAdapter,
+    batch: Batch,
+    layers: Sequence[int],
+    level: Level,
+    strategy: Strategy,
+    bases: dict[tuple, Tensor] | None = None,
 ) -> PlayerStates:
-    """Hidden states of `layers` pooled per player (mean of the player's tokens), logits and base values."""
+    """Hidden states of `layers` pooled per player (mean of the player's tokens), logits and base values.
+
+    `bases` caches base values by empty input (with deletion every single text empties to the same input, so
+    after the first call no base row runs at all)."""
     last_site = f"block_output:{len(adapter.layers) - 1}"
     out = adapter.forward(batch.inputs, capture=list(dict.fromkeys([*block_sites(layers), last_site])))
     states = torch.cat([out.captured[site].detach().float() for site in block_sites(layers)], dim=-1)
@@ -55,6 +63,17 @@ def player_states(
         players.append((weights @ states[row, :n]) / weights.sum(1, keepdim=True).clamp(min=1))
         maps.append(feats)
         empties.append(remove(adapter, batch, row, torch.ones(1, n, dtype=torch.bool, device=feats.device), strategy))
-    width = max(e.input_ids.shape[1] for e in empties)
-    base = run_pooled(adapter, [concat([pad(adapter, e, width) for e in empties])]).logits[0]
-    return PlayerStates(players, maps, context, out.logits.detach().float(), base.float())
+    base = base_values(adapter, empties, bases).to(out.logits.device)
+    return PlayerStates(players, maps, context, out.logits.detach().float(), base)
+
+
+def base_values(adapter: ModelAdapter, empties: Sequence[ModelInputs], cache: dict[tuple, Tensor] | None) -> Tensor:
+    """Logits [rows, C] of the one-row inputs `empties`, each distinct input run once (and cached in `cache`)."""
+    cache = {} if cache is None else cache
+    keys = [tuple(tuple(t.flatten().tolist()) for t in vars(e).values() if t is not None) for e in empties]
+    missing = list({key: e for key, e in zip(keys, empties, strict=True) if key not in cache}.items())
+    if missing:
+        width = max(e.input_ids.shape[1] for _, e in missing)
+        logits = run_pooled(adapter, [concat([pad(adapter, e, width) for _, e in missing])]).logits[0]
+        cache.update({key: row.float().cpu() for (key, _), row in zip(missing, logits, strict=True)})
+    return torch.stack([cache[key] for key in keys])
