@@ -20,6 +20,7 @@ from trexplain.errors import InputError
 from trexplain.explanation import Explanation
 from trexplain.methods import get_method
 from trexplain.models import load_model
+from trexplain.runs import load_run
 
 TEXTS = [f"{CORPUS[i % 8]} number {i}" for i in range(40)]
 UNLIKE = ["ζψω ξλμ θφχ " * 3, "ЖЩЮ ЯЭЪ БГД " * 3, "@@@ ### $$$ %%% ^^^ &&& " * 2, "ΩΨΦ ΔΓΘ ΛΞΠ " * 3]
@@ -148,6 +149,10 @@ def test_method_and_fit_through_the_cli(fitted, tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert Explainer.load(tmp_path / "e").meta["dims"]["width"] == 8
+    run = ["run", "--model", str(fitted["model"]), "--input", str(texts), "--out", str(tmp_path / "r")]
+    result = runner.invoke(app, [*run, "--method", "amortized", "--param", f"explainer={tmp_path / 'e'}"])
+    assert result.exit_code == 0, result.output
+    assert {e.method for e in load_run(tmp_path / "r")} == {"amortized"} and len(load_run(tmp_path / "r")) == 10
     result = runner.invoke(app, ["amortize", "global", str(tmp_path / "e.teacher-run"), "--min-count", "2"])
     assert result.exit_code == 0, result.output
     assert "words for" in result.stdout
@@ -196,8 +201,6 @@ def test_global_words_have_known_means_frequencies_and_intervals():
 
 
 def test_global_words_over_a_run_match_the_runs_scores(fitted, tmp_path):
-    from trexplain.runs import load_run
-
     run = fitted["root"] / "explainer.teacher-run"
     result = global_words(run, min_count=3, out=tmp_path / "g.json")
     assert json.loads((tmp_path / "g.json").read_text())["classes"].keys() == result["classes"].keys()
