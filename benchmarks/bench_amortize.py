@@ -34,7 +34,8 @@ from trexplain.methods import get_method
 from trexplain.runs import run_dataset
 
 SECTION = "amortize"
-TEACHER = {"exact_features": 7, "n_samples": 200}  # exact Shapley values up to 7 words, else 200 coalitions
+TEACHER = {"exact_features": 6, "n_samples": 100}  # exact Shapley values up to 6 words, else 100 coalitions
+LIME = {"n_samples": 100}
 HELD_OUT = 100
 THROUGHPUT_TEXTS = 2000
 
@@ -104,7 +105,7 @@ def _baselines(ctx: Context, texts: list[str]) -> dict[str, list[Explanation]]:
     for label, method in (
         ("kernelshap (teacher)", get_method("kernelshap", **TEACHER)),
         ("kernelshap seed 1", get_method("kernelshap", seed=1, **TEACHER)),
-        ("lime", get_method("lime")),
+        ("lime", get_method("lime", **LIME)),
         ("cp-lrp", get_method("cp-lrp")),
         ("ig", get_method("ig")),
     ):
