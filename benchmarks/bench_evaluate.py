@@ -61,7 +61,8 @@ def faithfulness_rows(ctx: Context) -> list[dict]:
         path.write_text("".join(json.dumps(r) + "\n" for r in captum_records(ctx.adapter, ctx.texts)))
         external = load_scores(path, ctx.adapter)
     external += last_block_layer_ig(ctx)
-    table = faithfulness_table(ctx.adapter, ctx.texts, list(available_methods()), external=external)
+    methods = [name for name, cls in available_methods().items() if cls.cost != "fitted"]  # fitted: bench_amortize
+    table = faithfulness_table(ctx.adapter, ctx.texts, methods, external=external)
     ctx.notes.append(f"verdict ({len(ctx.texts)} texts, delete, words): {table.verdict}")
     return [
         ctx.row(

@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     adapter = load_model("vit-demo")
     held, _ = digits.held_out()
     images = list(held[: args.images])
-    methods = [m for m in args.methods.split(",") if m] or sorted(available_methods())
+    methods = [m for m in args.methods.split(",") if m] or sorted(
+        n for n, c in available_methods().items() if c.cost != "fitted"
+    )
     began = time.perf_counter()
     timing = timings(adapter, images[: args.timing_images], methods)
     faith = faithfulness(adapter, images, methods, args.fill)

@@ -72,7 +72,7 @@ def main() -> int:
     parser.add_argument("--cpu-only", action="store_true", help="CPU only: float32 and float64, no comparison")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="precision the models load in")
     args = parser.parse_args()
-    methods = _choose(parser, "method", args.methods, list(available_methods()))
+    methods = _choose(parser, "method", args.methods, [n for n, c in available_methods().items() if c.cost != "fitted"])
     models = _choose(parser, "model", args.models, list(MODELS))
     devices = ["cpu"] if args.cpu_only else ["cpu", "cuda"]
     if not args.cpu_only and not torch.cuda.is_available():

@@ -14,6 +14,8 @@ from pathlib import Path
 import benchmarks
 from benchmarks.common import Context
 
+SLOW = {"amortize"}  # run only when named: it fits explainers on teacher runs (minutes)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -23,7 +25,7 @@ def main() -> None:
     available = sorted(
         m.name[len("bench_") :] for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
     )
-    names = args.names or available
+    names = args.names or [n for n in available if n not in SLOW]
     unknown = sorted(set(names) - set(available))
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}")

@@ -247,10 +247,10 @@ def test_cli_bad_param_is_one_error_line(tiny_dirs):
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("shap", {}, "unknown method 'shap'; did you mean kernelshap? available: attention, attnlrp"),
+        ("shap", {}, "unknown method 'shap'; did you mean kernelshap? available: amortized, attention, attnlrp"),
         ("IG", {}, "unknown method 'IG'; did you mean ig"),
         ("lrp", {}, "unknown method 'lrp'; did you mean cp-lrp or attnlrp? available"),
-        ("zzz", {}, "unknown method 'zzz'; available: attention"),
+        ("zzz", {}, "unknown method 'zzz'; available: amortized, attention"),
         ("lime", {"n_sample": 10}, "lime has no parameter 'n_sample'; did you mean n_samples? it takes: level"),
         ("ig", {"stpes": 3}, "ig has no parameter 'stpes'; did you mean steps? it takes: baseline, steps, method"),
         ("gxi", {"steps": 3}, "gxi has no parameter 'steps'; it takes: none"),

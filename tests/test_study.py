@@ -92,7 +92,7 @@ def test_explain_json_carries_layer_scores(tiny_dirs, tiny, method):
 def test_default_evaluation_names_the_methods_left_out_for_cost(tiny):
     texts = [f"text number {i} is fine" for i in range(21)]
     skipped = left_out_for_cost(len(texts))
-    assert set(skipped) == {"lime", "kernelshap"}
+    assert set(skipped) == {"lime", "kernelshap", "amortized"}  # amortized: only with a fitted explainer named
     assert "at most 20 texts" in skipped["lime"] and "--method lime" in skipped["lime"]
-    assert left_out_for_cost(20) == {}
-    assert set(left_out_for_cost(201)) == {"lime", "kernelshap", "ig", "layer-ig", "ca-lig", "occlusion"}
+    assert set(left_out_for_cost(20)) == {"amortized"}
+    assert set(left_out_for_cost(201)) == {"lime", "kernelshap", "ig", "layer-ig", "ca-lig", "occlusion", "amortized"}

@@ -215,7 +215,9 @@ def test_identity_and_diagnostics_table(adapter):
 
 
 def test_every_diagnostic_of_a_registered_method_has_a_meaning(adapter):
-    for name in available_methods():
+    for name, cls in available_methods().items():
+        if cls.cost == "fitted":  # needs an explainer folder (tests/test_amortize.py)
+            continue
         (e,) = explain("good bad day", adapter, name, target="all")
         known = set(MEANINGS) | set(e.card.meanings)
         assert set(e.diagnostics) <= known, (name, set(e.diagnostics) - known)

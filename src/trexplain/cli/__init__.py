@@ -4,6 +4,7 @@ Each module below adds its commands to the one `app` when imported.
 """
 
 from trexplain.cli import (  # noqa: F401  (each module registers its commands)
+    amortize,
     attention,
     concepts,
     evaluate,

@@ -31,8 +31,9 @@ from trexplain.perturb import Level
 RANDOM = "random"
 MIN_TEXTS = 5  # fewest texts (of the predicted class) for a verdict; below it the table shows numbers only
 PREDICTED, OTHER = "predicted", "other"
-# Most texts a method of each cost class is run on by default (see `Method.cost`).
-MAX_TEXTS: Mapping[str, float] = {"single-pass": math.inf, "multi-pass": 200, "sampling": 20}
+# Most texts a method of each cost class is run on by default (see `Method.cost`); "fitted" methods (amortized)
+# need a fitted explainer named by the user, so they are never run by default.
+MAX_TEXTS: Mapping[str, float] = {"single-pass": math.inf, "multi-pass": 200, "sampling": 20, "fitted": 0}
 
 
 def text_limit(method: type) -> float:

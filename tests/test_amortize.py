@@ -1,0 +1,227 @@
+"""Amortized explainers: efficiency by construction, save/load, weight binding, OOD flag, the method through the
+API and the CLI, and global words with known means."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from tests.tiny import CORPUS, save_tiny
+from trexplain import explain
+from trexplain.amortize import Explainer, ExplainerMismatchError, fit, fit_from_run, global_words
+from trexplain.amortize.global_words import word_table
+from trexplain.amortize.network import efficient
+from trexplain.cli import app
+from trexplain.errors import InputError
+from trexplain.explanation import Explanation
+from trexplain.methods import get_method
+from trexplain.models import load_model
+from trexplain.runs import load_run
+
+TEXTS = [f"{CORPUS[i % 8]} number {i}" for i in range(40)]
+UNLIKE = ["ζψω ξλμ θφχ " * 3, "ЖЩЮ ЯЭЪ БГД " * 3, "@@@ ### $$$ %%% ^^^ &&& " * 2, "ΩΨΦ ΔΓΘ ΛΞΠ " * 3]
+TEACHER = {"exact_features": 0, "n_samples": 24}
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("amortize")
+    model_dir = save_tiny("bert", root / "tiny-bert")
+    texts = root / "texts.txt"
+    texts.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    adapter = load_model(model_dir)
+    explainer = fit(
+        adapter, texts, root / "explainer", teacher_params=TEACHER, layers=[-1], width=32, epochs=4, patience=2
+    )
+    return {"root": root, "model": model_dir, "adapter": adapter, "folder": root / "explainer", "explainer": explainer}
+
+
+def test_efficiency_holds_by_construction_whatever_the_weights():
+    torch.manual_seed(0)
+    raw = torch.randn(7, 3) * 5
+    text_of = torch.tensor([0, 0, 0, 1, 1, 2, 2])
+    delta = torch.randn(3, 3)
+    scores = efficient(raw, text_of, delta)
+    sums = torch.zeros(3, 3, dtype=torch.float64).index_add_(0, text_of, scores)
+    assert torch.allclose(sums, delta.double(), atol=1e-12)
+
+
+def test_amortized_scores_plus_base_equal_the_logit(fitted):
+    method = get_method("amortized", explainer=str(fitted["folder"]))
+    for e in explain(TEXTS[:4], fitted["adapter"], method, target="all"):
+        base = np.asarray(e.diagnostics["base_value"])
+        totals = e.scores.astype(np.float64).sum(1) + base
+        np.testing.assert_allclose(totals, e.logits[list(e.targets)], atol=1e-5)
+        assert e.diagnostics.identity.kind == "efficiency" and max(e.diagnostics.identity.error) < 1e-5
+        assert e.scores[:, np.asarray(e.special)].sum() == 0  # special tokens are no players
+
+
+def test_save_load_round_trip_is_bit_equal(fitted, tmp_path):
+    loaded = Explainer.load(fitted["folder"])
+    original = fitted["explainer"].tensors()
+    assert set(loaded.tensors()) == set(original)
+    assert all(torch.equal(loaded.tensors()[k], v) for k, v in original.items())
+    assert loaded.meta["layers"] == [1] and loaded.meta["teacher"] == "kernelshap"
+    batch = fitted["adapter"].encode(TEXTS[:3])
+    a, b = fitted["explainer"].predict(fitted["adapter"], batch), loaded.predict(fitted["adapter"], batch)
+    assert all(torch.equal(x, y) for x, y in zip(a.scores, b.scores, strict=True))
+    assert torch.equal(a.distance, b.distance)
+    loaded.save(tmp_path / "again")
+    assert (tmp_path / "again" / "weights.safetensors").read_bytes() == (
+        fitted["folder"] / "weights.safetensors"
+    ).read_bytes()
+
+
+def test_refused_on_other_weights(fitted, tmp_path):
+    other = load_model(save_tiny("bert", tmp_path / "other", seed=1))
+    method = get_method("amortized", explainer=str(fitted["folder"]))
+    with pytest.raises(ExplainerMismatchError, match="other weights"):
+        explain(TEXTS[0], other, method)
+    with pytest.raises(ExplainerMismatchError, match=r"run .* other weights"):
+        fit_from_run(other, fitted["root"] / "explainer.teacher-run", tmp_path / "x", epochs=1)
+
+
+def test_ood_flag_fires_for_texts_unlike_the_training_data(fitted):
+    method = get_method("amortized", explainer=str(fitted["folder"]))
+    inside = explain(TEXTS[:20], fitted["adapter"], method)
+    outside = explain(UNLIKE, fitted["adapter"], method)
+    assert np.mean([e.diagnostics["in_distribution"] for e in inside]) >= 0.9
+    assert not any(e.diagnostics["in_distribution"] for e in outside)
+    assert "UNLIKE the training texts" in outside[0].diagnostics["trust"]
+    assert min(e.diagnostics["ood_distance"] for e in outside) > max(e.diagnostics["ood_distance"] for e in inside)
+
+
+def test_training_record_has_curves_agreement_and_layer_search(fitted):
+    meta = fitted["explainer"].meta
+    curves = meta["training"]["curves"]
+    assert len(curves["train"]) == len(curves["held_out"]) >= 1
+    assert meta["texts"] == {"train": 32, "held_out": 8}
+    assert meta["validation"]["texts"] == 8 and -1 <= meta["validation"]["pooled_pearson"] <= 1
+    assert meta["training"]["layer_search"][0]["layers"] == [1]
+
+
+def test_missing_explainer_parameter_is_a_method_error(fitted):
+    from trexplain.errors import MethodError
+
+    with pytest.raises(MethodError, match="explainer=DIR"):
+        explain(TEXTS[0], fitted["adapter"], "amortized")
+
+
+def test_method_and_fit_through_the_cli(fitted, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "explain",
+            "--model",
+            str(fitted["model"]),
+            "--method",
+            "amortized",
+            "--param",
+            f"explainer={fitted['folder']}",
+            "--json",
+            TEXTS[1],
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    entry = record["explanations"][0]
+    assert entry["method"] == "amortized" and entry["diagnostics"]["in_distribution"] is True
+    texts = tmp_path / "t.txt"
+    texts.write_text("\n".join(TEXTS[:10]) + "\n", encoding="utf-8")
+    args = ["amortize", "fit", "--model", str(fitted["model"]), "--input", str(texts), "--out", str(tmp_path / "e")]
+    args += [
+        "--param",
+        "exact_features=0",
+        "--param",
+        "n_samples=16",
+        "--layers",
+        "-1",
+        "--epochs",
+        "2",
+        "--width",
+        "8",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert Explainer.load(tmp_path / "e").meta["dims"]["width"] == 8
+    run = ["run", "--model", str(fitted["model"]), "--input", str(texts), "--out", str(tmp_path / "r")]
+    result = runner.invoke(app, [*run, "--method", "amortized", "--param", f"explainer={tmp_path / 'e'}"])
+    assert result.exit_code == 0, result.output
+    assert {e.method for e in load_run(tmp_path / "r")} == {"amortized"} and len(load_run(tmp_path / "r")) == 10
+    result = runner.invoke(app, ["amortize", "global", str(tmp_path / "e.teacher-run"), "--min-count", "2"])
+    assert result.exit_code == 0, result.output
+    assert "words for" in result.stdout
+
+
+def _hand_made(text: str, scores: list[float]) -> Explanation:
+    words = text.split()
+    spans, start = [], 0
+    for w in words:
+        start = text.index(w, start)
+        spans.append((start, start + len(w)))
+        start += len(w)
+    return Explanation(
+        text,
+        words,
+        spans,
+        list(range(len(words))),
+        spans,
+        [False] * len(words),
+        labels=["neg", "pos"],
+        logits=[0.0, 1.0],
+        targets=[1],
+        scores=[scores],
+        method="kernelshap",
+    )
+
+
+def test_global_words_have_known_means_frequencies_and_intervals():
+    explanations = [
+        _hand_made("good movie", [1.0, 0.0]),
+        _hand_made("Good day", [3.0, -1.0]),
+        _hand_made("bad movie", [-2.0, 0.5]),
+        _hand_made("good bad", [2.0, -4.0]),
+    ]
+    table = word_table(explanations, top=5, min_count=2, n_boot=500, confidence=0.95, seed=0)["pos"]
+    assert table["texts"] == 4
+    rows = {r["word"]: r for r in table["for"]}
+    assert rows["good"]["mean"] == pytest.approx(2.0) and rows["good"]["count"] == 3  # "Good" lowercased
+    assert rows["bad"]["mean"] == pytest.approx(-3.0) and rows["movie"]["mean"] == pytest.approx(0.25)
+    assert rows["good"]["frequency"] == pytest.approx(0.75) and rows["movie"]["positive_share"] == 0.5
+    assert [r["word"] for r in table["for"]] == ["good", "movie", "bad"]
+    assert [r["word"] for r in table["against"]] == ["bad", "movie", "good"]
+    assert rows["good"]["low"] <= 2.0 <= rows["good"]["high"] and rows["good"]["low"] >= 1.0
+    same = word_table([_hand_made("a b", [1.0, 1.0])] * 3, 5, 2, 200, 0.95, 0)["pos"]["for"]
+    assert same[0]["low"] == same[0]["high"] == 1.0
+
+
+def test_global_words_over_a_run_match_the_runs_scores(fitted, tmp_path):
+    run = fitted["root"] / "explainer.teacher-run"
+    result = global_words(run, min_count=3, out=tmp_path / "g.json")
+    assert json.loads((tmp_path / "g.json").read_text())["classes"].keys() == result["classes"].keys()
+    label, entry = next(iter(result["classes"].items()))
+    word = entry["for"][0]["word"]
+    values = []
+    for e in load_run(run):
+        values += [s for w, s in zip(e.word_texts(), e.word_scores(label), strict=True) if w.lower() == word]
+    assert entry["for"][0]["mean"] == pytest.approx(np.mean(values), rel=1e-5)
+    assert entry["for"][0]["count"] == len(values)
+
+
+def test_removal_objective_trains_through_the_frozen_model_and_leaves_it_untouched(fitted, tmp_path):
+    adapter = fitted["adapter"]
+    before = {k: v.clone() for k, v in adapter.model.state_dict().items()}
+    run = fitted["root"] / "explainer.teacher-run"
+    both = fit_from_run(adapter, run, tmp_path / "both", objective="both", layers=[-1], width=16, epochs=2, patience=1)
+    assert both.meta["objective"] == "both" and len(both.meta["training"]["curves"]["held_out"]) >= 1
+    assert all(torch.equal(before[k], v) for k, v in adapter.model.state_dict().items())
+    assert all(p.grad is None for p in adapter.model.parameters())
+    (e,) = explain(TEXTS[0], adapter, get_method("amortized", explainer=str(tmp_path / "both")), target="all")
+    np.testing.assert_allclose(e.scores.sum(1) + e.diagnostics["base_value"], e.logits, atol=1e-5)
+    with pytest.raises(InputError, match="unknown objective"):
+        fit_from_run(adapter, run, tmp_path / "bad", objective="mimic")
