@@ -224,13 +224,16 @@ def test_two_models_and_data_table(browser, served, tmp_path):
     sync_api.expect(page.locator(".app-column .tx-card")).to_have_count(2, timeout=30_000)
     assert page.locator(".app-column > h3").all_inner_texts() == list(served.app.state.models)
     shot(tab, "compare")
-    texts = tmp_path / "texts.txt"
-    texts.write_text("I loved it\nthis is awful\nthe weather is ok today\n")
+    texts = tmp_path / "texts.csv"
+    texts.write_text('label,text\npositive,I loved it\n0,this is awful\nneutral,"the weather, is ok today"\n')
     page.click('button.app-tab[data-panel="table"]')
+    assert page.input_value(".app-table-method") == "cp-lrp"  # the method chosen above, not a fixed one
     page.set_input_files(".app-file", str(texts))
     sync_api.expect(page.locator(".app-table-row")).to_have_count(3, timeout=60_000)
+    assert "· cp-lrp ·" in page.locator(".app-panel-table .app-progress").inner_text()
+    assert page.locator(".app-table-row td:nth-child(4)").all_inner_texts() == ["positive", "negative", "neutral"]
     page.locator("th.app-sort", has_text="confidence").click()
-    values = [float(v) for v in page.locator(".app-table-row td:nth-child(4)").all_inner_texts()]
+    values = [float(v) for v in page.locator(".app-table-row td:nth-child(5)").all_inner_texts()]
     assert values == sorted(values, reverse=True)
     page.select_option(".app-filter-class", "negative")
     assert all(t == "negative" for t in page.locator(".app-table-row td:nth-child(3)").all_inner_texts())
@@ -238,6 +241,28 @@ def test_two_models_and_data_table(browser, served, tmp_path):
     page.locator(".app-table-row").first.click()
     page.wait_for_selector(".app-panel-explain .tx-card", timeout=30_000)
     assert page.input_value("#app-text") == "this is awful"
+    tab.check_clean()
+    tab.close()
+
+
+def test_too_long_text_offers_truncation_and_tabs_wrap(browser, served):
+    tab = Tab(browser, served)
+    tab.page.set_viewport_size({"width": 420, "height": 900})
+    long = " ".join(["good"] * 600)  # over the demo's 512 tokens
+    tab.open(f"#text={quote(long)}")
+    page = tab.page
+    error = page.locator(".app-panel-explain .app-error")
+    sync_api.expect(error.locator("button.app-truncate")).to_have_count(1, timeout=30_000)
+    assert "--truncate" not in error.inner_text() and "512" in error.inner_text()
+    tops = {round(b["y"]) for b in (t.bounding_box() for t in page.locator("button.app-tab").all())}
+    rights = [b["x"] + b["width"] for b in (t.bounding_box() for t in page.locator("button.app-tab").all())]
+    assert len(tops) >= 2 and max(rights) <= 420  # the tabs wrap onto a second row instead of running off
+    shot(tab, "narrow_too_long")
+    error.locator("button.app-truncate").click()
+    page.wait_for_selector(".app-panel-explain .tx-card", timeout=60_000)
+    assert "truncate=1" in page.url
+    assert [e for e in tab.errors if "status of 400" in e] == tab.errors[:1]  # the too-long answer, logged by Chromium
+    tab.errors.clear()
     tab.check_clean()
     tab.close()
 
@@ -286,7 +311,8 @@ def test_masked_words_and_neighbours_panels(browser, inside):
     page.click('button.app-tab[data-panel="neighbours"]')
     page.get_by_role("button", name="the", exact=True).click()
     sync_api.expect(page.locator(".app-panel-neighbours .app-table tr")).to_have_count(1 + 10, timeout=30_000)
-    assert "[[the]]" in page.locator(".app-panel-neighbours .app-table").inner_text()
+    table = page.locator(".app-panel-neighbours .app-table")
+    assert "[[" not in table.inner_text() and table.locator("mark.app-context-word").count() == 10
     shot(tab, "neighbours")
     tab.check_clean()
     tab.close()

@@ -14,7 +14,7 @@
   var U = TX.util;
   var el = U.el;
   var token = null;
-  var STATE_KEYS = ["panel", "model", "model2", "methods", "target", "text"];
+  var STATE_KEYS = ["panel", "model", "model2", "methods", "target", "truncate", "text"];
 
   // ------------------------------------------------------------------ server calls
   function ApiError(status, error) {
@@ -73,7 +73,7 @@
   }
 
   // ------------------------------------------------------------------ state in the URL
-  var state = { panel: "explain", model: "", model2: "", methods: "", target: "predicted", text: "" };
+  var state = { panel: "explain", model: "", model2: "", methods: "", target: "predicted", truncate: "", text: "" };
 
   function readHash() {
     var params = new URLSearchParams(location.hash.replace(/^#/, ""));
@@ -384,7 +384,7 @@
     explain: function (text, model) {
       // The report payload of `text` (default: the current one) with the chosen methods and class, cached.
       var body = { texts: [text === undefined ? state.text : text], model: model || ctx.model().name,
-        methods: ctx.methods(), target: ctx.target(), format: "report" };
+        methods: ctx.methods(), target: ctx.target(), truncate: state.truncate === "1", format: "report" };
       var key = JSON.stringify(body);
       if (!cache[key]) {
         var keys = Object.keys(cache);
@@ -399,6 +399,7 @@
       return into;
     },
     error: function (into, e) {
+      if (e.error && e.error.type === "InputTooLongError") return tooLong(into, e);
       var box = el("div", "app-error");
       box.appendChild(el("b", null, e.error && e.error.limit ? "limit " + e.error.limit + ": " : "error: "));
       box.appendChild(document.createTextNode(e.message || String(e)));
@@ -413,6 +414,16 @@
     }
   };
   TX.app = ctx;
+
+  function tooLong(into, e) {
+    // A text longer than the model takes: the app's own way out (explain its first part), not a CLI flag.
+    var box = el("div", "app-error");
+    box.appendChild(el("b", null, "too long: "));
+    box.appendChild(document.createTextNode(e.message.split(". ")[0] + ". "));
+    box.appendChild(U.button("explain its first part (truncate)", false, function () { ctx.set({ truncate: "1" }); }, "app-truncate"));
+    box.appendChild(el("span", "tx-note", " the explanation records where the text was cut; or shorten the text above"));
+    into.appendChild(box);
+  }
 
   TX.loadAttentionLayer = function (att, layer) {
     // Called by report.js for a lazy attention entry: one block's per-head maps, fetched when first shown.
@@ -485,7 +496,8 @@
     function apply() {
       var names = Array.prototype.filter.call(methods.querySelectorAll("input"), function (b) { return b.checked; })
         .map(function (b) { return b.value; });
-      ctx.set({ text: area.value, model: model.value, methods: names.join(","), target: target.value });
+      ctx.set({ text: area.value, model: model.value, methods: names.join(","), target: target.value,
+        truncate: area.value === state.text ? state.truncate : null });  // a new text is not cut unasked
     }
     go.addEventListener("click", apply);
     target.addEventListener("change", apply);
