@@ -259,3 +259,20 @@ def test_sanity_lines_name_the_status():
         [0.1, 0.9, 0.1, 0.1], "independent"
     )
     assert "ok (every part changes the maps)" in line([0.1, 0.1, 0.1, 0.9], "independent")
+
+
+def test_base_value_in_the_terminal_view_and_the_json(adapter):
+    """KernelSHAP's base value shows beside the scores, as shap's plots do: in the terminal view, in `to_dict`
+    and in each record entry; base + Σ scores is the explained output. A method without one shows none."""
+    (shap,) = explain("a good movie", adapter, "kernelshap", target="all")
+    base = shap.diagnostics["base_value"]
+    full = shap.diagnostics["full_value"]
+    for k in range(len(shap.targets)):
+        assert base[k] + shap.word_scores(shap.targets[k]).sum() == pytest.approx(full[k], abs=1e-5)
+    assert shap.to_dict()["base_value"] == base
+    assert [entry["base_value"] for entry in shap.record()] == base
+    for k, target in enumerate(shap.targets):
+        assert f"base value {base[k]:.4g}" in plain(terminal.render(shap, target), width=400)
+    (gxi,) = explain("a good movie", adapter, "gxi")
+    assert gxi.to_dict()["base_value"] is None and "base_value" not in gxi.record()[0]
+    assert "base value" not in plain(terminal.render(gxi))

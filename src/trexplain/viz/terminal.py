@@ -21,7 +21,7 @@ from trexplain.explanation import Aggregate, Explanation
 from trexplain.models.capture import hidden_state_name
 from trexplain.viz.colors import NEGATIVE, POSITIVE, scale
 from trexplain.viz.patch_grid import patch_curves_table, render_images
-from trexplain.viz.text_style import identity_lines, visible
+from trexplain.viz.text_style import base_value_lines, identity_lines, visible
 
 BAR_WIDTH = 12
 # Foreground colours only (no backgrounds), mid-tone so that they read on dark and light terminals.
@@ -87,7 +87,8 @@ def render(
         header.append("  " if c + 1 < len(explanation.labels) else "")
     legend = f"green supports {visible(label)}, red opposes it" if signed else UNSIGNED
     scale_note = [f"full bar = {top:.3g}"] if bars else []
-    notes = Text("   " + " · ".join([*identity_lines(explanation, row), legend, *scale_note]), style="dim")
+    lines = [*identity_lines(explanation, row), *base_value_lines(explanation, row), legend, *scale_note]
+    notes = Text("   " + " · ".join(lines), style="dim")
     parts: list[Any] = [header, notes, _tinted(explanation, scores, top, signed)]
     if bars:
         table = Table(show_header=False, box=None, pad_edge=False)
