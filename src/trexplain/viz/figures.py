@@ -23,7 +23,7 @@ REMOVAL_PANELS = (
 )
 PAPER_SIZE = (6.5, 3.5)  # inches: one column of a two-column paper page's full width
 PAPER = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 7.5, "legend.title_fontsize": 7.5,
-         "xtick.labelsize": 8, "ytick.labelsize": 8, "figure.titlesize": 10, "svg.fonttype": "none"}  # fmt: skip
+         "xtick.labelsize": 8, "ytick.labelsize": 8, "figure.titlesize": 10}  # fmt: skip
 PNG_DPI = 300
 TITLE_CHARS = 90
 MAX_BARS = 40  # longer texts show their 40 largest |scores| in the bar chart
