@@ -547,3 +547,20 @@ def test_hostile_names_stay_inert(browser, tmp_path):
     assert p.locator("img, svg, b, [onload], [onerror]").count() == 0
     tab.check_clean(path)
     p.close()
+
+
+def test_curves_table_names_the_methods_identity(browser, tiny, tmp_path):
+    """cp-lrp's gap is a conservation gap (the method card's identity), not a "completeness error"."""
+    pytest.importorskip("trexplain.evaluate", reason="trexplain.evaluate is not installed")
+    from trexplain.report.run import make_report, write_report
+
+    payload = make_report(["good day"], tiny["bert"], ["cp-lrp"], evaluate=True)
+    path = write_report(payload, tmp_path / "c.html")
+    tab = Tab(browser)
+    tab.open(path)
+    card = tab.page.locator("article.tx-card").first
+    card.locator("details.tx-curves summary").click()
+    names = card.locator("details.tx-curves .tx-table td:first-child").all_inner_texts()
+    assert "conservation gap" in names and "completeness error" not in names
+    tab.check_clean(path)
+    tab.page.close()

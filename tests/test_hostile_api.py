@@ -67,7 +67,7 @@ HOSTILE = [
     ({"method": None}, MethodError, "a method is a registered name such as 'cp-lrp' or a Method, got None"),
     ({"method": 42}, MethodError, "got 42"),
     ({"method": IntegratedGradients}, MethodError, "got <class"),
-    ({"method": "shap"}, MethodError, "unknown method 'shap'; did you mean kernelshap? available:"),
+    ({"method": "kernelshapp"}, MethodError, "unknown method 'kernelshapp'; did you mean kernelshap? available:"),
     ({"method": []}, MethodError, "no method given (an empty list)"),
     ({"method": ["ig", None]}, MethodError, "got None"),
     ({"method": ["gxi", "lime2"]}, MethodError, "unknown method 'lime2'; did you mean lime?"),
@@ -119,7 +119,7 @@ def test_there_are_enough_hostile_cases():
     ("given", "error", "fragment"),
     [
         ({"texts": ["ok", 3]}, InputError, "text 1 is an int"),
-        ({"method": "shap"}, MethodError, "did you mean kernelshap"),
+        ({"method": "kernelshapp"}, MethodError, "did you mean kernelshap"),
         ({"target": True}, TargetError, "is a bool"),
         ({"batch_size": 0}, InputError, "batch_size"),
     ],

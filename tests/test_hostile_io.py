@@ -299,7 +299,11 @@ CASES: dict[str, tuple[dict[str, object], list[str], list[str]]] = {
     "no text at all": ({}, ["explain"], ["no text given"]),
     "batch size zero": ({}, ["explain", "hi", "--batch-size", "0"], ["--batch-size", "greater than or equal to 1"]),
     "batch size not a number": ({}, ["explain", "hi", "--batch-size", "many"], ["--batch-size", "integer"]),
-    "method shap": ({}, ["explain", "hi", "--method", "shap"], ["unknown method 'shap'", "did you mean kernelshap"]),
+    "method kernelshapp": (
+        {},
+        ["explain", "hi", "--method", "kernelshapp"],
+        ["unknown method 'kernelshapp'", "did you mean kernelshap"],
+    ),
     "method misspelt in report": ({}, ["report", "hi", "--method", "ocllusion"], ["did you mean occlusion"]),
     "second method unknown": ({}, ["explain", "hi", "--method", "gxi", "--method", "magic"], ["'magic'"]),
     "parameter without a value": ({}, ["explain", "hi", "--param", "steps"], ["NAME=VALUE"]),

@@ -247,9 +247,9 @@ def test_cli_bad_param_is_one_error_line(tiny_dirs):
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("shap", {}, "unknown method 'shap'; did you mean kernelshap? available: amortized, attention, attnlrp"),
-        ("IG", {}, "unknown method 'IG'; did you mean ig"),
-        ("lrp", {}, "unknown method 'lrp'; did you mean cp-lrp or attnlrp? available"),
+        ("kernelshapp", {}, "unknown method 'kernelshapp'; did you mean kernelshap? available: amortized, attention, attnlrp"),
+        ("IGG", {}, "unknown method 'IGG'; did you mean ig"),  # "IG", "shap", "lrp" are aliases (test_aliases)
+        ("lrpp", {}, "unknown method 'lrpp'; did you mean cp-lrp? available"),
         ("zzz", {}, "unknown method 'zzz'; available: amortized, attention"),
         ("lime", {"n_sample": 10}, "lime has no parameter 'n_sample'; did you mean n_samples? it takes: level"),
         ("ig", {"stpes": 3}, "ig has no parameter 'stpes'; did you mean steps? it takes: baseline, steps, method"),

@@ -4,7 +4,9 @@ exports, two models, the data table, and a hostile text that stays inert."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import quote
 
@@ -149,26 +151,68 @@ def test_what_if_edit_changes_the_prediction(browser, served):
     tab.close()
 
 
+def export(page, panel: str, kind: str, tmp_path: Path) -> bytes:
+    """Click one panel's export button; the downloaded file's bytes."""
+    with page.expect_download(timeout=30_000) as info:
+        page.click(f".app-panel-{panel} .app-export-{kind}")
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    return path.read_bytes()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+SIZE = """v => ({width: v.scrollWidth, height: v.scrollHeight, canvases: v.querySelectorAll('canvas').length,
+  inner: Math.max(0, ...Array.from(v.querySelectorAll('*'))
+    .filter(n => /auto|scroll/.test(getComputedStyle(n).overflowY) && !n.closest('details:not([open])'))
+    .map(n => n.scrollHeight - n.clientHeight))})"""  # the view's scroll size; what its inner scroll boxes hide
+
+
+def check_vector_export(page, panel: str, tmp_path: Path) -> tuple[ET.Element, dict]:
+    """Export a panel's SVG and PNG (scale 3): the SVG is vector drawing (text, rects, paths; canvases as images,
+    no foreignObject) covering the view's full scroll size, and the PNG is that size × 3."""
+    view = page.locator(f".app-panel-{panel} .app-view").first
+    size = view.evaluate(SIZE)
+    data = export(page, panel, "svg", tmp_path)
+    assert b"foreignObject" not in data
+    root = ET.fromstring(data)
+    width, height = float(root.get("width")), float(root.get("height"))
+    assert width >= size["width"] and height >= size["height"] + size["inner"] * 0.9
+    tags = [e.tag.split("}")[-1] for e in root.iter()]
+    assert tags.count("text") >= 5 and tags.count("rect") >= 2
+    assert tags.count("image") >= size["canvases"]
+    page.select_option(f".app-panel-{panel} .app-export-scale", "3")
+    png = export(page, panel, "png", tmp_path)
+    w, h = png_size(png)
+    assert w >= 3 * width - 1 and h >= 3 * height - 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"serve_export_{panel}.png").write_bytes(png)
+    (ARTIFACTS / f"serve_export_{panel}.svg").write_bytes(data)
+    return root, size
+
+
 def test_export_every_format(browser, served, tmp_path):
     tab = Tab(browser, served)
     tab.open(f"#text={quote(TEXT)}")
     page = tab.page
     page.wait_for_selector(".app-panel-explain .tx-card", timeout=30_000)
-    for kind in ("png", "svg", "json"):
-        with page.expect_download(timeout=30_000) as info:
-            page.click(f".app-panel-explain .app-export-{kind}")
-        path = tmp_path / info.value.suggested_filename
-        info.value.save_as(path)
-        data = path.read_bytes()
-        assert path.name == f"trexplain-explanation.{kind}"
-        if kind == "png":
-            assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
-            ARTIFACTS.mkdir(exist_ok=True)
-            (ARTIFACTS / "serve_export.png").write_bytes(data)
-        elif kind == "svg":
-            assert data.startswith(b"<svg") and b"foreignObject" in data and TEXT.split()[1].encode() in data
-        else:
-            assert json.loads(data)["texts"][0]["text"] == TEXT
+    root, _ = check_vector_export(page, "explain", tmp_path)
+    words = {e.text for e in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"loved", "acting", "terrible"} <= words
+    data = export(page, "explain", "json", tmp_path)
+    assert json.loads(data)["texts"][0]["text"] == TEXT
+    page.click('button.app-tab[data-panel="attention"]')
+    section = page.locator("details.tx-attention[open]")
+    sync_api.expect(section.locator(".tx-thumb:not(.tx-thumb-agg)")).to_have_count(6 * 12, timeout=30_000)
+    root, size = check_vector_export(page, "attention", tmp_path)
+    assert size["canvases"] >= 6 * 12
+    words = [e.text for e in root.iter("{http://www.w3.org/2000/svg}text")]
+    rows = [a + " " + b for a, b in itertools.pairwise(words)]
+    assert all(f"block {b}" in rows for b in range(6))  # every block's row, not only those scrolled into sight
     tab.check_clean()
     tab.close()
 
@@ -180,13 +224,16 @@ def test_two_models_and_data_table(browser, served, tmp_path):
     sync_api.expect(page.locator(".app-column .tx-card")).to_have_count(2, timeout=30_000)
     assert page.locator(".app-column > h3").all_inner_texts() == list(served.app.state.models)
     shot(tab, "compare")
-    texts = tmp_path / "texts.txt"
-    texts.write_text("I loved it\nthis is awful\nthe weather is ok today\n")
+    texts = tmp_path / "texts.csv"
+    texts.write_text('label,text\npositive,I loved it\n0,this is awful\nneutral,"the weather, is ok today"\n')
     page.click('button.app-tab[data-panel="table"]')
+    assert page.input_value(".app-table-method") == "cp-lrp"  # the method chosen above, not a fixed one
     page.set_input_files(".app-file", str(texts))
     sync_api.expect(page.locator(".app-table-row")).to_have_count(3, timeout=60_000)
+    assert "· cp-lrp ·" in page.locator(".app-panel-table .app-progress").inner_text()
+    assert page.locator(".app-table-row td:nth-child(4)").all_inner_texts() == ["positive", "negative", "neutral"]
     page.locator("th.app-sort", has_text="confidence").click()
-    values = [float(v) for v in page.locator(".app-table-row td:nth-child(4)").all_inner_texts()]
+    values = [float(v) for v in page.locator(".app-table-row td:nth-child(5)").all_inner_texts()]
     assert values == sorted(values, reverse=True)
     page.select_option(".app-filter-class", "negative")
     assert all(t == "negative" for t in page.locator(".app-table-row td:nth-child(3)").all_inner_texts())
@@ -194,6 +241,28 @@ def test_two_models_and_data_table(browser, served, tmp_path):
     page.locator(".app-table-row").first.click()
     page.wait_for_selector(".app-panel-explain .tx-card", timeout=30_000)
     assert page.input_value("#app-text") == "this is awful"
+    tab.check_clean()
+    tab.close()
+
+
+def test_too_long_text_offers_truncation_and_tabs_wrap(browser, served):
+    tab = Tab(browser, served)
+    tab.page.set_viewport_size({"width": 420, "height": 900})
+    long = " ".join(["good"] * 600)  # over the demo's 512 tokens
+    tab.open(f"#text={quote(long)}")
+    page = tab.page
+    error = page.locator(".app-panel-explain .app-error")
+    sync_api.expect(error.locator("button.app-truncate")).to_have_count(1, timeout=30_000)
+    assert "--truncate" not in error.inner_text() and "512" in error.inner_text()
+    tops = {round(b["y"]) for b in (t.bounding_box() for t in page.locator("button.app-tab").all())}
+    rights = [b["x"] + b["width"] for b in (t.bounding_box() for t in page.locator("button.app-tab").all())]
+    assert len(tops) >= 2 and max(rights) <= 420  # the tabs wrap onto a second row instead of running off
+    shot(tab, "narrow_too_long")
+    error.locator("button.app-truncate").click()
+    page.wait_for_selector(".app-panel-explain .tx-card", timeout=60_000)
+    assert "truncate=1" in page.url
+    assert [e for e in tab.errors if "status of 400" in e] == tab.errors[:1]  # the too-long answer, logged by Chromium
+    tab.errors.clear()
     tab.check_clean()
     tab.close()
 
@@ -242,7 +311,8 @@ def test_masked_words_and_neighbours_panels(browser, inside):
     page.click('button.app-tab[data-panel="neighbours"]')
     page.get_by_role("button", name="the", exact=True).click()
     sync_api.expect(page.locator(".app-panel-neighbours .app-table tr")).to_have_count(1 + 10, timeout=30_000)
-    assert "[[the]]" in page.locator(".app-panel-neighbours .app-table").inner_text()
+    table = page.locator(".app-panel-neighbours .app-table")
+    assert "[[" not in table.inner_text() and table.locator("mark.app-context-word").count() == 10
     shot(tab, "neighbours")
     tab.check_clean()
     tab.close()

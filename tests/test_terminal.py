@@ -261,3 +261,48 @@ def test_sanity_lines_name_the_status():
         [0.1, 0.9, 0.1, 0.1], "independent"
     )
     assert "ok (every part changes the maps)" in line([0.1, 0.1, 0.1, 0.9], "independent")
+
+
+def test_base_value_in_the_terminal_view_and_the_json(adapter):
+    """KernelSHAP's base value shows beside the scores, as shap's plots do: in the terminal view, in `to_dict`
+    and in each record entry; base + Σ scores is the explained output. A method without one shows none."""
+    (shap,) = explain("a good movie", adapter, "kernelshap", target="all")
+    base = shap.diagnostics["base_value"]
+    full = shap.diagnostics["full_value"]
+    for k in range(len(shap.targets)):
+        assert base[k] + shap.word_scores(shap.targets[k]).sum() == pytest.approx(full[k], abs=1e-5)
+    assert shap.to_dict()["base_value"] == base
+    assert [entry["base_value"] for entry in shap.record()] == base
+    for k, target in enumerate(shap.targets):
+        assert f"base value {base[k]:.4g}" in plain(terminal.render(shap, target), width=400)
+    (gxi,) = explain("a good movie", adapter, "gxi")
+    assert gxi.to_dict()["base_value"] is None and "base_value" not in gxi.record()[0]
+    assert "base value" not in plain(terminal.render(gxi))
+
+
+def test_piped_output_keeps_tables_whole(adapter):
+    """Not a terminal (a pipe, a file): the view prints at its natural width, not cut at 80 columns; a terminal
+    keeps its own width."""
+    word = "extraordinarily" * 6  # one 90-character word
+    (e,) = explain(f"a {word} day", adapter, "gxi", target="all")
+    (s,) = explain(f"a {word} day", adapter, "saliency", target="all")
+    piped = io.StringIO()
+    terminal.show(terminal.words_by_methods([e, s], e.targets[0]), file=piped)
+    lines = piped.getvalue().splitlines()
+    row = next(line for line in lines if word[:20] in line)
+    assert word in row and f"{e.word_scores(e.targets[0])[1]:+.3f}" in row and max(map(len, lines)) > 100
+    cut = Console(file=io.StringIO(), width=80)
+    cut.print(terminal.words_by_methods([e, s], e.targets[0]))
+    assert word not in cut.file.getvalue().replace("\n", "")  # what rich does at its default width
+
+
+def test_word_rows_align_by_display_width(demo):
+    """Devanagari vowel signs and emoji take the cells they are shown in: every bar row's divider sits in one
+    column of the screen."""
+    from rich.cells import cell_len
+
+    (e,) = explain("यह फिल्म बहुत अच्छी है 👍🏽 ok", demo, "gxi")
+    out = plain(terminal.render(e), width=120)
+    rows = [line for line in out.splitlines() if "│" in line]
+    assert len(rows) == len(e.words)
+    assert len({cell_len(line[: line.index("│")]) for line in rows}) == 1

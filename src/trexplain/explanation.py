@@ -213,6 +213,7 @@ class Explanation:
             "logits": self.logits.tolist(),
             "targets": list(self.targets),
             "scores": self.scores.tolist(),
+            "base_value": self.diagnostics.get("base_value"),  # per target, where the method has one (KernelSHAP)
             "layer_scores": None if self.layer_scores is None else self.layer_scores.tolist(),
             "params": dict(self.params),
             "diagnostics": self.diagnostics.to_dict(),
@@ -330,6 +331,8 @@ class Explanation:
             }
             if self.model_revision is not None:  # the hub commit of the weights
                 entry["model_revision"] = self.model_revision
+            if "base_value" in self.diagnostics:  # KernelSHAP: base value + Σ scores = the output, as shap shows it
+                entry["base_value"] = entry["diagnostics"]["base_value"]
             if isinstance(self.layout, TextLayout):
                 entry["offsets"] = [list(o) for o in self.offsets]
                 entry["words"] = [

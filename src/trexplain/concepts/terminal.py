@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len, set_cell_size
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -19,8 +20,9 @@ SNIPPET = 70
 
 
 def _snippet(text: str, width: int = SNIPPET) -> str:
+    """One line of at most `width` terminal cells (display width: Devanagari signs and emoji counted as shown)."""
     text = " ".join(str(text).split())
-    return visible(text if len(text) <= width else text[: width - 1] + "…")
+    return visible(text if cell_len(text) <= width else set_cell_size(text, width - 1) + "…")
 
 
 def _signed(value: float | None, digits: int = 3) -> Text:

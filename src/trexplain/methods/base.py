@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import re
 import types
 import typing
 from abc import ABC, abstractmethod
@@ -180,6 +181,34 @@ def register(cls: M) -> M:
     return cls
 
 
+# Names users reach for (other libraries' and papers' names), to the registered method they mean.
+ALIASES: Mapping[str, str] = {
+    "shap": "kernelshap",
+    "shapley": "kernelshap",
+    "kernel-shap": "kernelshap",
+    "integrated-gradients": "ig",
+    "integratedgradients": "ig",
+    "layer-integrated-gradients": "layer-ig",
+    "lrp": "cp-lrp",
+    "gradient-x-input": "gxi",
+    "grad-x-input": "gxi",
+    "input-x-gradient": "gxi",
+}
+
+
+def method_name(name: str) -> str:
+    """The registered name `name` means: itself, or case-insensitively with `_`/spaces as `-`, or an alias
+    (`LIME`, `shap`, `shapley`, `integrated-gradients`, `lrp`); otherwise a MethodError listing the names."""
+    if name in REGISTRY:
+        return name
+    key = re.sub(r"[\s_]+", "-", name.strip().lower())
+    found = key if key in REGISTRY else ALIASES.get(key)
+    if found in REGISTRY:
+        return found
+    names = sorted(REGISTRY)
+    raise MethodError(f"unknown method {name!r}; {_did_you_mean(name, names)}available: {', '.join(names)}")
+
+
 def get_method(name: str | Method, **params: Any) -> Method:
     """An instance of the registered method `name` with `params` converted to their declared types (see README).
 
@@ -197,10 +226,7 @@ def get_method(name: str | Method, **params: Any) -> Method:
         raise MethodError(
             f"a method is a registered name such as {DEFAULT_METHOD!r} or a Method, got {short_repr(name)}"
         )
-    if name not in REGISTRY:
-        names = sorted(REGISTRY)
-        raise MethodError(f"unknown method {name!r}; {_did_you_mean(name, names)}available: {', '.join(names)}")
-    cls = REGISTRY[name]
+    cls = REGISTRY[method_name(name)]
     accepted = [f.name for f in _fields(cls)]
     unknown = [key for key in params if key not in accepted]
     if unknown:

@@ -6,7 +6,7 @@ They draw from the same report dict as the HTML page, so a figure and the page n
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,15 @@ from trexplain.layout import group_scores
 from trexplain.viz.colors import NEGATIVE, POSITIVE
 
 FORMATS = ("png", "svg")
-CURVE_STYLE = {"morf": ("#dc2626", "MoRF"), "lerf": ("#16a34a", "LeRF"), "insertion": ("#0969da", "insertion")}
+REMOVAL_PANELS = (
+    ("morf", "most relevant removed first", "aopc_comprehensiveness"),
+    ("lerf", "least relevant removed first", "aopc_sufficiency"),
+)
+PAPER_SIZE = (6.5, 3.5)  # inches: one column of a two-column paper page's full width
+PAPER = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 7.5, "legend.title_fontsize": 7.5,
+         "xtick.labelsize": 8, "ytick.labelsize": 8, "figure.titlesize": 10}  # fmt: skip
+PNG_DPI = 300
+TITLE_CHARS = 90
 MAX_BARS = 40  # longer texts show their 40 largest |scores| in the bar chart
 
 
@@ -99,34 +107,48 @@ def heatmap_figure(matrix: np.ndarray, rows: list[str], cols: list[str], title: 
     return fig
 
 
-def curve_figure(result: Mapping[str, Any], title: str):
-    """Target probability as features are removed (MoRF, LeRF) or inserted, with the AOPC numbers."""
+def removal_figure(results: Sequence[Mapping[str, Any]], floor: Mapping[str, Any] | None, text: str, label: str):
+    """Removal curves of several methods for one text and class, in a paper's size and fonts: MoRF (most relevant
+    words removed first; a faithful method drops fast) and LeRF (least relevant first; it stays high), one line
+    per method with its AOPC, the random-order floor dashed, the text in the title."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.8, 3.4))
-    for name, (colour, label) in CURVE_STYLE.items():
-        curve = (result.get("curves") or {}).get(name)
-        if curve and curve.get("fractions"):
-            ax.plot(curve["fractions"], curve["probabilities"], color=colour, label=label, marker=".")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("fraction of features removed / inserted")
-    ax.set_ylabel("p(class)")
-    numbers = [
-        f"{label} {result[key]:.3f}"
-        for key, label in (("aopc_comprehensiveness", "compr."), ("aopc_sufficiency", "suff."), ("delta_af", "ΔA^F"))
-        if isinstance(result.get(key), (int, float))
-    ]
-    ax.set_title(plain_text(title) + ("\n" + ", ".join(numbers) if numbers else ""), fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    with plt.rc_context(PAPER):
+        fig, axes = plt.subplots(1, 2, figsize=PAPER_SIZE, sharey=True, layout="constrained")
+        for ax, (kind, heading, key) in zip(axes, REMOVAL_PANELS, strict=True):
+            for i, result in enumerate(results):
+                curve = (result.get("curves") or {}).get(kind) or {}
+                if curve.get("fractions"):
+                    aopc = result.get(key)
+                    name = plain_text(result["method"]) + (f" ({aopc:.3f})" if isinstance(aopc, (int, float)) else "")
+                    ax.plot(curve["fractions"], curve["probabilities"], color=f"C{i}", marker=".", label=name)
+            curve = ((floor or {}).get("curves") or {}).get(kind) or {}
+            if curve.get("fractions"):
+                ax.plot(
+                    curve["fractions"], curve["probabilities"], color="#57606a", linestyle="--", label="random order"
+                )
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_title(heading)
+            ax.set_xlabel("fraction of words removed")
+            ax.grid(alpha=0.3, linewidth=0.5)
+            ax.legend(title="AOPC " + ("comprehensiveness ↑" if kind == "morf" else "sufficiency ↓"), loc="best")
+        axes[0].set_ylabel(plain_text(f"p({label})"))
+        fig.suptitle(plain_text(f"“{shorten(text)}” → {label}"))
     return fig
+
+
+def shorten(text: str, most: int = TITLE_CHARS) -> str:
+    """A text on one title line: whitespace runs as one space, cut with "…" past `most` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= most else flat[: most - 1] + "…"
 
 
 def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "png") -> list[Path]:
     """Every figure of a report dict into `folder` (created if missing, each file written whole); returns them.
 
-    Per text i: `textNNN_<method>_<class>_bars`, `..._layers` (when layer scores exist), `..._curves`
-    (when evaluated) and `textNNN_attention` (heads averaged, one panel per layer).
+    Per text i: `textNNN_<method>_<class>_bars`, `..._layers` (when layer scores exist), `textNNN_<class>_curves`
+    (when evaluated: every method's removal curves and the random floor) and `textNNN_attention` (heads averaged,
+    one panel per block, one colour bar). PNGs are 300 dpi.
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -143,7 +165,7 @@ def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "pn
         path = folder / f"{name}.{fmt}"
         try:
             with atomic_file(path, "wb") as handle:
-                fig.savefig(handle, format=fmt, dpi=150)
+                fig.savefig(handle, format=fmt, dpi=PNG_DPI)
         finally:
             plt.close(fig)
         written.append(path)
@@ -164,28 +186,35 @@ def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "pn
                     signed = card.get("signed", True) is not False
                     title = f"{exp['method']} → {label}: {'relevance' if signed else 'score'} by layer"
                     save(heatmap_figure(flow, rows, words, title, signed), f"{name}_layers")
-                for result in entry.get("evaluation") or []:
-                    if result.get("method") == exp["method"] and result.get("target") in (label, target):
-                        save(curve_figure(result, f"{exp['method']} → {label}"), f"{name}_curves")
-                        break
+        for target, label in enumerate(entry["labels"]):
+            found = [r for r in entry.get("evaluation") or [] if r.get("target") in (label, target)]
+            methods = [next(r for r in found if r["method"] == m) for m in dict.fromkeys(r["method"] for r in found)]
+            floor = next((r for r in methods if r["method"] == "random"), None)
+            shown = [r for r in methods if r["method"] != "random"]
+            if shown:
+                save(removal_figure(shown, floor, entry["text"], label), f"{stem}_{safe_name(label)}_curves")
         attention = entry.get("attention")
         if attention and "data" in attention:
-            save(_attention_figure(decode_attention(attention), attention["tokens"], plt), f"{stem}_attention")
+            save(attention_figure(decode_attention(attention), attention["tokens"], plt), f"{stem}_attention")
     return written
 
 
-def _attention_figure(maps: np.ndarray, tokens: list[str], plt):
+def attention_figure(maps: np.ndarray, tokens: list[str], plt):
+    """Each block's attention averaged over heads (rows attend to columns), on one 0–1 scale with its colour bar."""
     layers = maps.shape[0]
     columns = min(3, layers)
     grid_rows = -(-layers // columns)
-    fig, axes = plt.subplots(grid_rows, columns, figsize=(4 * columns, 4 * grid_rows), squeeze=False)
+    fig, axes = plt.subplots(
+        grid_rows, columns, figsize=(4 * columns, 4 * grid_rows), squeeze=False, layout="constrained"
+    )
     labelled = len(tokens) <= 40
+    image = None
     for layer, ax in enumerate(axes.ravel()):
         if layer >= layers:
             ax.axis("off")
             continue
-        ax.imshow(maps[layer].mean(axis=0), cmap="Blues", vmin=0, interpolation="nearest")
-        ax.set_title(f"layer {layer} (mean of heads)", fontsize=9)
+        image = ax.imshow(maps[layer].mean(axis=0), cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"block {layer} (mean of heads)", fontsize=9)
         if labelled:
             names = [plain_text(t) for t in tokens]
             ax.set_xticks(np.arange(len(tokens)), names, rotation=90, fontsize=6)
@@ -193,5 +222,5 @@ def _attention_figure(maps: np.ndarray, tokens: list[str], plt):
         else:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.tight_layout()
+    fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight (query row → key column)")
     return fig

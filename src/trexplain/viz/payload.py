@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from trexplain.diagnostics import IDENTITIES
+from trexplain.diagnostics import IDENTITIES, IDENTITY_NAMES
 from trexplain.errors import InputError
 from trexplain.explanation import SCHEMA_VERSION, Explanation
 from trexplain.records import text_record
@@ -70,6 +70,7 @@ def build_payload(
         "summary": _clean(dict(summary)) if summary else None,
         "sanity": [_clean(dict(check)) for check in sanity] if sanity else None,
         "identities": dict(IDENTITIES),
+        "identity_names": dict(IDENTITY_NAMES),
         "texts": texts,
     }
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from rich import box
-from rich.console import Group
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -21,14 +22,26 @@ from trexplain.explanation import Aggregate, Explanation
 from trexplain.models.capture import hidden_state_name
 from trexplain.viz.colors import NEGATIVE, POSITIVE, scale
 from trexplain.viz.patch_grid import patch_curves_table, render_images
-from trexplain.viz.text_style import identity_lines, visible
+from trexplain.viz.text_style import base_value_lines, identity_lines, visible
 
 BAR_WIDTH = 12
+NATURAL_MAX = 4000  # columns: the widest line a pipe or file gets (a table is never cut at 80)
 # Foreground colours only (no backgrounds), mid-tone so that they read on dark and light terminals.
 SUPPORTS, OPPOSES, MAGNITUDE = (f"rgb({r},{g},{b})" for r, g, b in (POSITIVE, NEGATIVE, (59, 130, 246)))
 CAUTION = "bold rgb(217,119,6)"
 UNSIGNED = "unsigned: larger = more important"
 SHORT_KINDS: Mapping[str, str] = {"completeness": "compl.", "conservation": "cons.", "efficiency": "eff."}
+
+
+def show(renderable: RenderableType, file: IO[str] | None = None, highlight: bool = False) -> None:
+    """Print a view on stdout (or `file`): a terminal gets its own width; a pipe or a file gets the view's natural
+    width, so tables and word/score rows are not cut at rich's default 80 columns."""
+    console = Console(file=file, highlight=highlight)
+    if not console.is_terminal:
+        measuring = Console(width=NATURAL_MAX, file=console.file)
+        natural = Measurement.get(measuring, measuring.options, renderable).maximum
+        console = Console(file=file, highlight=highlight, width=max(console.width, min(natural, NATURAL_MAX)))
+    console.print(renderable)
 
 
 def _style(score: float, peak: float, signed: bool) -> str:
@@ -87,7 +100,8 @@ def render(
         header.append("  " if c + 1 < len(explanation.labels) else "")
     legend = f"green supports {visible(label)}, red opposes it" if signed else UNSIGNED
     scale_note = [f"full bar = {top:.3g}"] if bars else []
-    notes = Text("   " + " · ".join([*identity_lines(explanation, row), legend, *scale_note]), style="dim")
+    lines = [*identity_lines(explanation, row), *base_value_lines(explanation, row), legend, *scale_note]
+    notes = Text("   " + " · ".join(lines), style="dim")
     parts: list[Any] = [header, notes, _tinted(explanation, scores, top, signed)]
     if bars:
         table = Table(show_header=False, box=None, pad_edge=False)

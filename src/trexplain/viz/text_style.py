@@ -28,3 +28,12 @@ def identity_lines(explanation: Explanation, row: int) -> list[str]:
     """The method's identity check for target row `row`, e.g. "completeness error 0.0012 (score sum vs …)"."""
     identity = explanation.diagnostics.identity
     return [] if identity is None else [identity_phrase(identity.kind, identity.error_for(row))]
+
+
+def base_value_lines(explanation: Explanation, row: int) -> list[str]:
+    """The method's base value for target row `row` (KernelSHAP: the output with every word removed, from which
+    the scores add up to the output), as shap's plots show it; none for a method without one."""
+    if "base_value" not in explanation.diagnostics:
+        return []
+    value = explanation.diagnostics.target(row)["base_value"]
+    return [f"base value {float(value):.4g} (output with every word removed; base + Σ scores = output)"]

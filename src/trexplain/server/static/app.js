@@ -14,7 +14,7 @@
   var U = TX.util;
   var el = U.el;
   var token = null;
-  var STATE_KEYS = ["panel", "model", "model2", "methods", "target", "text"];
+  var STATE_KEYS = ["panel", "model", "model2", "methods", "target", "truncate", "text"];
 
   // ------------------------------------------------------------------ server calls
   function ApiError(status, error) {
@@ -73,7 +73,7 @@
   }
 
   // ------------------------------------------------------------------ state in the URL
-  var state = { panel: "explain", model: "", model2: "", methods: "", target: "predicted", text: "" };
+  var state = { panel: "explain", model: "", model2: "", methods: "", target: "predicted", truncate: "", text: "" };
 
   function readHash() {
     var params = new URLSearchParams(location.hash.replace(/^#/, ""));
@@ -92,63 +92,228 @@
   }
 
   // ------------------------------------------------------------------ export
-  var cssText = null;
-  function styles() {
-    if (cssText === null) {
-      cssText = Promise.all(["/assets/report.css", "/static/app.css"].map(function (u) {
-        return fetch(u, { credentials: "omit" }).then(function (r) { return r.text(); });
-      })).then(function (parts) { return parts.join("\n"); });
-    }
-    return cssText;
+  // The view is drawn as SVG from its laid-out DOM: boxes as <rect>/<path>, words as <text>, canvases and images
+  // as <image>, inline charts as nested <svg>; no foreignObject, so Inkscape, Word and LaTeX render it. A copy of
+  // the view is laid out beside it with its scroll boxes opened, so the export holds the whole view, not the part
+  // scrolled into sight.
+  var SVG_NS = "http://www.w3.org/2000/svg", XLINK_NS = "http://www.w3.org/1999/xlink";
+  var SCALES = [1, 2, 3, 4];
+  var MAX_SIDE = 16384;  // Chromium's largest canvas side
+  var SHAPE_STYLE = ["fill", "fill-opacity", "stroke", "stroke-width", "stroke-opacity", "stroke-dasharray", "opacity",
+    "font-size", "font-family", "font-weight", "text-anchor", "dominant-baseline"];
+
+  function node(tag, attrs) {
+    var n = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs).forEach(function (k) { n.setAttribute(k, String(attrs[k])); });
+    return n;
   }
 
-  function svgOf(node) {
-    // The view as SVG: its DOM (canvases as PNG images) in a foreignObject with the page's style sheets.
-    return styles().then(function (css) {
-      var box = node.getBoundingClientRect();
-      var width = Math.ceil(Math.max(box.width, node.scrollWidth)), height = Math.ceil(Math.max(box.height, node.scrollHeight));
-      var clone = node.cloneNode(true);
-      var originals = node.querySelectorAll("canvas");
-      var copies = clone.querySelectorAll("canvas");
-      for (var i = 0; i < copies.length; i++) {
-        var img = document.createElement("img");
-        img.src = originals[i].toDataURL("image/png");
-        img.width = originals[i].clientWidth || originals[i].width;
-        img.height = originals[i].clientHeight || originals[i].height;
-        copies[i].replaceWith(img);
-      }
-      var details = clone.querySelectorAll("details");
-      for (var d = 0; d < details.length; d++) if (details[d].open) details[d].setAttribute("open", "");
-      clone.setAttribute("xmlns", "http://www.w3.org/1999/xhtml");
-      clone.style.width = width + "px";
-      var html = new XMLSerializer().serializeToString(clone);
-      var style = new XMLSerializer().serializeToString(Object.assign(document.createElement("style"), { textContent: css }));
-      var doc = '<svg xmlns="http://www.w3.org/2000/svg" width="' + width + '" height="' + height + '" viewBox="0 0 ' +
-        width + " " + height + '"><foreignObject x="0" y="0" width="100%" height="100%"><div xmlns="http://www.w3.org/1999/xhtml" ' +
-        'class="app-export">' + style + html + "</div></foreignObject></svg>";
-      return { svg: doc, width: width, height: height };
+  function seen(colour) {
+    return !!colour && colour !== "transparent" && !/^rgba\(.*,\s*0\)$/.test(colour);
+  }
+
+  function scrolls(cs) {
+    return /auto|scroll/.test(cs.overflowX + cs.overflowY);
+  }
+
+  function clips(cs) {
+    return /hidden|clip/.test(cs.overflowX + cs.overflowY);
+  }
+
+  function expanded(view) {
+    // A copy of the view laid out off-screen in the same parent (the panel's CSS applies), scroll boxes opened.
+    var copy = view.cloneNode(true);
+    var from = view.querySelectorAll("canvas"), to = copy.querySelectorAll("canvas");
+    for (var i = 0; i < to.length; i++) {
+      to[i].width = from[i].width;
+      to[i].height = from[i].height;
+      to[i].getContext("2d").drawImage(from[i], 0, 0);
+    }
+    copy.style.position = "absolute";
+    copy.style.left = "-100000px";
+    copy.style.top = "0";
+    copy.style.width = view.getBoundingClientRect().width + "px";
+    copy.setAttribute("aria-hidden", "true");
+    copy.querySelectorAll("details:not([open]) > :not(summary)").forEach(function (n) { n.remove(); });
+    view.parentNode.appendChild(copy);
+    [copy].concat(Array.prototype.slice.call(copy.querySelectorAll("*"))).forEach(function (n) {
+      if (n.namespaceURI !== "http://www.w3.org/1999/xhtml" || !scrolls(getComputedStyle(n))) return;
+      n.style.overflow = "visible";
+      n.style.maxHeight = "none";
+      n.style.maxWidth = "none";
+      n.style.height = "auto";
+    });
+    return copy;
+  }
+
+  function extent(copy) {
+    // The copy's full size: its own box and every descendant's, from its top-left corner.
+    var origin = copy.getBoundingClientRect();
+    var right = origin.right, bottom = origin.bottom;
+    copy.querySelectorAll("*").forEach(function (n) {
+      var r = n.getBoundingClientRect();
+      if (!r.width && !r.height) return;
+      right = Math.max(right, r.right);
+      bottom = Math.max(bottom, r.bottom);
+    });
+    return { x: origin.left, y: origin.top, width: Math.ceil(right - origin.left), height: Math.ceil(bottom - origin.top) };
+  }
+
+  function inside(r, clip) {
+    return !clip || (r.left + r.width / 2 >= clip.left && r.left + r.width / 2 <= clip.right &&
+      r.top + r.height / 2 >= clip.top && r.top + r.height / 2 <= clip.bottom);
+  }
+
+  var gradients = 0;
+
+  function gradient(css, out) {
+    // A CSS linear-gradient (colour bars) as an SVG <linearGradient> with even stops; its fill URL, or null.
+    var colours = css.indexOf("linear-gradient(") === 0 ? css.match(/rgba?\([^)]*\)/g) : null;
+    if (!colours || colours.length < 2) return null;
+    var across = /to right/.test(css), id = "tx-gradient-" + (++gradients);
+    var g = node("linearGradient", { id: id, x1: 0, y1: 0, x2: across ? 1 : 0, y2: across ? 0 : 1 });
+    colours.forEach(function (c, i) { g.appendChild(node("stop", { offset: i / (colours.length - 1), "stop-color": c })); });
+    out.appendChild(g);
+    return "url(#" + id + ")";
+  }
+
+  function box(n, cs, r, at, out) {
+    // The element's background (a colour or a linear gradient) and borders.
+    var x = r.left - at.x, y = r.top - at.y, radius = parseFloat(cs.borderTopLeftRadius) || 0;
+    var fill = seen(cs.backgroundColor) ? cs.backgroundColor : null;
+    var painted = cs.backgroundImage !== "none" ? gradient(cs.backgroundImage, out) : null;
+    [fill, painted].forEach(function (f) {
+      if (f) out.appendChild(node("rect", { x: x, y: y, width: r.width, height: r.height, rx: Math.min(radius, r.height / 2), fill: f }));
+    });
+    var sides = [["Top", x, y, x + r.width, y], ["Right", x + r.width, y, x + r.width, y + r.height],
+      ["Bottom", x, y + r.height, x + r.width, y + r.height], ["Left", x, y, x, y + r.height]];
+    sides.forEach(function (s) {
+      var w = parseFloat(cs["border" + s[0] + "Width"]) || 0, colour = cs["border" + s[0] + "Color"];
+      if (!w || cs["border" + s[0] + "Style"] === "none" || !seen(colour)) return;
+      out.appendChild(node("path", { d: "M" + s[1] + " " + s[2] + "L" + s[3] + " " + s[4], stroke: colour, "stroke-width": w }));
     });
   }
 
-  function pngOf(node) {
-    return svgOf(node).then(function (out) {
-      return new Promise(function (resolve, reject) {
-        var img = new Image();
-        img.onload = function () {
-          var ratio = Math.min(2, window.devicePixelRatio || 1);
-          var canvas = document.createElement("canvas");
-          canvas.width = Math.max(1, Math.round(out.width * ratio));
-          canvas.height = Math.max(1, Math.round(out.height * ratio));
-          var ctx2 = canvas.getContext("2d");
-          ctx2.fillStyle = "#fff";
-          ctx2.fillRect(0, 0, canvas.width, canvas.height);
-          ctx2.scale(ratio, ratio);
-          ctx2.drawImage(img, 0, 0);
-          canvas.toBlob(function (blob) { if (blob) resolve(blob); else reject(new Error("no PNG")); }, "image/png");
-        };
-        img.onerror = function () { reject(new Error("the view could not be drawn as an image")); };
-        img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(out.svg);
+  function image(src, r, at, out) {
+    var img = node("image", { x: r.left - at.x, y: r.top - at.y, width: r.width, height: r.height, preserveAspectRatio: "none" });
+    img.setAttributeNS(XLINK_NS, "xlink:href", src);
+    out.appendChild(img);
+  }
+
+  function chart(n, r, at, out) {
+    // An inline SVG chart: a copy with each shape's computed style written on it (the page's CSS stays behind).
+    var copy = n.cloneNode(true);
+    var live = n.querySelectorAll("*"), copies = copy.querySelectorAll("*");
+    for (var i = 0; i < live.length; i++) {
+      var cs = getComputedStyle(live[i]);
+      SHAPE_STYLE.forEach(function (p) { var v = cs.getPropertyValue(p); if (v) copies[i].setAttribute(p, v); });
+      copies[i].removeAttribute("class");
+    }
+    copy.removeAttribute("class");
+    copy.removeAttribute("style");
+    copy.setAttribute("x", r.left - at.x);
+    copy.setAttribute("y", r.top - at.y);
+    copy.setAttribute("width", r.width);
+    copy.setAttribute("height", r.height);
+    out.appendChild(copy);
+  }
+
+  var graphemes = typeof Intl !== "undefined" && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
+
+  function pieces(text) {
+    // [start, end) of each word (a run of non-space) in `text`.
+    var out = [], re = /\S+/g, m;
+    while ((m = re.exec(text))) out.push([m.index, m.index + m[0].length]);
+    return out;
+  }
+
+  function words(t, cs, at, clip, out) {
+    var text = t.data, range = document.createRange();
+    var upper = cs.textTransform === "uppercase", size = parseFloat(cs.fontSize) || 14;
+    function emit(start, end, r) {
+      if (!r.width || !inside(r, clip)) return;
+      var s = text.slice(start, end);
+      var label = node("text", { x: (r.left - at.x).toFixed(2), y: (r.top - at.y + r.height * 0.8).toFixed(2),
+        "font-family": cs.fontFamily, "font-size": size, fill: cs.color, textLength: r.width.toFixed(2),
+        lengthAdjust: "spacingAndGlyphs" });
+      if (parseInt(cs.fontWeight, 10) >= 600) label.setAttribute("font-weight", "bold");
+      if (cs.fontStyle === "italic") label.setAttribute("font-style", "italic");
+      label.textContent = upper ? s.toUpperCase() : s;
+      out.appendChild(label);
+    }
+    pieces(text).forEach(function (p) {
+      range.setStart(t, p[0]);
+      range.setEnd(t, p[1]);
+      var rects = range.getClientRects();
+      if (rects.length <= 1) { if (rects.length) emit(p[0], p[1], rects[0]); return; }
+      var parts = graphemes ? Array.from(graphemes.segment(text.slice(p[0], p[1]))).map(function (g) { return g.segment; }) :
+        Array.from(text.slice(p[0], p[1]));
+      var at0 = p[0];
+      parts.forEach(function (g) {
+        range.setStart(t, at0);
+        range.setEnd(t, at0 + g.length);
+        var r = range.getBoundingClientRect();
+        emit(at0, at0 + g.length, r);
+        at0 += g.length;
       });
+    });
+  }
+
+  function paint(n, at, clip, out) {
+    if (n.nodeType === Node.TEXT_NODE) {
+      if (/\S/.test(n.data)) words(n, getComputedStyle(n.parentElement), at, clip, out);
+      return;
+    }
+    if (n.nodeType !== Node.ELEMENT_NODE) return;
+    var cs = getComputedStyle(n);
+    if (cs.display === "none" || cs.visibility === "hidden" || cs.opacity === "0") return;
+    var r = n.getBoundingClientRect();
+    if (n.namespaceURI === SVG_NS) { if (r.width) chart(n, r, at, out); return; }
+    box(n, cs, r, at, out);
+    var tag = n.tagName.toLowerCase();
+    if (tag === "canvas") { if (r.width) image(n.toDataURL("image/png"), r, at, out); return; }
+    if (tag === "img") { if (r.width && n.src) image(n.src, r, at, out); return; }
+    if (clips(cs)) {
+      var c = { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+      clip = clip ? { left: Math.max(c.left, clip.left), top: Math.max(c.top, clip.top),
+        right: Math.min(c.right, clip.right), bottom: Math.min(c.bottom, clip.bottom) } : c;
+    }
+    n.childNodes.forEach(function (child) { paint(child, at, clip, out); });
+  }
+
+  function svgOf(view) {
+    // {svg (text), width, height}: the whole view as vector drawing.
+    var copy = expanded(view);
+    try {
+      var at = extent(copy);
+      var root = node("svg", { width: at.width, height: at.height, viewBox: "0 0 " + at.width + " " + at.height, version: "1.1" });
+      root.setAttribute("xmlns:xlink", XLINK_NS);
+      root.appendChild(node("rect", { x: 0, y: 0, width: at.width, height: at.height, fill: "#ffffff" }));
+      paint(copy, at, null, root);
+      return { svg: new XMLSerializer().serializeToString(root), width: at.width, height: at.height };
+    } finally {
+      copy.remove();
+    }
+  }
+
+  function pngOf(view, scale) {
+    // {blob, scale}: the view's SVG drawn on a canvas `scale` times its size (less where a side would pass
+    // Chromium's limit; the scale used is returned).
+    var out = svgOf(view);
+    var used = Math.min(scale, MAX_SIDE / out.width, MAX_SIDE / out.height);
+    return new Promise(function (resolve, reject) {
+      var img = new Image();
+      img.onload = function () {
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.max(1, Math.round(out.width * used));
+        canvas.height = Math.max(1, Math.round(out.height * used));
+        var c2 = canvas.getContext("2d");
+        c2.scale(used, used);
+        c2.drawImage(img, 0, 0, out.width, out.height);
+        canvas.toBlob(function (blob) { if (blob) resolve({ blob: blob, scale: used }); else reject(new Error("no PNG")); }, "image/png");
+      };
+      img.onerror = function () { reject(new Error("the view could not be drawn as an image")); };
+      img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(out.svg);
     });
   }
 
@@ -162,21 +327,36 @@
   }
 
   function exportBar(name, view, data) {
-    // PNG, SVG and JSON of one view: `view` the element to draw, `data()` what the view shows.
+    // PNG (at a chosen scale), SVG and JSON of one view: `view` the element to draw, `data()` what the view shows.
     var bar = el("div", "app-export-bar");
     var status = el("span", "tx-note");
+    var scale = document.createElement("select");
+    scale.className = "app-export-scale";
+    scale.setAttribute("aria-label", "PNG scale");
+    SCALES.forEach(function (s) {
+      var o = document.createElement("option");
+      o.value = String(s);
+      o.textContent = s + "×";
+      o.selected = s === 2;
+      scale.appendChild(o);
+    });
     function run(kind) {
       status.textContent = "";
-      var done = kind === "json" ?
-        Promise.resolve(new Blob([JSON.stringify(data(), null, 2)], { type: "application/json" })) :
-        kind === "svg" ? svgOf(view).then(function (o) { return new Blob([o.svg], { type: "image/svg+xml" }); }) : pngOf(view);
-      done.then(function (blob) { download(blob, "trexplain-" + name + "." + kind); status.textContent = "saved " + kind.toUpperCase(); },
-        function (e) { status.textContent = "export failed: " + e.message; });
+      var done = new Promise(function (resolve) {
+        if (kind === "json") resolve({ blob: new Blob([JSON.stringify(data(), null, 2)], { type: "application/json" }) });
+        else if (kind === "svg") resolve({ blob: new Blob([svgOf(view).svg], { type: "image/svg+xml" }) });
+        else resolve(pngOf(view, Number(scale.value)));
+      });
+      done.then(function (o) {
+        download(o.blob, "trexplain-" + name + "." + kind);
+        status.textContent = "saved " + kind.toUpperCase() +
+          (o.scale !== undefined && o.scale < Number(scale.value) ? " at " + o.scale.toFixed(2) + "× (the largest canvas)" : "");
+      }, function (e) { status.textContent = "export failed: " + e.message; });
     }
     bar.appendChild(el("span", "tx-note", "export"));
+    bar.appendChild(scale);
     ["png", "svg", "json"].forEach(function (kind) {
-      var b = U.button(kind.toUpperCase(), false, function () { run(kind); }, "app-export-" + kind);
-      bar.appendChild(b);
+      bar.appendChild(U.button(kind.toUpperCase(), false, function () { run(kind); }, "app-export-" + kind));
     });
     bar.appendChild(status);
     return bar;
@@ -204,7 +384,7 @@
     explain: function (text, model) {
       // The report payload of `text` (default: the current one) with the chosen methods and class, cached.
       var body = { texts: [text === undefined ? state.text : text], model: model || ctx.model().name,
-        methods: ctx.methods(), target: ctx.target(), format: "report" };
+        methods: ctx.methods(), target: ctx.target(), truncate: state.truncate === "1", format: "report" };
       var key = JSON.stringify(body);
       if (!cache[key]) {
         var keys = Object.keys(cache);
@@ -219,6 +399,7 @@
       return into;
     },
     error: function (into, e) {
+      if (e.error && e.error.type === "InputTooLongError") return tooLong(into, e);
       var box = el("div", "app-error");
       box.appendChild(el("b", null, e.error && e.error.limit ? "limit " + e.error.limit + ": " : "error: "));
       box.appendChild(document.createTextNode(e.message || String(e)));
@@ -233,6 +414,16 @@
     }
   };
   TX.app = ctx;
+
+  function tooLong(into, e) {
+    // A text longer than the model takes: the app's own way out (explain its first part), not a CLI flag.
+    var box = el("div", "app-error");
+    box.appendChild(el("b", null, "too long: "));
+    box.appendChild(document.createTextNode(e.message.split(". ")[0] + ". "));
+    box.appendChild(U.button("explain its first part (truncate)", false, function () { ctx.set({ truncate: "1" }); }, "app-truncate"));
+    box.appendChild(el("span", "tx-note", " the explanation records where the text was cut; or shorten the text above"));
+    into.appendChild(box);
+  }
 
   TX.loadAttentionLayer = function (att, layer) {
     // Called by report.js for a lazy attention entry: one block's per-head maps, fetched when first shown.
@@ -305,7 +496,8 @@
     function apply() {
       var names = Array.prototype.filter.call(methods.querySelectorAll("input"), function (b) { return b.checked; })
         .map(function (b) { return b.value; });
-      ctx.set({ text: area.value, model: model.value, methods: names.join(","), target: target.value });
+      ctx.set({ text: area.value, model: model.value, methods: names.join(","), target: target.value,
+        truncate: area.value === state.text ? state.truncate : null });  // a new text is not cut unasked
     }
     go.addEventListener("click", apply);
     target.addEventListener("change", apply);

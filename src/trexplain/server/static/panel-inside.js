@@ -26,16 +26,30 @@
   }
 
   function table(el, head, rows) {
+    // A cell is a string, or a node (e.g. a context with its word marked).
     var t = el("table", "app-table");
     var tr = el("tr");
     head.forEach(function (h) { tr.appendChild(el("th", null, h)); });
     t.appendChild(tr);
     rows.forEach(function (r) {
       var line = el("tr");
-      r.forEach(function (v) { line.appendChild(el("td", null, String(v))); });
+      r.forEach(function (v) {
+        var td = el("td");
+        td.appendChild(v instanceof Node ? v : document.createTextNode(String(v)));
+        line.appendChild(td);
+      });
       t.appendChild(line);
     });
     return t;
+  }
+
+  function marked(el, context) {
+    // The server's context "… [[word]] …" with the word highlighted (<mark>), every part as text.
+    var span = el("span", "app-context");
+    context.split(/\[\[(.*?)\]\]/).forEach(function (part, i) {
+      span.appendChild(i % 2 ? el("mark", "app-context-word", part) : document.createTextNode(part));
+    });
+    return span;
   }
 
   TX.panels.push({
@@ -100,7 +114,7 @@
             last = r;
             view.textContent = "";
             view.appendChild(table(el, ["similarity", "token", "context"], r.neighbours.map(function (n) {
-              return [n.similarity.toFixed(3), n.token, n.context];
+              return [n.similarity.toFixed(3), n.token, marked(el, n.context)];
             })));
           }, function (e) { view.textContent = ""; ctx.error(view, e); });
       });

@@ -1,12 +1,13 @@
 /* Panel "Data table": load a file of texts (.txt one per line, .csv/.tsv with a `text` column, .jsonl with a
-   "text" field), predict, explain and evaluate them as a job; or, when serve runs with --run DIR, page through
+   "text" field; a `label` column or field is shown beside the prediction), predict, explain (with the method
+   chosen above, or the one picked here) and evaluate them as a job; or, when serve runs with --run DIR, page through
    that run folder's texts (sorted and filtered by the server). Sort and filter by predicted class, confidence and
    faithfulness; click a row to open it. */
 (function () {
   "use strict";
   var TX = window.trexplain = window.trexplain || {};
   TX.panels = TX.panels || [];
-  var memo = { rows: null, sort: "index", desc: false, label: "", min: 0, method: "gxi", name: "", source: "" };
+  var memo = { rows: null, labels: null, sort: "index", desc: false, label: "", min: 0, method: "", picked: false, name: "", source: "" };
   var PAGE = 50;
   var run = { offset: 0, sort: "row", desc: false, label: "", min: 0, method: "", page: null };
   var RUN_COLS = [["row", "#"], ["text", "text"], ["predicted", "predicted"], ["confidence", "confidence"],
@@ -26,15 +27,27 @@
   }
 
   function parse(name, content) {
+    // {texts, labels}: labels (strings) when the file has a `label` column or field, else null.
     var lines = content.replace(/^\ufeff/, "").split(/\r?\n/).filter(function (l) { return l.trim(); });
-    if (/\.jsonl$/i.test(name)) return lines.map(function (l) { return String(JSON.parse(l).text); });
+    if (/\.jsonl$/i.test(name)) {
+      var records = lines.map(function (l) { return JSON.parse(l); });
+      var labelled = records.some(function (r) { return r.label !== undefined && r.label !== null; });
+      return { texts: records.map(function (r) { return String(r.text); }),
+        labels: labelled ? records.map(function (r) { return r.label === undefined || r.label === null ? "" : String(r.label); }) : null };
+    }
     if (/\.(csv|tsv)$/i.test(name)) {
       var sep = /\.tsv$/i.test(name) ? "\t" : ",";
       var head = splitLine(lines[0], sep).map(function (h) { return h.trim().toLowerCase(); });
-      var col = Math.max(0, head.indexOf("text"));
-      return lines.slice(1).map(function (l) { return splitLine(l, sep)[col] || ""; }).filter(function (t) { return t.trim(); });
+      var col = Math.max(0, head.indexOf("text")), lab = head.indexOf("label");
+      var rows = lines.slice(1).map(function (l) { return splitLine(l, sep); }).filter(function (r) { return (r[col] || "").trim(); });
+      return { texts: rows.map(function (r) { return r[col]; }), labels: lab < 0 ? null : rows.map(function (r) { return (r[lab] || "").trim(); }) };
     }
-    return lines;
+    return { texts: lines, labels: null };
+  }
+
+  function labelName(label, names) {
+    // A label as the model names it: a class index ("2") becomes its name.
+    return /^\d+$/.test(label) && Number(label) < names.length ? names[Number(label)] : label;
   }
 
   TX.panels.push({ key: "table", title: "Data table", order: 50, render: render });
@@ -62,6 +75,7 @@
     bar.appendChild(file);
     var method = document.createElement("select");
     method.className = "app-table-method";
+    if (!memo.picked || !ctx.info.methods[memo.method]) memo.method = ctx.methods()[0];
     Object.keys(ctx.info.methods).forEach(function (n) {
       var o = document.createElement("option");
       o.value = n;
@@ -69,7 +83,7 @@
       o.selected = n === memo.method;
       method.appendChild(o);
     });
-    method.addEventListener("change", function () { memo.method = method.value; });
+    method.addEventListener("change", function () { memo.method = method.value; memo.picked = true; });
     bar.appendChild(el("span", "app-label", "method"));
     bar.appendChild(method);
     body.appendChild(bar);
@@ -83,15 +97,20 @@
       var f = file.files[0];
       if (!f) return;
       f.text().then(function (content) {
-        var texts;
-        try { texts = parse(f.name, content); } catch (e) { status.textContent = "could not read " + f.name + ": " + e.message; return; }
+        var parsed, texts;
+        try { parsed = parse(f.name, content); } catch (e) { status.textContent = "could not read " + f.name + ": " + e.message; return; }
+        texts = parsed.texts;
         memo.name = f.name;
         status.textContent = texts.length + " texts from " + f.name + "…";
         var task = ctx.job("/api/table", { texts: texts, model: ctx.model().name, method: memo.method },
           function (s) { status.textContent = ctx.progressLine(s); });
         status.appendChild(U.button("cancel", false, task.cancel, "app-cancel"));
         task.promise.then(function (r) {
-          memo.rows = r.rows;
+          var names = ctx.model().labels;
+          memo.rows = r.rows.map(function (row) {
+            return parsed.labels ? Object.assign({ label: labelName(parsed.labels[row.index], names) }, row) : row;
+          });
+          memo.labels = !!parsed.labels;
           status.textContent = r.rows.length + " texts from " + memo.name + " · " + r.method + " · " + r.model;
           table();
         }, function (e) { status.textContent = ""; ctx.error(status, e); });
@@ -125,8 +144,8 @@
       filters.appendChild(el("span", "app-label", "confidence ≥"));
       filters.appendChild(min);
       view.appendChild(filters);
-      var cols = [["index", "#"], ["text", "text"], ["predicted", "predicted"], ["confidence", "confidence"],
-        ["comprehensiveness", "comprehensiveness ↑"], ["sufficiency", "sufficiency ↓"]];
+      var cols = [["index", "#"], ["text", "text"], ["predicted", "predicted"]].concat(memo.labels ? [["label", "label"]] : [],
+        [["confidence", "confidence"], ["comprehensiveness", "comprehensiveness ↑"], ["sufficiency", "sufficiency ↓"]]);
       var rows = memo.rows.filter(function (r) {
         return (!memo.label || r.predicted === memo.label) && r.confidence >= memo.min;
       });
@@ -141,7 +160,7 @@
         var th = el("th", "app-sort" + (memo.sort === c[0] ? " app-sorted" : ""), c[1] + (memo.sort === c[0] ? (memo.desc ? " ▼" : " ▲") : ""));
         th.dataset.key = c[0];
         th.addEventListener("click", function () {
-          memo.desc = memo.sort === c[0] ? !memo.desc : c[0] !== "index" && c[0] !== "text" && c[0] !== "predicted";
+          memo.desc = memo.sort === c[0] ? !memo.desc : ["index", "text", "predicted", "label"].indexOf(c[0]) < 0;
           memo.sort = c[0];
           table();
         });

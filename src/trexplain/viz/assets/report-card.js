@@ -440,6 +440,10 @@
 
   Card.prototype.drawCurves = function (body) {
     var evals = this.evaluations();
+    // The identity's own name: cp-lrp's is a conservation gap, IG's a completeness error, KernelSHAP's an efficiency error.
+    var kind = (this.exp().diagnostics || {}).identity && this.exp().diagnostics.identity.kind;
+    var names = REPORT.data.identity_names || {};
+    var gapName = kind && own(names, kind) ? names[kind] : "identity error";
     var floors = this.exp().method === "random" ? [] : this.evaluations("random");
     var wrap = el("div", "tx-curves");
     evals.forEach(function (e) {
@@ -450,7 +454,7 @@
       box.appendChild(curveChart(e.curves || {}, floor && floor.curves));
       var table = el("table", "tx-table");
       [["AOPC comprehensiveness ↑", e.aopc_comprehensiveness], ["AOPC sufficiency ↓", e.aopc_sufficiency],
-        ["ΔA^F ↑", e.delta_af], ["completeness error", e.completeness_error]].forEach(function (row) {
+        ["ΔA^F ↑", e.delta_af], [gapName, e.completeness_error]].forEach(function (row) {
         if (row[1] === undefined) return;
         var tr = el("tr");
         tr.appendChild(el("td", null, row[0]));
