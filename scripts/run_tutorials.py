@@ -5,7 +5,7 @@ with a timeout per cell; an error in any cell stops the run with exit code 1 and
 traceback. The executed copy of `docs/tutorials/NAME.md` goes to `build/tutorials/NAME.md`: code cells as
 Python blocks, text outputs as text blocks, figures inlined as PNG data, which the site's hook
 (`scripts/docs_hooks.py`) shows in place of the source.
-Run: `python scripts/run_tutorials.py [NAME ...] [--timeout 300]`.
+Run: `python scripts/run_tutorials.py [NAME ...] [--timeout 600]`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 from trexplain.io import write_text
 
@@ -58,7 +58,7 @@ def output_markdown(output: nbformat.NotebookNode) -> str:
         return ""
     data = output.get("data", {})
     if "image/png" in data:
-        return f'![figure](data:image/png;base64,{data["image/png"].strip()})\n'
+        return f"![figure](data:image/png;base64,{data['image/png'].strip()})\n"
     html = data.get("text/html", "")
     if html and "<script" not in html and "<iframe" not in html:
         return f'<div class="tutorial-output" markdown="0">\n{html.strip()}\n</div>\n'
@@ -92,14 +92,14 @@ def run(path: Path, timeout: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="Tutorials to run (file names without .md); default: all.")
-    parser.add_argument("--timeout", type=int, default=300, help="Seconds allowed per cell.")
+    parser.add_argument("--timeout", type=int, default=600, help="Seconds allowed per cell.")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     total = 0.0
     for path in tutorials(args.names):
         try:
             seconds = run(path, args.timeout)
-        except CellExecutionError as exc:
+        except (CellExecutionError, CellTimeoutError) as exc:
             sys.exit(f"{path.relative_to(ROOT)} failed:\n{exc}")
         total += seconds
         print(f"{path.relative_to(ROOT)}: executed in {seconds:.1f} s → {(OUT / path.name).relative_to(ROOT)}")
