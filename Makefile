@@ -39,7 +39,7 @@ browser:
 		|| echo "could not install chromium: the browser tests will be skipped"; \
 	fi
 
-test: setup browser
+test: setup browser $(VENV)/.installed-docs
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/python -m pytest
 	$(MAKE) docs
