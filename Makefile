@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEXT ?= I can't believe this just happened!
 
-.PHONY: setup browser demo test lint bench clean
+.PHONY: setup browser demo test docs tutorials lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,11 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@ $(VENV)/.installed-core
 
+# The site's tools (MkDocs, Material, mkdocstrings, jupytext, nbclient, ipykernel): the docs extra.
+$(VENV)/.installed-docs: $(VENV)/.installed-test
+	$(BIN)/pip install -q -e ".[test,docs]"
+	touch $@
+
 setup: $(VENV)/.installed-test
 
 demo: $(VENV)/.installed-core
@@ -34,9 +39,19 @@ browser:
 		|| echo "could not install chromium: the browser tests will be skipped"; \
 	fi
 
-test: setup browser
+test: setup browser $(VENV)/.installed-docs
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/python -m pytest
+	$(MAKE) docs
+
+# Executes the five tutorials (build/tutorials/, their outputs and figures), then builds the site into site/
+# with --strict: a broken link, a missing page or a public name without a docstring fails. Offline: no CDN,
+# no web fonts (theme.font: false), search included.
+tutorials: $(VENV)/.installed-docs
+	$(BIN)/python scripts/run_tutorials.py
+
+docs: tutorials
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: setup
 	$(BIN)/ruff check src tests scripts benchmarks
@@ -46,4 +61,4 @@ bench: setup
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site build/tutorials

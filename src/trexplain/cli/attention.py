@@ -67,13 +67,14 @@ def attention(
 def layers(
     text: Annotated[str, typer.Argument(help="Text containing the word to mask (or the mask token itself).")],
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Local folder of a model with a masked-LM head (not the demo).")
+        str, typer.Option("--model", "-m", help="'demo' (its shipped per-layer heads) or a local masked-LM folder.")
     ] = "demo",
     mask: Annotated[str | None, typer.Option(help="Word to replace by the mask token.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="Predictions per layer.")] = 5,
     as_json: Annotated[bool, flag("--json", "Print JSON.")] = False,
 ) -> None:
-    """Top-k predictions for a masked word at every layer, through the model's own masked-LM head."""
+    """Top-k predictions for a masked word at every layer, through the model's masked-LM head (the demo's per-layer
+    heads by default)."""
     with guarded():
         from trexplain.inspect.masked_layers import layer_predictions, load_masked_lm
 

@@ -1,7 +1,8 @@
-"""Per-layer masked-token predictions (exBERT): each layer's hidden state at the mask through the model's own head.
+"""Per-layer masked-token predictions (exBERT): each layer's hidden state at the mask through a masked-LM head.
 
-Only models with a masked-LM head can do this; a classifier (the demo) has none, and guessing words from
-its layers would need a head it was never trained with. Use corpus neighbours (`neighbours.py`) instead.
+A masked-LM folder uses its own head on every layer. A classifier has no such head; the demo ships one per
+layer, trained on its frozen encoder (`layer_heads.py`), so `load_masked_lm("demo")` works out of the box.
+For other classifiers, corpus neighbours (`neighbours.py`) show what each layer represents.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from trexplain.errors import InputError, ModelLoadError
-from trexplain.models.demo import DEMO_NAMES
+from trexplain.inspect.layer_heads import HEAD_FILE, LayerHeads
+from trexplain.models.demo import DEMO_DIR, DEMO_NAMES
 
 NEIGHBOURS_HINT = "see what each layer represents with `trexplain index demo --out IDX` + `trexplain neighbours`"
 
@@ -43,26 +45,45 @@ def _head(model: nn.Module) -> Callable[[Tensor], Tensor]:
 
 @dataclass(frozen=True)
 class MaskedLM:
-    """A masked-language model and its tokenizer, loaded from a local folder."""
+    """A model that returns hidden states, its tokenizer, and either its own masked-LM head or one head per layer."""
 
     model: nn.Module
     tokenizer: Any
     name: str
+    layer_heads: LayerHeads | None = None
 
     @property
     def head(self) -> Callable[[Tensor], Tensor]:
         return _head(self.model)
 
+    def vocabulary_logits(self, states: Tensor) -> Tensor:
+        """Logits over the vocabulary for one hidden state per layer, `[L+1, D]` → `[L+1, V]`."""
+        if self.layer_heads is not None:
+            return self.layer_heads(states)
+        return self.head(states)
+
+
+def load_demo_masked_lm() -> MaskedLM:
+    """The demo classifier's frozen encoder with the per-layer masked-word heads shipped beside it."""
+    from trexplain.models.demo import build_demo_model
+
+    model, tokenizer = build_demo_model()
+    embeddings = model.get_input_embeddings().weight
+    heads = LayerHeads.load(DEMO_DIR / HEAD_FILE, embeddings)
+    if heads.n_states != model.config.num_hidden_layers + 1:
+        raise ModelLoadError(
+            f"{DEMO_DIR / HEAD_FILE} has {heads.n_states} heads for a {model.config.num_hidden_layers}-layer model"
+        )
+    return MaskedLM(model, tokenizer, "demo", heads)
+
 
 def load_masked_lm(source: str | Path) -> MaskedLM:
-    """Load `AutoModelForMaskedLM` from a local folder (safetensors only); a classifier is a typed error."""
+    """`demo` (its shipped per-layer heads), or `AutoModelForMaskedLM` from a local folder (safetensors only); a
+    classifier folder is a typed error."""
     from trexplain.models.checkpoint import check_folder
 
     if str(source) in DEMO_NAMES:
-        raise NoMaskedLMHeadError(
-            "the demo model is a sentiment classifier without a masked-LM head, so it cannot predict masked "
-            f"words layer by layer; {NEIGHBOURS_HINT}"
-        )
+        return load_demo_masked_lm()
     path = Path(source).expanduser()
     check_folder(path, allow_pickle=False)
     architectures = json.loads((path / "config.json").read_text()).get("architectures") or []
@@ -103,6 +124,7 @@ class LayerPredictions:
     layers: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
+        """The predictions as JSON-ready data (`trexplain layers --json`)."""
         return {
             "text": self.text,
             "masked_text": self.masked_text,
@@ -140,7 +162,7 @@ def layer_predictions(lm: MaskedLM, text: str, word: str | None = None, k: int =
     device = next(lm.model.parameters()).device
     out = lm.model(**{key: v.to(device) for key, v in enc.items()}, output_hidden_states=True)
     states = torch.stack([h[0, position] for h in out.hidden_states])  # [L+1, D]
-    probs = torch.softmax(lm.head(states).float(), dim=-1)
+    probs = torch.softmax(lm.vocabulary_logits(states).float(), dim=-1)
     top = probs.topk(min(k, probs.shape[-1]), dim=-1)
     original = tokenizer(word, add_special_tokens=False)["input_ids"] if word else []
     rank = (probs > probs[:, original[0]].unsqueeze(1)).sum(1) + 1 if len(original) == 1 else None
