@@ -14,11 +14,11 @@ from tests.tiny import CORPUS, save_tiny
 from trexplain import explain
 from trexplain.amortize import Explainer, ExplainerMismatchError, fit, fit_from_run, global_words
 from trexplain.amortize.global_words import word_table
-from trexplain.amortize.network import efficient
 from trexplain.cli import app
 from trexplain.errors import InputError
 from trexplain.explanation import Explanation
 from trexplain.methods import get_method
+from trexplain.methods.amortization.network import efficient
 from trexplain.models import load_model
 from trexplain.runs import load_run
 

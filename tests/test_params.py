@@ -247,7 +247,11 @@ def test_cli_bad_param_is_one_error_line(tiny_dirs):
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("kernelshapp", {}, "unknown method 'kernelshapp'; did you mean kernelshap? available: amortized, attention, attnlrp"),
+        (
+            "kernelshapp",
+            {},
+            "unknown method 'kernelshapp'; did you mean kernelshap? available: amortized, attention, attnlrp",
+        ),
         ("IGG", {}, "unknown method 'IGG'; did you mean ig"),  # "IG", "shap", "lrp" are aliases (test_aliases)
         ("lrpp", {}, "unknown method 'lrpp'; did you mean cp-lrp? available"),
         ("zzz", {}, "unknown method 'zzz'; available: amortized, attention"),

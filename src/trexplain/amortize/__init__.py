@@ -7,8 +7,8 @@ comprehensiveness and sufficiency directly) and saves it as a folder bound to th
 See docs/amortize.md.
 """
 
-from trexplain.amortize.explainer import Explainer, ExplainerMismatchError, load_explainer
 from trexplain.amortize.fit import fit, fit_from_run
 from trexplain.amortize.global_words import global_words
+from trexplain.methods.amortization.explainer import Explainer, ExplainerMismatchError, load_explainer
 
 __all__ = ["Explainer", "ExplainerMismatchError", "fit", "fit_from_run", "global_words", "load_explainer"]

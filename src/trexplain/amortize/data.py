@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from trexplain.amortize.features import player_states
 from trexplain.errors import InputError
 from trexplain.explanation import Explanation
+from trexplain.methods.amortization.features import player_states
 from trexplain.models.adapter import ModelAdapter
 from trexplain.perturb import Level, Strategy
 from trexplain.progress import stage

@@ -16,11 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from trexplain import __version__
 from trexplain.amortize.data import Corpus, teacher_corpus, teacher_explanations
-from trexplain.amortize.explainer import CONTENTS, FORMAT, VERSION, Explainer, ExplainerMismatchError
 from trexplain.amortize.objectives import RemovalSurrogate
-from trexplain.amortize.ood import QUANTILE, Gaussian
 from trexplain.amortize.train import (
     OBJECTIVES,
     VALIDATION_FRACTION,
@@ -35,12 +32,16 @@ from trexplain.amortize.train import (
 )
 from trexplain.errors import InputError
 from trexplain.evaluate.ranks import spearman
+from trexplain.hashes import weights_hash
 from trexplain.io import check_output
+from trexplain.methods.amortization.explainer import CONTENTS, FORMAT, VERSION, Explainer, ExplainerMismatchError
+from trexplain.methods.amortization.ood import QUANTILE, Gaussian
 from trexplain.methods.base import get_method
 from trexplain.models.adapter import ModelAdapter
 from trexplain.progress import note
 from trexplain.runs.job import run_dataset
-from trexplain.runs.manifest import methods_of, read_manifest, weights_hash
+from trexplain.runs.manifest import methods_of, read_manifest
+from trexplain.version import __version__
 
 TEACHERS = ("kernelshap", "lime", "occlusion")
 

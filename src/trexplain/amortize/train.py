@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 
 from trexplain.amortize.data import Corpus
-from trexplain.amortize.network import ExplainerNet, efficient
 from trexplain.amortize.objectives import FRACTIONS, RemovalSurrogate, imitation_loss
+from trexplain.methods.amortization.network import ExplainerNet, efficient
 from trexplain.progress import stage
 
 Objective = Literal["imitation", "removal", "both"]

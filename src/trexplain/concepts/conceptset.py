@@ -13,7 +13,6 @@ each contributes to its prediction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from trexplain import checks
 from trexplain.concepts import metrics
@@ -35,6 +33,7 @@ from trexplain.concepts.interpret import concept_activations, interpret
 from trexplain.diagnostics import json_copy
 from trexplain.errors import InputError
 from trexplain.folders import atomic_dir
+from trexplain.hashes import weights_hash
 from trexplain.models.heads import outputs_np, problem_for
 from trexplain.models.protocol import Adapter
 
@@ -47,15 +46,8 @@ CONTENTS = (CONCEPTS, PARAMS, ARRAYS, LABELS, LABELS_CACHE)
 
 
 def model_hash(adapter: Adapter) -> str:
-    """SHA-256 of the model's weights (names, dtypes, shapes and bytes, in state-dict order): which model a
-    dictionary belongs to."""
-    digest = hashlib.sha256()
-    for name, tensor in adapter.model.state_dict().items():
-        value = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)}".encode())
-        raw = value.view(torch.int16) if value.dtype == torch.bfloat16 else value  # numpy has no bfloat16
-        digest.update(raw.numpy().tobytes())
-    return digest.hexdigest()
+    """Which model a dictionary belongs to: the SHA-256 of its weights (`hashes.weights_hash`, as runs record it)."""
+    return weights_hash(adapter.model)
 
 
 @dataclass

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from trexplain.amortize.explainer import load_explainer
 from trexplain.diagnostics import TARGET, Diagnostics, Identity
 from trexplain.errors import MethodError
+from trexplain.methods.amortization.explainer import load_explainer
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.methods.coalitions import spread
 from trexplain.models.adapter import ModelAdapter

@@ -17,6 +17,7 @@ from typing import Any
 
 from trexplain import checks
 from trexplain.errors import InputError
+from trexplain.hashes import file_hash, weights_hash
 from trexplain.io import check_output
 from trexplain.methods.base import DEFAULT_METHOD, Method, TargetSpec
 from trexplain.models.adapter import ModelAdapter
@@ -27,8 +28,6 @@ from trexplain.runs.manifest import (
     Manifest,
     RunConfig,
     check_same_run,
-    file_hash,
-    weights_hash,
     write_manifest,
 )
 from trexplain.runs.reader import RowReader

@@ -18,15 +18,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from trexplain.amortize.features import player_states
-from trexplain.amortize.network import ExplainerNet, efficient, residual_gap
-from trexplain.amortize.ood import Gaussian
 from trexplain.diagnostics import json_copy
 from trexplain.errors import InputError
+from trexplain.hashes import weights_hash
 from trexplain.io import atomic_folder, write_text
+from trexplain.methods.amortization.features import player_states
+from trexplain.methods.amortization.network import ExplainerNet, efficient, residual_gap
+from trexplain.methods.amortization.ood import Gaussian
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
-from trexplain.runs.manifest import weights_hash
 
 FORMAT, VERSION = "trexplain-amortized", 1
 META, WEIGHTS = "explainer.json", "weights.safetensors"
