@@ -117,7 +117,8 @@ def fit_from_run(
         )
     teacher = _teacher(config, run)
     method = get_method(teacher, **config.get("params", {}).get(teacher, {}))
-    level, strategy = getattr(method, "level", "word"), getattr(method, "strategy", "delete")
+    level = adapter.modality.level(getattr(method, "level", None))
+    strategy = adapter.modality.strategy(getattr(method, "strategy", None))
     blocks = len(adapter.layers)
     candidates = layer_candidates(blocks) if layers is None else [tuple(sorted({int(x) % blocks for x in layers}))]
     stored = sorted({layer for c in candidates for layer in c})
