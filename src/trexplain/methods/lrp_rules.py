@@ -191,13 +191,26 @@ class LayerNormRule(Rule):
             dims = len(module.normalized_shape)
             return _LayerNormRule.apply(args[0], output.detach(), module.weight, dims, module.eps, self.detach_mean)
 
-        if adapter.family.lrp.norm != "layernorm":
+        if adapter.family.lrp.norm not in ("layernorm", "rmsnorm"):
             raise MethodError(
                 f"no LRP rule for the {adapter.family.lrp.norm!r} norms of family {adapter.family.name}; "
                 "use a gradient or perturbation method instead"
             )
         norms = [m for m in adapter.model.modules() if isinstance(m, nn.LayerNorm)]
         return [m.register_forward_hook(hook).remove for m in norms]
+
+
+@dataclass
+class RMSNormRule(Rule):
+    """RMSNorm rule for families whose entry says `norm="rmsnorm"` (Llama, Qwen, Gemma, …): the root mean square
+    held constant in the backward pass, as σ in the LN rule. The output is x times a per-row constant times the
+    weight (Gemma: 1 + weight), so the rule is the identity rule y/x: relevance x·∂x = y·∂y, conservative."""
+
+    def attach(self, adapter: ModelAdapter) -> list[Undo]:
+        if adapter.family.lrp.norm != "rmsnorm":
+            return []
+        norms = [m for m in adapter.model.modules() if type(m).__name__.endswith("RMSNorm")]
+        return [m.register_forward_hook(lambda _m, args, out: identity_rule(args[0], out)).remove for m in norms]
 
 
 # ------------------------------------------------------------------ element-wise activations
