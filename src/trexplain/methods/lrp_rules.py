@@ -157,7 +157,8 @@ class LinearRule(Rule):
 
     ε damps weak, noisy paths; γ boosts the contributions that share their output's sign (against gradient
     shattering in deep models); ε = γ = 0 is LRP-0, plain gradient × input, and attaches nothing. With zero
-    biases and ε = 0 the rule is conservative for any γ.
+    biases and ε = 0 the rule is conservative for any γ. GPT-2's `Conv1D` (x @ W + b, W stored [in, out]) is a
+    linear layer too and gets the rule with its weight transposed.
     """
 
     epsilon: float = 0.0
@@ -169,11 +170,17 @@ class LinearRule(Rule):
         if self.epsilon == 0 and self.gamma == 0:
             return []
 
-        def hook(module: nn.Linear, args: tuple, output: Tensor) -> Tensor:
-            return _LinearRule.apply(args[0], output, module.weight, module.bias, self.epsilon, self.gamma)
+        def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
+            weight = module.weight if isinstance(module, nn.Linear) else module.weight.T
+            return _LinearRule.apply(args[0], output, weight, module.bias, self.epsilon, self.gamma)
 
-        linears = [m for m in adapter.model.modules() if isinstance(m, nn.Linear)]
+        linears = [m for m in adapter.model.modules() if isinstance(m, nn.Linear) or _is_conv1d(m)]
         return [m.register_forward_hook(hook).remove for m in linears]
+
+
+def _is_conv1d(module: nn.Module) -> bool:
+    """GPT-2's `transformers.pytorch_utils.Conv1D`, a linear layer with its weight stored [in, out]."""
+    return type(module).__name__ == "Conv1D" and type(module).__module__ == "transformers.pytorch_utils"
 
 
 # ------------------------------------------------------------------ normalisation
