@@ -68,21 +68,32 @@ def decoder_tokenizer(family: str) -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=64, **specials)
 
 
-def decoder_config(family: str, vocab_size: int):
-    """2 layers, hidden 32, 4 query heads sharing 2 key/value heads (GPT-2: 4 heads, no pad id, as released)."""
+def decoder_config(family: str, vocab_size: int, **scale: int):
+    """2 layers, hidden 32, 4 query heads sharing 2 key/value heads (GPT-2: 4 heads, no pad id, as released);
+    `scale` overrides the sizes (hidden_size, num_hidden_layers, intermediate_size, max_position_embeddings), e.g.
+    for benchmarks."""
     common = dict(num_labels=3, id2label=dict(enumerate(LABELS)), label2id={x: i for i, x in enumerate(LABELS)})
     common |= dict(vocab_size=vocab_size, bos_token_id=0, eos_token_id=2, initializer_range=0.1)
-    if family == "gpt2":
-        return GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=64, pad_token_id=None, **common)
     size = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
-    size |= dict(intermediate_size=48, max_position_embeddings=64, pad_token_id=1)
+    size |= dict(intermediate_size=48, max_position_embeddings=64, pad_token_id=1) | scale
+    if family == "gpt2":
+        return GPT2Config(
+            n_embd=size["hidden_size"],
+            n_layer=size["num_hidden_layers"],
+            n_head=size["num_attention_heads"],
+            n_inner=size["intermediate_size"],
+            n_positions=size["max_position_embeddings"],
+            pad_token_id=None,
+            **common,
+        )
+    head_dim = size["hidden_size"] // size["num_attention_heads"]
     if family == "gemma2":
-        return Gemma2Config(**size, head_dim=8, attn_logit_softcapping=5.0, sliding_window=8, **common)
+        return Gemma2Config(**size, head_dim=head_dim, attn_logit_softcapping=5.0, sliding_window=8, **common)
     if family == "gemma3":
-        return Gemma3TextConfig(**size, head_dim=8, sliding_window=8, **common)
+        return Gemma3TextConfig(**size, head_dim=head_dim, sliding_window=8, **common)
     configs = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config, "phi3": Phi3Config}
     if family == "qwen3":
-        return Qwen3Config(**size, head_dim=8, **common)
+        return Qwen3Config(**size, head_dim=head_dim, **common)
     return configs[family](**size, **common)
 
 
