@@ -79,9 +79,9 @@ def test_an_entry_without_its_inline_activation_loses_conservation_and_the_full_
 
 def test_a_norm_without_a_rule_is_a_method_error(tiny):
     bert = family_for("bert")
-    rms = dataclasses.replace(bert, lrp=dataclasses.replace(bert.lrp, norm="rmsnorm"))
+    rms = dataclasses.replace(bert, lrp=dataclasses.replace(bert.lrp, norm="scalenorm"))
     adapter = rebuilt(tiny["bert"], rms)
-    with pytest.raises(MethodError, match="no LRP rule for the 'rmsnorm' norms of family bert"):
+    with pytest.raises(MethodError, match="no LRP rule for the 'scalenorm' norms of family bert"):
         explain("a good day", adapter, "cp-lrp")
     assert explain("a good day", adapter, "gxi")[0].scores.shape[1] > 0  # other methods are unaffected
 

@@ -139,7 +139,7 @@ def test_load_errors_name_the_path_and_fix(tmp_path, tiny_dirs):
     assert load_model(pickled, allow_pickle=True).num_labels == 3
     other = tmp_path / "gpt"
     other.mkdir()
-    (other / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    (other / "config.json").write_text(json.dumps({"model_type": "t5"}))
     (other / "model.safetensors").write_bytes(b"")
     with pytest.raises(ModelLoadError, match="not supported"):
         load_model(other)

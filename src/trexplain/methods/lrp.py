@@ -18,7 +18,7 @@ from trexplain.methods.autograd import target_gradients
 from trexplain.methods.base import Attribution, Method, Targets, register
 from trexplain.methods.lrp_attention import AttentionRule
 from trexplain.methods.lrp_families import GateRule
-from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, Rule, lrp_rules
+from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, RMSNormRule, Rule, lrp_rules
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.batch import Batch
 from trexplain.models.capture import every_block
@@ -80,6 +80,7 @@ def cp_lrp_rules(detach_mean: bool = False, gamma: float = 0.0) -> list[Rule]:
         AttentionRule("hold"),
         GateRule("hold"),
         LayerNormRule(detach_mean),
+        RMSNormRule(),
         IdentityRule(),
         LinearRule(gamma=gamma),
     ]
@@ -93,6 +94,7 @@ def attnlrp_rules(epsilon: float = 0.0, gamma: float = 0.0) -> list[Rule]:
         AttentionRule("uniform"),
         GateRule("uniform"),
         LayerNormRule(),
+        RMSNormRule(),
         IdentityRule(),
         LinearRule(epsilon, gamma),
     ]

@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from trexplain.errors import MethodError
 from trexplain.methods.lrp_families import check_supported, patch_forward, unique
-from trexplain.methods.lrp_rules import Rule, Undo
+from trexplain.methods.lrp_rules import Rule, Undo, identity_rule
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.families import CUSTOM, resolve
 from trexplain.models.families.gradients import halve_gradient
@@ -50,16 +50,28 @@ def _rule_attention(
     attention_mask: Tensor | None,
     scaling: float | None = None,
     dropout: float = 0.0,
+    softcap: float | None = None,
     **_: Any,
 ) -> tuple[Tensor, Tensor]:
-    """Transformers attention function: the eager computation, op for op, with the module's LRP rule."""
+    """Transformers attention function: the eager computation, op for op, with the module's LRP rule.
+
+    Grouped-query attention (decoders): each key/value head is repeated for its query heads, as the eager function
+    does, so the copies' gradients sum back on it. Gemma's soft-capping `c·tanh(s/c)` of the scores: behind the held
+    probabilities for `hold`; the identity rule (× cap(s)/s) for `uniform`."""
     mode: AttentionMode = getattr(module, _MODE, "uniform")
+    groups = getattr(module, "num_key_value_groups", 1)
+    if groups > 1:
+        key, value = (t.repeat_interleave(groups, dim=1) for t in (key, value))
     scaling = query.size(-1) ** -0.5 if scaling is None else scaling
     products = torch.matmul(query, key.transpose(2, 3))
     if mode == "uniform":
         products = halve_gradient(products)
+    scores = products * scaling
+    if softcap is not None:
+        capped = torch.tanh(scores / softcap) * softcap
+        scores = identity_rule(scores, capped) if mode == "uniform" else capped
     softmax_dtype = getattr(module, _SOFTMAX_DTYPE, None)
-    probs = attention_probabilities(products * scaling, attention_mask, mode, softmax_dtype)
+    probs = attention_probabilities(scores, attention_mask, mode, softmax_dtype)
     if dropout and module.training:
         raise MethodError("LRP rules need dropout off; call model.eval() first")
     output = torch.matmul(probs, value)

@@ -157,7 +157,8 @@ class LinearRule(Rule):
 
     ε damps weak, noisy paths; γ boosts the contributions that share their output's sign (against gradient
     shattering in deep models); ε = γ = 0 is LRP-0, plain gradient × input, and attaches nothing. With zero
-    biases and ε = 0 the rule is conservative for any γ.
+    biases and ε = 0 the rule is conservative for any γ. GPT-2's `Conv1D` (x @ W + b, W stored [in, out]) is a
+    linear layer too and gets the rule with its weight transposed.
     """
 
     epsilon: float = 0.0
@@ -169,11 +170,17 @@ class LinearRule(Rule):
         if self.epsilon == 0 and self.gamma == 0:
             return []
 
-        def hook(module: nn.Linear, args: tuple, output: Tensor) -> Tensor:
-            return _LinearRule.apply(args[0], output, module.weight, module.bias, self.epsilon, self.gamma)
+        def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
+            weight = module.weight if isinstance(module, nn.Linear) else module.weight.T
+            return _LinearRule.apply(args[0], output, weight, module.bias, self.epsilon, self.gamma)
 
-        linears = [m for m in adapter.model.modules() if isinstance(m, nn.Linear)]
+        linears = [m for m in adapter.model.modules() if isinstance(m, nn.Linear) or _is_conv1d(m)]
         return [m.register_forward_hook(hook).remove for m in linears]
+
+
+def _is_conv1d(module: nn.Module) -> bool:
+    """GPT-2's `transformers.pytorch_utils.Conv1D`, a linear layer with its weight stored [in, out]."""
+    return type(module).__name__ == "Conv1D" and type(module).__module__ == "transformers.pytorch_utils"
 
 
 # ------------------------------------------------------------------ normalisation
@@ -191,13 +198,26 @@ class LayerNormRule(Rule):
             dims = len(module.normalized_shape)
             return _LayerNormRule.apply(args[0], output.detach(), module.weight, dims, module.eps, self.detach_mean)
 
-        if adapter.family.lrp.norm != "layernorm":
+        if adapter.family.lrp.norm not in ("layernorm", "rmsnorm"):
             raise MethodError(
                 f"no LRP rule for the {adapter.family.lrp.norm!r} norms of family {adapter.family.name}; "
                 "use a gradient or perturbation method instead"
             )
         norms = [m for m in adapter.model.modules() if isinstance(m, nn.LayerNorm)]
         return [m.register_forward_hook(hook).remove for m in norms]
+
+
+@dataclass
+class RMSNormRule(Rule):
+    """RMSNorm rule for families whose entry says `norm="rmsnorm"` (Llama, Qwen, Gemma, …): the root mean square
+    held constant in the backward pass, as σ in the LN rule. The output is x times a per-row constant times the
+    weight (Gemma: 1 + weight), so the rule is the identity rule y/x: relevance x·∂x = y·∂y, conservative."""
+
+    def attach(self, adapter: ModelAdapter) -> list[Undo]:
+        if adapter.family.lrp.norm != "rmsnorm":
+            return []
+        norms = [m for m in adapter.model.modules() if type(m).__name__.endswith("RMSNorm")]
+        return [m.register_forward_hook(lambda _m, args, out: identity_rule(args[0], out)).remove for m in norms]
 
 
 # ------------------------------------------------------------------ element-wise activations

@@ -18,6 +18,7 @@ from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
 from trexplain.models.families import CUSTOM, Family, locate, resolve
 from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
 from trexplain.models.modalities import TEXT, Modality
+from trexplain.models.pooling import last_token_forward, with_pad_token
 
 
 @dataclass
@@ -72,6 +73,8 @@ class ModelAdapter:
             raise InputError(
                 "trexplain needs a fast (Rust) tokenizer for character offsets; save one with tokenizer.json"
             )
+        if family.pooling == "last":
+            tokenizer = with_pad_token(tokenizer)
         self._bind(model, tokenizer, family, labels, name, card, embedding_module, layers, forward_fn)
         self.max_length = max_length or self._default_max_length()
         self.problem = problem_of(self.config, len(self.labels)) if problem is None else check_problem(problem)
@@ -377,6 +380,10 @@ class ModelAdapter:
     def _run(self, inputs: ModelInputs, **flags: bool) -> Any:
         if self._forward_fn is not None:
             return self._forward_fn(self.model, inputs, **flags)
+        if self.family.pooling == "last":
+            return last_token_forward(
+                self.model, resolve(self.model, self.family.head), inputs, self.pad_token_id, **flags
+            )
         kwargs: dict[str, Any] = {
             "input_ids": inputs.input_ids,
             "attention_mask": inputs.attention_mask,

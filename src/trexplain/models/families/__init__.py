@@ -3,7 +3,7 @@ is adding one entry here (see docs/families.md)."""
 
 from __future__ import annotations
 
-from trexplain.models.families import albert, bert, deberta, distilbert, modernbert, mpnet
+from trexplain.models.families import albert, bert, deberta, decoders, distilbert, gpt2, modernbert, mpnet
 from trexplain.models.families.base import CUSTOM, Family, LrpAdaptation, PatchedForward, check_parts, locate, resolve
 
 FAMILIES: tuple[Family, ...] = (
@@ -13,6 +13,8 @@ FAMILIES: tuple[Family, ...] = (
     *modernbert.FAMILIES,
     *albert.FAMILIES,
     *mpnet.FAMILIES,
+    *decoders.FAMILIES,
+    *gpt2.FAMILIES,
 )
 
 

@@ -14,7 +14,7 @@ from torch import nn
 from trexplain.errors import ModelLoadError
 
 Pooling = Literal["first", "last"]
-Norm = Literal["layernorm"]
+Norm = Literal["layernorm", "rmsnorm"]
 
 InlineActivation = tuple[str, str, Callable[[torch.Tensor], torch.Tensor]]
 """An activation the forward code calls as a function: (module before it, module after it, the function)."""
