@@ -83,7 +83,9 @@ def test_image_heads_come_from_the_config(pictures) -> None:
 
 def test_a_multi_label_image_head_gives_sigmoid_probabilities(multi_label, pictures) -> None:
     assert multi_label.problem == MULTI_LABEL
-    (e,) = explain(images=pictures[:1], model=multi_label, method="occlusion", output="probability", target="all")
+    (e,) = explain(
+        images=pictures[:1], model=multi_label, method="occlusion", params={"output": "probability"}, target="all"
+    )
     np.testing.assert_allclose(e.probabilities, _sigmoid(e.logits), rtol=1e-6)
     assert abs(e.probabilities.sum() - 1) > 1e-3  # not a softmax
     batch = multi_label.encode(pictures[:1])
