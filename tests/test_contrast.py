@@ -9,10 +9,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from tests.tiny import ready_methods
 from trexplain import Explanation, explain
 from trexplain.cli import app
 from trexplain.errors import TargetError
-from trexplain.methods import available_methods, get_method
+from trexplain.methods import get_method
 
 TEXT = "The movie was wonderful, the acting superb."
 CHEAP = {"ig": {"steps": 8, "adaptive": False}, "layer-ig": {"steps": 4, "adaptive": False}}
@@ -24,7 +25,7 @@ LINEAR = ("gxi", "ig", "layer-ig", "cp-lrp")
 def test_every_method_explains_the_difference(tiny):
     adapter = tiny["bert"]
     logits = adapter.logits(adapter.encode([TEXT]).inputs)[0].numpy()
-    for name in available_methods():
+    for name in ready_methods():
         method = get_method(name, **CHEAP.get(name, {}))
         (e,) = explain(TEXT, adapter, method, target="positive-negative")
         assert e.labels == ("negative", "neutral", "positive", "positive vs negative"), name

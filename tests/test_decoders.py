@@ -27,9 +27,9 @@ from transformers import (
     Qwen3Config,
 )
 
-from tests.tiny import FIXTURES, LABELS
+from tests.tiny import FIXTURES, LABELS, ready_methods
 from trexplain import explain
-from trexplain.methods import Targets, available_methods, get_method
+from trexplain.methods import Targets, get_method
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
 from trexplain.methods.lrp_attention import AttentionRule
 from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, RMSNormRule, lrp_rules
@@ -318,7 +318,7 @@ def test_gradients_and_ig_equal_captum(decoders, family):
 @pytest.mark.parametrize("family", DECODERS)
 def test_every_method_runs_batched_as_one_at_a_time(decoders, family):
     adapter = decoders[family]
-    for name in available_methods():
+    for name in ready_methods():
         method = get_method(name, **CHEAP.get(name, {}))
         together = explain([SHORT, LONG], adapter, method, target="all")
         alone = explain([SHORT], adapter, method, target="all")[0]

@@ -11,11 +11,11 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, Saliency
 from torch import nn
 
-from tests.tiny import LABELS, MORE_FAMILIES, save_tiny
+from tests.tiny import LABELS, MORE_FAMILIES, ready_methods, save_tiny
 from trexplain import explain
 from trexplain.errors import MethodError
 from trexplain.evaluate.sanity import _cascade, model_randomization
-from trexplain.methods import Targets, available_methods, get_method
+from trexplain.methods import Targets, get_method
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
 from trexplain.methods.lrp_attention import AttentionRule
 from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, lrp_rules
@@ -234,9 +234,7 @@ def test_gradients_and_ig_equal_captum(more, family):
 @pytest.mark.parametrize("family", MORE_FAMILIES)
 def test_every_method_runs_batched_as_one_at_a_time(more, family):
     adapter = more[family]
-    for name, cls in available_methods().items():
-        if cls.cost == "fitted":  # needs an explainer folder (tests/test_amortize.py)
-            continue
+    for name in ready_methods():
         method = get_method(name, **CHEAP.get(name, {}))
         together = explain([SHORT, LONG], adapter, method, target="all")
         alone = explain([SHORT], adapter, method, target="all")[0]

@@ -65,9 +65,7 @@ def test_run_writes_shards_manifest_and_reads_back(reference, model_dir):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["texts"] == 60 and manifest["explanations"] == 120 and manifest["complete"]
     assert manifest["config"]["methods"] == ["cp-lrp", "saliency"]
-    assert manifest["config"]["weights_sha256"] == trexplain.runs.manifest.weights_hash(
-        trexplain.load_model(model_dir).model
-    )
+    assert manifest["config"]["weights_sha256"] == trexplain.hashes.weights_hash(trexplain.load_model(model_dir).model)
     assert [s["texts"] for s in manifest["shards"]] == [8] * 7 + [4]
     table = load_run(out, "arrow")
     assert table.column("id").to_pylist()[::2] == [text_id(t) for t in TEXTS]

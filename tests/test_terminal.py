@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from tests.tiny import ready_methods
 from trexplain import explain
 from trexplain.diagnostics import IDENTITIES, MEANINGS
 from trexplain.evaluate.sanity import SanityResult
@@ -215,9 +216,7 @@ def test_identity_and_diagnostics_table(adapter):
 
 
 def test_every_diagnostic_of_a_registered_method_has_a_meaning(adapter):
-    for name, cls in available_methods().items():
-        if cls.cost == "fitted":  # needs an explainer folder (tests/test_amortize.py)
-            continue
+    for name in ready_methods():
         (e,) = explain("good bad day", adapter, name, target="all")
         known = set(MEANINGS) | set(e.card.meanings)
         assert set(e.diagnostics) <= known, (name, set(e.diagnostics) - known)

@@ -248,3 +248,11 @@ if __name__ == "__main__":
     FIXTURES.mkdir(exist_ok=True)
     for name, train in TRAINERS.items():
         train().save(str(FIXTURES / f"{name}.json"))
+
+
+def ready_methods() -> list[str]:
+    """Registered methods that run with no fitted folder: every one but those of cost "fitted" (amortized, whose
+    explainer tests/test_amortize.py fits)."""
+    from trexplain.methods import available_methods
+
+    return [name for name, cls in available_methods().items() if cls.cost != "fitted"]
