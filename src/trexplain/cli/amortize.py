@@ -11,7 +11,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trexplain.cli.common import Command, Commands, QuietOpt, app, flag, guarded, parse_params, say
+from trexplain.cli.common import (
+    Command,
+    Commands,
+    ModelOptions,
+    QuietOpt,
+    app,
+    flag,
+    guarded,
+    parse_params,
+    say,
+    with_blocks,
+)
 
 amortize_app = typer.Typer(
     cls=Commands,
@@ -22,12 +33,12 @@ app.add_typer(amortize_app, name="amortize")
 
 
 @amortize_app.command(cls=Command)
+@with_blocks
 def fit(
     input_file: Annotated[
         Path, typer.Option("--input", "-i", help="Training texts: .txt, .csv, .tsv, .jsonl or .parquet.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Explainer folder to write (replaced whole if it is one).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Local model folder, or 'demo'.")] = "demo",
     teacher: Annotated[str, typer.Option(help="Teacher method: kernelshap (exact identity kept), lime, ...")] = (
         "kernelshap"
     ),
@@ -51,6 +62,8 @@ def fit(
     workers: Annotated[int, typer.Option(min=1, help="Processes for the teacher run.")] = 1,
     truncate: Annotated[bool, flag("--truncate", "Truncate over-long texts (recorded) instead of failing.")] = False,
     quiet: QuietOpt = False,
+    *,
+    loading: ModelOptions,
 ) -> None:
     """Run the teacher over --input (a resumable dataset run), train an explainer on it and save it to --out."""
     with guarded(quiet):
@@ -58,7 +71,7 @@ def fit(
 
         chosen = None if layers is None else [int(x) for x in layers.split(",") if x.strip()]
         explainer = fit_explainer(
-            model,
+            loading.load(),
             input_file,
             out,
             teacher=teacher,

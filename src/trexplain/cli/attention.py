@@ -13,6 +13,7 @@ from rich.console import Console
 from trexplain import checks
 from trexplain.cli.common import (
     Command,
+    LoadOptions,
     ModelOptions,
     QuietOpt,
     TextColumnOpt,
@@ -130,6 +131,7 @@ def index(
 
 
 @app.command(cls=Command)
+@with_blocks
 def neighbours(
     text: Annotated[str, typer.Argument(help="Text containing the query token.")],
     index_dir: Annotated[Path, typer.Option("--index", help="Index folder from `trexplain index`.")],
@@ -141,16 +143,17 @@ def neighbours(
     ] = None,
     specials: Annotated[bool, flag("--specials", "Allow special tokens as neighbours.")] = False,
     as_json: Annotated[bool, flag("--json", "Print JSON.")] = False,
+    *,
+    loading: LoadOptions,
 ) -> None:
     """The k corpus tokens nearest (cosine) to one token of TEXT at one layer, with their sentences."""
     with guarded():
         from trexplain.inspect.neighbours import CorpusIndex
         from trexplain.inspect.neighbours import neighbours as find
-        from trexplain.models.loading import load_model
 
         [text] = read_inputs([text], None)
         corpus = CorpusIndex.open(index_dir)
-        adapter = load_model(model or corpus.meta["model"])
+        adapter = loading.load(model or corpus.meta["model"])
         result = find(adapter, corpus, text, token, layer, k, include_special=specials)
         if as_json:
             _dump(result.to_dict())
