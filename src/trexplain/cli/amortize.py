@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from trexplain.cli.common import (
@@ -23,6 +22,7 @@ from trexplain.cli.common import (
     say,
     with_blocks,
 )
+from trexplain.viz import terminal
 
 amortize_app = typer.Typer(
     cls=Commands,
@@ -121,7 +121,6 @@ def global_(
         from trexplain.amortize import global_words
 
         result = global_words(run, method=method, top=top, min_count=min_count, n_boot=n_boot, seed=seed, out=out)
-        console = Console()
         for label, entry in result["classes"].items():
             for direction in ("for", "against"):
                 table = Table(title=f"{label} — words {direction} ({entry['texts']} texts, {result['method']})")
@@ -133,6 +132,6 @@ def global_(
                     table.add_row(
                         r["word"], f"{r['mean']:.3g}", interval, str(r["count"]), f"{r['frequency']:.3f}", share
                     )
-                console.print(table)
+                terminal.show(table)
         if out is not None:
             say(f"wrote {out}")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from trexplain import checks
 from trexplain.cli.common import (
@@ -26,7 +25,7 @@ from trexplain.cli.common import (
 )
 from trexplain.errors import InputError
 from trexplain.models.capture import hidden_state_name
-from trexplain.viz.terminal import attention_links_table, layer_predictions_view, neighbours_view
+from trexplain.viz.terminal import attention_links_table, layer_predictions_view, neighbours_view, show
 
 
 def _dump(data: object) -> None:
@@ -61,7 +60,7 @@ def attention(
         if as_json:
             _dump(maps.to_dict(decimals))
             return
-        Console().print(attention_links_table(maps, top, specials))
+        show(attention_links_table(maps, top, specials))
 
 
 @app.command(cls=Command)
@@ -84,7 +83,7 @@ def layers(
         if as_json:
             _dump(result.to_dict())
             return
-        Console().print(layer_predictions_view(result, k))
+        show(layer_predictions_view(result, k))
 
 
 @app.command(cls=Command)
@@ -158,4 +157,4 @@ def neighbours(
         if as_json:
             _dump(result.to_dict())
             return
-        Console().print(neighbours_view(result))
+        show(neighbours_view(result))

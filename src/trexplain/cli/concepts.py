@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from trexplain.cli.common import (
     BatchSizeOpt,
@@ -29,6 +28,7 @@ from trexplain.cli.common import (
     say,
     with_blocks,
 )
+from trexplain.viz import terminal
 
 concepts_app = typer.Typer(
     cls=Commands,
@@ -143,7 +143,7 @@ def show(
         if as_json:
             _dump(concepts.to_dict())
             return
-        Console().print(concepts_view(concepts, importance=importance, inputs=inputs))
+        terminal.show(concepts_view(concepts, importance=importance, inputs=inputs))
 
 
 @concepts_app.command(cls=Command)
@@ -173,7 +173,7 @@ def explain(
         if as_json:
             _dump(result)
             return
-        Console().print(explain_view(result, top=top))
+        terminal.show(explain_view(result, top=top))
 
 
 @concepts_app.command(cls=Command)
