@@ -100,3 +100,10 @@ def test_with_blocks_expands_and_rebuilds_a_block():
     small.command()(command)
     result = runner.invoke(small, ["--model", "m", "--allow-pickle"])
     assert result.exit_code == 0 and seen[-1] == ("x", ModelOptions(model="m", allow_pickle=True))
+
+
+def test_report_help_gives_the_attention_limit_the_report_draws():
+    from trexplain.viz.payload import ATTENTION_MAX_TOKENS
+
+    result = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "200"})
+    assert f"at most {ATTENTION_MAX_TOKENS} tokens each" in " ".join(result.output.split())
