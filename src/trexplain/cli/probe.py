@@ -70,7 +70,7 @@ def probe(
     """Find a small edit that changes the prediction (or reaches --target), every model query counted."""
     with guarded(quiet):
         from trexplain.probe import Constraints, prober
-        from trexplain.probe.view import result_view, table_view
+        from trexplain.probe.view import result_view, table_view, texts_view
 
         check_outputs({"--html": html_out}, [input_file, words, trust])
         items = read_inputs(texts, input_file, text_column)
@@ -109,6 +109,7 @@ def probe(
             if as_json:
                 sys.stdout.write(json.dumps(table.to_dict(), indent=2) + "\n")
             else:
+                show(texts_view(table, items))
                 show(table_view(table))
             return
         result = prober(adapter, ranking=(rank or [None])[0], explain=True, **options).run(items[0], target)
