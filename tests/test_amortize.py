@@ -15,6 +15,7 @@ from trexplain import explain
 from trexplain.amortize import Explainer, ExplainerMismatchError, fit, fit_from_run, global_words
 from trexplain.amortize.global_words import word_table
 from trexplain.cli import app
+from trexplain.diagnostics import MEANINGS
 from trexplain.errors import InputError
 from trexplain.explanation import Explanation
 from trexplain.methods import get_method
@@ -59,6 +60,7 @@ def test_amortized_scores_plus_base_equal_the_logit(fitted):
         np.testing.assert_allclose(totals, e.logits[list(e.targets)], atol=1e-5)
         assert e.diagnostics.identity.kind == "efficiency" and max(e.diagnostics.identity.error) < 1e-5
         assert e.scores[:, np.asarray(e.special)].sum() == 0  # special tokens are no players
+        assert set(e.diagnostics) <= set(MEANINGS) | set(e.card.meanings)  # the terminal shows each one's meaning
 
 
 def test_save_load_round_trip_is_bit_equal(fitted, tmp_path):

@@ -15,14 +15,24 @@ from trexplain.cli.common import LoadOptions, MethodOptions, ModelOptions, with_
 from trexplain.errors import InputError, MethodError
 
 runner = CliRunner()
-MODEL_OPTIONS = ("--model", "--device", "--allow-pickle", "--allow-missing-weights")
+LOAD_OPTIONS = ("--device", "--dtype", "--offline", "--allow-pickle", "--allow-missing-weights")
+MODEL_OPTIONS = ("--model", *LOAD_OPTIONS)
 
 
-@pytest.mark.parametrize("command", ["explain", "report", "evaluate", "run", "probe", "attention", "index"])
+@pytest.mark.parametrize(
+    "command", ["explain", "report", "evaluate", "run", "probe", "attention", "index", "amortize fit", "concepts fit"]
+)
 def test_every_model_command_takes_the_model_block(command):
-    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, [*command.split(), "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert all(option in result.output for option in MODEL_OPTIONS), result.output
+
+
+@pytest.mark.parametrize("command", ["serve", "neighbours", "concepts show", "concepts explain", "concepts label"])
+def test_commands_with_their_own_model_option_take_the_loading_block(command):
+    result = runner.invoke(app, [*command.split(), "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert all(option in result.output for option in LOAD_OPTIONS), result.output
 
 
 def test_compare_takes_the_loading_options_without_model():
@@ -37,6 +47,12 @@ def test_load_keywords_are_the_one_mapping_to_load_model():
         "allow_missing_weights": False,
         "device": "cuda:1",
     }
+    assert LoadOptions(dtype="bfloat16", offline=True).load_keywords() == {
+        "allow_pickle": False,
+        "allow_missing_weights": False,
+        "dtype": "bfloat16",
+        "offline": True,
+    }
 
 
 def test_device_reaches_the_model(tiny_dirs):
@@ -44,6 +60,16 @@ def test_device_reaches_the_model(tiny_dirs):
     result = runner.invoke(app, [*args, "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["explanations"][0]["method"] == "gxi"
+
+
+def test_dtype_reaches_the_model():
+    args = ["explain", "a lovely day", "--dtype", "bfloat16", "--method", "occlusion", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)["explanations"][0]
+    assert record["method"] == "occlusion" and len(record["scores"]) == len(record["tokens"])
+    bad = runner.invoke(app, ["explain", "a lovely day", "--dtype", "float8"])
+    assert bad.exit_code == 2 and "float8" in bad.stderr
 
 
 def test_method_block_scopes_parameters():
@@ -65,10 +91,19 @@ def test_with_blocks_expands_and_rebuilds_a_block():
         seen.append((text, loading))
 
     names = list(inspect.signature(command).parameters)
-    assert names == ["text", "model", "device", "allow_pickle", "allow_missing_weights"]
-    command(text="y", model="demo", device=None, allow_pickle=True, allow_missing_weights=False)
+    assert names == ["text", "model", "device", "dtype", "offline", "allow_pickle", "allow_missing_weights"]
+    command(
+        text="y", model="demo", device=None, dtype=None, offline=False, allow_pickle=True, allow_missing_weights=False
+    )
     assert seen == [("y", ModelOptions(model="demo", allow_pickle=True))]
     small = typer.Typer()
     small.command()(command)
     result = runner.invoke(small, ["--model", "m", "--allow-pickle"])
     assert result.exit_code == 0 and seen[-1] == ("x", ModelOptions(model="m", allow_pickle=True))
+
+
+def test_report_help_gives_the_attention_limit_the_report_draws():
+    from trexplain.viz.payload import ATTENTION_MAX_TOKENS
+
+    result = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "200"})
+    assert f"at most {ATTENTION_MAX_TOKENS} tokens each" in " ".join(result.output.split())

@@ -402,6 +402,10 @@ def test_deepcopy_gives_an_independent_adapter_that_explains(tiny):
     reference = explain(TEXTS[:2], adapter, "cp-lrp")
     clone = copy.deepcopy(adapter)
     assert clone.model is not adapter.model and clone.lock is not adapter.lock
+    assert clone.tokenizer is not adapter.tokenizer
+    sharing = copy.deepcopy(adapter, memo={id(adapter.tokenizer): adapter.tokenizer})
+    assert sharing.tokenizer is adapter.tokenizer and sharing.lock is adapter.lock  # tokenize sets its state
+    assert sharing.model is not adapter.model
     assert clone.embedding_module is clone.model.bert.embeddings
     assert all(a is b for a, b in zip(clone.layers, clone.model.bert.encoder.layer, strict=True))
     assert not any(a is b for a, b in zip(clone.layers, adapter.layers, strict=True))

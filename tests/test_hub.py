@@ -127,6 +127,14 @@ def test_offline_and_not_cached_names_the_command(hub, monkeypatch):
     assert hub.requests == []
 
 
+def test_cli_offline_and_not_cached_is_one_line_and_exit_2(hub):
+    result = runner.invoke(app, ["explain", "I love it", "--model", "org/tiny", "--method", "gxi", "--offline"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "hf download org/tiny" in lines[0], result.stderr
+    assert hub.requests == []
+
+
 def test_revision_pinning(hub, folders):
     tagged = load_model("org/tiny@v1")
     assert tagged.model_revision == hub.shas["v1"] != hub.shas["main"]

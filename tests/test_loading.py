@@ -315,3 +315,23 @@ def test_train_script_swaps_the_new_folder_in_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
     assert sorted(p.name for p in out.iterdir()) == ["config.json"]
     assert (out / "config.json").read_text() == "new"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (123, r"model must be a model folder, 'demo' or None, got an int \(123\)"),
+        (b"demo", "decode it first"),
+        (" ", "blank"),
+    ],
+)
+def test_a_source_of_the_wrong_kind_is_one_input_error(source, message):
+    from trexplain.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        load_model(source)
+
+
+def test_every_kind_of_source_still_loads(tiny_dirs):
+    assert load_model(None).name == load_model("demo").name == "demo"
+    assert load_model(Path(tiny_dirs["bert"])).labels == load_model(str(tiny_dirs["bert"])).labels

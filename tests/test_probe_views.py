@@ -127,6 +127,14 @@ def test_cli_dataset_table(tmp_path):
     )  # fmt: skip
     assert out.exit_code == 0, out.output
     assert "cp-lrp" in out.stdout and "random" in out.stdout and "accuracy" in out.stdout
+    rows = [line.split() for line in out.stdout.splitlines() if line.split()[:1] in (["1"], ["2"])]
+    assert sorted((row[0], row[1]) for row in rows) == [
+        ("1", "cp-lrp"),
+        ("1", "random"),
+        ("2", "cp-lrp"),
+        ("2", "random"),
+    ]
+    assert all(row[2] in ("positive", "negative", "neutral", "skipped") for row in rows), out.stdout
 
 
 def test_table_view_unlabelled(demo):

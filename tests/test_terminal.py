@@ -295,6 +295,22 @@ def test_piped_output_keeps_tables_whole(adapter):
     assert word not in cut.file.getvalue().replace("\n", "")  # what rich does at its default width
 
 
+@pytest.mark.parametrize("methods", [["occlusion"], ["gxi", "saliency"]])
+def test_piped_cli_output_is_not_cut_at_80_columns(methods):
+    """The CLI prints through `terminal.show`: piped (CliRunner is no terminal), a long word's row stays whole."""
+    from typer.testing import CliRunner
+
+    from trexplain.cli import app
+
+    word = "extraordinarily" * 6  # one 90-character word
+    args = ["explain", f"a {word} day"] + [option for m in methods for option in ("--method", m)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    row = next(line for line in lines if line.lstrip("│ ").startswith(word))
+    assert re.search(r"[+-]\d\.\d{3}", row) and max(map(len, lines)) > 100, result.stdout
+
+
 def test_word_rows_align_by_display_width(demo):
     """Devanagari vowel signs and emoji take the cells they are shown in: every bar row's divider sits in one
     column of the screen."""

@@ -76,6 +76,12 @@ MEANINGS: Mapping[str, str] = {
     "full_value": "the output of the full text",
     "base_plus_sum": "base value + sum of the Shapley values",
     "efficiency_error": "|base value + Shapley sum − full value|",
+    "teacher": "the method the amortized explainer was trained to imitate (e.g. kernelshap)",
+    "ood_distance": "Mahalanobis distance of this text's pooled hidden state from the explainer's training texts",
+    "ood_threshold": "the distance beyond which a text counts as unlike the training texts",
+    "in_distribution": "whether the distance is within the threshold (scores are less trustworthy when not)",
+    "trust": "how far to trust these scores: in or out of distribution, and the held-out agreement with the teacher",
+    "raw_gap": "|raw score sum − (full − base)| ÷ |full − base| before the identity was enforced (large: unsure)",
 }
 
 # Axes of the keys that round-1 methods wrote without declaring them; used only for records that carry no

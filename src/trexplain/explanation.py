@@ -253,6 +253,7 @@ class Explanation:
         )
 
     def to_json(self) -> str:
+        """`to_dict` as a JSON string."""
         return json.dumps(self.to_dict())
 
     def to_shap(self, level: Literal["word", "token"] = "word") -> Any:
@@ -313,7 +314,7 @@ class Explanation:
     def record(self, aggregate: Aggregate = "sum") -> list[dict[str, Any]]:
         """One entry per target: the `explanations` items of a text record (see `trexplain.records`).
 
-        Per-target diagnostics are sliced along their declared target axis; `layer_scores` is [layers][tokens].
+        Per-target diagnostics are sliced along their declared target axis; `layer_scores` is `[layers][tokens]`.
         """
         out = []
         labels = self.word_texts()

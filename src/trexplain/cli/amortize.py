@@ -8,10 +8,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from trexplain.cli.common import Command, Commands, QuietOpt, app, flag, guarded, parse_params, say
+from trexplain.cli.common import (
+    Command,
+    Commands,
+    ModelOptions,
+    QuietOpt,
+    app,
+    flag,
+    guarded,
+    parse_params,
+    say,
+    with_blocks,
+)
+from trexplain.viz import terminal
 
 amortize_app = typer.Typer(
     cls=Commands,
@@ -22,12 +33,12 @@ app.add_typer(amortize_app, name="amortize")
 
 
 @amortize_app.command(cls=Command)
+@with_blocks
 def fit(
     input_file: Annotated[
         Path, typer.Option("--input", "-i", help="Training texts: .txt, .csv, .tsv, .jsonl or .parquet.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Explainer folder to write (replaced whole if it is one).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Local model folder, or 'demo'.")] = "demo",
     teacher: Annotated[str, typer.Option(help="Teacher method: kernelshap (exact identity kept), lime, ...")] = (
         "kernelshap"
     ),
@@ -51,6 +62,8 @@ def fit(
     workers: Annotated[int, typer.Option(min=1, help="Processes for the teacher run.")] = 1,
     truncate: Annotated[bool, flag("--truncate", "Truncate over-long texts (recorded) instead of failing.")] = False,
     quiet: QuietOpt = False,
+    *,
+    loading: ModelOptions,
 ) -> None:
     """Run the teacher over --input (a resumable dataset run), train an explainer on it and save it to --out."""
     with guarded(quiet):
@@ -58,7 +71,7 @@ def fit(
 
         chosen = None if layers is None else [int(x) for x in layers.split(",") if x.strip()]
         explainer = fit_explainer(
-            model,
+            loading.load(),
             input_file,
             out,
             teacher=teacher,
@@ -108,7 +121,6 @@ def global_(
         from trexplain.amortize import global_words
 
         result = global_words(run, method=method, top=top, min_count=min_count, n_boot=n_boot, seed=seed, out=out)
-        console = Console()
         for label, entry in result["classes"].items():
             for direction in ("for", "against"):
                 table = Table(title=f"{label} — words {direction} ({entry['texts']} texts, {result['method']})")
@@ -120,6 +132,6 @@ def global_(
                     table.add_row(
                         r["word"], f"{r['mean']:.3g}", interval, str(r["count"]), f"{r['frequency']:.3f}", share
                     )
-                console.print(table)
+                terminal.show(table)
         if out is not None:
             say(f"wrote {out}")

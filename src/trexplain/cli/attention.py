@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from trexplain import checks
 from trexplain.cli.common import (
     Command,
+    LoadOptions,
     ModelOptions,
     QuietOpt,
     TextColumnOpt,
@@ -25,7 +25,7 @@ from trexplain.cli.common import (
 )
 from trexplain.errors import InputError
 from trexplain.models.capture import hidden_state_name
-from trexplain.viz.terminal import attention_links_table, layer_predictions_view, neighbours_view
+from trexplain.viz.terminal import attention_links_table, layer_predictions_view, neighbours_view, show
 
 
 def _dump(data: object) -> None:
@@ -60,7 +60,7 @@ def attention(
         if as_json:
             _dump(maps.to_dict(decimals))
             return
-        Console().print(attention_links_table(maps, top, specials))
+        show(attention_links_table(maps, top, specials))
 
 
 @app.command(cls=Command)
@@ -83,7 +83,7 @@ def layers(
         if as_json:
             _dump(result.to_dict())
             return
-        Console().print(layer_predictions_view(result, k))
+        show(layer_predictions_view(result, k))
 
 
 @app.command(cls=Command)
@@ -130,6 +130,7 @@ def index(
 
 
 @app.command(cls=Command)
+@with_blocks
 def neighbours(
     text: Annotated[str, typer.Argument(help="Text containing the query token.")],
     index_dir: Annotated[Path, typer.Option("--index", help="Index folder from `trexplain index`.")],
@@ -141,18 +142,19 @@ def neighbours(
     ] = None,
     specials: Annotated[bool, flag("--specials", "Allow special tokens as neighbours.")] = False,
     as_json: Annotated[bool, flag("--json", "Print JSON.")] = False,
+    *,
+    loading: LoadOptions,
 ) -> None:
     """The k corpus tokens nearest (cosine) to one token of TEXT at one layer, with their sentences."""
     with guarded():
         from trexplain.inspect.neighbours import CorpusIndex
         from trexplain.inspect.neighbours import neighbours as find
-        from trexplain.models.loading import load_model
 
         [text] = read_inputs([text], None)
         corpus = CorpusIndex.open(index_dir)
-        adapter = load_model(model or corpus.meta["model"])
+        adapter = loading.load(model or corpus.meta["model"])
         result = find(adapter, corpus, text, token, layer, k, include_special=specials)
         if as_json:
             _dump(result.to_dict())
             return
-        Console().print(neighbours_view(result))
+        show(neighbours_view(result))

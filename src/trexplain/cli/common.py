@@ -76,7 +76,9 @@ ModelOpt = Annotated[
         "--model", "-m", help="Local model folder, Hugging Face id (org/name[@revision]), or 'demo' (the default)."
     ),
 ]
-DeviceOpt = Annotated[str | None, typer.Option(help="cpu (default), cuda, cuda:N, mps or auto.")]
+DeviceOpt = Annotated[
+    str | None, typer.Option(help="Where the model runs: cpu (the default), cuda, cuda:N, mps or auto.")
+]
 DtypeOpt = Annotated[
     str | None, typer.Option(help="float32 (default), bfloat16 or float16; gradient and LRP methods stay in float32.")
 ]
@@ -105,7 +107,6 @@ ParamOpt = Annotated[
         help="Method parameter NAME=VALUE for every --method, or METHOD.NAME=VALUE for one (repeatable).",
     ),
 ]
-DeviceOpt = Annotated[str | None, typer.Option(help="Where the model runs: cpu (the default), cuda, cuda:1, mps ...")]
 ImageOpt = Annotated[
     list[Path] | None,
     typer.Option("--image", help="An image file to explain (repeatable); --input may also name a folder of images."),
@@ -138,11 +139,6 @@ def main_options(
 def parse_target(target: str) -> Any:
     """`--target` value: one spec, or a list for comma-separated labels."""
     return target.split(",") if "," in target else target
-
-
-def model_keywords(device: str | None = None, dtype: str | None = None, offline: bool = False) -> dict[str, Any]:
-    """The `load_model` keywords of the model options (`--device`, `--dtype`, `--offline`)."""
-    return {"device": device, "dtype": dtype, "offline": True if offline else None}
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -215,14 +211,20 @@ class LoadOptions:
     keywords (a new loading option is one field here and one entry there)."""
 
     device: DeviceOpt = None
+    dtype: DtypeOpt = None
+    offline: OfflineOpt = False
     allow_pickle: PickleOpt = False
     allow_missing_weights: MissingWeightsOpt = False
 
     def load_keywords(self) -> dict[str, Any]:
-        """The `load_model` keywords these options give (a device only when one is named)."""
+        """The `load_model` keywords these options give (device, dtype and offline only when named)."""
         out: dict[str, Any] = {"allow_pickle": self.allow_pickle, "allow_missing_weights": self.allow_missing_weights}
         if self.device is not None:
             out["device"] = self.device
+        if self.dtype is not None:
+            out["dtype"] = self.dtype
+        if self.offline:
+            out["offline"] = True
         return out
 
     def load(self, source: str) -> ModelAdapter:

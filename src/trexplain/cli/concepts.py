@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from trexplain.cli.common import (
     BatchSizeOpt,
     Command,
     Commands,
+    LoadOptions,
+    ModelOptions,
     ParamOpt,
     QuietOpt,
     TextColumnOpt,
@@ -25,7 +26,9 @@ from trexplain.cli.common import (
     parse_params,
     read_inputs,
     say,
+    with_blocks,
 )
+from trexplain.viz import terminal
 
 concepts_app = typer.Typer(
     cls=Commands,
@@ -43,12 +46,12 @@ def _dump(data: object) -> None:
 
 
 @concepts_app.command(cls=Command)
+@with_blocks
 def fit(
     input_file: Annotated[
         str, typer.Option("--input", "-i", help="'demo' (the demo corpus) or a .txt/.csv/.tsv/.jsonl file of texts.")
     ],
     out: Annotated[Path, typer.Option(help="Concept folder to write (replaced whole if it is one).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Local model folder, or 'demo'.")] = "demo",
     layer: Annotated[int, typer.Option(help="Block whose output is read (0-based, -1 = last).")] = -1,
     site: Annotated[
         str | None, typer.Option(help="Any capture site instead of --layer: embeddings, block_input:L, module:PATH.")
@@ -70,19 +73,20 @@ def fit(
     batch_size: BatchSizeOpt = 32,
     truncate: TruncateOpt = False,
     quiet: QuietOpt = False,
+    *,
+    loading: ModelOptions,
 ) -> None:
     """Fit a dictionary of concepts on a corpus and save it with its interpretation, importance and metrics."""
     with guarded(quiet):
         from trexplain.concepts.conceptset import CONTENTS, fit_concepts
         from trexplain.inspect.neighbours import demo_corpus
         from trexplain.io import check_output
-        from trexplain.models.loading import load_model
 
         source = None if input_file == "demo" else Path(input_file)
         check_output(out, inputs=[source] if source else [], folder=True, contents=CONTENTS, what="--out")
         texts = demo_corpus(limit) if source is None else read_inputs(None, source, text_column)[:limit]
         result = fit_concepts(
-            load_model(model),
+            loading.load(),
             texts,
             site=site or f"block_output:{layer}",
             granularity=granularity,
@@ -97,13 +101,14 @@ def fit(
             stability=stability,
             batch_size=batch_size,
             truncate=truncate,
-            model_source=model,
+            model_source=loading.model,
         )
         result.save(out)
         say(f"wrote {out} ({result.n_concepts} concepts of {result.meta['texts_used']} texts)")
 
 
 @concepts_app.command(cls=Command)
+@with_blocks
 def show(
     folder: DirArg,
     as_json: JsonOpt = False,
@@ -119,6 +124,8 @@ def show(
     ] = None,
     importance: Annotated[str, typer.Option(help="gradient, concept_x_gradient or ablation.")] = "ablation",
     inputs: Annotated[int, typer.Option(min=1, help="Top inputs shown per concept.")] = 1,
+    *,
+    loading: LoadOptions,
 ) -> None:
     """Per concept: label (labels.json), top words, top inputs, importance per class; then the metrics."""
     with guarded():
@@ -129,18 +136,18 @@ def show(
         concepts = ConceptSet.load(folder)
         if html is not None:
             from trexplain.concepts.report import write_html
-            from trexplain.models.loading import load_model
 
-            adapter = load_model(model or concepts.meta.get("model_source") or "demo")
+            adapter = loading.load(model or concepts.meta.get("model_source") or "demo")
             write_html(concepts, html, adapter=adapter, texts=read_inputs(texts, None) if texts else ())
             say(f"wrote {html}")
         if as_json:
             _dump(concepts.to_dict())
             return
-        Console().print(concepts_view(concepts, importance=importance, inputs=inputs))
+        terminal.show(concepts_view(concepts, importance=importance, inputs=inputs))
 
 
 @concepts_app.command(cls=Command)
+@with_blocks
 def explain(
     text: Annotated[str, typer.Argument(help="The text to explain.")],
     concepts_dir: Annotated[Path, typer.Option("--concepts", help="A concept folder from `concepts fit`.")],
@@ -150,25 +157,27 @@ def explain(
     as_json: JsonOpt = False,
     top: Annotated[int, typer.Option(min=1, help="Concepts shown.")] = 8,
     truncate: TruncateOpt = False,
+    *,
+    loading: LoadOptions,
 ) -> None:
     """Which concepts fire in TEXT and how much each contributes to its prediction."""
     with guarded():
         from trexplain.concepts.conceptset import ConceptSet
         from trexplain.concepts.terminal import explain_view
-        from trexplain.models.loading import load_model
 
         [text] = read_inputs([text], None)
         concepts = ConceptSet.load(concepts_dir)
-        adapter = load_model(model or concepts.meta.get("model_source") or "demo")
+        adapter = loading.load(model or concepts.meta.get("model_source") or "demo")
         concepts.check_model(adapter)
         result = concepts.explain(adapter, text, truncate=truncate)
         if as_json:
             _dump(result)
             return
-        Console().print(explain_view(result, top=top))
+        terminal.show(explain_view(result, top=top))
 
 
 @concepts_app.command(cls=Command)
+@with_blocks
 def label(
     concepts_dir: DirArg,
     llm_url: Annotated[
@@ -197,6 +206,8 @@ def label(
     workers: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 1,
     text_column: TextColumnOpt = None,
     quiet: QuietOpt = False,
+    *,
+    loading: LoadOptions,
 ) -> None:
     """Name each concept with a language model from its top inputs, and score each label on held-out texts.
 
@@ -207,7 +218,6 @@ def label(
         from trexplain.concepts.labels import candidates_from_activations, examples_from_top_inputs, label_folder
         from trexplain.errors import InputError
         from trexplain.inspect.neighbours import demo_corpus
-        from trexplain.models.loading import load_model
 
         concepts = ConceptSet.load(concepts_dir)
         top = {c: entry.get("top_inputs") or [] for c, entry in enumerate(concepts.interpretation["concepts"])}
@@ -219,7 +229,7 @@ def label(
             shown = {entry["text"] for entries in top.values() for entry in entries}
             source = demo_corpus() if held_out == "demo" else read_inputs(None, Path(held_out), text_column)
             texts = [t for t in dict.fromkeys(source) if t not in shown][:held_out_limit]
-            adapter = load_model(model or concepts.meta.get("model_source") or "demo")
+            adapter = loading.load(model or concepts.meta.get("model_source") or "demo")
             concepts.check_model(adapter)
             candidates = candidates_from_activations(concepts.text_codes(adapter, texts), texts)
         path = label_folder(

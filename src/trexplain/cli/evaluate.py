@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from trexplain.cli.common import (
     Command,
@@ -34,7 +33,7 @@ from trexplain.cli.common import (
 )
 from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD
-from trexplain.viz.terminal import comparison_view, evaluation_view
+from trexplain.viz.terminal import comparison_view, evaluation_view, show
 
 StrategyOpt = Annotated[
     str | None,
@@ -108,7 +107,7 @@ def evaluate(
                 out["sanity"] = checks
             sys.stdout.write(json.dumps(out, indent=2) + "\n")
         else:
-            Console().print(evaluation_view(out, checks), highlight=False)
+            show(evaluation_view(out, checks))
 
 
 @app.command(cls=Command)
@@ -172,4 +171,4 @@ def compare(
         if as_json:
             sys.stdout.write(json.dumps(result, indent=2) + "\n")
             return
-        Console().print(comparison_view(result), highlight=False)
+        show(comparison_view(result))

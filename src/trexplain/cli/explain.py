@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from trexplain.cli.common import (
     STDOUT,
@@ -29,6 +28,7 @@ from trexplain.cli.common import (
 )
 from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD
+from trexplain.viz.terminal import show
 
 
 @app.command(cls=Command)
@@ -103,7 +103,7 @@ def explain(
         elif not jsonl and not html_out:
             from trexplain.viz.terminal import render_all
 
-            Console().print(render_all(result.explanations))
+            show(render_all(result.explanations))
 
 
 def _paired(
@@ -143,4 +143,4 @@ def methods() -> None:
     table.add_column("summary", overflow="fold")
     for name, cls in available_methods().items():
         table.add_row(name + (" (default)" if name == DEFAULT_METHOD else ""), cls.summary)
-    Console().print(table)
+    show(table)

@@ -26,6 +26,7 @@ from trexplain.cli.common import (
     written,
 )
 from trexplain.errors import InputError
+from trexplain.viz.terminal import show
 
 
 @app.command(cls=Command)
@@ -69,7 +70,7 @@ def probe(
     """Find a small edit that changes the prediction (or reaches --target), every model query counted."""
     with guarded(quiet):
         from trexplain.probe import Constraints, prober
-        from trexplain.probe.view import result_view, table_view
+        from trexplain.probe.view import result_view, table_view, texts_view
 
         check_outputs({"--html": html_out}, [input_file, words, trust])
         items = read_inputs(texts, input_file, text_column)
@@ -101,8 +102,6 @@ def probe(
             params=parse_params(param or []),
         )
         if dataset:
-            from rich.console import Console
-
             from trexplain.probe.table import attack_table
 
             probers = [prober(adapter, ranking=r, **options) for r in (rank or [None])]
@@ -110,7 +109,8 @@ def probe(
             if as_json:
                 sys.stdout.write(json.dumps(table.to_dict(), indent=2) + "\n")
             else:
-                Console().print(table_view(table))
+                show(texts_view(table, items))
+                show(table_view(table))
             return
         result = prober(adapter, ranking=(rank or [None])[0], explain=True, **options).run(items[0], target)
         if html_out:
@@ -124,6 +124,4 @@ def probe(
         if as_json:
             sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         elif not html_out:
-            from rich.console import Console
-
-            Console().print(result_view(result))
+            show(result_view(result))

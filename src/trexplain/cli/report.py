@@ -25,6 +25,7 @@ from trexplain.cli.common import (
     written,
 )
 from trexplain.errors import InputError
+from trexplain.viz.payload import ATTENTION_MAX_TOKENS
 
 
 @app.command(cls=Command)
@@ -45,7 +46,10 @@ def report(
         bool, flag("--sanity", "Add the cascading randomisation check of each method (on the first 10 texts).")
     ] = False,
     attention: Annotated[
-        int, typer.Option(min=0, help="Attention maps for the first N texts (0: none); at most 128 tokens each.")
+        int,
+        typer.Option(
+            min=0, help=f"Attention maps for the first N texts (0: none); at most {ATTENTION_MAX_TOKENS} tokens each."
+        ),
     ] = 20,
     png: Annotated[Path | None, typer.Option(help="Also write PNG figures into this folder.")] = None,
     svg: Annotated[Path | None, typer.Option(help="Also write SVG figures into this folder.")] = None,

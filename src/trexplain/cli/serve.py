@@ -7,28 +7,19 @@ from typing import Annotated
 
 import typer
 
-from trexplain.cli.common import (
-    Command,
-    DeviceOpt,
-    DtypeOpt,
-    OfflineOpt,
-    app,
-    guarded,
-    model_keywords,
-    say,
-)
+from trexplain.cli.common import Command, LoadOptions, app, guarded, say, with_blocks
 from trexplain.errors import InputError
 
 
 @app.command(cls=Command)
+@with_blocks
 def serve(
     model: Annotated[
         list[str] | None,
         typer.Option("--model", "-m", help="Model to serve ('demo', a folder or a hub id); repeat for more."),
     ] = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = None,
-    offline: OfflineOpt = False,
+    *,
+    loading: LoadOptions,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     host: Annotated[
         str, typer.Option(help="Address to bind. Anything but 127.0.0.1 exposes the server and needs a token.")
@@ -65,7 +56,7 @@ def serve(
         from trexplain.server.security import check_bind, is_loopback
 
         required = check_bind(host, token, generate=True)
-        served = load_served(model or ["demo"], index, masked_lm=masked_lm, **model_keywords(device, dtype, offline))
+        served = load_served(model or ["demo"], index, masked_lm=masked_lm, **loading.load_keywords())
         limits = Limits(timeout_s=timeout, workers=workers, queue=queue)
         sets = load_concept_sets(concepts or [])
         web = create_app(served, token=required, limits=limits, concepts=sets, run=run, host=host, port=port)

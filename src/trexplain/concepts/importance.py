@@ -140,6 +140,7 @@ class Deletion:
     aopc: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """Per kind, the mean AOPC and the mean deletion curve, JSON-ready."""
         return {
             "aopc": dict(self.aopc),
             "mean_curve": {name: _json(curve.mean(0)) for name, curve in self.curves.items()},

@@ -32,6 +32,7 @@ class Curve:
         return float(np.trapezoid(self.probabilities, self.fractions))
 
     def to_dict(self) -> dict[str, list[float] | float]:
+        """The curve as JSON-ready lists: fractions removed, probabilities and the area."""
         return {"fractions": list(self.fractions), "probabilities": list(self.probabilities), "area": self.area}
 
 

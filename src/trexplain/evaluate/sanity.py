@@ -156,8 +156,7 @@ def _randomized(
     original = _explain(adapter, texts, chosen, Targets(target, adapter), batch_size)
     fixed = [r.targets for r in original]
     with adapter.lock:  # no other call's hooks or patches may be copied along with the model
-        copy_ = copy.deepcopy(adapter, memo={id(adapter.tokenizer): adapter.tokenizer})
-    copy_.lock = adapter.lock  # the copy shares the tokenizer (whose state `tokenize` sets), so it shares its lock
+        copy_ = copy.deepcopy(adapter, memo={id(adapter.tokenizer): adapter.tokenizer})  # and so its lock
     steps = []
     for i, (name, modules) in enumerate(_cascade(copy_)):
         trained = None if cumulative else [copy.deepcopy(m.state_dict()) for m in modules]

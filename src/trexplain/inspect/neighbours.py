@@ -168,6 +168,7 @@ class Neighbour:
         return f"{left}[[{self.text[self.start : self.end]}]]{right}".replace("\n", " ")
 
     def to_dict(self) -> dict[str, Any]:
+        """The neighbour as a JSON-ready dict, with its similarity rounded and its sentence context."""
         return {**self.__dict__, "similarity": round(self.similarity, 4), "context": self.context()}
 
 

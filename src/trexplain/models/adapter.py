@@ -141,13 +141,16 @@ class ModelAdapter:
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ModelAdapter:
-        """A copy with its own deep-copied model (blocks and embedding module mapped into the copy), the same
-        tokenizer (never modified) and a fresh lock."""
+        """A copy with its own deep-copied model (blocks and embedding module mapped into the copy) and tokenizer,
+        and a fresh lock; a tokenizer kept shared through `memo` (`{id(tokenizer): tokenizer}`) keeps the lock
+        shared too, since `tokenize` sets the tokenizer's state under it."""
         clone = copy.copy(self)
         clone.model = copy.deepcopy(self.model, memo)
         clone.embedding_module = copy.deepcopy(self.embedding_module, memo)
         clone.layers = [copy.deepcopy(layer, memo) for layer in self.layers]
-        clone.lock = threading.RLock()
+        clone.tokenizer = copy.deepcopy(self.tokenizer, memo)
+        shared = self.tokenizer is not None and clone.tokenizer is self.tokenizer
+        clone.lock = self.lock if shared else threading.RLock()
         return clone
 
     def __repr__(self) -> str:

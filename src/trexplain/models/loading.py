@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from trexplain import checks
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.checkpoint import load_pretrained
 from trexplain.models.demo import DEMO_DIR, DEMO_NAMES, LABELS, build_demo_model
@@ -46,10 +47,11 @@ def load_model(
     from trexplain.interop.pipelines import is_pipeline, load_pipeline
     from trexplain.models.vision import VIT_DEMO_DIR, VIT_DEMO_NAMES, load_vision_model, vision_folder  # images
 
-    precision = resolve_dtype(dtype)
     if is_pipeline(source):
         adapter = load_pipeline(source)
-        return place(adapter, adapter.device if device is None else resolve_device(device), precision)
+        return place(adapter, adapter.device if device is None else resolve_device(device), resolve_dtype(dtype))
+    source = checks.model_source(source)
+    precision = resolve_dtype(dtype)
     target = resolve_device(device)
     path, model_revision = locate(
         source, revision=revision, cache_dir=cache_dir, offline=offline, allow_pickle=allow_pickle

@@ -204,6 +204,7 @@ class VisionAdapter(ModelAdapter):
         return next(self.model.parameters()).dtype
 
     def tokenize(self, texts: Any, **kwargs: Any) -> Any:
+        """Refused: an image classifier has no tokenizer (an `InputError` naming what to pass instead)."""
         raise InputError(f"{self.name} is an image classifier: pass images, not texts")
 
     # ----------------------------------------------------------------- encode
@@ -213,6 +214,7 @@ class VisionAdapter(ModelAdapter):
         return self.modality.encode(self, images, truncate=truncate)
 
     def position_ids(self, attention_mask: Tensor) -> Tensor:
+        """Positions 0..n-1 along each image's sequence of tokens, shaped like `attention_mask`."""
         positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
         return positions.expand_as(attention_mask).contiguous()
 

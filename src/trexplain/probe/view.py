@@ -104,6 +104,30 @@ def table_view(table: AttackTable) -> Table:
     return out
 
 
+def texts_view(table: AttackTable, texts: list[str]) -> Table:
+    """One row per text and ranking: the prediction before and after, the words changed and the queries, and the
+    edit as a word diff (skipped: the model already misclassified the text, so it was not attacked)."""
+    out = Table(box=box.SIMPLE_HEAD)
+    for name in ("#", "ranking", "before", "after", "words", "queries", "edit"):
+        out.add_column(name, justify="right" if name in ("#", "words", "queries") else "left")
+    for ranking, results in table.results.items():
+        for i, (text, result) in enumerate(zip(texts, results, strict=True)):
+            if result is None:
+                out.add_row(str(i + 1), visible(ranking), "skipped", "", "", "", Text(visible(text), "dim"))
+                continue
+            after = visible(result.labels[result.new_class]) if result.success else "unchanged"
+            out.add_row(
+                str(i + 1),
+                visible(ranking),
+                visible(result.labels[result.original_class]),
+                Text(after, SUPPORTS if result.success else ""),
+                f"{result.words_changed}/{result.words_total}",
+                str(result.queries),
+                diff_text(result),
+            )
+    return out
+
+
 def probe_payload(result: ProbeResult, model: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The report dict of one probe: both texts as text entries (with their explanations) and the `probe`
     section (`section-probe.js`) that draws them one above the other with the diff and predictions."""
