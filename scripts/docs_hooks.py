@@ -82,8 +82,9 @@ def parameter_table(name: str) -> str:
 
     rows = ["| parameter | type | default |", "|---|---|---|"]
     for p in get_method(name).describe():
-        kind = str(p.type).replace("|", "\\|")
-        rows.append(f"| `{p.name}` | `{kind}` | `{p.default!r}` |")
+        kind = str(p.type)  # a `|` inside a code span would end the table cell, and `\|` shows its backslash
+        kind = f"<code>{kind.replace('|', '&#124;')}</code>" if "|" in kind else f"`{kind}`"
+        rows.append(f"| `{p.name}` | {kind} | `{p.default!r}` |")
     return "\n".join(rows) if len(rows) > 2 else "This method takes no parameters."
 
 
