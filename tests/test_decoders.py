@@ -5,10 +5,8 @@ pad stand-in, CP-LRP conservation, bit-identical forwards under the rules, captu
 
 from __future__ import annotations
 
-import copy
 import warnings
 
-import numpy as np
 import pytest
 import torch
 from captum.attr import InputXGradient, IntegratedGradients, Saliency
@@ -27,12 +25,17 @@ from transformers import (
     Qwen3Config,
 )
 
-from tests.tiny import FIXTURES, LABELS, ready_methods
-from trexplain import explain
+from tests.family_checks import (
+    assert_batched_equals_single,
+    assert_rules_keep_forward,
+    relative_gap,
+    zero_bias_double,
+)
+from tests.tiny import FIXTURES, LABELS
 from trexplain.methods import Targets, get_method
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
 from trexplain.methods.lrp_attention import AttentionRule
-from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, RMSNormRule, lrp_rules
+from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, RMSNormRule
 from trexplain.models import ModelAdapter
 from trexplain.models.batch import ModelInputs
 from trexplain.models.families import family_for
@@ -46,8 +49,6 @@ TEXT = "I can't believe this just happened!"
 WORDS = ["I", "can't", "believe", "this", "just", "happened", "!"]
 TEXTS = [TEXT, "What a terrible waste of time."]
 SHORT, LONG = "Nothing special.", "The movie was wonderful, the acting superb and the music lovely."
-CHEAP = {"ig": {"steps": 8, "adaptive": False}, "layer-ig": {"steps": 4, "adaptive": False}}
-CHEAP |= {"ca-lig": {"steps": 4, "adaptive": False}, "lime": {"n_samples": 64}, "kernelshap": {"n_samples": 64}}
 
 
 def decoder_tokenizer(family: str) -> PreTrainedTokenizerFast:
@@ -110,19 +111,6 @@ def tiny_decoder(family: str) -> ModelAdapter:
 @pytest.fixture(scope="module")
 def decoders():
     return {family: tiny_decoder(family) for family in DECODERS}
-
-
-def zero_bias_double(adapter: ModelAdapter, zero_bias: bool = True) -> ModelAdapter:
-    model = copy.deepcopy(adapter.model).double()
-    for name, param in model.named_parameters():
-        if zero_bias and name.endswith("bias"):
-            nn.init.zeros_(param)
-    return ModelAdapter(model, adapter.tokenizer, family=adapter.family, labels=adapter.labels, name=adapter.name)
-
-
-def relative_gap(scores, logits, targets):
-    target_logits = logits.gather(1, targets)
-    return (scores.sum(-1) - target_logits).abs() / target_logits.abs()
 
 
 def left_padded(inputs: ModelInputs) -> ModelInputs:
@@ -259,15 +247,7 @@ def test_gate_and_rmsnorm_rules_are_needed_for_conservation(decoders, family):
 @pytest.mark.parametrize("family", DECODERS)
 @pytest.mark.parametrize("rules", [cp_lrp_rules, attnlrp_rules])
 def test_rules_leave_forward_values_bit_identical(decoders, family, rules):
-    for adapter in (decoders[family], zero_bias_double(decoders[family])):
-        batch = adapter.encode(TEXTS)
-        embeddings = adapter.embed(batch.inputs)
-        before = adapter.forward(batch.inputs, embeddings=embeddings, output_attentions=True)
-        with lrp_rules(adapter, rules()):
-            during = adapter.forward(batch.inputs, embeddings=embeddings, output_attentions=True)
-        assert torch.equal(before.logits, during.logits)
-        assert all(torch.equal(a, b) for a, b in zip(before.attentions, during.attentions, strict=True))
-    assert all("forward" not in m.__dict__ for m in adapter.model.modules())
+    assert_rules_keep_forward(decoders[family], TEXTS, rules)
 
 
 @pytest.mark.parametrize("family", DECODERS)
@@ -317,12 +297,4 @@ def test_gradients_and_ig_equal_captum(decoders, family):
 # ------------------------------------------------------------------------------- every method, batched
 @pytest.mark.parametrize("family", DECODERS)
 def test_every_method_runs_batched_as_one_at_a_time(decoders, family):
-    adapter = decoders[family]
-    for name in ready_methods():
-        method = get_method(name, **CHEAP.get(name, {}))
-        together = explain([SHORT, LONG], adapter, method, target="all")
-        alone = explain([SHORT], adapter, method, target="all")[0]
-        assert np.isfinite(together[0].scores).all(), name
-        np.testing.assert_allclose(together[0].scores, alone.scores, atol=2e-5, rtol=1e-4, err_msg=name)
-        if alone.layer_scores is not None:
-            np.testing.assert_allclose(together[0].layer_scores, alone.layer_scores, atol=2e-5, rtol=1e-4)
+    assert_batched_equals_single(decoders[family], SHORT, LONG)

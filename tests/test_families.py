@@ -9,25 +9,28 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import InputXGradient, IntegratedGradients, Saliency
-from torch import nn
 
-from tests.tiny import LABELS, MORE_FAMILIES, ready_methods, save_tiny
+from tests.family_checks import (
+    assert_batched_equals_single,
+    assert_rules_keep_forward,
+    relative_gap,
+    zero_bias_double,
+)
+from tests.tiny import LABELS, MORE_FAMILIES, save_tiny
 from trexplain import explain
 from trexplain.errors import MethodError
 from trexplain.evaluate.sanity import _cascade, model_randomization
 from trexplain.methods import Targets, get_method
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
 from trexplain.methods.lrp_attention import AttentionRule
-from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule, lrp_rules
-from trexplain.models import ModelAdapter, load_model
+from trexplain.methods.lrp_rules import IdentityRule, LayerNormRule, LinearRule
+from trexplain.models import load_model
 from trexplain.models.capture import every_block
 
 TEXT = "I can't believe this just happened!"
 WORDS = ["I", "can't", "believe", "this", "just", "happened", "!"]
 TEXTS = [TEXT, "What a terrible waste of time."]
 SHORT, LONG = "Nothing special.", "The movie was wonderful, the acting superb and the music lovely."
-CHEAP = {"ig": {"steps": 8, "adaptive": False}, "layer-ig": {"steps": 4, "adaptive": False}}
-CHEAP |= {"ca-lig": {"steps": 4, "adaptive": False}, "lime": {"n_samples": 64}, "kernelshap": {"n_samples": 64}}
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +42,6 @@ def dirs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def more(dirs):
     return {family: load_model(path) for family, path in dirs.items()}
-
-
-def zero_bias_double(adapter: ModelAdapter) -> ModelAdapter:
-    model = copy.deepcopy(adapter.model).double()
-    for name, param in model.named_parameters():
-        if name.endswith("bias"):
-            nn.init.zeros_(param)
-    return ModelAdapter(model, adapter.tokenizer, family=adapter.family, labels=adapter.labels, name=adapter.name)
-
-
-def relative_gap(scores, logits, targets):
-    target_logits = logits.gather(1, targets)
-    return (scores.sum(-1) - target_logits).abs() / target_logits.abs()
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -169,15 +159,7 @@ def test_modernbert_gate_rule_is_needed_for_conservation(more):
 @pytest.mark.parametrize("family", MORE_FAMILIES)
 @pytest.mark.parametrize("rules", [cp_lrp_rules, attnlrp_rules])
 def test_rules_leave_forward_values_bit_identical(more, family, rules):
-    for adapter in (more[family], zero_bias_double(more[family])):
-        batch = adapter.encode(TEXTS)
-        embeddings = adapter.embed(batch.inputs)
-        before = adapter.forward(batch.inputs, embeddings=embeddings, output_attentions=True)
-        with lrp_rules(adapter, rules()):
-            during = adapter.forward(batch.inputs, embeddings=embeddings, output_attentions=True)
-        assert torch.equal(before.logits, during.logits)
-        assert all(torch.equal(a, b) for a, b in zip(before.attentions, during.attentions, strict=True))
-    assert all("forward" not in m.__dict__ for m in adapter.model.modules())
+    assert_rules_keep_forward(more[family], TEXTS, rules)
 
 
 @pytest.mark.parametrize("family", MORE_FAMILIES)
@@ -233,15 +215,7 @@ def test_gradients_and_ig_equal_captum(more, family):
 # ---------------------------------------------------------------------------- every method, batched
 @pytest.mark.parametrize("family", MORE_FAMILIES)
 def test_every_method_runs_batched_as_one_at_a_time(more, family):
-    adapter = more[family]
-    for name in ready_methods():
-        method = get_method(name, **CHEAP.get(name, {}))
-        together = explain([SHORT, LONG], adapter, method, target="all")
-        alone = explain([SHORT], adapter, method, target="all")[0]
-        assert np.isfinite(together[0].scores).all(), name
-        np.testing.assert_allclose(together[0].scores, alone.scores, atol=2e-5, rtol=1e-4, err_msg=name)
-        if alone.layer_scores is not None:
-            np.testing.assert_allclose(together[0].layer_scores, alone.layer_scores, atol=2e-5, rtol=1e-4)
+    assert_batched_equals_single(more[family], SHORT, LONG)
 
 
 def test_modernbert_rollout_runs_over_local_attention(more):

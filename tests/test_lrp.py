@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from functools import partial
 
@@ -11,6 +10,7 @@ import torch
 from torch import nn
 
 from benchmarks.common import load_texts
+from tests.family_checks import relative_gap, zero_bias_double
 from tests.tiny import FAMILIES, LABELS, wordpiece_tokenizer
 from trexplain import explain
 from trexplain.errors import MethodError
@@ -25,22 +25,6 @@ from trexplain.models.families.gradients import halve_gradient
 from trexplain.perturb import features, remove
 
 TEXTS = ["I can't believe this just happened!", "What a terrible waste of time."]
-
-
-def zero_bias_double(adapter: ModelAdapter) -> ModelAdapter:
-    """A float64 copy of the adapter's model with every bias (linear, LayerNorm β, attention, head) zeroed."""
-    model = copy.deepcopy(adapter.model).double()
-    for name, param in model.named_parameters():
-        if name.endswith("bias"):
-            nn.init.zeros_(param)
-    if adapter.family.name == "custom":
-        return ModelAdapter.from_module(model, model.embed, adapter.tokenizer, adapter.labels, layers=model.layers())
-    return ModelAdapter(model, adapter.tokenizer, family=adapter.family, labels=adapter.labels, name=adapter.name)
-
-
-def relative_gap(scores: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    target_logits = logits.gather(1, targets)
-    return (scores.sum(-1) - target_logits).abs() / target_logits.abs()
 
 
 class Embed(nn.Module):
