@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from captum.attr import InputXGradient, IntegratedGradients, Saliency
 from torch import nn
 
 from tests.tiny import ready_methods
 from trexplain import explain
-from trexplain.methods import get_method
+from trexplain.methods import Targets, get_method
 from trexplain.methods.lrp_rules import lrp_rules
 from trexplain.models import ModelAdapter
 
@@ -64,3 +65,31 @@ def assert_batched_equals_single(adapter: ModelAdapter, short: str, long: str) -
         np.testing.assert_allclose(together[0].scores, alone.scores, atol=2e-5, rtol=1e-4, err_msg=name)
         if alone.layer_scores is not None:
             np.testing.assert_allclose(together[0].layer_scores, alone.layer_scores, atol=2e-5, rtol=1e-4)
+
+
+def assert_gradients_equal_captum(adapter: ModelAdapter, texts: Sequence[str]) -> None:
+    """Gradient × input, saliency and 16-step trapezoid IG (pad baseline) equal captum's on the same forward, for
+    each of the first three classes."""
+    batch = adapter.encode(texts)
+    embeddings = adapter.embed(batch.inputs)
+
+    def forward(e):  # captum's IG stacks the steps along the batch, each step holding every text
+        rows = torch.arange(e.shape[0]) % len(texts)
+        return adapter.forward(batch.inputs.rows(rows), embeddings=e).logits
+
+    gxi = get_method("gxi").attribute(adapter, batch, Targets("all", adapter))
+    saliency = get_method("saliency").attribute(adapter, batch, Targets("all", adapter))
+    ig = get_method("ig", steps=16, method="riemann_trapezoid", adaptive=False)
+    ig = ig.attribute(adapter, batch, Targets("all", adapter))
+    pad_ids = torch.where(batch.maskable, adapter.pad_token_id, batch.inputs.input_ids)
+    baseline = adapter.embed(batch.inputs.with_ids(pad_ids))
+    for c in range(3):
+        target = [c] * len(texts)
+        ref = InputXGradient(forward).attribute(embeddings.clone().requires_grad_(True), target=target).sum(-1)
+        torch.testing.assert_close(gxi.scores[:, c], ref, atol=1e-5, rtol=1e-5)
+        ref = Saliency(forward).attribute(embeddings.clone().requires_grad_(True), target=target, abs=False)
+        torch.testing.assert_close(saliency.scores[:, c], ref.norm(dim=-1), atol=1e-5, rtol=1e-5)
+        ref = IntegratedGradients(forward).attribute(
+            embeddings, baseline, target=target, n_steps=16, method="riemann_trapezoid"
+        )
+        torch.testing.assert_close(ig.scores[:, c], ref.sum(-1) * 16 / 15, atol=1e-4, rtol=1e-4)

@@ -9,7 +9,6 @@ import warnings
 
 import pytest
 import torch
-from captum.attr import InputXGradient, IntegratedGradients, Saliency
 from tokenizers import Tokenizer, processors
 from torch import nn
 from transformers import (
@@ -27,6 +26,7 @@ from transformers import (
 
 from tests.family_checks import (
     assert_batched_equals_single,
+    assert_gradients_equal_captum,
     assert_rules_keep_forward,
     relative_gap,
     zero_bias_double,
@@ -263,29 +263,8 @@ def test_attnlrp_ratio_is_reported(decoders, family):
 @pytest.mark.parametrize("family", DECODERS)
 def test_gradients_and_ig_equal_captum(decoders, family):
     adapter = zero_bias_double(decoders[family], zero_bias=False)  # float64: 16-step sums agree beyond float32 noise
+    assert_gradients_equal_captum(adapter, TEXTS)
     batch = adapter.encode(TEXTS)
-    embeddings = adapter.embed(batch.inputs)
-
-    def forward(e):  # captum's IG stacks the steps along the batch, each step holding every text
-        rows = torch.arange(e.shape[0]) % len(TEXTS)
-        return adapter.forward(batch.inputs.rows(rows), embeddings=e).logits
-
-    gxi = get_method("gxi").attribute(adapter, batch, Targets("all", adapter))
-    saliency = get_method("saliency").attribute(adapter, batch, Targets("all", adapter))
-    ig = get_method("ig", steps=16, method="riemann_trapezoid", adaptive=False)
-    ig = ig.attribute(adapter, batch, Targets("all", adapter))
-    pad_ids = torch.where(batch.maskable, adapter.pad_token_id, batch.inputs.input_ids)
-    baseline = adapter.embed(batch.inputs.with_ids(pad_ids))
-    for c in range(3):
-        target = [c] * len(TEXTS)
-        ref = InputXGradient(forward).attribute(embeddings.clone().requires_grad_(True), target=target).sum(-1)
-        torch.testing.assert_close(gxi.scores[:, c], ref, atol=1e-5, rtol=1e-5)
-        ref = Saliency(forward).attribute(embeddings.clone().requires_grad_(True), target=target, abs=False)
-        torch.testing.assert_close(saliency.scores[:, c], ref.norm(dim=-1), atol=1e-5, rtol=1e-5)
-        ref = IntegratedGradients(forward).attribute(
-            embeddings, baseline, target=target, n_steps=16, method="riemann_trapezoid"
-        )
-        torch.testing.assert_close(ig.scores[:, c], ref.sum(-1) * 16 / 15, atol=1e-4, rtol=1e-4)
     # the pad baseline is the zero vector (padding_idx rows), where RMSNorm saturates within α ≈ √(ε/mean x²): the
     # path changes most right by the baseline, so Gemma needs more nodes than the default 256 (found adaptively)
     adaptive = get_method("ig", max_steps=1024).attribute(decoders[family], batch, Targets("all", adapter))

@@ -8,10 +8,10 @@ import copy
 import numpy as np
 import pytest
 import torch
-from captum.attr import InputXGradient, IntegratedGradients, Saliency
 
 from tests.family_checks import (
     assert_batched_equals_single,
+    assert_gradients_equal_captum,
     assert_rules_keep_forward,
     relative_gap,
     zero_bias_double,
@@ -183,29 +183,8 @@ def test_deberta_convolution_is_a_typed_lrp_error(more):
 @pytest.mark.parametrize("family", MORE_FAMILIES)
 def test_gradients_and_ig_equal_captum(more, family):
     adapter = more[family]
+    assert_gradients_equal_captum(adapter, TEXTS)
     batch = adapter.encode(TEXTS)
-    embeddings = adapter.embed(batch.inputs)
-
-    def forward(e):  # captum's IG stacks the steps along the batch, each step holding every text
-        rows = torch.arange(e.shape[0]) % len(TEXTS)
-        return adapter.forward(batch.inputs.rows(rows), embeddings=e).logits
-
-    gxi = get_method("gxi").attribute(adapter, batch, Targets("all", adapter))
-    saliency = get_method("saliency").attribute(adapter, batch, Targets("all", adapter))
-    ig = get_method("ig", steps=16, method="riemann_trapezoid", adaptive=False)
-    ig = ig.attribute(adapter, batch, Targets("all", adapter))
-    pad_ids = torch.where(batch.maskable, adapter.pad_token_id, batch.inputs.input_ids)
-    baseline = adapter.embed(batch.inputs.with_ids(pad_ids))
-    for c in range(3):
-        target = [c] * len(TEXTS)
-        ref = InputXGradient(forward).attribute(embeddings.clone().requires_grad_(True), target=target).sum(-1)
-        torch.testing.assert_close(gxi.scores[:, c], ref, atol=1e-5, rtol=1e-5)
-        ref = Saliency(forward).attribute(embeddings.clone().requires_grad_(True), target=target, abs=False)
-        torch.testing.assert_close(saliency.scores[:, c], ref.norm(dim=-1), atol=1e-5, rtol=1e-5)
-        ref = IntegratedGradients(forward).attribute(
-            embeddings, baseline, target=target, n_steps=16, method="riemann_trapezoid"
-        )
-        torch.testing.assert_close(ig.scores[:, c], ref.sum(-1) * 16 / 15, atol=1e-4, rtol=1e-4)
     adaptive = get_method("ig", atol=1e-6).attribute(adapter, batch, Targets("all", adapter))
     for entry in adaptive.diagnostics:
         for error, f_x, f_b in zip(entry["completeness_error"], entry["f_input"], entry["f_baseline"], strict=True):
