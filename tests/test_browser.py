@@ -560,6 +560,7 @@ def test_curves_table_names_the_methods_identity(browser, tiny, tmp_path):
     tab.open(path)
     card = tab.page.locator("article.tx-card").first
     card.locator("details.tx-curves summary").click()
+    card.locator("details.tx-curves .tx-table td").first.wait_for()  # drawn on the toggle event, after the click
     names = card.locator("details.tx-curves .tx-table td:first-child").all_inner_texts()
     assert "conservation gap" in names and "completeness error" not in names
     tab.check_clean(path)
