@@ -111,16 +111,14 @@ def global_(
     run: Annotated[Path, typer.Argument(help="A dataset run folder (`trexplain run`).")],
     method: Annotated[str | None, typer.Option(help="The run's method to summarise (if it holds several).")] = None,
     top: Annotated[int, typer.Option(min=1, help="Words per class and direction.")] = 15,
-    min_count: Annotated[int, typer.Option(min=1, help="Fewest occurrences of a word to be ranked.")] = 5,
-    n_boot: Annotated[int, typer.Option(min=1, help="Bootstrap resamples of the confidence interval.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    min_count: Annotated[int, typer.Option(min=2, help="Fewest texts holding a word for it to be ranked.")] = 5,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the table as JSON.")] = None,
 ) -> None:
     """Per class, the words that push towards it (and against it) most over a run, with 95% intervals."""
     with guarded():
         from trexplain.amortize import global_words
 
-        result = global_words(run, method=method, top=top, min_count=min_count, n_boot=n_boot, seed=seed, out=out)
+        result = global_words(run, method=method, top=top, min_count=min_count, out=out)
         for label, entry in result["classes"].items():
             for direction in ("for", "against"):
                 table = Table(title=f"{label} — words {direction} ({entry['texts']} texts, {result['method']})")

@@ -38,6 +38,9 @@ def report(
         Path | None, typer.Option("--run", help="A `trexplain run` folder: its dataset views and a sample of texts.")
     ] = None,
     sample: Annotated[int, typer.Option(min=1, help="With --run: texts sampled into the report (seeded).")] = 200,
+    min_count: Annotated[
+        int, typer.Option(min=2, help="With --run: fewest texts holding a word for it to be ranked per class.")
+    ] = 3,
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     loading: ModelOptions,
     chosen: MethodOptions,
@@ -73,7 +76,7 @@ def report(
 
             if texts or inputs.input_file or images:
                 raise InputError("--run reports on a run folder; drop the texts, --image and --input")
-            payload = run_report(run_folder, sample=sample, title=title)
+            payload = run_report(run_folder, sample=sample, title=title, min_count=min_count)
             written(write_report(payload, out), len(payload["texts"]), "texts")
             return
         items = images or inputs.texts(texts)

@@ -170,10 +170,16 @@ RUN_SAMPLE = 200  # texts of a run shown in its report (a seeded sample, plus th
 
 
 def run_report(
-    folder: str | Path, *, sample: int = RUN_SAMPLE, seed: int = 0, title: str | None = None
+    folder: str | Path,
+    *,
+    sample: int = RUN_SAMPLE,
+    seed: int = 0,
+    title: str | None = None,
+    min_count: int | None = None,
 ) -> dict[str, Any]:
     """The report dict of a dataset run: a seeded sample of `sample` texts (and every text the dataset
-    summary lists) with their explanations, paginated by the page, and the summary as the `dataset` section."""
+    summary lists) with their explanations, paginated by the page, and the summary as the `dataset` section
+    (words ranked when at least `min_count` texts hold them; default `runs.summary.MIN_COUNT`)."""
     import itertools
 
     import numpy as np
@@ -181,14 +187,14 @@ def run_report(
     from trexplain.arrow import from_arrow
     from trexplain.runs.load import shard_tables
     from trexplain.runs.manifest import read_manifest
-    from trexplain.runs.summary import summarize
+    from trexplain.runs.summary import MIN_COUNT, summarize
 
     manifest = read_manifest(folder)
     config = manifest["config"]
     total = int(manifest.get("texts", 0))
     if not total:
         raise InputError(f"{folder} has no finished shards yet; run `trexplain run` into it first")
-    dataset = summarize(folder)
+    dataset = summarize(folder, min_count=MIN_COUNT if min_count is None else min_count)
     listed = {entry["id"] for entries in dataset["lists"].values() for entry in entries}
     chosen = set(np.random.default_rng(seed).choice(total, size=min(sample, total), replace=False).tolist())
     per_text: list[list[Explanation]] = []

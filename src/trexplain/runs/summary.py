@@ -5,6 +5,8 @@ scores summed per word; words compared lower-cased):
 - `words`: per predicted class, the words with the largest total relevance and the largest mean relevance
   (among words seen at least `min_count` times), with their counts;
 - `by_class`: the most frequent words' mean relevance under each predicted class;
+- `global_words`: per class the run explained, the words that matter (mean score with a t-interval over texts,
+  texts holding the word, among words held by at least `min_count` texts): `trexplain.runs.words`;
 - `faithfulness` (runs with `--evaluate`): histograms of AOPC comprehensiveness, sufficiency and identity error;
 - `plausibility` (runs with a rationale column): the ERASER table (`evaluate.plausibility`);
 - `lists` worth a look (`size` entries each): lowest-confidence predictions, most method disagreement (lowest
@@ -32,6 +34,7 @@ from trexplain.evaluate.ranks import spearman
 from trexplain.explanation import Explanation
 from trexplain.runs.load import shard_tables
 from trexplain.runs.manifest import read_manifest
+from trexplain.runs.words import CONFIDENCE, WordStats, check_options
 
 TOP_WORDS = 15
 MIN_COUNT = 3
@@ -92,11 +95,13 @@ def summarize(
     folder: str | os.PathLike[str], *, top: int = TOP_WORDS, min_count: int = MIN_COUNT, size: int = LIST_SIZE
 ) -> dict[str, Any]:
     """The dataset views of a run folder (see the module docstring) as one JSON-ready dict."""
+    check_options(top, min_count, CONFIDENCE)
     manifest = read_manifest(folder)
     config = manifest["config"]
     methods = list(config["methods"])
     words: dict[str, dict[str, dict[str, list[float]]]] = {m: {} for m in methods}  # method → class → word → [Σ, n]
     faith: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
+    global_words = {m: WordStats() for m in methods}
     marked: list[tuple[Explanation, list[int]]] = []
     lists = {"lowest_confidence": _Top(size), "method_disagreement": _Top(size)}
     per_method_lists = {
@@ -122,6 +127,7 @@ def summarize(
                 k = _row_of_predicted(e)
                 scores = word_scores(e)
                 per_method[e.method] = scores
+                global_words[e.method].add(e)
                 _add_words(words[e.method].setdefault(e.predicted_label, {}), e.layout.feature_labels(), scores)
                 share = special_share(e, k)
                 per_method_lists["special_or_punctuation"][e.method].add(
@@ -148,6 +154,8 @@ def summarize(
         "min_count": min_count,
         "words": {m: _word_tables(words[m], top, min_count) for m in methods},
         "by_class": {m: _by_class(words[m], top) for m in methods},
+        "confidence": CONFIDENCE,
+        "global_words": {m: global_words[m].table(top, min_count) for m in methods},
         "faithfulness": {m: {n: _histogram(v) for n, v in faith[m].items()} for m in methods if faith[m]} or None,
         "plausibility": plausibility([e for e, _ in marked], [w for _, w in marked]) if marked else None,
         "lists": {

@@ -1,6 +1,8 @@
 /* trexplain report plug-in: the dataset views of a run (`payload.dataset`, from trexplain.runs.summary).
-   Per method: words with the largest total and mean relevance per predicted class, word relevance by
-   class, faithfulness distributions, plausibility against human rationales, and lists worth a look.
+   Per method: the words that matter per class (mean score with its t-interval, frequency, a class selector and
+   a bar chart with interval whiskers), words with the largest total and mean relevance per predicted class,
+   word relevance by class, faithfulness distributions, plausibility against human rationales, and lists
+   worth a look.
    Every string reaches the page through textContent. */
 (function () {
   "use strict";
@@ -19,7 +21,10 @@
     ["identity_error", "identity error (↓)"]
   ];
 
+  var CHART_WORDS = 10;  // bars per direction in the chart of words that matter
+
   function num(v, d) { return typeof v === "number" && isFinite(v) ? v.toFixed(d) : "–"; }
+  function percent(v) { return typeof v === "number" && isFinite(v) ? (100 * v).toFixed(1) + "%" : "–"; }
 
   function table(util, head, rows) {
     var t = util.el("table", "tx-table tx-ds-table");
@@ -56,6 +61,84 @@
       });
       box.appendChild(card);
     });
+    return box;
+  }
+
+  function wordChart(util, entry) {
+    var rows = entry["for"].slice(0, CHART_WORDS).concat(entry.against.slice(0, CHART_WORDS));
+    var peak = 0;
+    rows.forEach(function (r) { peak = Math.max(peak, Math.abs(r.low), Math.abs(r.high)); });
+    var LABEL = 170, W = 360, ROW = 18, H = rows.length * ROW + 18, mid = LABEL + W / 2;
+    var scale = peak > 0 ? (W / 2 - 6) / peak : 0;
+    var s = util.svg("svg", { width: LABEL + W, height: H, viewBox: "0 0 " + (LABEL + W) + " " + H, role: "img",
+      "class": "tx-gw-chart" });
+    s.appendChild(util.svg("line", { x1: mid, x2: mid, y1: 0, y2: H - 16, stroke: "#57606a" }));
+    rows.forEach(function (r, i) {
+      var y = i * ROW, x = mid + scale * Math.min(0, r.mean), width = Math.max(1, scale * Math.abs(r.mean));
+      var name = util.svg("text", { x: LABEL - 6, y: y + 13, "text-anchor": "end", "font-size": 11, "class": "tx-gw-label" });
+      name.textContent = r.word.length > 24 ? r.word.slice(0, 23) + "…" : r.word;
+      var bar = util.svg("rect", { x: x, y: y + 3, width: width, height: ROW - 6, fill: util.cssColour(r.mean >= 0 ? util.POS : util.NEG),
+        "fill-opacity": 0.75 });
+      var tip = util.svg("title");
+      tip.textContent = r.word + ": " + num(r.mean, 3) + " [" + num(r.low, 3) + ", " + num(r.high, 3) + "], " + r.count + " texts";
+      bar.appendChild(tip);
+      var whisker = util.svg("path", { d: "M" + (mid + scale * r.low) + " " + (y + ROW / 2) + "H" + (mid + scale * r.high) +
+        "M" + (mid + scale * r.low) + " " + (y + 5) + "v" + (ROW - 10) + "M" + (mid + scale * r.high) + " " + (y + 5) + "v" +
+        (ROW - 10), stroke: "#24292f", fill: "none", "class": "tx-gw-whisker" });
+      [name, bar, whisker].forEach(function (n) { s.appendChild(n); });
+    });
+    [[LABEL, "start", -peak], [mid, "middle", 0], [LABEL + W, "end", peak]].forEach(function (a) {
+      var t = util.svg("text", { x: a[0], y: H - 3, "text-anchor": a[1], "font-size": 11 });
+      t.textContent = num(a[2], 3);
+      s.appendChild(t);
+    });
+    return s;
+  }
+
+  function wordRows(util, rows) {
+    return table(util, ["word", "mean ± CI", "frequency", "n"], rows.map(function (r) {
+      var crosses = r.low <= 0 && r.high >= 0;
+      return [{ text: r.word, cls: "tx-ds-word" },
+        { text: num(r.mean, 3) + " ± " + num((r.high - r.low) / 2, 3), cls: crosses ? "tx-gw-weak" : null,
+          title: "interval " + num(r.low, 3) + " to " + num(r.high, 3) + (crosses ? " (holds zero)" : "") },
+        { text: percent(r.frequency), title: r.occurrences + " occurrences" }, String(r.count)];
+    }));
+  }
+
+  function globalWords(util, found, minCount, confidence) {
+    var box = util.el("div", "tx-gw");
+    var classes = Object.keys(found);
+    box.appendChild(util.el("p", "tx-ds-caption", "A word's score in a text is the mean of its occurrences there; " +
+      "the mean over the class's texts that hold it comes with its " + percent(confidence) + " t-interval over those " +
+      "texts (grey where it holds zero). Minimum count: only words held by at least " + minCount + " texts are ranked."));
+    if (!classes.length) return box;
+    var body = util.el("div");
+    var buttons = [];
+    function show(label) {
+      buttons.forEach(function (b) { b.setAttribute("aria-pressed", b.textContent === label ? "true" : "false"); });
+      body.textContent = "";
+      var entry = found[label];
+      body.appendChild(util.el("div", "tx-ds-caption", entry.texts + " texts explained for " + label + " · " +
+        entry.ranked + " words held by at least " + minCount + " of them"));
+      if (!entry["for"].length && !entry.against.length) {
+        body.appendChild(util.el("p", "tx-ds-caption", "no word seen often enough"));
+        return;
+      }
+      body.appendChild(wordChart(util, entry));
+      var lists = util.el("div", "tx-ds-classes");
+      [["for", "supporting " + label + " (mean above zero)"], ["against", "opposing " + label + " (mean below zero)"]]
+        .forEach(function (kind) {
+          var card = util.el("div", "tx-ds-class tx-gw-" + kind[0]);
+          card.appendChild(util.el("div", "tx-ds-caption", kind[1]));
+          card.appendChild(entry[kind[0]].length ? wordRows(util, entry[kind[0]]) : util.el("p", "tx-ds-caption", "none"));
+          lists.appendChild(card);
+        });
+      body.appendChild(lists);
+    }
+    classes.forEach(function (c) { buttons.push(util.button(c, false, function () { show(c); }, "tx-gw-class")); });
+    box.appendChild(util.group("class", buttons));
+    box.appendChild(body);
+    show(classes[0]);
     return box;
   }
 
@@ -125,6 +208,10 @@
     function show(method) {
       buttons.forEach(function (b) { b.setAttribute("aria-pressed", b.textContent === method ? "true" : "false"); });
       body.textContent = "";
+      if (value.global_words && value.global_words[method]) {
+        body.appendChild(util.el("h3", null, "Words that matter, per class · " + method));
+        body.appendChild(globalWords(util, value.global_words[method], value.min_count, value.confidence));
+      }
       body.appendChild(util.el("h3", null, "Words per predicted class · " + method));
       body.appendChild(wordTables(util, value.words[method]));
       body.appendChild(util.el("h3", null, "Word relevance by predicted class (the most frequent words)"));
