@@ -109,7 +109,7 @@
     var box = util.el("div", "tx-gw");
     var classes = Object.keys(found);
     box.appendChild(util.el("p", "tx-ds-caption", "A word's score in a text is the mean of its occurrences there; " +
-      "the mean over the class's texts that hold it comes with its " + percent(confidence) + " t-interval over those " +
+      "the mean over the class's texts that hold it comes with its " + Math.round(1000 * confidence) / 10 + "% t-interval over those " +
       "texts (grey where it holds zero). Minimum count: only words held by at least " + minCount + " texts are ranked."));
     if (!classes.length) return box;
     var body = util.el("div");
