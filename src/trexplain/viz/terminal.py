@@ -326,7 +326,7 @@ def comparison_view(result: Mapping[str, Any]) -> Group:
     for entry in result["texts"]:
         parts.append(Text(visible(entry["text"]), style="bold"))
         for side in entry["models"]:
-            words = ", ".join(f"{visible(w['word'])} {w['score']:+.2f}" for w in side["top_words"])
+            words = ", ".join(f"{visible(w['word'])} {w['score']:+.3g}" for w in side["top_words"])
             parts.append(
                 Text(
                     f"  {visible(side['model'])}: {visible(side['prediction'])} ({side['probability']:.2f}); "
@@ -337,7 +337,8 @@ def comparison_view(result: Mapping[str, Any]) -> Group:
         for row in entry["methods"]:
             parts += [Text(f"  {line}") for line in method_lines(row, result["models"])]
     agreement = result["agreement"]
-    parts.append(Text(f"mean agreement: {'–' if agreement is None else f'{agreement:+.2f}'}\n"))
+    mean = "–" if agreement is None else f"{agreement:+.2f}"
+    parts.append(Text(f"mean agreement ({visible(result['method'])}, Spearman ρ, first two models): {mean}\n"))
     for table in result["tables"]:
         parts += [metric_table(table), Text.assemble(("verdict: ", "bold"), visible(table["verdict"]), "\n")]
     return Group(*parts)
