@@ -478,11 +478,13 @@ def test_compare_html_shows_each_models_explanations(tiny_dirs, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"wrote {page} (4 explanations, " in result.stderr
     data = json.loads(re.search(r'id="tx-data">(.*?)</script>', page.read_text(), re.S).group(1))
-    assert [(t["text"], t["model"]) for t in data["texts"]] == [
-        (text, model) for model in ("bert", "roberta") for text in ("good day", "bad day")
+    compared = data["comparison"]["texts"]  # the compare section draws the texts, one column per model
+    assert data["texts"] == [] and data["comparison"]["models"] == ["bert", "roberta"]
+    assert [(t["text"], [e["model"] for e in t["entries"]]) for t in compared] == [
+        (text, ["bert", "roberta"]) for text in ("good day", "bad day")
     ]
     assert data["model"]["name"] == "bert vs roberta"
-    assert all(e["method"] == "gxi" for t in data["texts"] for e in t["explanations"])
+    assert all(e["method"] == "gxi" for t in compared for entry in t["entries"] for e in entry["explanations"])
 
 
 def test_version_and_plain_flags():

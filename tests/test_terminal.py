@@ -78,13 +78,17 @@ def hostile_views(adapter) -> dict:
     table["skipped"] = {HOSTILE: HOSTILE}
     step = {"step": HOSTILE, "spearman": 0.9, "spearman_abs": 0.9}
     check = SanityResult(HOSTILE, [step, {**step, "step": "embeddings", "spearman": 0.1}], True).to_dict()
+    agreement = {"model": 1, "spearman": 0.5, "common_words": 3, "top_k": 2, "top_k_overlap": 1}
     comparison = {
+        "models": [HOSTILE, HOSTILE],
         "method": HOSTILE,
         "agreement": 0.5,
         "texts": [
             {
                 "text": HOSTILE,
                 "spearman": 0.5,
+                "labels_agree": False,
+                "methods": [{"method": HOSTILE, "base_values": [0.5, None], "agreement": [agreement]}],
                 "models": [
                     {
                         "model": HOSTILE,

@@ -126,14 +126,19 @@ def compare(
     top: Annotated[int, typer.Option(min=1, help="Top words shown per model.")] = 5,
     as_json: JsonOpt = False,
     html_out: Annotated[
-        Path | None, typer.Option("--html", help="Write a self-contained HTML page of every model's explanations.")
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Write a self-contained HTML page of the models side by side: every --method, one colour scale "
+            "per text and method, agreement.",
+        ),
     ] = None,
     truncate: TruncateOpt = False,
     loading: LoadOptions,
     quiet: QuietOpt = False,
 ) -> None:
-    """Two models on the same texts: predictions, top words, agreement (the first --method, default cp-lrp),
-    and each model's metric table."""
+    """Two models on the same texts: predictions, top words, agreement (Spearman ρ, top-k overlap, labels) per
+    --method (the first is the compared one, default cp-lrp), base values, and each model's metric table."""
     with guarded(quiet):
         from trexplain.checks import methods
         from trexplain.evaluate import compare_models
@@ -161,13 +166,13 @@ def compare(
         if html_out:
             from trexplain.io import write_text
             from trexplain.viz.html import render
-            from trexplain.viz.payload import build_payload
+            from trexplain.viz.payload import comparison_payload
 
-            groups = [[e] for explanations in comparison.explanations for e in explanations]  # by model, then text
-            models = " vs ".join(comparison.models)
-            payload = build_payload(groups, title=f"trexplain compare · {models} · {chosen}", model={"name": models})
-            write_text(html_out, render(payload), what="--html")
-            written(html_out, len(groups), "explanations")
+            shown = list(comparison.by_method[0])
+            title = f"trexplain compare · {' vs '.join(comparison.models)} · {', '.join(shown)}"
+            write_text(html_out, render(comparison_payload(comparison, title=title)), what="--html")
+            count = len(items) * len(comparison.models) * len(shown)
+            written(html_out, count, "explanations")
         if as_json:
             sys.stdout.write(json.dumps(result, indent=2) + "\n")
             return

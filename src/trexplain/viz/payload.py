@@ -12,7 +12,7 @@ import base64
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from trexplain.errors import InputError
 from trexplain.explanation import SCHEMA_VERSION, Explanation
 from trexplain.records import text_record
 from trexplain.version import __version__
+
+if TYPE_CHECKING:
+    from trexplain.evaluate.compare import Comparison
 
 DIGITS = 6  # significant digits kept for scores: hover shows 4 decimals, the file stays small
 ATTENTION_MAX_TOKENS = 512  # attention maps grow as tokens²; longer texts keep a note instead
@@ -73,6 +76,31 @@ def build_payload(
         "identity_names": dict(IDENTITY_NAMES),
         "texts": texts,
     }
+
+
+def comparison_payload(comparison: Comparison, *, title: str) -> dict[str, Any]:
+    """The report dict of `compare`: under `comparison.texts[i]`, text i's record per model (`entries`, in model
+    order, each with every shown method's explanation) and per method each model's base value, the agreement
+    with the first model and the colour `scale` all models share on this text (their largest |word score|).
+    The flat `texts` list stays empty: the compare section (section-compare.js) draws the texts."""
+    models, shown = comparison.models, list(comparison.by_method[0])
+    groups = [[model[m][i] for m in shown] for i in range(len(comparison.texts)) for model in comparison.by_method]
+    payload = build_payload(groups, title=title, model={"name": " vs ".join(models)})
+    records, texts = payload["texts"], []
+    for i, row in enumerate(comparison.texts):
+        methods = [
+            {**entry, "scale": _round(max(_word_peak(model[entry["method"]][i]) for model in comparison.by_method))}
+            for entry in row["methods"]
+        ]
+        entries = records[i * len(models) : (i + 1) * len(models)]
+        texts.append({"text": row["text"], "labels_agree": row["labels_agree"], "entries": entries, "methods": methods})
+    return {**payload, "texts": [], "comparison": _clean({"models": models, "methods": shown, "texts": texts})}
+
+
+def _word_peak(explanation: Explanation) -> float:
+    """The largest |word score| of an explanation's first target (what its words are coloured up to)."""
+    scores = explanation.word_scores(explanation.targets[0])
+    return float(np.max(np.abs(scores))) if scores.size else 0.0
 
 
 def text_entry(group: Sequence[Explanation]) -> dict[str, Any]:

@@ -326,22 +326,38 @@ def comparison_view(result: Mapping[str, Any]) -> Group:
     for entry in result["texts"]:
         parts.append(Text(visible(entry["text"]), style="bold"))
         for side in entry["models"]:
-            words = ", ".join(f"{visible(w['word'])} {w['score']:+.2f}" for w in side["top_words"])
+            words = ", ".join(f"{visible(w['word'])} {w['score']:+.3g}" for w in side["top_words"])
             parts.append(
                 Text(
                     f"  {visible(side['model'])}: {visible(side['prediction'])} ({side['probability']:.2f}); "
                     f"top words: {words}"
                 )
             )
-        rho = entry["spearman"]
-        parts.append(
-            Text(f"  agreement (Spearman ρ, {visible(result['method'])}): {'–' if rho is None else f'{rho:+.2f}'}")
-        )
+        parts.append(Text(f"  predicted labels {'agree' if entry['labels_agree'] else 'differ'}"))
+        for row in entry["methods"]:
+            parts += [Text(f"  {line}") for line in method_lines(row, result["models"])]
     agreement = result["agreement"]
-    parts.append(Text(f"mean agreement: {'–' if agreement is None else f'{agreement:+.2f}'}\n"))
+    mean = "–" if agreement is None else f"{agreement:+.2f}"
+    parts.append(Text(f"mean agreement ({visible(result['method'])}, Spearman ρ, first two models): {mean}\n"))
     for table in result["tables"]:
         parts += [metric_table(table), Text.assemble(("verdict: ", "bold"), visible(table["verdict"]), "\n")]
     return Group(*parts)
+
+
+def method_lines(row: Mapping[str, Any], models: Sequence[str]) -> list[str]:
+    """One method's agreement of each model with the first (Spearman ρ, top-k overlap of the shared words) and each
+    model's base value where the method has one (KernelSHAP), for `comparison_view`."""
+    method = visible(row["method"])
+    lines = []
+    for a in row["agreement"]:
+        rho = "–" if a["spearman"] is None else f"{a['spearman']:+.2f}"
+        overlap = f"top-{a['top_k']} overlap {a['top_k_overlap']}/{a['top_k']}" if a["top_k"] else "no shared words"
+        pair = f" {visible(models[0])} vs {visible(models[a['model']])}" if len(models) > 2 else ""
+        lines.append(f"agreement ({method}{pair}): Spearman ρ {rho} over {a['common_words']} shared words, {overlap}")
+    for name, base in zip(models, row["base_values"], strict=True):
+        if base is not None:
+            lines.append(f"{method} base value of {visible(name)}: {base:.4g} (output with every word removed)")
+    return lines
 
 
 def attention_links_table(maps: Any, top: int, specials: bool) -> Table:
