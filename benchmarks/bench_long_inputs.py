@@ -40,9 +40,10 @@ LAYERS = 8
 SCALE = {"hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024, "max_position_embeddings": 8192}
 LENGTHS = (512, 2048, 8192)
 EAGER_LENGTHS = (512, 2048)
-IG = {"steps": 8, "adaptive": False}
-"""IG at a fixed 8 Gauss-Legendre nodes (8 gradient rows): its memory is bounded by the chunk of rows per forward
-(`TOKEN_BUDGET` tokens, so 8, 2 and 1 rows here), its time is ~steps × forward+backward."""
+IG = {"steps": 4, "adaptive": False}
+"""IG at a fixed 4 Gauss-Legendre nodes (4 gradient rows; the default adaptive IG spends 16 or more): its memory is
+bounded by the rows per forward (at most `TOKEN_BUDGET` = 4096 tokens: 4, 2 and 1 rows here), its time grows as
+steps × forward+backward."""
 WHATS = ("fwd+bwd", "cp-lrp", "attnlrp", "ig")
 REPEATS_BELOW_8K = 3
 WORDS = ("the", "a", "was")
