@@ -14,7 +14,7 @@ from pathlib import Path
 import benchmarks
 from benchmarks.common import Context
 
-SLOW = {"amortize"}  # run only when named: it fits explainers on teacher runs (minutes)
+SLOW = {"amortize", "long_inputs"}  # run only when named: fitting explainers, 8k-token inputs (minutes)
 
 
 def main() -> None:

@@ -1,6 +1,10 @@
 """The attention rule (as zennit's canonizers, apart from the other rules): attached through the transformers
 attention interface, through the family entry's own attention forward where it writes attention inline
-(`Family.lrp.attention`), or to every nn.MultiheadAttention of a custom model."""
+(`Family.lrp.attention`), or to every nn.MultiheadAttention of a custom model.
+
+Through the interface the rule runs on the model's own attention implementation: eager attention is rewritten op for
+op; a fused one (sdpa, flash) is called with the rule on its operands, so its memory stays O(length), not
+O(length²) per layer (docs/long-inputs.md)."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ AttentionMode = Literal["hold", "uniform"]
 ATTENTION_IMPLEMENTATION = "trexplain_lrp"
 _MODE = "_trexplain_attention_mode"
 _SOFTMAX_DTYPE = "_trexplain_softmax_dtype"
+_OWN = "_trexplain_own_attention"
 
 
 def attention_probabilities(
@@ -51,14 +56,21 @@ def _rule_attention(
     scaling: float | None = None,
     dropout: float = 0.0,
     softcap: float | None = None,
-    **_: Any,
-) -> tuple[Tensor, Tensor]:
-    """Transformers attention function: the eager computation, op for op, with the module's LRP rule.
+    **kwargs: Any,
+) -> tuple[Tensor, Tensor | None]:
+    """Transformers attention function: the model's own attention with the module's LRP rule — the eager computation
+    op for op, or the model's fused implementation on the rule's operands (`_fused_attention`).
 
     Grouped-query attention (decoders): each key/value head is repeated for its query heads, as the eager function
     does, so the copies' gradients sum back on it. Gemma's soft-capping `c·tanh(s/c)` of the scores: behind the held
     probabilities for `hold`; the identity rule (× cap(s)/s) for `uniform`."""
     mode: AttentionMode = getattr(module, _MODE, "uniform")
+    if dropout and module.training:
+        raise MethodError("LRP rules need dropout off; call model.eval() first")
+    own = getattr(module, _OWN, "eager")
+    if own != "eager":
+        fused = dict(kwargs, scaling=scaling, dropout=dropout, softcap=softcap)
+        return _fused_attention(module, mode, own, query, key, value, attention_mask, **fused)
     groups = getattr(module, "num_key_value_groups", 1)
     if groups > 1:
         key, value = (t.repeat_interleave(groups, dim=1) for t in (key, value))
@@ -72,12 +84,39 @@ def _rule_attention(
         scores = identity_rule(scores, capped) if mode == "uniform" else capped
     softmax_dtype = getattr(module, _SOFTMAX_DTYPE, None)
     probs = attention_probabilities(scores, attention_mask, mode, softmax_dtype)
-    if dropout and module.training:
-        raise MethodError("LRP rules need dropout off; call model.eval() first")
     output = torch.matmul(probs, value)
     if mode == "uniform":
         output = halve_gradient(output)
     return output.transpose(1, 2).contiguous(), probs
+
+
+def _fused_attention(
+    module: nn.Module,
+    mode: AttentionMode,
+    implementation: str,
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attention_mask: Tensor | None,
+    **kwargs: Any,
+) -> tuple[Tensor, Tensor | None]:
+    """The model's own fused attention (`implementation`, e.g. sdpa) with the rule on its operands: `hold` detaches
+    Q and K, which holds the probabilities constant (the AH rule, exactly); `uniform` scales the gradients of Q and
+    K by ¼ and of V by ½ (½ after QKᵀ and ½ after A·V: AttnLRP's uniform rule, the softmax gradient untouched).
+    Values are the implementation's own, bit for bit. Soft-capping under `uniform` needs eager attention."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    if mode == "hold":
+        query, key = query.detach(), key.detach()
+    elif kwargs.get("softcap") is not None:
+        raise MethodError(
+            f"AttnLRP's rule on attention soft-capping needs eager attention, this model uses {implementation}; "
+            "call model.set_attn_implementation('eager') first, or use cp-lrp"
+        )
+    else:
+        query, key = (halve_gradient(halve_gradient(t)) for t in (query, key))
+        value = halve_gradient(value)
+    return ALL_ATTENTION_FUNCTIONS[implementation](module, query, key, value, attention_mask, **kwargs)
 
 
 def _register_attention() -> None:
@@ -116,6 +155,7 @@ class AttentionRule(Rule):
             private._attn_implementation_internal = ATTENTION_IMPLEMENTATION
             attention.config = private
             setattr(attention, _MODE, self.mode)
+            setattr(attention, _OWN, config._attn_implementation or "eager")
             if family.lrp.softmax_dtype is not None:
                 setattr(attention, _SOFTMAX_DTYPE, family.lrp.softmax_dtype)
             undo.append(_restore(attention, config))
@@ -135,7 +175,7 @@ class AttentionRule(Rule):
 def _restore(attention: nn.Module, config: Any) -> Undo:
     def undo() -> None:
         attention.config = config
-        for name in (_MODE, _SOFTMAX_DTYPE):
+        for name in (_MODE, _SOFTMAX_DTYPE, _OWN):
             if hasattr(attention, name):
                 delattr(attention, name)
 
