@@ -131,10 +131,10 @@ def show(
     """Per concept: label (labels.json), top words, top inputs, importance per class; then the metrics, each with
     what it means."""
     with guarded(quiet):
-        from trexplain.concepts.conceptset import ConceptSet
+        from trexplain.concepts.conceptset import CONTENTS, ConceptSet
         from trexplain.concepts.terminal import concepts_view
 
-        check_outputs({"--html": html})
+        check_outputs({"--html": html}, inputs=[folder / name for name in CONTENTS])
         concepts = ConceptSet.load(folder)
         if html is not None:
             from trexplain.concepts.report import write_html
@@ -169,10 +169,10 @@ def explain(
 ) -> None:
     """Which concepts fire in TEXT and how much each contributes to its prediction."""
     with guarded(quiet):
-        from trexplain.concepts.conceptset import ConceptSet
+        from trexplain.concepts.conceptset import CONTENTS, ConceptSet
         from trexplain.concepts.terminal import explain_view
 
-        check_outputs({"--html": html}, inputs=[concepts_dir])
+        check_outputs({"--html": html}, inputs=[concepts_dir / name for name in CONTENTS])
         [text] = read_inputs([text], None)
         concepts = ConceptSet.load(concepts_dir)
         adapter = loading.load(model or concepts.meta.get("model_source") or "demo")
