@@ -47,8 +47,8 @@ CONTENTS = (CONCEPTS, PARAMS, ARRAYS, LABELS, LABELS_CACHE)
 """What a concept folder may hold (an old one is replaced whole, its labels and their cached answers with it)."""
 ROWS_PER_CONCEPT = 10
 """Fewer activation rows than this per concept draw `TooManyConceptsWarning`: on the demo model's last block
-(semi-NMF, CLS rows) the gap between training and held-out R² is about 0.03 from 10 rows per concept up, and
-doubles at 5; at one row per concept a dictionary can give every text its own concept."""
+(Semi-NMF, [CLS] rows) the gap between fitted and held-out R² is 0.03–0.04 at 10 rows per concept, less above,
+0.05–0.06 at 5 (docs/concepts.md); at one row per concept a dictionary can give every text its own concept."""
 
 
 class TooManyConceptsWarning(UserWarning):
