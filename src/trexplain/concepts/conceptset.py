@@ -290,8 +290,9 @@ def fit_concepts(
         if not len(chosen):
             raise InputError(f"no text is predicted as {class_label!r}; choose another class or more texts")
         used = [store.texts[i] for i in np.unique(np.asarray(chosen.text_ids))]
+        dictionary = make(method, n_concepts, seed=seed, **params)  # an unknown method fails before the warning
         warn_if_too_many(n_concepts, len(chosen), len(used))
-        dictionary = make(method, n_concepts, seed=seed, **params).fit(chosen)
+        dictionary.fit(chosen)
         options = {"word_reduce": word_reduce, "batch_size": max(1, batch_size // 2), "truncate": truncate}
         sample = next(row_batches(chosen, METRIC_ROWS, shuffle=True, seed=seed))  # all rows, or a random sample
         found = {
