@@ -20,9 +20,10 @@ from trexplain.concepts import ConceptSet, extract
 from trexplain.concepts.conceptset import TooManyConceptsWarning, warn_if_too_many
 from trexplain.concepts.interpret import TextConcepts, top_inputs, top_words, words_of
 from trexplain.concepts.metrics import MEANINGS
-from trexplain.concepts.report import write_html
+from trexplain.concepts.report import payload, write_html
 from trexplain.concepts.semi_nmf import SemiNMF
 from trexplain.concepts.terminal import concepts_view
+from trexplain.errors import InputError
 
 pytest.importorskip("sklearn", reason="scikit-learn is an optional part: pip install 'trexplain[concepts]'")
 
@@ -152,7 +153,10 @@ def test_explain_writes_one_page_of_the_text(folder, tmp_path):
     spans = [tuple(s) for s in data["tokens"]["spans"]]
     assert [data["text"][s:e] for s, e in spans] == ["the", "music", "was", "unbelievable"]
     again = runner.invoke(app, [*args[:-1], "--html", str(folder / "concepts.json")])
-    assert again.exit_code == 2  # an input is never overwritten
+    assert again.exit_code == 2 and "is the input file" in again.stderr  # the folder is never overwritten
+    for view, examples in (("explain", []), ("nope", [data])):
+        with pytest.raises(InputError, match="view must be one of set, explain"):
+            payload(ConceptSet.load(folder), examples, view=view)
 
 
 def test_show_html_reports_progress_unless_quiet(folder, tmp_path, monkeypatch):

@@ -137,7 +137,7 @@ def top_inputs(
     for c in range(n_concepts):
         order = np.flatnonzero(seen)[np.argsort(-best[seen, c], kind="stable")][:k]
         top.append([int(t) for t in order])
-    tokens = _token_rows(store, dictionary, codes, sorted({t for ids in top for t in ids}), adapter)
+    tokens = _input_words(store, dictionary, codes, sorted({t for ids in top for t in ids}), adapter)
     texts = store.texts
     return [
         [
@@ -153,7 +153,7 @@ def top_inputs(
     ]
 
 
-def _token_rows(
+def _input_words(
     store: ActivationStore, dictionary: Dictionary, codes: np.ndarray, ids: list[int], adapter: Adapter | None
 ) -> dict[int, TextConcepts]:
     """Word-level codes of the texts `ids`: from the store's own rows, or computed with the adapter."""

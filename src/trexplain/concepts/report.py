@@ -17,11 +17,14 @@ from typing import Any
 from trexplain.concepts.conceptset import ConceptSet, finite_json
 from trexplain.concepts.metrics import MEANINGS
 from trexplain.diagnostics import json_copy
+from trexplain.errors import InputError
 from trexplain.io import write_text
 from trexplain.models.protocol import Adapter
 from trexplain.progress import stage
 from trexplain.viz.html import render
 
+VIEWS = ("set", "explain")
+"""What a page is about: the whole concept set, or one explained text (the first example) and then the set."""
 EXAMPLES = 4
 """Texts drawn as heatmaps when none are given: the top input of the first concepts, distinct."""
 
@@ -47,6 +50,8 @@ def payload(
 ) -> dict:
     """The report dict of a concept set (and `ConceptSet.explain` results to draw as heatmaps); `view="explain"`
     draws the first example as the page's subject, before the set."""
+    if view not in VIEWS or (view == "explain" and not examples):
+        raise InputError(f"view must be one of {', '.join(VIEWS)} ('explain' with an example), got {view!r}")
     meta = concepts.meta
     interpretation = dict(concepts.interpretation or {})
     interpretation["concepts"] = [
