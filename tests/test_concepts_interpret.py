@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trexplain.concepts import PCA, SemiNMF, extract
-from trexplain.concepts.interpret import concept_activations, interpret, top_inputs, top_words
+from trexplain.concepts.interpret import TextConcepts, concept_activations, interpret, top_inputs, top_words, words_of
 from trexplain.errors import InputError
 
 pytest.importorskip("sklearn", reason="scikit-learn is an optional part: pip install 'trexplain[concepts]'")
@@ -27,7 +27,7 @@ def adapter(tiny):
     return tiny["bert"]
 
 
-def test_top_inputs_of_a_cls_dictionary_are_the_highest_codes_with_token_highlights(adapter):
+def test_top_inputs_of_a_cls_dictionary_are_the_highest_codes_with_word_highlights(adapter):
     store = extract(adapter, TEXTS, SITE, "cls", dtype="float32")
     pca = PCA(3).fit(store)
     codes = pca.encode(store)
@@ -39,11 +39,11 @@ def test_top_inputs_of_a_cls_dictionary_are_the_highest_codes_with_token_highlig
         for entry in top[c]:
             assert entry["text"] == TEXTS[entry["text_id"]]
             assert entry["activation"] == pytest.approx(codes[entry["text_id"], c], rel=1e-5)
-            assert entry["tokens"] == tokens[entry["text_id"]].concept(c)
+            assert entry["tokens"] == words_of(tokens[entry["text_id"]]).concept(c)
     assert top_inputs(store, pca, 2)[0][0]["tokens"] == []  # without an adapter: no token rows for cls
 
 
-def test_top_inputs_of_a_token_dictionary_use_the_strongest_token(adapter):
+def test_top_inputs_of_a_token_dictionary_use_the_strongest_token_and_show_words(adapter):
     store = extract(adapter, TEXTS, SITE, "token", dtype="float32")
     dictionary = SemiNMF(3, max_iter=30).fit(store)
     codes = dictionary.encode(store)
@@ -54,8 +54,9 @@ def test_top_inputs_of_a_token_dictionary_use_the_strongest_token(adapter):
         assert [e["text_id"] for e in top[c]] == np.argsort(-best, kind="stable")[:3].tolist()
         first = top[c][0]
         rows = np.flatnonzero(ids == first["text_id"])
-        assert [(tok["start"], tok["end"]) for tok in first["tokens"]] == [tuple(store.spans[r]) for r in rows]
-        np.testing.assert_allclose([tok["activation"] for tok in first["tokens"]], codes[rows, c], rtol=1e-6)
+        words = words_of(TextConcepts(first["text"], np.asarray(store.spans)[rows], codes[rows]))
+        assert first["tokens"] == words.concept(c)
+        assert max(tok["activation"] for tok in first["tokens"]) == pytest.approx(first["activation"], rel=1e-6)
         assert first["activation"] == pytest.approx(best[first["text_id"]], rel=1e-6)
 
 

@@ -124,15 +124,17 @@ def show(
     ] = None,
     importance: Annotated[str, typer.Option(help="gradient, concept_x_gradient or ablation.")] = "ablation",
     inputs: Annotated[int, typer.Option(min=1, help="Top inputs shown per concept.")] = 1,
+    quiet: QuietOpt = False,
     *,
     loading: LoadOptions,
 ) -> None:
-    """Per concept: label (labels.json), top words, top inputs, importance per class; then the metrics."""
-    with guarded():
-        from trexplain.concepts.conceptset import ConceptSet
+    """Per concept: label (labels.json), top words, top inputs, importance per class; then the metrics, each with
+    what it means."""
+    with guarded(quiet):
+        from trexplain.concepts.conceptset import CONTENTS, ConceptSet
         from trexplain.concepts.terminal import concepts_view
 
-        check_outputs({"--html": html})
+        check_outputs({"--html": html}, inputs=[folder / name for name in CONTENTS])
         concepts = ConceptSet.load(folder)
         if html is not None:
             from trexplain.concepts.report import write_html
@@ -155,21 +157,32 @@ def explain(
         str | None, typer.Option("--model", "-m", help="Model (default: the one the concepts were fitted on).")
     ] = None,
     as_json: JsonOpt = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Also write a self-contained HTML page: the text's concepts, a heatmap, then the set."),
+    ] = None,
     top: Annotated[int, typer.Option(min=1, help="Concepts shown.")] = 8,
     truncate: TruncateOpt = False,
+    quiet: QuietOpt = False,
     *,
     loading: LoadOptions,
 ) -> None:
     """Which concepts fire in TEXT and how much each contributes to its prediction."""
-    with guarded():
-        from trexplain.concepts.conceptset import ConceptSet
+    with guarded(quiet):
+        from trexplain.concepts.conceptset import CONTENTS, ConceptSet
         from trexplain.concepts.terminal import explain_view
 
+        check_outputs({"--html": html}, inputs=[concepts_dir / name for name in CONTENTS])
         [text] = read_inputs([text], None)
         concepts = ConceptSet.load(concepts_dir)
         adapter = loading.load(model or concepts.meta.get("model_source") or "demo")
         concepts.check_model(adapter)
         result = concepts.explain(adapter, text, truncate=truncate)
+        if html is not None:
+            from trexplain.concepts.report import write_explain_html
+
+            write_explain_html(concepts, result, html)
+            say(f"wrote {html}")
         if as_json:
             _dump(result)
             return

@@ -22,9 +22,10 @@ Three steps, one module each:
    `prediction_agreement` (accuracy and KL of predictions from reconstructed activations); `evaluate`
    gives the reconstruction and sparsity figures of a dictionary on some data.
 
-4. `interpret`: `top_inputs` (per concept the most activating texts, each with its tokens' spans and
-   activations), `top_words` (unique case-folded words, in context or each run alone), `concept_activations`
-   (a concept's activation over any text's tokens), `interpret` (both, JSON-ready).
+4. `interpret`: `top_inputs` (per concept the most activating texts, each with its words' spans and
+   activations: token rows rolled up by `words_of` through `models.words.group_words`), `top_words` (unique
+   case-folded words, in context or each run alone), `concept_activations` (a concept's activation over any
+   text's tokens), `interpret` (both, JSON-ready).
 5. `importance`: per text and class, `gradient` (∂logit/∂code through `decode`, interpreto's
    `concept_output_gradient`), `concept_x_gradient` and exact `ablation` (the logit change when one concept's
    contribution is removed at the site and the rest of the model runs; the reconstruction error stays, so a
@@ -33,7 +34,9 @@ Three steps, one module each:
    reconstructed activations.
 6. `conceptset`: `fit_concepts(adapter, texts, ...)` runs everything (optionally class-wise) into a
    `ConceptSet`, saved as a folder (JSON + safetensors) that reloads with equal codes; `ConceptSet.explain(adapter,
-   text)` says which concepts fire in a text and what each contributes. `report.write_html` draws it.
+   text)` says which concepts fire in a text and what each contributes. `report.write_html` draws it,
+   `report.write_explain_html` one explained text. Fewer than 10 activation rows per concept draw a
+   `TooManyConceptsWarning` naming how many concepts or texts to use.
 
 The functions named like their module (`importance.importance`, `interpret.interpret`, `fidelity.fidelity`)
 are imported from the module, so the module names stay importable.
@@ -43,12 +46,12 @@ Fitting PCA, ICA, NMF, k-means or the Semi-NMF initialisation needs scikit-learn
 
 from trexplain.concepts import metrics
 from trexplain.concepts.activations import GRANULARITIES, WORD_REDUCTIONS, ActivationStore, extract
-from trexplain.concepts.conceptset import ConceptSet, fit_concepts, load_concepts
+from trexplain.concepts.conceptset import ConceptSet, TooManyConceptsWarning, fit_concepts, load_concepts
 from trexplain.concepts.decompositions import ICA, NMF, PCA, KMeans
 from trexplain.concepts.dictionaries import DICTIONARIES, Dictionary, load, make
 from trexplain.concepts.fidelity import reconstructed_logits
 from trexplain.concepts.importance import Deletion, Importance, deletion
-from trexplain.concepts.interpret import concept_activations, top_inputs, top_words
+from trexplain.concepts.interpret import concept_activations, top_inputs, top_words, words_of
 from trexplain.concepts.sae import BatchTopKSAE, JumpReLUSAE, ReLUSAE, SparseAutoencoder, TopKSAE
 from trexplain.concepts.semi_nmf import SemiNMF
 
@@ -70,6 +73,7 @@ __all__ = [
     "ReLUSAE",
     "SemiNMF",
     "SparseAutoencoder",
+    "TooManyConceptsWarning",
     "TopKSAE",
     "concept_activations",
     "deletion",
@@ -82,4 +86,5 @@ __all__ = [
     "reconstructed_logits",
     "top_inputs",
     "top_words",
+    "words_of",
 ]

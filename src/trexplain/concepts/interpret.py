@@ -2,16 +2,20 @@
 
 - `top_inputs(store, dictionary, k)`: per concept, the k texts with the strongest activation (the code of a
   `cls`/`mean` row; the largest code among a text's rows for `token`/`word`), each with its `tokens`: the
-  character span and activation of every token (or word) of the text, for highlighting and for LLM prompts.
-  Token rows come from the store for `token`/`word`; for `cls`/`mean` they need the `adapter` and are the
-  same dictionary's codes of each token's vector at the site (as interpreto highlights), left empty without.
+  character span and activation of every word of the text, for highlighting and for LLM prompts. Words, never
+  subword pieces: `words_of` rolls token rows up to the words of `models.words.group_words` (the one word
+  segmentation), a word's activation being the largest of its tokens'. Token rows come from the store for
+  `token`/`word`; for `cls`/`mean` they need the `adapter` and are the same dictionary's codes of each token's
+  vector at the site (as interpreto highlights), left empty without.
 - `top_words(store, dictionary, k)`: per concept, the k unique words (case-folded, seen at least `min_count`
   times, not punctuation: `models.words.is_word`) with the highest activation. For `token`/`word` stores, a
-  word's activation is the mean code of its occurrences in context; for `cls`/`mean` ones (one row per text) each word
+  word's activation is the mean code of its occurrences in context (for `token`, each occurrence's code is
+  `words_of`'s: the largest of its tokens'); for `cls`/`mean` ones (one row per text) each word
   runs through the model alone and its row is encoded (interpreto's `use_unique_words`), which needs `adapter`.
   `lemmatize=True` groups words by lemma with NLTK's WordNet lemmatiser, only where NLTK and its WordNet data
   are installed (trexplain does not depend on them); otherwise a clear error.
-- `concept_activations(adapter, dictionary, text, site)`: the codes of every token (or word) of one text.
+- `concept_activations(adapter, dictionary, text, site)`: the codes of every token (or word) of one text;
+  `words_of(found)` rolls token codes up to words.
 - `interpret(...)`: both lists for every concept, JSON-ready (what `ConceptSet` saves and views show).
 """
 
@@ -28,7 +32,7 @@ from trexplain.concepts.activations import ActivationStore, extract
 from trexplain.concepts.dictionaries import Dictionary, row_batches
 from trexplain.errors import InputError
 from trexplain.models.protocol import Adapter
-from trexplain.models.words import is_word
+from trexplain.models.words import group_words, is_word
 from trexplain.progress import stage
 
 ROW_UNITS = ("token", "word")
@@ -65,6 +69,30 @@ class TextConcepts:
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "spans": self.spans.tolist(), "codes": self.codes.tolist()}
+
+
+def words_of(found: TextConcepts) -> TextConcepts:
+    """The codes of `found`'s text per word (`models.words.group_words` over its token spans): each word's code is
+    the largest of its tokens' codes, so the strongest piece marks its whole word."""
+    spans = [(int(s), int(e)) for s, e in found.spans]
+    word_ids, words = group_words(found.text, spans, [False] * len(spans))
+    ids = np.asarray(word_ids, dtype=np.int64)
+    codes = np.full((len(words), found.codes.shape[1]), -np.inf, dtype=np.float32)
+    np.maximum.at(codes, ids[ids >= 0], found.codes[ids >= 0])
+    return TextConcepts(found.text, np.asarray(words, dtype=np.int64).reshape(-1, 2), codes)
+
+
+def _per_text(store: ActivationStore, codes: np.ndarray, rows: np.ndarray | None = None) -> dict[int, TextConcepts]:
+    """Per text with rows (among `rows`, default all): its rows' spans and codes, token rows rolled up to words."""
+    text_ids, spans = np.asarray(store.text_ids), np.asarray(store.spans)
+    rows = np.arange(len(text_ids)) if rows is None else rows
+    order = rows[np.argsort(text_ids[rows], kind="stable")]
+    ids, starts = np.unique(text_ids[order], return_index=True)
+    out = {}
+    for t, group in zip(ids.tolist(), np.split(order, starts[1:]), strict=True):
+        found = TextConcepts(store.texts[t], spans[group], codes[group])
+        out[t] = words_of(found) if store.granularity == "token" else found
+    return out
 
 
 def concept_activations(
@@ -109,7 +137,7 @@ def top_inputs(
     for c in range(n_concepts):
         order = np.flatnonzero(seen)[np.argsort(-best[seen, c], kind="stable")][:k]
         top.append([int(t) for t in order])
-    tokens = _token_rows(store, dictionary, codes, sorted({t for ids in top for t in ids}), adapter)
+    tokens = _input_words(store, dictionary, codes, sorted({t for ids in top for t in ids}), adapter)
     texts = store.texts
     return [
         [
@@ -125,18 +153,17 @@ def top_inputs(
     ]
 
 
-def _token_rows(
+def _input_words(
     store: ActivationStore, dictionary: Dictionary, codes: np.ndarray, ids: list[int], adapter: Adapter | None
 ) -> dict[int, TextConcepts]:
-    """Token-level codes of the texts `ids`: from the store's own rows, or computed with the adapter."""
+    """Word-level codes of the texts `ids`: from the store's own rows, or computed with the adapter."""
     texts = store.texts
     if store.granularity in ROW_UNITS:
-        text_ids, spans = np.asarray(store.text_ids), np.asarray(store.spans)
-        return {t: TextConcepts(texts[t], spans[text_ids == t], codes[text_ids == t]) for t in ids}
+        return _per_text(store, codes, np.flatnonzero(np.isin(np.asarray(store.text_ids), ids)))
     if adapter is None or not ids:
         return {}
     found = concept_activations(adapter, dictionary, [texts[t] for t in ids], store.site, truncate=True)
-    return dict(zip(ids, found, strict=True))
+    return {t: words_of(one) for t, one in zip(ids, found, strict=True)}
 
 
 def top_words(
@@ -201,15 +228,16 @@ def top_words(
 def _in_context(
     store: ActivationStore, codes: np.ndarray, normal: Callable[[str], str]
 ) -> tuple[list[str], np.ndarray]:
-    """The normalised word of every row that is a word (not punctuation), with its codes."""
-    texts, text_ids, spans = store.texts, np.asarray(store.text_ids), np.asarray(store.spans)
-    words, keep = [], []
-    for i, (t, (s, e)) in enumerate(zip(text_ids, spans, strict=True)):
-        word = texts[t][s:e]
-        if is_word(word):
-            words.append(normal(word))
-            keep.append(i)
-    return words, codes[keep]
+    """The normalised word of every word occurrence (not punctuation; token rows rolled up to words), with its
+    codes."""
+    words, values = [], []
+    for found in _per_text(store, codes).values():
+        for (s, e), row in zip(found.spans, found.codes, strict=True):
+            word = found.text[s:e]
+            if is_word(word):
+                words.append(normal(word))
+                values.append(row)
+    return words, np.asarray(values, dtype=np.float32).reshape(-1, codes.shape[1])
 
 
 def _word_counts(adapter: Adapter, texts: list[str], normal: Callable[[str], str], batch_size: int) -> Counter:

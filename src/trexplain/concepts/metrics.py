@@ -15,6 +15,21 @@ from trexplain.concepts.dictionaries import Data, Dictionary, as_array
 from trexplain.errors import InputError
 from trexplain.models.heads import SINGLE_LABEL, divergence
 
+MEANINGS = {
+    "mse": "mean squared error between the activations and their reconstruction from the concepts (lower is better)",
+    "r2": "share of the activations' variance the concepts reconstruct (1 = all of it, 0 = no better than the mean)",
+    "wasserstein": "per dimension, how far the reconstructed values' distribution is from the real one (0 = same)",
+    "fraction_nonzero": "share of concepts active in a row, on average (lower = sparser, each row uses fewer)",
+    "sparsity_ratio": "fraction_nonzero divided by the number of concepts (interpreto's SparsityRatio)",
+    "stability": "cosine between matched concepts of this and a second seed's dictionary (1 = the same concepts)",
+    "fidelity accuracy": "share of texts whose prediction stays the same when the layer is replaced by its "
+    "reconstruction",
+    "fidelity KL": "how far the predicted probabilities move on the reconstruction (KL divergence in nats, 0 = same)",
+    "deletion AOPC": "mean drop of the predicted class's probability as concepts go, most important first "
+    "(higher is better; random order is the floor)",
+}
+"""One line per metric `concepts show` prints (terminal and HTML): what it measures and which way is better."""
+
 
 def _pair(X: Any, X_hat: Any) -> tuple[np.ndarray, np.ndarray]:
     X, X_hat = np.asarray(X, dtype=np.float64), np.asarray(X_hat, dtype=np.float64)

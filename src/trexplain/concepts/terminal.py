@@ -13,6 +13,7 @@ from rich.text import Text
 
 from trexplain.concepts.conceptset import ConceptSet
 from trexplain.concepts.importance import KINDS
+from trexplain.concepts.metrics import MEANINGS
 from trexplain.errors import InputError
 from trexplain.viz.terminal import MAGNITUDE, OPPOSES, SUPPORTS, visible
 
@@ -84,20 +85,22 @@ def concepts_view(concepts: ConceptSet, *, importance: str = "ablation", inputs:
 
 
 def _summary(concepts: ConceptSet) -> Table:
-    """Reconstruction, sparsity, fidelity and deletion AOPC in one small table."""
+    """Reconstruction, sparsity, fidelity and deletion AOPC in one small table, each with what it means."""
     table = Table(box=box.SIMPLE_HEAD, title=None, show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
+    table.add_column("meaning", style="dim")
     found = concepts.metrics or {}
     for name in ("mse", "r2", "wasserstein", "fraction_nonzero", "sparsity_ratio", "stability"):
         if found.get(name) is not None:
-            table.add_row(name, f"{found[name]:.4g}")
+            table.add_row(name, f"{found[name]:.4g}", MEANINGS[name])
     fid = found.get("fidelity") or {}
     if fid:
-        table.add_row("fidelity accuracy", f"{fid['accuracy']:.3f} ({fid['texts']} texts)")
-        table.add_row("fidelity KL (nats)", f"{fid['kl']:.3g}")
-    for name, value in ((concepts.deletion or {}).get("aopc") or {}).items():
-        table.add_row(f"deletion AOPC: {name}", f"{value:.3f}")
+        accuracy = f"{fid['accuracy']:.3f} ({fid['texts']} texts)"
+        table.add_row("fidelity accuracy", accuracy, MEANINGS["fidelity accuracy"])
+        table.add_row("fidelity KL (nats)", f"{fid['kl']:.3g}", MEANINGS["fidelity KL"])
+    for i, (name, value) in enumerate(((concepts.deletion or {}).get("aopc") or {}).items()):
+        table.add_row(f"deletion AOPC: {name}", f"{value:.3f}", "" if i else MEANINGS["deletion AOPC"])
     return table
 
 

@@ -1,7 +1,9 @@
 /* trexplain plug-in: the concepts section (data.concepts from trexplain.concepts.report.payload).
    Click a class to see its concepts ranked by importance for that class, with their top words (interpreto's
-   plot_concepts); click a concept to see its top inputs with the activating tokens highlighted; the examples are
-   concept × token heatmaps. Every string reaches the page through textContent. */
+   plot_concepts); click a concept to see its top inputs with the activating words highlighted; the examples are
+   concept × word heatmaps. Each metric has a line saying what it means (data.concepts.metric_meanings). With
+   view "explain" the first example is the page's subject: its prediction, the concepts that fire in it and what
+   each contributes, before the set. Every string reaches the page through textContent. */
 (function () {
   "use strict";
 
@@ -22,7 +24,7 @@
     return c.label ? "#" + c.index + " " + c.label : "#" + c.index;
   }
 
-  // The text with each token's background tinted by its activation: non-negative activations from the text's
+  // The text with each word's background tinted by its activation: non-negative activations from the text's
   // smallest (white) to its largest (full ACT hue), so the most activating tokens stand out even where every token
   // activates; signed ones by |activation| / peak, negative in red.
   function highlighted(u, text, tokens) {
@@ -68,7 +70,7 @@
       box.appendChild(chips);
     }
     var inputs = concept.top_inputs || [];
-    box.appendChild(u.el("div", "tx-note", "top inputs (activating tokens tinted)"));
+    box.appendChild(u.el("div", "tx-note", "top inputs (activating words tinted)"));
     var list = u.el("ol", "tx-cc-inputs");
     inputs.forEach(function (entry) {
       var item = u.el("li");
@@ -236,6 +238,67 @@
     return box;
   }
 
+  // One row per metric: name, value, and one line on what it measures (from the payload, shared with the terminal).
+  function metricsView(u, metrics, meanings) {
+    var rows = [];
+    ["r2", "mse", "wasserstein", "fraction_nonzero", "sparsity_ratio", "stability"].forEach(function (k) {
+      if (finite(metrics[k])) rows.push([k, u.fixed(metrics[k], 3), meanings[k]]);
+    });
+    var fid = metrics.fidelity;
+    if (fid && finite(fid.accuracy)) {
+      rows.push(["fidelity accuracy", u.fixed(fid.accuracy, 3) + (fid.texts ? " (" + fid.texts + " texts)" : ""),
+        meanings["fidelity accuracy"]]);
+    }
+    if (fid && finite(fid.kl)) rows.push(["fidelity KL (nats)", u.fixed(fid.kl, 4), meanings["fidelity KL"]]);
+    var table = u.el("table", "tx-cc-metrics");
+    rows.forEach(function (r) {
+      var tr = u.el("tr");
+      tr.appendChild(u.el("th", null, r[0]));
+      tr.appendChild(u.el("td", "tx-num", r[1]));
+      tr.appendChild(u.el("td", "tx-note", r[2] || ""));
+      table.appendChild(tr);
+    });
+    return table;
+  }
+
+  // The concepts that fire in one explained text: code, ablation (bar) and concept × gradient, strongest first.
+  function contributionsView(u, value, example, top) {
+    var concepts = (value.interpretation || {}).concepts || [];
+    var rows = (example.concepts || []).slice(0, top);
+    var peak = peakOf(rows.map(function (c) { return c.ablation; }));
+    var table = u.el("table", "tx-cc-fire");
+    var head = u.el("tr");
+    ["concept", "top words", "code", "ablation", "concept × gradient"].forEach(function (h) {
+      head.appendChild(u.el("th", null, h));
+    });
+    table.appendChild(head);
+    rows.forEach(function (c) {
+      var tr = u.el("tr");
+      var entry = concepts[c.index] || {};
+      tr.appendChild(u.el("td", "tx-cc-name", conceptName(u, { index: c.index, label: c.label || entry.label })));
+      tr.appendChild(u.el("td", "tx-cc-words", (c.top_words || []).join(", ") || "–"));
+      tr.appendChild(u.el("td", "tx-num", u.fixed(c.code, 3)));
+      var cell = u.el("td", "tx-num tx-cc-abl", u.signed(c.ablation));
+      if (finite(c.ablation)) cell.style.background = u.signedColour(c.ablation, peak / 0.85);
+      tr.appendChild(cell);
+      tr.appendChild(u.el("td", "tx-num", u.signed(c.concept_x_gradient)));
+      table.appendChild(tr);
+    });
+    return table;
+  }
+
+  function explainView(u, value, example) {
+    var box = u.el("section", "tx-cc-explain");
+    box.appendChild(u.el("h2", null, "One text in terms of concepts"));
+    box.appendChild(exampleView(u, value, example));
+    box.appendChild(u.el("p", "tx-note",
+      "Concepts by |ablation|: the drop of the predicted class's logit when the concept is removed at the layer " +
+      "(positive = it supports the prediction); code = how strongly it fires in this text; concept × gradient = " +
+      "code × ∂logit/∂code."));
+    box.appendChild(contributionsView(u, value, example, HEAT_ROWS));
+    return box;
+  }
+
   function render(value, data, u) {
     var meta = value.meta || {};
     var classes = meta.labels || [];
@@ -247,20 +310,14 @@
       open: null
     };
     var section = u.el("section", "tx-concepts");
-    section.appendChild(u.el("h2", null, "Concepts"));
+    var examples = value.examples || [];
+    var explaining = value.view === "explain" && examples.length > 0;
+    if (explaining) section.appendChild(explainView(u, value, examples[0]));
+    section.appendChild(u.el("h2", null, explaining ? "The concepts" : "Concepts"));
     section.appendChild(u.el("div", "tx-meta", meta.method + " × " + meta.n_concepts + " at " + meta.site + " (" +
       meta.granularity + "), fitted on " + meta.texts_used + " texts" +
       (meta["class"] ? " predicted " + meta["class"] : "")));
-    var metrics = value.metrics || {};
-    var chips = u.el("div", "tx-chips");
-    ["r2", "mse", "fraction_nonzero", "stability"].forEach(function (k) {
-      if (finite(metrics[k])) chips.appendChild(u.chip(k + " " + u.fixed(metrics[k], 3)));
-    });
-    if (metrics.fidelity) {
-      chips.appendChild(u.chip("fidelity accuracy " + u.fixed(metrics.fidelity.accuracy, 3)));
-      chips.appendChild(u.chip("fidelity KL " + u.fixed(metrics.fidelity.kl, 4)));
-    }
-    section.appendChild(chips);
+    section.appendChild(metricsView(u, value.metrics || {}, value.metric_meanings || {}));
     var body = u.el("div");
     var classButtons = classes.map(function (name, i) {
       return u.button(name, i === state.cls, function () {
@@ -289,9 +346,8 @@
     classView(u, value, state, body);
     var deletion = deletionView(u, value.deletion);
     if (deletion) section.appendChild(deletion);
-    var examples = value.examples || [];
-    if (examples.length) {
-      section.appendChild(u.el("h3", null, "Concepts over a text's tokens"));
+    if (examples.length && !explaining) {
+      section.appendChild(u.el("h3", null, "Concepts over a text's words"));
       examples.forEach(function (ex) { section.appendChild(exampleView(u, value, ex)); });
     }
     return section;
