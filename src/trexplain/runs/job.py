@@ -165,6 +165,7 @@ def run_dataset(
     if (folder / MANIFEST).exists():
         check_same_run(folder, config)
     finished = shard_files.finished(folder)
+    shard_files.check_weights(folder, finished, config.weights_sha256, config.model_revision)
     done = shard_files.done_ids(folder, finished)
 
     # a first pass reads and checks the whole file (a bad line fails now, not hours in, and before the manifest
@@ -178,7 +179,13 @@ def run_dataset(
     write_manifest(folder, manifest)
     summary = RunSummary(Path(out), rows=counter.rows, duplicates=counter.duplicates, backend=backend)
     summary.done_before = counter.rows - counter.duplicates - pending
-    settings = Settings(options, evaluate=evaluate, rationales=rationale_column is not None)
+    settings = Settings(
+        options,
+        evaluate=evaluate,
+        rationales=rationale_column is not None,
+        weights_sha256=config.weights_sha256,
+        model_revision=config.model_revision,
+    )
     job = Job(folder, model_source, loader, settings, config)
     plan = RowReader(
         source, text_column=text_column, id_column=id_column, rationale_column=rationale_column, limit=limit
