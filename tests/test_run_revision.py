@@ -78,16 +78,9 @@ def test_a_worker_that_loaded_another_commit_refuses_to_write(folders):
 def hub(folders, tmp_path, monkeypatch):
     """A fake hub (tests/fake_hub.py) serving org/tiny at main (weights a) and v1 (weights b), as HF_ENDPOINT."""
     fake = FakeHub().start()
-    shas = {"main": fake.repo("org/tiny").add(folders["a"])}
-    shas["v1"] = fake.repo("org/tiny").add(folders["b"], ref="v1")
-    fake.repo("org/tiny").refs["main"] = shas["main"]
-    monkeypatch.setenv("HF_ENDPOINT", fake.endpoint)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE"):
-        monkeypatch.delenv(name, raising=False)
+    fake.shas = fake.repo("org/tiny").add_revisions({"main": folders["a"], "v1": folders["b"]})
+    fake.serve_to(monkeypatch, tmp_path / "hf")
     monkeypatch.setattr(hub_module, "RETRY_DELAYS", (0.01,))
-    fake.shas = shas
     yield fake
     fake.stop()
 
