@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 
@@ -36,6 +37,10 @@ class Repo:
         self.commits[sha] = files
         self.refs[ref] = sha
         return sha
+
+    def add_revisions(self, folders: dict[str, Path]) -> dict[str, str]:
+        """Add each folder as a commit that its ref (branch or tag name) points to; the shas by ref."""
+        return {ref: self.add(folder, ref) for ref, folder in folders.items()}
 
     def commit(self, revision: str) -> str | None:
         return revision if revision in self.commits else self.refs.get(revision)
@@ -62,6 +67,15 @@ class FakeHub:
     def endpoint(self) -> str:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def serve_to(self, monkeypatch: Any, home: Path) -> None:
+        """Point huggingface_hub at this hub for one test (`monkeypatch`): HF_ENDPOINT, an empty HF_HOME at `home`,
+        no token, online, plain HTTP downloads (no Xet)."""
+        monkeypatch.setenv("HF_ENDPOINT", self.endpoint)
+        monkeypatch.setenv("HF_HOME", str(home))
+        monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+        for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE"):
+            monkeypatch.delenv(name, raising=False)
 
     def start(self) -> FakeHub:
         hub = self

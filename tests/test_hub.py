@@ -57,16 +57,10 @@ def folders(tmp_path_factory):
 def hub(folders, tmp_path, monkeypatch):
     """A started fake hub as HF_ENDPOINT, an empty HF_HOME, no token, online, and sockets only to 127.0.0.1."""
     fake = FakeHub().start()
-    shas = {"main": fake.repo("org/tiny").add(folders["main"])}
-    shas["v1"] = fake.repo("org/tiny").add(folders["v1"], ref="v1")
-    fake.repo("org/tiny").refs["main"] = shas["main"]
+    shas = fake.repo("org/tiny").add_revisions({"main": folders["main"], "v1": folders["v1"]})
     for name in ("pickle", "headless", "remote"):
         fake.repo(f"org/{name}").add(folders[name])
-    monkeypatch.setenv("HF_ENDPOINT", fake.endpoint)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE"):
-        monkeypatch.delenv(name, raising=False)
+    fake.serve_to(monkeypatch, tmp_path / "hf")
     monkeypatch.setattr(hub_module, "RETRY_DELAYS", (0.01, 0.01, 0.01))
     connect, foreign = socket.socket.connect, []
 

@@ -98,7 +98,10 @@ MethodsOpt = Annotated[
         help="Method name (repeatable); see `trexplain methods`. Default: cp-lrp (evaluate: every cheap method).",
     ),
 ]
-TargetOpt = Annotated[str, typer.Option(help="predicted, all, or a label name (comma-separated for several).")]
+TargetOpt = Annotated[
+    str,
+    typer.Option(help="predicted, all, a label name (comma-separated for several), or A-B: logit A − logit B."),
+]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option(

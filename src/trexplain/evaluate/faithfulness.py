@@ -14,7 +14,7 @@ from trexplain.evaluate.curves import CURVES, FRACTIONS, Curve, curve_removals, 
 from trexplain.evaluate.removal import feature_count, ranks, top_removed
 from trexplain.explanation import Explanation
 from trexplain.layout import group_scores
-from trexplain.models.heads import outputs
+from trexplain.models.contrast import PROBABILITY, output_scale, output_values
 from trexplain.models.modalities.base import Modality, check_kind
 from trexplain.models.protocol import Adapter
 from trexplain.perturb import Level, features
@@ -23,7 +23,9 @@ from trexplain.perturb import Level, features
 @dataclass(frozen=True)
 class EvaluationResult:
     """Faithfulness of one explanation for one target class. `completeness_error` is the error of the
-    method's identity check of kind `identity` (None: it has none); `predicted` is the model's class for the text."""
+    method's identity check of kind `identity` (None: it has none); `predicted` is the model's class for the text.
+    `scale` is what `probability` and the curves measure: the head's probability, or for a contrast target
+    ("A vs B", `models.contrast`) the logit difference A − B."""
 
     text: str
     method: str
@@ -38,6 +40,7 @@ class EvaluationResult:
     seconds: float | None = None
     identity: str | None = None
     predicted: str | None = None
+    scale: str = PROBABILITY
 
     @property
     def delta_af(self) -> float:
@@ -59,6 +62,7 @@ class EvaluationResult:
             "completeness_error": self.completeness_error,
             "identity": self.identity,
             "predicted": self.predicted,
+            "scale": self.scale,
             "seconds": self.seconds,
         }
 
@@ -93,7 +97,8 @@ def evaluate(
 
     Features (the modality's groups by default: words, all subwords together, or image patches; or tokens) are
     ranked by the explanation's summed position scores for that target and removed by `strategy` (default:
-    the modality's); special tokens are never removed. Each result names its input by `modality.name`.
+    the modality's); special tokens are never removed. Each result names its input by `modality.name`. Curves
+    follow the head's probability of the target, or for a contrast target ("A vs B") the logit difference A − B.
     """
     modality = adapter.modality
     strategy, level = modality.strategy(strategy), modality.level(level)
@@ -121,13 +126,18 @@ def evaluate(
             plans.append((e, k, target, row, layout))
     parts = [(row, torch.cat(sets)) for row, sets in removed.items()]
     pooled = modality.removal_logits(adapter, batch, parts, strategy, batch_size)
-    probabilities = {
-        row: outputs(logits.double(), adapter.problem).cpu()
-        for (row, _), logits in zip(parts, pooled.logits, strict=True)
-    }
+    logits = {row: out.double().cpu() for (row, _), out in zip(parts, pooled.logits, strict=True)}
     results = [
         evaluation_result(
-            e, k, layout, probabilities[row][:, target], strategy, level, fractions, modality.name(e), modality.curves
+            e,
+            k,
+            layout,
+            output_values(logits[row], e.labels, target, adapter.problem),
+            strategy,
+            level,
+            fractions,
+            modality.name(e),
+            modality.curves,
         )
         for e, k, target, row, layout in plans
     ]
@@ -160,7 +170,7 @@ def evaluation_result(
     text: str | None = None,
     extra: Mapping[str, tuple[str, Sequence[float]]] | None = None,
 ) -> EvaluationResult:
-    """Target row k's result from the probabilities `values` of its removal sets (`layout` names their rows):
+    """Target row k's result from the values (`output_values`) of its removal sets (`layout` names their rows):
     the curves (the standard ones at `fractions`, and `extra` ones at their own), both AOPCs and the identity
     error; `text` names the input (default: the explanation's text)."""
     values = values.cpu()
@@ -184,6 +194,7 @@ def evaluation_result(
         seconds=e.diagnostics.get("seconds"),
         identity=None if e.diagnostics.identity is None else e.diagnostics.identity.kind,
         predicted=e.predicted_label,
+        scale=output_scale(e.labels, e.targets[k]),
     )
 
 

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from trexplain.evaluate.ranks import spearman
 from trexplain.methods.base import Method, Targets, TargetSpec, get_method
 from trexplain.models.adapter import ModelAdapter
+from trexplain.models.contrast import contrast_view
 
 THRESHOLD = 0.8
 _GLOBAL_RNG = threading.Lock()
@@ -136,6 +137,7 @@ def model_randomization(
     """
     chosen = get_method(method, **params)
     texts = [texts] if isinstance(texts, str) else list(texts)
+    adapter, target = contrast_view(adapter, target)  # a contrast "A-B": the maps of logit A − logit B
     steps = _randomized(adapter, texts, chosen, target, seed, batch_size, cumulative=not independent)
     mode = "independent" if independent else "cascading"
     flagged = decorrelation(steps, threshold, mode).status == "flagged"

@@ -1,12 +1,13 @@
 """The per-method faithfulness table: means over texts, a seeded random-scores floor, a ranking and a verdict.
 
-Methods are ranked by AOPC comprehensiveness − sufficiency (both in probability units: how much the top
-features matter when removed, minus how much is lost when only they are kept), ties by ΔA^F. Each row
-carries the standard error of that margin over its texts × targets. Rows are grouped by whether the
-explained class was the model's prediction ("predicted") or not ("other"); the verdict is about the
-predicted class, needs at least `MIN_TEXTS` texts, and names every method within one paired standard
-error of the best as tied with it. A method "beats random" when its per-text margin over the random
-scores is positive by more than one standard error (paired by text and target).
+Methods are ranked by AOPC comprehensiveness − sufficiency (both in probability units, or for a contrast
+target "A vs B" in logit differences: how much the top features matter when removed, minus how much is lost
+when only they are kept), ties by ΔA^F. Each row carries the standard error of that margin over its texts ×
+targets. Rows are grouped by whether the explained class was the model's prediction ("predicted", with a
+contrast) or not ("other"); the verdict is about the predicted class, needs at least `MIN_TEXTS` texts, and
+names every method within one paired standard error of the best as tied with it. A method "beats random" when
+its per-text margin over the random scores is positive by more than one standard error (paired by text and
+target).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from trexplain.errors import InputError
 from trexplain.evaluate.faithfulness import Evaluation, EvaluationResult, evaluate
 from trexplain.explanation import Explanation
 from trexplain.methods.base import TargetSpec, available_methods
+from trexplain.models.contrast import LOGIT_DIFFERENCE
 from trexplain.models.protocol import Adapter
 from trexplain.perturb import Level
 
@@ -63,8 +65,10 @@ def random_explanations(
 
 
 def classes_of(result: EvaluationResult) -> str:
-    """The result's class group: "predicted" for the model's predicted class (or when that is unknown), else "other"."""
-    return PREDICTED if result.predicted is None or result.target == result.predicted else OTHER
+    """The result's class group: "predicted" for the model's predicted class (or when that is unknown) and for a
+    contrast "A vs B" (the one output asked about), else "other"."""
+    asked = result.predicted is None or result.target == result.predicted or result.scale == LOGIT_DIFFERENCE
+    return PREDICTED if asked else OTHER
 
 
 def summarise(results: Sequence[EvaluationResult]) -> list[dict[str, Any]]:

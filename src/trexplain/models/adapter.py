@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from trexplain.errors import InputError, MethodError, TargetError
 from trexplain.models.batch import Batch, ModelInputs
 from trexplain.models.capture import EMBEDDINGS, Replacement, Site, capturing
+from trexplain.models.devices import place, resolve_device, resolve_dtype
 from trexplain.models.families import CUSTOM, Family, locate, resolve
 from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
 from trexplain.models.modalities import TEXT, Modality
@@ -184,6 +185,13 @@ class ModelAdapter:
     def dtype(self) -> torch.dtype:
         """The floating dtype of the model's weights (float32 unless loaded with `dtype=`)."""
         return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch.float32)
+
+    def to(self, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None) -> ModelAdapter:
+        """Move the model whole to `device` and/or cast it to `dtype` (names as `load_model` takes them), under
+        the lock; its checked placement is refreshed (`models.devices`). Returns the adapter."""
+        target = self.device if device is None else resolve_device(device)
+        with self.lock:
+            return place(self, target, resolve_dtype(dtype))
 
     @property
     def pad_token_id(self) -> int:

@@ -16,8 +16,10 @@ import torch
 from torch import Tensor
 
 from trexplain.errors import TargetError
+from trexplain.models.heads import SINGLE_LABEL, outputs
 
 SEPARATOR = " vs "
+PROBABILITY, LOGIT_DIFFERENCE = "probability", "logit difference"
 
 
 def contrast_label(first: str, second: str) -> str:
@@ -25,11 +27,36 @@ def contrast_label(first: str, second: str) -> str:
     return f"{first}{SEPARATOR}{second}"
 
 
+def contrast_pair(labels: Sequence[str]) -> tuple[int, int] | None:
+    """The classes (A, B) of a last contrast output "A vs B" among `labels`, or None when there is none."""
+    classes = labels[:-1]
+    if len(labels) > 2:
+        for first, a in enumerate(classes):
+            for second, b in enumerate(classes):
+                if first != second and labels[-1] == contrast_label(a, b):
+                    return first, second
+    return None
+
+
 def contrast_classes(labels: Sequence[str]) -> int:
     """How many of `labels` are the model's classes: all, or all but a last contrast output ("A vs B" of two)."""
-    if len(labels) > 2 and labels[-1] in {contrast_label(a, b) for a in labels[:-1] for b in labels[:-1] if a != b}:
-        return len(labels) - 1
-    return len(labels)
+    return len(labels) - (contrast_pair(labels) is not None)
+
+
+def output_values(logits: Tensor, labels: Sequence[str], index: int, problem: str = SINGLE_LABEL) -> Tensor:
+    """What removal curves follow for output `index` of explanations labelled `labels`, from the model's logits
+    [..., classes] (a contrast view's extra column is ignored): the head's probability of a class, or for the
+    contrast output "A vs B" the logit difference A − B (the quantity it explains)."""
+    classes = contrast_classes(labels)
+    pair = contrast_pair(labels) if index >= classes else None
+    if pair is not None:
+        return logits[..., pair[0]] - logits[..., pair[1]]
+    return outputs(logits[..., :classes], problem)[..., index]
+
+
+def output_scale(labels: Sequence[str], index: int) -> str:
+    """The unit of `output_values` for output `index`: "probability" (the head's output) or "logit difference"."""
+    return LOGIT_DIFFERENCE if index >= contrast_classes(labels) else PROBABILITY
 
 
 def parse_contrast(spec: object, adapter: Any, pairs: bool = False) -> tuple[int, int] | None:

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +146,8 @@ def run_dataset(
         adapter = load_model(model_source, **loader)
         if getattr(adapter, "model_revision", None):
             loader["offline"] = True  # workers load the cached commit the run is bound to
-    reader = RowReader(source, text_column=text_column, id_column=id_column, rationale_column=rationale_column)
+    rows = partial(RowReader, source, text_column=text_column, id_column=id_column, rationale_column=rationale_column)
+    reader = rows()
     config = RunConfig(
         model=adapter.name,
         weights_sha256=weights_hash(adapter.model),
@@ -165,25 +167,27 @@ def run_dataset(
     if (folder / MANIFEST).exists():
         check_same_run(folder, config)
     finished = shard_files.finished(folder)
+    shard_files.check_weights(folder, finished, config.weights_sha256, config.model_revision)
     done = shard_files.done_ids(folder, finished)
 
     # a first pass reads and checks the whole file (a bad line fails now, not hours in, and before the manifest
     # is written, so a corrected rerun is not refused as another run) and counts the work
-    counter = RowReader(
-        source, text_column=text_column, id_column=id_column, rationale_column=rationale_column, limit=limit
-    )
+    counter = rows(limit=limit)
     pending = sum(1 for row in counter if row.id not in done)
     shard_files.clean_temporaries(folder)
     manifest = Manifest(config, [s.to_dict() for s in finished])
     write_manifest(folder, manifest)
     summary = RunSummary(Path(out), rows=counter.rows, duplicates=counter.duplicates, backend=backend)
     summary.done_before = counter.rows - counter.duplicates - pending
-    settings = Settings(options, evaluate=evaluate, rationales=rationale_column is not None)
-    job = Job(folder, model_source, loader, settings, config)
-    plan = RowReader(
-        source, text_column=text_column, id_column=id_column, rationale_column=rationale_column, limit=limit
+    settings = Settings(
+        options,
+        evaluate=evaluate,
+        rationales=rationale_column is not None,
+        weights_sha256=config.weights_sha256,
+        model_revision=config.model_revision,
     )
-    windows = plan_windows(plan, done, shard_size)
+    job = Job(folder, model_source, loader, settings, config)
+    windows = plan_windows(rows(limit=limit), done, shard_size)
 
     def finish(info: ShardInfo) -> None:
         finished.append(info)

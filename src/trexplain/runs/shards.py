@@ -10,6 +10,9 @@ Columns added to the core schema: `id` (string), `row` (input row, int64); `rati
 as model-word indices, when the run has a rationale column); with `--evaluate`, per target of the row:
 `comprehensiveness`, `sufficiency` (AOPC, probability units) and `identity_error` (null where the method has
 no identity).
+
+Each shard's schema metadata names the weights that wrote it: `trexplain.weights_sha256` and, for a hub model,
+`trexplain.model_revision` (the commit); `check_weights` refuses a folder whose shards came from other weights.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trexplain.arrow import to_arrow
-from trexplain.errors import InputError
+from trexplain.errors import InputError, RunMismatchError
 from trexplain.explanation import Explanation
 from trexplain.io import TEMP_TAG, atomic_file
 
@@ -41,6 +44,7 @@ RUN_COLUMNS: dict[str, pa.DataType] = {
     "identity_error": _FLOATS,
 }
 TEXTS_KEY = b"trexplain.texts"
+REVISION_KEY, WEIGHTS_KEY = b"trexplain.model_revision", b"trexplain.weights_sha256"
 
 
 def shard_name(first: int, last: int) -> str:
@@ -50,30 +54,61 @@ def shard_name(first: int, last: int) -> str:
 
 @dataclass(frozen=True)
 class ShardInfo:
-    """A finished shard: file name, first and last input row, texts and explanations (rows) it holds."""
+    """A finished shard: file name, first and last input row, texts and explanations (rows) it holds, and the
+    weights that wrote it (None in shards written before shards recorded them)."""
 
     name: str
     first: int
     last: int
     texts: int
     explanations: int
+    weights_sha256: str | None = None
+    model_revision: str | None = None
 
-    def to_dict(self) -> dict[str, int | str]:
+    def to_dict(self) -> dict[str, int | str | None]:
         return {
             "name": self.name,
             "first": self.first,
             "last": self.last,
             "texts": self.texts,
             "explanations": self.explanations,
+            "weights_sha256": self.weights_sha256,
+            "model_revision": self.model_revision,
         }
 
+    @classmethod
+    def of(cls, name: str, first: int, last: int, metadata: dict | None, rows: int) -> ShardInfo:
+        """The info of a shard from its schema metadata and row count."""
+        meta = metadata or {}
+        weights, revision = meta.get(WEIGHTS_KEY), meta.get(REVISION_KEY)
+        return cls(
+            name,
+            first,
+            last,
+            int(meta.get(TEXTS_KEY, rows)),
+            rows,
+            None if weights is None else weights.decode(),
+            None if revision is None else revision.decode(),
+        )
 
-def shard_table(explanations: Sequence[Explanation], columns: dict[str, Sequence], texts: int) -> pa.Table:
-    """The core table of `explanations` with the run columns in `columns` (one value per explanation)."""
+
+def shard_table(
+    explanations: Sequence[Explanation],
+    columns: dict[str, Sequence],
+    texts: int,
+    weights_sha256: str | None = None,
+    model_revision: str | None = None,
+) -> pa.Table:
+    """The core table of `explanations` with the run columns in `columns` (one value per explanation), its
+    metadata naming the texts it holds and the weights (hash, hub commit) that explained them."""
     table = to_arrow(explanations)
     for name, values in columns.items():
         table = table.append_column(pa.field(name, RUN_COLUMNS[name]), pa.array(list(values), RUN_COLUMNS[name]))
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), TEXTS_KEY: str(texts).encode()})
+    meta = {**(table.schema.metadata or {}), TEXTS_KEY: str(texts).encode()}
+    for key, value in ((WEIGHTS_KEY, weights_sha256), (REVISION_KEY, model_revision)):
+        if value is not None:
+            meta[key] = value.encode()
+    return table.replace_schema_metadata(meta)
 
 
 def write_shard(folder: Path, first: int, last: int, table: pa.Table) -> ShardInfo:
@@ -81,7 +116,7 @@ def write_shard(folder: Path, first: int, last: int, table: pa.Table) -> ShardIn
     name = shard_name(first, last)
     with atomic_file(folder / name, "wb") as handle:
         pq.write_table(table, handle)
-    return ShardInfo(name, first, last, _texts(table.schema.metadata, table.num_rows), table.num_rows)
+    return ShardInfo.of(name, first, last, table.schema.metadata, table.num_rows)
 
 
 def finished(folder: Path) -> list[ShardInfo]:
@@ -95,9 +130,22 @@ def finished(folder: Path) -> list[ShardInfo]:
             meta = pq.read_metadata(folder / entry)
         except (OSError, pa.ArrowInvalid) as exc:
             raise InputError(f"{folder / entry}: not a readable shard ({exc}); delete it and rerun to redo it") from exc
-        texts = _texts(meta.metadata, meta.num_rows)
-        out.append(ShardInfo(entry, int(found.group(1)), int(found.group(2)), texts, meta.num_rows))
+        out.append(ShardInfo.of(entry, int(found.group(1)), int(found.group(2)), meta.metadata, meta.num_rows))
     return out
+
+
+def check_weights(folder: Path, shards: Sequence[ShardInfo], weights_sha256: str, model_revision: str | None) -> None:
+    """Every shard that names its weights was written by these (`weights_sha256`, hub commit `model_revision`),
+    else a `RunMismatchError` naming the shard and the fix: a folder never mixes two models' shards."""
+    for shard in shards:
+        stated = (shard.weights_sha256, shard.model_revision)
+        if shard.weights_sha256 is not None and stated != (weights_sha256, model_revision):
+            raise RunMismatchError(
+                f"{folder / shard.name} was written by other weights (model_revision {shard.model_revision!r}, "
+                f"weights_sha256 {shard.weights_sha256[:12]}…) than this run loads (model_revision "
+                f"{model_revision!r}, weights_sha256 {weights_sha256[:12]}…); rerun with the model revision that "
+                "wrote it, delete the shards of the other weights to redo them, or give a new --out folder"
+            )
 
 
 def done_ids(folder: Path, shards: Sequence[ShardInfo]) -> set[str]:
@@ -117,11 +165,6 @@ def clean_temporaries(folder: Path) -> list[Path]:
             (folder / entry).unlink(missing_ok=True)
             removed.append(folder / entry)
     return removed
-
-
-def _texts(metadata: dict | None, rows: int) -> int:
-    value = (metadata or {}).get(TEXTS_KEY)
-    return int(value) if value is not None else rows
 
 
 def _alive(pid: int) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from trexplain.errors import RunMismatchError
 from trexplain.evaluate.faithfulness import evaluate
 from trexplain.explanation import Explanation
 from trexplain.models.protocol import Adapter
@@ -48,11 +49,14 @@ class Window:
 @dataclass(frozen=True)
 class Settings:
     """How each window is explained: the study options (methods with their parameters, target, truncation,
-    batch sizes), and whether to add per-row evaluation and rationales."""
+    batch sizes), whether to add per-row evaluation and rationales, and the weights the run is bound to (their
+    hash and hub commit, written into every shard)."""
 
     options: StudyOptions
     evaluate: bool = False
     rationales: bool = False
+    weights_sha256: str | None = None
+    model_revision: str | None = None
 
 
 def explain_window(
@@ -61,6 +65,12 @@ def explain_window(
     """The shard table of a window: its texts × methods (text-major), with ids, rows and the run columns."""
     from trexplain.evaluate.plausibility import rationale_words
 
+    loaded = getattr(adapter, "model_revision", None)
+    if loaded != settings.model_revision:  # a worker that loaded another commit must not write into this run
+        raise RunMismatchError(
+            f"this worker loaded model_revision {loaded!r}, the run is bound to {settings.model_revision!r}; "
+            "make that revision available here (e.g. `hf download ORG/NAME --revision REV`) or give a new --out folder"
+        )
     explanations: list[Explanation] = []
     columns: dict[str, list] = {"id": [], "row": []}
     if settings.rationales:
@@ -85,7 +95,7 @@ def explain_window(
         explanations.extend(batch)
         if advance is not None:
             advance(len(chunk))
-    return shard_table(explanations, columns, len(rows))
+    return shard_table(explanations, columns, len(rows), settings.weights_sha256, settings.model_revision)
 
 
 def _add_evaluation(adapter: Adapter, batch: Sequence[Explanation], columns: dict[str, list], size: int) -> None:
