@@ -77,7 +77,7 @@ def special_share(e: Explanation, k: int) -> float:
 
 
 def _row_of_predicted(e: Explanation) -> int:
-    predicted = int(np.argmax(e.logits))
+    predicted = e.predicted
     return e.targets.index(predicted) if predicted in e.targets else 0
 
 
