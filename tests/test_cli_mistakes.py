@@ -199,6 +199,15 @@ def test_no_loading_bars_on_stderr(tiny_dirs, mlm_folder, bars_on):
         assert bars_on.is_progress_bar_enabled()
 
 
+def test_no_loading_bars_from_the_probes_masked_lm(mlm_folder, bars_on, capsys):
+    from trexplain.probe.edits import MaskedLM
+
+    MaskedLM.load(mlm_folder)
+    err = capsys.readouterr().err
+    assert "Loading" not in err and "it/s" not in err, err
+    assert bars_on.is_progress_bar_enabled()
+
+
 def test_no_loading_bars_from_a_fresh_process(mlm_folder):
     """The same in a real `python -m trexplain.cli` process, stderr captured (the bar was seen there)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
