@@ -34,6 +34,14 @@ def test_a_file_path_given_as_text_is_explained_with_a_warning_naming_input():
     ]
 
 
+def test_an_image_models_text_arguments_are_image_paths_without_a_warning():
+    """An image classifier reads TEXT arguments as image files, so a path there is no mistake."""
+    sample = ROOT / "src" / "trexplain" / "models" / "vit_demo" / "samples" / "digit-3.png"
+    result = runner.invoke(app, ["explain", str(sample), "--model", "vit-demo", "--method", "gxi", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["source"] == "digit-3.png" and result.stderr == ""
+
+
 @pytest.mark.parametrize(
     ("text", "option"),
     [

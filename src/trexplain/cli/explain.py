@@ -78,8 +78,6 @@ def explain(
             {"--jsonl": None if to_stdout else jsonl, "--html": html_out}, [inputs.input_file, *(images or [])]
         )
         items = images or _paired(inputs.texts(texts), text2, pair_column, inputs.input_file)
-        for text in [] if images else texts or []:
-            warn_if_path(text)
         options = StudyOptions(
             tuple(chosen.methods()),
             target=chosen.target_spec(),
@@ -90,6 +88,9 @@ def explain(
         )
         given = ctx.get_parameter_source("model").name != "DEFAULT"
         adapter = loading.load(image_model(loading.model, images, given=given))
+        if adapter.modality.kind == "text":  # an image model reads TEXT arguments as image paths
+            for text in [] if images else texts or []:
+                warn_if_path(text)
         result = run_study(items, adapter, options)
         records = result.records()
         lines = (json.dumps(r) + "\n" for r in records)
