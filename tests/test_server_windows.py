@@ -120,3 +120,17 @@ def test_too_long_text_offers_truncate_and_windows_buttons(browser, page_served)
     tab.errors.clear()
     tab.check_clean()
     tab.close()
+
+
+def test_views_that_need_the_whole_text_offer_no_cutting(browser, page_served):
+    """The attention view reads one model input: no truncate / windows buttons that could not help it."""
+    from playwright.sync_api import expect
+
+    from tests.test_server_browser import Tab
+
+    tab = Tab(browser, page_served)
+    tab.open(f"#panel=attention&methods=gxi&windows=1&text={quote(LONG)}")
+    error = tab.page.locator(".app-panel-attention .app-too-long")
+    expect(error).to_contain_text("shorten it above", timeout=30_000)
+    assert error.locator("button").count() == 0
+    tab.close()

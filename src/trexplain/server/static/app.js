@@ -423,6 +423,11 @@
     var box = el("div", "app-error app-too-long");
     box.appendChild(el("b", null, "too long: "));
     box.appendChild(document.createTextNode(e.message.split(". ")[0].replace(/^text \d+ has/, "this text has") + ". "));
+    if (["explain", "whatif"].indexOf(state.panel) < 0) {  // the panels whose explanations can be cut or windowed
+      box.appendChild(document.createTextNode("This view needs the whole text in one model input: shorten it above."));
+      into.appendChild(box);
+      return;
+    }
     var choices = el("div", "app-row");
     choices.appendChild(U.button("explain its first part (truncate)", false,
       function () { ctx.set({ truncate: "1", windows: null }); }, "app-truncate"));
