@@ -108,6 +108,8 @@ def hostile_views(adapter) -> dict:
         masked_text=HOSTILE,
         word=HOSTILE,
         layers=[{"layer": 0, "tokens": [HOSTILE], "probabilities": [0.5], "word_rank": 1}],
+        ranked_token=HOSTILE,
+        rank_note=HOSTILE,
     )
     near = SimpleNamespace(
         tokens=[HOSTILE], token=0, layer=1, neighbours=[Neighbour(0.9, HOSTILE, 0, 0, 0, 1, HOSTILE)]

@@ -330,9 +330,20 @@ def image_inputs(images: list[Path] | None, input_file: Path | None, texts: list
     return list(images) if images else None
 
 
-def image_model(model: str, images: list[Path] | None) -> str:
-    """The model to load: the bundled image demo when images come with the (text) default."""
-    return "vit-demo" if images and model == "demo" else model
+def image_model(model: str, images: list[Path] | None, given: bool = False) -> str:
+    """The model to load: for images with the text demo, the bundled image demo, said on stderr, unless `--model demo`
+    was `given` explicitly, which is an error naming the image demo (the text demo takes no images)."""
+    from trexplain.models.demo import DEMO_NAMES
+
+    if not images or model not in DEMO_NAMES:
+        return model
+    if given:
+        raise InputError(
+            f"--model {model or 'demo'} is the text demo and takes no images; use --model vit-demo (the bundled image "
+            "demo) or an image classifier's folder or hub id"
+        )
+    say("images: explaining with the bundled image demo vit-demo (the text demo takes no images; --model picks one)")
+    return "vit-demo"
 
 
 def check_outputs(

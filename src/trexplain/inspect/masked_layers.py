@@ -62,6 +62,10 @@ class MaskedLM:
             return self.layer_heads(states)
         return self.head(states)
 
+    def predictable(self, token_id: int) -> bool:
+        """Whether the head can predict `token_id` (the demo's heads choose among a fixed word list)."""
+        return self.layer_heads is None or bool((self.layer_heads.vocabulary == token_id).any())
+
 
 def load_demo_masked_lm() -> MaskedLM:
     """The demo classifier's frozen encoder with the per-layer masked-word heads shipped beside it."""
@@ -80,7 +84,7 @@ def load_demo_masked_lm() -> MaskedLM:
 def load_masked_lm(source: str | Path) -> MaskedLM:
     """`demo` (its shipped per-layer heads), or `AutoModelForMaskedLM` from a local folder (safetensors only); a
     classifier folder is a typed error."""
-    from trexplain.models.checkpoint import check_folder
+    from trexplain.models.checkpoint import check_folder, quiet_transformers
 
     if str(source) in DEMO_NAMES:
         return load_demo_masked_lm()
@@ -94,10 +98,11 @@ def load_masked_lm(source: str | Path) -> MaskedLM:
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     try:
-        model, info = AutoModelForMaskedLM.from_pretrained(
-            path, attn_implementation="eager", local_files_only=True, use_safetensors=True, output_loading_info=True
-        )
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        with quiet_transformers():  # no "Loading weights" bar on stderr
+            model, info = AutoModelForMaskedLM.from_pretrained(
+                path, attn_implementation="eager", local_files_only=True, use_safetensors=True, output_loading_info=True
+            )
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except ValueError as exc:  # an architecture with no masked-LM class
         raise NoMaskedLMHeadError(f"{path}: this model type has no masked-LM head ({exc}); {NEIGHBOURS_HINT}") from exc
     except Exception as exc:  # transformers raises many types for a broken folder
@@ -122,6 +127,8 @@ class LayerPredictions:
     position: int
     tokens: list[str]
     layers: list[dict[str, Any]]
+    ranked_token: str | None = None
+    rank_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The predictions as JSON-ready data (`trexplain layers --json`)."""
@@ -132,7 +139,18 @@ class LayerPredictions:
             "position": self.position,
             "tokens": self.tokens,
             "layers": self.layers,
+            "ranked_token": self.ranked_token,
+            "rank_note": self.rank_note,
         }
+
+
+def find_word(text: str, word: str) -> re.Match[str]:
+    """The first whole-word occurrence of `word` in `text` (exact case first, then any case)."""
+    for flags in (0, re.IGNORECASE):
+        match = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags)
+        if match:
+            return match
+    raise InputError(f"the word {word!r} does not occur in the text; pass a word of the text to --mask")
 
 
 def mask_word(text: str, word: str | None, mask_token: str) -> str:
@@ -141,11 +159,36 @@ def mask_word(text: str, word: str | None, mask_token: str) -> str:
         if mask_token not in text:
             raise InputError(f"the text contains no {mask_token}; pass --mask WORD to choose the word to mask")
         return text
-    for flags in (0, re.IGNORECASE):
-        match = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags)
-        if match:
-            return text[: match.start()] + mask_token + text[match.end() :]
-    raise InputError(f"the word {word!r} does not occur in the text; pass a word of the text to --mask")
+    match = find_word(text, word)
+    return text[: match.start()] + mask_token + text[match.end() :]
+
+
+def word_pieces(tokenizer: Any, text: str, word: str) -> list[int]:
+    """The token ids `word` is in `text` (its pieces in context: a BPE word keeps its leading-space mark)."""
+    match = find_word(text, word)
+    if getattr(tokenizer, "is_fast", False):
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        spans = zip(enc["input_ids"], enc["offset_mapping"], strict=True)
+        inside = [i for i, (a, b) in spans if b > a and a < match.end() and b > match.start()]
+        if inside:
+            return inside
+    return tokenizer(match.group(), add_special_tokens=False)["input_ids"]
+
+
+def rank_target(lm: MaskedLM, text: str, word: str) -> tuple[int | None, str | None]:
+    """The token id whose rank `layer_predictions` reports for the masked `word` (its first piece) and a note when
+    the rank is partial (a word of several pieces) or missing (a token the head cannot predict: None)."""
+    pieces = word_pieces(lm.tokenizer, text, word)
+    if not pieces:
+        return None, f"{word!r} has no tokens of its own, so it has no rank"
+    first = lm.tokenizer.convert_ids_to_tokens([pieces[0]])[0]
+    if not lm.predictable(pieces[0]):
+        listed = len(lm.layer_heads.vocabulary) if lm.layer_heads is not None else 0
+        return None, f"{first!r} is not among the {listed} words the {lm.name} heads predict, so it has no rank"
+    if len(pieces) > 1:
+        shown = " ".join(lm.tokenizer.convert_ids_to_tokens(pieces))
+        return pieces[0], f"{word!r} is {len(pieces)} pieces ({shown}); one mask predicts one: the rank is of {first!r}"
+    return pieces[0], None
 
 
 @torch.no_grad()
@@ -164,8 +207,8 @@ def layer_predictions(lm: MaskedLM, text: str, word: str | None = None, k: int =
     states = torch.stack([h[0, position] for h in out.hidden_states])  # [L+1, D]
     probs = torch.softmax(lm.vocabulary_logits(states).float(), dim=-1)
     top = probs.topk(min(k, probs.shape[-1]), dim=-1)
-    original = tokenizer(word, add_special_tokens=False)["input_ids"] if word else []
-    rank = (probs > probs[:, original[0]].unsqueeze(1)).sum(1) + 1 if len(original) == 1 else None
+    ranked, note = rank_target(lm, text, word) if word else (None, None)
+    rank = (probs > probs[:, ranked].unsqueeze(1)).sum(1) + 1 if ranked is not None else None
     layers = []
     for layer in range(states.shape[0]):
         entry: dict[str, Any] = {
@@ -173,8 +216,10 @@ def layer_predictions(lm: MaskedLM, text: str, word: str | None = None, k: int =
             "tokens": tokenizer.convert_ids_to_tokens(top.indices[layer].tolist()),
             "probabilities": [round(float(p), 6) for p in top.values[layer]],
         }
-        if rank is not None:
-            entry["word_rank"] = int(rank[layer])
-            entry["word_probability"] = round(float(probs[layer, original[0]]), 6)
+        if word:  # the masked word's own rank among the predictions at this layer (1 = the top guess)
+            entry["word_rank"] = None if rank is None else int(rank[layer])
+            entry["word_probability"] = None if ranked is None else round(float(probs[layer, ranked]), 6)
         layers.append(entry)
-    return LayerPredictions(text, masked, word, position, tokenizer.convert_ids_to_tokens(ids.tolist()), layers)
+    shown = None if ranked is None else tokenizer.convert_ids_to_tokens([ranked])[0]
+    tokens = tokenizer.convert_ids_to_tokens(ids.tolist())
+    return LayerPredictions(text, masked, word, position, tokens, layers, shown, note)

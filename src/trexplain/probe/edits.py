@@ -282,16 +282,19 @@ class MaskedLM(EditSource):
         """A masked LM from a local folder: safetensors weights only, no remote code."""
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+        from trexplain.models.checkpoint import quiet_transformers
+
         folder = Path(folder)
         if not (folder / "config.json").is_file():
             raise ModelLoadError(f"{folder} is not a model folder (no config.json); give a local masked-LM folder")
         if not any(folder.glob("*.safetensors")):
             raise ModelLoadError(f"{folder} has no .safetensors weights; the masked LM must be saved as safetensors")
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False, local_files_only=True)
-            model = AutoModelForMaskedLM.from_pretrained(
-                folder, trust_remote_code=False, use_safetensors=True, local_files_only=True
-            )
+            with quiet_transformers():  # no "Loading weights" bar on stderr
+                tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False, local_files_only=True)
+                model = AutoModelForMaskedLM.from_pretrained(
+                    folder, trust_remote_code=False, use_safetensors=True, local_files_only=True
+                )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load a masked LM from {folder}: {exc}") from exc
         if tokenizer.mask_token_id is None:

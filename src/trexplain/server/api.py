@@ -39,7 +39,10 @@ class ExplainBody(Strict):
     methods: list[str] = Field([DEFAULT_METHOD], min_length=1)
     target: Target = "predicted"
     params: dict[str, dict[str, Any]] = Field({}, description="Parameters per method, e.g. {'ig': {'steps': 16}}.")
-    truncate: bool = False
+    truncate: bool = Field(False, description="Explain only the first tokens an over-long text has room for.")
+    windows: bool = Field(
+        False, description="Explain an over-long text in overlapping windows the model takes (not with truncate)."
+    )
     format: Form = "records"
 
 
@@ -181,7 +184,8 @@ def models(request: Request) -> dict[str, Any]:
 async def explain(request: Request, body: ExplainBody) -> dict[str, Any]:
     """Explain texts with methods for a target: `Study.to_dict()` (its `records` are `explain --json`'s)."""
     model = _checked(request, body)
-    options = _options(request, body, truncate=body.truncate, batch_size=request.app.state.limits.batch_texts)
+    limits = request.app.state.limits
+    options = _options(request, body, truncate=body.truncate, windows=body.windows, batch_size=limits.batch_texts)
 
     def work() -> dict[str, Any]:
         return compute.study_json(compute.served_study(model, body.texts, options), model, body.format)
@@ -262,6 +266,11 @@ async def compare(request: Request, body: CompareBody) -> dict[str, Any]:
 def evaluate(request: Request, body: EvaluateBody) -> dict[str, Any]:
     """Start a job: explain and evaluate (removal curves, AOPC, the random floor; optionally the sanity check).
     Poll `GET /api/jobs/{id}`; its result is `Study.to_dict()` (or the report payload)."""
+    if body.windows:
+        raise InputError(
+            "windows explain an over-long text, but removal curves need the whole text in one model input; "
+            "evaluate with truncate instead"
+        )
     model = _checked(request, body)
     limits = request.app.state.limits
     options = _options(

@@ -380,12 +380,13 @@ def layer_predictions_view(result: Any, k: int) -> Group:
     table.add_column(f"top {k} (probability)")
     ranked = bool(result.layers) and "word_rank" in result.layers[0]
     if ranked:
-        table.add_column(Text(f"rank of {visible(repr(result.word))}"), justify="right")
+        table.add_column(Text(f"rank of {visible(repr(result.ranked_token or result.word))}"), justify="right")
     for entry in result.layers:
         top = "  ".join(f"{visible(t)} {p:.3f}" for t, p in zip(entry["tokens"], entry["probabilities"], strict=True))
-        extra = [str(entry["word_rank"])] if ranked else []
+        extra = ["–" if entry["word_rank"] is None else str(entry["word_rank"])] if ranked else []
         table.add_row(hidden_state_name(entry["layer"]), Text(top), *extra)
-    return Group(Text(visible(result.masked_text)), table)
+    note = [Text(visible(result.rank_note), style="dim")] if result.rank_note else []
+    return Group(Text(visible(result.masked_text)), table, *note)
 
 
 def neighbours_view(result: Any) -> Group:

@@ -14,7 +14,7 @@
   var U = TX.util;
   var el = U.el;
   var token = null;
-  var STATE_KEYS = ["panel", "model", "model2", "methods", "target", "truncate", "text"];
+  var STATE_KEYS = ["panel", "model", "model2", "methods", "target", "truncate", "windows", "text"];
 
   // ------------------------------------------------------------------ server calls
   function ApiError(status, error) {
@@ -73,7 +73,8 @@
   }
 
   // ------------------------------------------------------------------ state in the URL
-  var state = { panel: "explain", model: "", model2: "", methods: "", target: "predicted", truncate: "", text: "" };
+  var state = { panel: "explain", model: "", model2: "", methods: "", target: "predicted", truncate: "", windows: "",
+    text: "" };
 
   function readHash() {
     var params = new URLSearchParams(location.hash.replace(/^#/, ""));
@@ -384,7 +385,8 @@
     explain: function (text, model) {
       // The report payload of `text` (default: the current one) with the chosen methods and class, cached.
       var body = { texts: [text === undefined ? state.text : text], model: model || ctx.model().name,
-        methods: ctx.methods(), target: ctx.target(), truncate: state.truncate === "1", format: "report" };
+        methods: ctx.methods(), target: ctx.target(), truncate: state.truncate === "1", windows: state.windows === "1",
+        format: "report" };
       var key = JSON.stringify(body);
       if (!cache[key]) {
         var keys = Object.keys(cache);
@@ -416,12 +418,25 @@
   TX.app = ctx;
 
   function tooLong(into, e) {
-    // A text longer than the model takes: the app's own way out (explain its first part), not a CLI flag.
-    var box = el("div", "app-error");
+    // A text longer than the model takes: the app's own two ways out (its first part, or all of it in windows), not
+    // a command-line flag.
+    var box = el("div", "app-error app-too-long");
     box.appendChild(el("b", null, "too long: "));
-    box.appendChild(document.createTextNode(e.message.split(". ")[0] + ". "));
-    box.appendChild(U.button("explain its first part (truncate)", false, function () { ctx.set({ truncate: "1" }); }, "app-truncate"));
-    box.appendChild(el("span", "tx-note", " the explanation records where the text was cut; or shorten the text above"));
+    box.appendChild(document.createTextNode(e.message.split(". ")[0].replace(/^text \d+ has/, "this text has") + ". "));
+    if (["explain", "whatif"].indexOf(state.panel) < 0) {  // the panels whose explanations can be cut or windowed
+      box.appendChild(document.createTextNode("This view needs the whole text in one model input: shorten it above."));
+      into.appendChild(box);
+      return;
+    }
+    var choices = el("div", "app-row");
+    choices.appendChild(U.button("explain its first part (truncate)", false,
+      function () { ctx.set({ truncate: "1", windows: null }); }, "app-truncate"));
+    choices.appendChild(U.button("explain all of it in windows", false,
+      function () { ctx.set({ windows: "1", truncate: null }); }, "app-windows"));
+    box.appendChild(choices);
+    box.appendChild(el("p", "tx-note", "truncate: the model sees only the first part, and the explanation records where " +
+      "the text was cut. windows: overlapping parts the model takes, each token's score the mean over the windows " +
+      "that hold it (slower). Or shorten the text above."));
     into.appendChild(box);
   }
 
@@ -497,7 +512,8 @@
       var names = Array.prototype.filter.call(methods.querySelectorAll("input"), function (b) { return b.checked; })
         .map(function (b) { return b.value; });
       ctx.set({ text: area.value, model: model.value, methods: names.join(","), target: target.value,
-        truncate: area.value === state.text ? state.truncate : null });  // a new text is not cut unasked
+        truncate: area.value === state.text ? state.truncate : null,  // a new text is not cut unasked
+        windows: area.value === state.text ? state.windows : null });
     }
     go.addEventListener("click", apply);
     target.addEventListener("change", apply);

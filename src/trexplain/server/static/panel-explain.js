@@ -24,7 +24,8 @@
           var line = el("span", null, "starting…");
           status.appendChild(line);
           var task = ctx.job("/api/evaluate", { texts: [ctx.state.text], model: ctx.model().name, methods: ctx.methods(),
-            target: ctx.target(), sanity: spec[1], format: "report" }, function (s) { line.textContent = ctx.progressLine(s); });
+            target: ctx.target(), sanity: spec[1], truncate: ctx.state.truncate === "1", windows: ctx.state.windows === "1",
+            format: "report" }, function (s) { line.textContent = ctx.progressLine(s); });
           status.appendChild(ctx.util.button("cancel", false, task.cancel, "app-cancel"));
           task.promise.then(function (payload) {
             status.textContent = "";
@@ -42,6 +43,11 @@
         last = payload;
         view.textContent = "";
         ctx.render(payload, view);
+        var windows = ((payload.texts[0].explanations[0] || {}).diagnostics || {}).windows;
+        if (windows) {
+          view.insertBefore(el("p", "tx-note app-windows-note", "explained in " + windows + " overlapping windows the " +
+            "model takes; each token's score is its mean over the windows that hold it"), view.firstChild);
+        }
         var flow = view.querySelector("details.tx-flow");  // relevance by layer: open it, the view asks for it
         if (flow) flow.open = true;
       }, function (e) { view.textContent = ""; ctx.error(view, e); });

@@ -70,10 +70,12 @@
         ctx.api("/api/masked", { text: entry.text, model: ctx.model().name, word: word, k: 5 }).then(function (r) {
           last = r;
           view.textContent = "";
+          if (r.rank_note) view.appendChild(el("p", "tx-note app-rank-note", r.rank_note));
           view.appendChild(el("p", "tx-note", "masked: " + r.masked_text));
-          view.appendChild(table(el, ["layer", "top guesses", "rank of “" + word + "”"], r.layers.map(function (l) {
+          var ranked = r.ranked_token || word;
+          view.appendChild(table(el, ["layer", "top guesses", "rank of “" + ranked + "”"], r.layers.map(function (l) {
             return [l.layer, l.tokens.map(function (t, k) { return t + " " + l.probabilities[k].toFixed(3); }).join(" · "),
-              l.word_rank === undefined ? "–" : l.word_rank];
+              l.word_rank == null ? "–" : l.word_rank];
           })));
         }, function (e) { view.textContent = ""; ctx.error(view, e); });
       });
