@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 from trexplain.cli import app
-from trexplain.cli.explain import warn_if_path
+from trexplain.cli.common import warn_if_path
 from trexplain.inspect import layer_predictions, load_masked_lm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +68,14 @@ def test_ordinary_texts_do_not_warn(text, recwarn):
     assert [str(w.message) for w in recwarn] == []
 
 
+@pytest.mark.parametrize("command", ["evaluate", "report"])
+def test_evaluate_and_report_warn_of_a_path_given_as_text_too(command, tmp_path):
+    out = ["--out", str(tmp_path / "r.html")] if command == "report" else ["--json"]
+    result = runner.invoke(app, [command, str(TWEETS), "--method", "gxi", *out])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {str(TWEETS)!r} looks like a file; did you mean `--input {TWEETS}`?" in result.stderr
+
+
 # ------------------------------------------------------------------ images with the text demo
 @pytest.fixture(scope="module")
 def picture(tmp_path_factory):
@@ -77,8 +85,9 @@ def picture(tmp_path_factory):
     return path
 
 
-def test_images_with_an_explicit_text_demo_are_refused_naming_the_image_demo(picture):
-    result = runner.invoke(app, ["explain", "--image", str(picture), "--model", "demo", "--method", "gxi"])
+@pytest.mark.parametrize("command", ["explain", "evaluate", "report"])
+def test_images_with_an_explicit_text_demo_are_refused_naming_the_image_demo(picture, command):
+    result = runner.invoke(app, [command, "--image", str(picture), "--model", "demo", "--method", "gxi"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --model demo is the text demo and takes no images; use --model vit-demo")
     assert result.stdout == ""

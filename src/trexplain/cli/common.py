@@ -29,6 +29,7 @@ from trexplain.viz.terminal import visible
 if TYPE_CHECKING:
     from trexplain.methods.base import Method
     from trexplain.models.adapter import ModelAdapter
+    from trexplain.models.protocol import Adapter
 
 UsageError = typer.BadParameter.__bases__[0]  # click's, whether typer vendors click (>= 0.26) or not
 ClickException = UsageError.__bases__[0]
@@ -330,6 +331,13 @@ def image_inputs(images: list[Path] | None, input_file: Path | None, texts: list
     return list(images) if images else None
 
 
+def model_given(ctx: typer.Context) -> bool:
+    """Whether `--model` was given on the command line (or by environment), not left at its default (compared by name:
+    typer's context may carry its own copy of click's `ParameterSource`)."""
+    source = ctx.get_parameter_source("model")
+    return source is not None and source.name != "DEFAULT"
+
+
 def image_model(model: str, images: list[Path] | None, given: bool = False) -> str:
     """The model to load: for images with the text demo, the bundled image demo, said on stderr, unless `--model demo`
     was `given` explicitly, which is an error naming the image demo (the text demo takes no images)."""
@@ -344,6 +352,36 @@ def image_model(model: str, images: list[Path] | None, given: bool = False) -> s
         )
     say("images: explaining with the bundled image demo vit-demo (the text demo takes no images; --model picks one)")
     return "vit-demo"
+
+
+DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet", ".txt")
+
+
+def warn_if_path(text: str) -> None:
+    """Warn when a TEXT argument looks like a file (an existing file, or one word ending in a data or image file
+    suffix): it is still explained as the text it is, but the user most likely meant `--input` or `--image`."""
+    from trexplain.models.images import IMAGE_SUFFIXES
+
+    lowered = text.lower()
+    one_word = bool(text) and not any(c.isspace() for c in text)
+    exists = False
+    if len(text) < 4096:  # a longer argument is no path (and would make the OS raise)
+        with contextlib.suppress(OSError, ValueError):
+            exists = Path(text).is_file()
+    if lowered.endswith(IMAGE_SUFFIXES) and (one_word or exists):
+        option = "--image"
+    elif exists or (one_word and lowered.endswith(DATA_SUFFIXES)):
+        option = "--input"
+    else:
+        return
+    warnings.warn(f"{text!r} looks like a file; did you mean `{option} {text}`? (explained as a text)", stacklevel=2)
+
+
+def warn_if_paths(adapter: Adapter, texts: Sequence[str] | None) -> None:
+    """`warn_if_path` for each TEXT argument of a text model (an image model reads them as image paths)."""
+    if adapter.modality.kind == "text":
+        for text in texts or []:
+            warn_if_path(text)
 
 
 def check_outputs(

@@ -26,8 +26,10 @@ from trexplain.cli.common import (
     flag,
     guarded,
     image_model,
+    model_given,
     parse_target,
     read_inputs,
+    warn_if_paths,
     with_blocks,
     written,
 )
@@ -53,6 +55,7 @@ JsonOpt = Annotated[bool, flag("--json", "Print the JSON result to stdout.")]
 @app.command(cls=Command)
 @with_blocks
 def evaluate(
+    ctx: typer.Context,
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain and evaluate.")] = None,
     *,
     inputs: InputOptions,
@@ -97,7 +100,8 @@ def evaluate(
             seed=seed,
             truncate=truncate,
         )
-        adapter = loading.load(image_model(loading.model, images))
+        adapter = loading.load(image_model(loading.model, images, given=model_given(ctx)))
+        warn_if_paths(adapter, texts)
         external = [e for path in scores or [] for e in load_scores(path, adapter)]
         result = run_study(items, adapter, options, external)
         out = result.table.to_dict()

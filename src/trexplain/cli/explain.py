@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +23,8 @@ from trexplain.cli.common import (
     flag,
     guarded,
     image_model,
+    model_given,
+    warn_if_paths,
     with_blocks,
     written,
 )
@@ -86,11 +86,8 @@ def explain(
             windows=windows,
             stride=stride,
         )
-        given = ctx.get_parameter_source("model").name != "DEFAULT"
-        adapter = loading.load(image_model(loading.model, images, given=given))
-        if adapter.modality.kind == "text":  # an image model reads TEXT arguments as image paths
-            for text in [] if images else texts or []:
-                warn_if_path(text)
+        adapter = loading.load(image_model(loading.model, images, given=model_given(ctx)))
+        warn_if_paths(adapter, texts)
         result = run_study(items, adapter, options)
         records = result.records()
         lines = (json.dumps(r) + "\n" for r in records)
@@ -111,29 +108,6 @@ def explain(
             from trexplain.viz.terminal import render_all
 
             show(render_all(result.explanations))
-
-
-DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet", ".txt")
-
-
-def warn_if_path(text: str) -> None:
-    """Warn when a TEXT argument looks like a file (an existing file, or one word ending in a data or image file
-    suffix): it is still explained as the text it is, but the user most likely meant `--input` or `--image`."""
-    from trexplain.models.images import IMAGE_SUFFIXES
-
-    lowered = text.lower()
-    one_word = bool(text) and not any(c.isspace() for c in text)
-    exists = False
-    if len(text) < 4096:  # a longer argument is no path (and would make the OS raise)
-        with contextlib.suppress(OSError, ValueError):
-            exists = Path(text).is_file()
-    if lowered.endswith(IMAGE_SUFFIXES) and (one_word or exists):
-        option = "--image"
-    elif exists or (one_word and lowered.endswith(DATA_SUFFIXES)):
-        option = "--input"
-    else:
-        return
-    warnings.warn(f"{text!r} looks like a file; did you mean `{option} {text}`? (explained as a text)", stacklevel=2)
 
 
 def _paired(

@@ -20,7 +20,9 @@ from trexplain.cli.common import (
     flag,
     guarded,
     image_model,
+    model_given,
     say,
+    warn_if_paths,
     with_blocks,
     written,
 )
@@ -31,6 +33,7 @@ from trexplain.viz.payload import ATTENTION_MAX_TOKENS
 @app.command(cls=Command)
 @with_blocks
 def report(
+    ctx: typer.Context,
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to explain.")] = None,
     *,
     inputs: InputOptions,
@@ -82,7 +85,8 @@ def report(
         items = images or inputs.texts(texts)
         params = chosen.shared_params()
         methods = [m.name for m in chosen.methods()]  # checked before the model loads
-        adapter = loading.load(image_model(loading.model, images))
+        adapter = loading.load(image_model(loading.model, images, given=model_given(ctx)))
+        warn_if_paths(adapter, texts)
         common = {
             "target": chosen.target_spec(),
             "params": params,
