@@ -83,6 +83,13 @@ DeviceOpt = Annotated[
 DtypeOpt = Annotated[
     str | None, typer.Option(help="float32 (default), bfloat16 or float16; gradient and LRP methods stay in float32.")
 ]
+AttentionOpt = Annotated[
+    str,
+    typer.Option(
+        help="eager (default: attention methods read its probabilities) or sdpa (fused, memory-efficient for long "
+        "inputs; gradient, LRP and perturbation methods run on it)."
+    ),
+]
 OfflineOpt = Annotated[bool, flag("--offline", "Use only the local Hugging Face cache (as HF_HUB_OFFLINE=1).")]
 InputOpt = Annotated[
     Path | None,
@@ -217,6 +224,7 @@ class LoadOptions:
     device: DeviceOpt = None
     dtype: DtypeOpt = None
     offline: OfflineOpt = False
+    attn_implementation: AttentionOpt = "eager"
     allow_pickle: PickleOpt = False
     allow_missing_weights: MissingWeightsOpt = False
 
@@ -229,6 +237,8 @@ class LoadOptions:
             out["dtype"] = self.dtype
         if self.offline:
             out["offline"] = True
+        if self.attn_implementation != "eager":
+            out["attn_implementation"] = self.attn_implementation
         return out
 
     def load(self, source: str) -> ModelAdapter:

@@ -325,7 +325,8 @@ class ModelAdapter:
         if output_attentions and not attentions:
             raise MethodError(
                 f"{self.name} does not return attention probabilities; attention methods need a Hugging Face "
-                "encoder loaded with attn_implementation='eager' (load_model does this) — use a gradient method instead"
+                "model with eager attention (load_model's default, not attn_implementation='sdpa' / "
+                "--attn-implementation sdpa) — or use a gradient method"
             )
         for site in attention_sites:
             captured[site.name] = attentions[site.index]

@@ -68,6 +68,35 @@ def from_pretrained(model_class: Any, path: Path, allow_pickle: bool, trust_remo
         ) from exc
 
 
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa")
+"""eager returns the attention probabilities (attention methods need them); sdpa is the fused, memory-efficient kernel
+(cp-lrp and attnlrp run on it, docs/long-inputs.md)."""
+
+
+def check_attention(implementation: str) -> str:
+    """`implementation` if it is one of `ATTENTION_IMPLEMENTATIONS`, else a `ModelLoadError` listing them."""
+    if implementation not in ATTENTION_IMPLEMENTATIONS:
+        raise ModelLoadError(
+            f"attention {implementation!r} is unknown; choose one of {', '.join(ATTENTION_IMPLEMENTATIONS)}"
+        )
+    return implementation
+
+
+def set_attention(model: nn.Module, implementation: str) -> None:
+    """Switch a loaded model's attention to `implementation` (a `ModelLoadError` naming the fix when the value is
+    unknown or the architecture refuses it, as transformers' Gemma2 refuses sdpa)."""
+    check_attention(implementation)
+    if getattr(model.config, "_attn_implementation", "eager") == implementation:
+        return
+    try:
+        model.set_attn_implementation(implementation)
+    except Exception as exc:  # transformers raises ValueError or ImportError, depending on the reason
+        raise ModelLoadError(
+            f"{type(model).__name__} cannot use {implementation} attention: {one_line(exc)}; "
+            "use attn_implementation='eager'"
+        ) from exc
+
+
 def check_weights(path: Path, model: nn.Module, info: dict[str, Any], allow_missing: bool) -> None:
     """Missing, unexpected or mis-shaped checkpoint weights: a `ModelLoadError`, or a warning when allowed."""
     missing, unexpected = list(info.get("missing_keys", ())), list(info.get("unexpected_keys", ()))

@@ -14,7 +14,7 @@ import torch
 
 from trexplain import checks
 from trexplain.models.adapter import ModelAdapter
-from trexplain.models.checkpoint import load_pretrained
+from trexplain.models.checkpoint import check_attention, load_pretrained, set_attention
 from trexplain.models.demo import DEMO_DIR, DEMO_NAMES, LABELS, build_demo_model
 from trexplain.models.devices import place, resolve_device, resolve_dtype
 from trexplain.models.families import family_for
@@ -32,6 +32,7 @@ def load_model(
     revision: str | None = None,
     cache_dir: str | Path | None = None,
     offline: bool | None = None,
+    attn_implementation: str = "eager",
 ) -> ModelAdapter:
     """A `ModelAdapter` for `source`: None or "demo" for the bundled model, a local folder, a Hugging Face model id
     (`org/name`, `name`, `org/name@revision`; `models.hub`, docs/loading.md) or a transformers text or image
@@ -41,14 +42,17 @@ def load_model(
     `allow_pickle=True`. Weights missing from the checkpoint, left over in it or of another shape are a
     `ModelLoadError` unless `allow_missing_weights=True`, which warns instead. `trust_remote_code` stays off.
     `device`: cpu (default; a pipeline's model stays where it is), cuda, cuda:N, mps or auto; `dtype`: float32
-    (default), bfloat16 or float16 (`models.devices`).
+    (default), bfloat16 or float16 (`models.devices`). `attn_implementation`: eager (default; attention methods read its
+    probabilities) or sdpa (fused and memory-efficient for long inputs; `checkpoint.set_attention`).
     A hub model's commit is the adapter's `model_revision` (None for folders outside the hub cache and the demo).
     """
     from trexplain.interop.pipelines import is_pipeline, load_pipeline
     from trexplain.models.vision import VIT_DEMO_DIR, VIT_DEMO_NAMES, load_vision_model, vision_folder  # images
 
+    check_attention(attn_implementation)
     if is_pipeline(source):
         adapter = load_pipeline(source)
+        set_attention(adapter.model, attn_implementation)
         return place(adapter, adapter.device if device is None else resolve_device(device), resolve_dtype(dtype))
     source = checks.model_source(source)
     precision = resolve_dtype(dtype)
@@ -73,6 +77,7 @@ def load_model(
     else:
         adapter = _load_text(path, _name(source, path), allow_pickle, allow_missing_weights, trust_remote_code)
     adapter.model_revision = model_revision
+    set_attention(adapter.model, attn_implementation)
     return place(adapter, target, precision)
 
 
