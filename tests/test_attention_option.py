@@ -18,6 +18,7 @@ from trexplain.api import explain
 from trexplain.cli import app
 from trexplain.errors import MethodError, ModelLoadError
 from trexplain.models.loading import load_model
+from trexplain.runs import load_run
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +74,14 @@ def test_the_command_line_option(llama_dir):
     np.testing.assert_allclose(*scores, atol=1e-4, rtol=1e-3)
     wrong = runner.invoke(app, [*args, "--attn-implementation", "flash"])
     assert wrong.exit_code == 2 and "choose one of eager, sdpa" in wrong.stderr
+
+
+def test_run_takes_every_loading_option(llama_dir, tmp_path):
+    """`trexplain run` passes the loading block whole (it used to fail on --offline with a TypeError)."""
+    texts = tmp_path / "t.csv"
+    texts.write_text("text\ngood day\nbad day\n")
+    args = ["run", "--input", str(texts), "--out", str(tmp_path / "run"), "--model", str(llama_dir), "--method", "gxi"]
+    result = CliRunner().invoke(app, [*args, "--attn-implementation", "sdpa", "--offline"])
+    assert result.exit_code == 0, result.output
+    explained = load_run(tmp_path / "run")
+    assert [e.text for e in explained] == ["good day", "bad day"]

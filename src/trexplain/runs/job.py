@@ -106,11 +106,14 @@ def run_dataset(
     allow_missing_weights: bool = False,
     device: str | None = None,
     dtype: str | None = None,
+    offline: bool = False,
+    attn_implementation: str = "eager",
 ) -> RunSummary:
     """Explain every text of `input_file` with `methods` into the run folder `out` (created if absent;
     an existing run of the same config is resumed, one of another is a `RunMismatchError`). `methods` are names
     or `get_method(...)` instances; `params` maps method names to their parameters (docs/parameters.md).
-    `allow_pickle`, `allow_missing_weights` and `device` go to `load_model` (here and in each worker)."""
+    `allow_pickle`, `allow_missing_weights`, `device`, `dtype`, `offline` and `attn_implementation` go to `load_model`
+    (here and in each worker)."""
     from trexplain.models.loading import DEMO_NAMES, load_model
 
     began = time.perf_counter()
@@ -133,6 +136,10 @@ def run_dataset(
         loader["device"] = device
     if dtype is not None:
         loader["dtype"] = dtype
+    if offline:
+        loader["offline"] = True
+    if attn_implementation != "eager":
+        loader["attn_implementation"] = attn_implementation
     source = Path(input_file)
     folder = _prepare_folder(Path(out), source)
     if isinstance(model, ModelAdapter):
