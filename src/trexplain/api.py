@@ -234,6 +234,8 @@ def _explain_windows(
             }
             if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
                 values["head"] = adapter.problem
+            if getattr(adapter, "pad_record", None):
+                values["pad_token"] = adapter.pad_record
             own = results[0].diagnostics[0] if len(parts.starts) == 1 and results[0].diagnostics else Diagnostics()
             out.append(
                 Explanation(
@@ -313,6 +315,8 @@ def to_explanations(
             extra["truncated_tokens"] = batch.truncated[row]
         if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
             extra["head"] = adapter.problem
+        if getattr(adapter, "pad_record", None):
+            extra["pad_token"] = adapter.pad_record
         diagnostics = (result.diagnostics[row] if result.diagnostics else Diagnostics()).with_values(**extra)
         layer = (
             None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().float().numpy()

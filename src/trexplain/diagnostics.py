@@ -53,6 +53,7 @@ MEANINGS: Mapping[str, str] = {
     IDENTITY: "the method's identity check: what its scores must add up to, and how far they are from it",
     "seconds": "time to explain this text (its share of the batch)",
     "truncated_tokens": "tokens cut off the end of the text to fit the model",
+    "pad_token": "the token decoder batches are padded with: the tokenizer's own, or a stand-in when it has none",
     "baseline": "what a path method starts from (the modality's default, a named baseline, a text, an image, a tensor)",
     "strategy": "how removed features were taken out (texts: delete, mask, unk, pad; image patches: mean, blur, black)",
     "level": "the features moved: the modality's groups (words, patches) or single tokens",

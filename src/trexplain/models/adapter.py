@@ -19,7 +19,7 @@ from trexplain.models.devices import place, resolve_device, resolve_dtype
 from trexplain.models.families import CUSTOM, Family, locate, resolve
 from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
 from trexplain.models.modalities import TEXT, Modality
-from trexplain.models.pooling import last_token_forward, with_pad_token
+from trexplain.models.pooling import last_token_forward, pad_description, with_pad_token
 
 
 @dataclass
@@ -52,6 +52,8 @@ class ModelAdapter:
     """The hub commit of the weights (set by `load_model`); None for local folders and models built in memory."""
     compute_dtype: torch.dtype | None = None
     """The dtype gradient and LRP methods compute in; None: float32 whatever the loaded dtype (`models.devices`)."""
+    pad_record: str | None = None
+    """Decoders (last-token pooling): the pad token batches use and whether it stands in (`models.pooling`)."""
     modality: ClassVar[Modality] = TEXT
     """What its inputs are (`models.modalities`): encoding, feature groups, removal, baselines."""
 
@@ -75,7 +77,9 @@ class ModelAdapter:
                 "trexplain needs a fast (Rust) tokenizer for character offsets; save one with tokenizer.json"
             )
         if family.pooling == "last":
-            tokenizer = with_pad_token(tokenizer)
+            padded = with_pad_token(tokenizer)
+            self.pad_record = pad_description(padded, stand_in=padded is not tokenizer)
+            tokenizer = padded
         self._bind(model, tokenizer, family, labels, name, card, embedding_module, layers, forward_fn)
         self.max_length = max_length or self._default_max_length()
         self.problem = problem_of(self.config, len(self.labels)) if problem is None else check_problem(problem)

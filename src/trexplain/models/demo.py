@@ -1,7 +1,9 @@
-"""The bundled demo model: MiniLM-L6 fine-tuned on tweet sentiment, shipped whole inside the package.
+"""The bundled demo models: MiniLM-L6 fine-tuned on tweet sentiment ("demo"), and a small Qwen2 decoder trained on
+the same tweets ("demo-decoder"), shipped whole inside the package.
 
 `demo/` is an ordinary model folder (config, fp16 weights, tokenizer files) plus the demo tweet corpus and
-its licence notice; loading it needs nothing but trexplain's own dependencies. See `demo/MODEL_CARD.md`.
+its licence notice; `decoder_demo/` is an ordinary model folder loaded like any other (`DEMO_FOLDERS`). Loading
+either needs nothing but trexplain's own dependencies. See `demo/MODEL_CARD.md` and `decoder_demo/MODEL_CARD.md`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from trexplain.errors import ModelLoadError
 LABELS = ("negative", "neutral", "positive")
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_NAMES = ("demo", "")
+DECODER_DEMO_DIR = Path(__file__).resolve().parent / "decoder_demo"
+DEMO_FOLDERS = {"demo-decoder": DECODER_DEMO_DIR}
+"""Bundled demos that load as ordinary model folders, by the name that selects them (`models.loading.locate`)."""
+CARD_FILE = "MODEL_CARD.md"
 CORPUS_FILE = "corpus.csv.gz"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 MODEL_FILES = ("config.json", "model.safetensors", *TOKENIZER_FILES)

@@ -15,7 +15,7 @@ import torch
 from trexplain import checks
 from trexplain.models.adapter import ModelAdapter
 from trexplain.models.checkpoint import check_attention, load_pretrained, set_attention
-from trexplain.models.demo import DEMO_DIR, DEMO_NAMES, LABELS, build_demo_model
+from trexplain.models.demo import CARD_FILE, DEMO_DIR, DEMO_FOLDERS, DEMO_NAMES, LABELS, build_demo_model
 from trexplain.models.devices import place, resolve_device, resolve_dtype
 from trexplain.models.families import family_for
 from trexplain.models.hub import parse_hub_id, resolve_hub_model, snapshot_commit
@@ -34,7 +34,8 @@ def load_model(
     offline: bool | None = None,
     attn_implementation: str = "eager",
 ) -> ModelAdapter:
-    """A `ModelAdapter` for `source`: None or "demo" for the bundled model, a local folder, a Hugging Face model id
+    """A `ModelAdapter` for `source`: None or "demo" for the bundled model, "demo-decoder" for the bundled decoder
+    (a small Qwen2, `models.demo`), a local folder, a Hugging Face model id
     (`org/name`, `name`, `org/name@revision`; `models.hub`, docs/loading.md) or a transformers text or image
     classification pipeline; "vit-demo" and ViT/DeiT folders give a `VisionAdapter` (docs/vision.md).
 
@@ -97,6 +98,8 @@ def locate(
         return None, None
     if str(source) in VIT_DEMO_NAMES:
         return VIT_DEMO_DIR, None
+    if str(source) in DEMO_FOLDERS:
+        return DEMO_FOLDERS[str(source)], None
     path = Path(source).expanduser()
     hub_id = None if isinstance(source, Path) else parse_hub_id(str(source), revision)
     if path.exists() or hub_id is None:
@@ -114,7 +117,9 @@ def locate(
 
 
 def _name(source: Any, path: Path) -> str:
-    """The adapter's name: a hub id as given, else the folder's name."""
+    """The adapter's name: a bundled demo's or a hub id as given, else the folder's name."""
+    if str(source) in DEMO_FOLDERS:
+        return str(source)
     if isinstance(source, str) and not Path(source).expanduser().exists() and parse_hub_id(source) is not None:
         return source
     return path.name or str(path)
@@ -132,7 +137,7 @@ def _load_text(
     )
     id2label = getattr(model.config, "id2label", None) or {}
     labels = [str(id2label.get(i, f"LABEL_{i}")) for i in range(model.config.num_labels)]
-    card_file = path / "README.md"
-    card = card_file.read_text(errors="replace") if card_file.is_file() else None
+    card_file = next((path / n for n in ("README.md", CARD_FILE) if (path / n).is_file()), None)
+    card = card_file.read_text(errors="replace") if card_file is not None else None
     family = family_for(str(model.config.model_type))
     return ModelAdapter(model, tokenizer, family=family, labels=labels, name=name, card=card)

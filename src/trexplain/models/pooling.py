@@ -60,6 +60,14 @@ def last_token_forward(
     return PooledOutput(logits, getattr(out, "attentions", None), getattr(out, "hidden_states", None))
 
 
+def pad_description(tokenizer: Any, stand_in: bool) -> str:
+    """What an explanation records as its `pad_token`: the token, its id, and whether it stands in for a missing one."""
+    token, index = tokenizer.pad_token, tokenizer.pad_token_id
+    if not stand_in:
+        return f"{token!r} (id {index}), the tokenizer's own"
+    return f"{token!r} (id {index}), standing in: the tokenizer has no pad token"
+
+
 def with_pad_token(tokenizer: Any) -> Any:
     """`tokenizer` itself when it has a pad token; else a copy whose pad token is its EOS (or BOS, or UNK) token, so
     batches can be padded without adding a token to the vocabulary (the model is not resized; last-token pooling
