@@ -1,8 +1,9 @@
 """Attention-based scores: raw last-layer attention, rollout (Abnar & Zuidema) and gradient-weighted
 rollout (Chefer et al., ICCV 2021). They read the softmax probabilities the eager attention returns.
 
-All three score token j by what the classification token (position 0) takes from it. Padding never
-changes a text's scores: masked keys get probability exactly 0, so no path from position 0 reaches a pad.
+All three score token j by what the token the head reads takes from it: the classification token (position 0) of an
+encoder, the last real token of a decoder (`ModelAdapter.pooled_positions`). Padding never changes a text's scores:
+masked keys get probability exactly 0, so no path from the pooled token reaches a pad.
 """
 
 from __future__ import annotations
@@ -34,18 +35,26 @@ def relevance_map(attention: Tensor, gradient: Tensor) -> Tensor:
     return (gradient * attention).clamp(min=0).mean(dim=1)
 
 
-def gradient_rollout(maps: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+def query_rows(matrices: Tensor, positions: Tensor) -> Tensor:
+    """Row `positions[b]` of each text b's [T, T] matrices: [B, ..., T, T] → [B, ..., T]."""
+    rows = torch.arange(matrices.shape[0], device=matrices.device)
+    return matrices.movedim(-2, 1)[rows, positions.to(matrices.device)]
+
+
+def gradient_rollout(maps: Sequence[Tensor], positions: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Chefer ICCV 2021 rule R ← R + Ā R from R₀ = I, with `maps[l]` = Ā of layer l as [B, K, T, T].
 
-    Returns the final R [B, K, T, T] and its row 0 after each layer [B, K, L, T] (only rows are kept
-    per layer, so memory stays one R). With all maps zero, R stays the identity.
+    Returns the final R [B, K, T, T] and its row of the pooled token (`positions`, [B]; 0 when None) after each
+    layer [B, K, L, T] (only rows are kept per layer, so memory stays one R). With all maps zero, R stays the
+    identity.
     """
     tokens = maps[0].shape[-1]
+    where = torch.zeros(maps[0].shape[0], dtype=torch.long) if positions is None else positions
     relevance = torch.eye(tokens, dtype=maps[0].dtype, device=maps[0].device).expand_as(maps[0])
     rows = []
     for weighted in maps:
         relevance = relevance + weighted @ relevance
-        rows.append(relevance[..., 0, :])
+        rows.append(query_rows(relevance, where))
     return relevance, torch.stack(rows, dim=2)
 
 
@@ -57,7 +66,8 @@ def _per_target(rows: Tensor, k: int) -> Tensor:
 @register
 @dataclass
 class RawAttention(Method):
-    """Last-layer attention of the classification token, averaged over heads (class-agnostic baseline)."""
+    """Last-layer attention of the pooled token (an encoder's classification token, a decoder's last real token),
+    averaged over heads (class-agnostic baseline)."""
 
     name = "attention"
     layer_site = "block attention"
@@ -67,15 +77,16 @@ class RawAttention(Method):
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
         logits, attentions = adapter.attention_probabilities(batch.inputs)
         chosen = targets(logits)
-        cls_rows = torch.stack([a.mean(dim=1)[:, 0, :] for a in attentions], dim=1)  # [B, L, T]
+        pooled = adapter.pooled_positions(batch.inputs)
+        rows = torch.stack([query_rows(a.mean(dim=1), pooled) for a in attentions], dim=1)  # [B, L, T]
         k = chosen.shape[1]
-        return Attribution(_per_target(cls_rows[:, -1], k), logits, chosen, layer_scores=_per_target(cls_rows, k))
+        return Attribution(_per_target(rows[:, -1], k), logits, chosen, layer_scores=_per_target(rows, k))
 
 
 @register
 @dataclass
 class Rollout(Method):
-    """Attention rollout: product of ½(E_h A + I) over layers, row of the classification token.
+    """Attention rollout: product of ½(E_h A + I) over layers, row of the pooled token.
 
     `layer_scores[:, l]` is the rollout up to layer l + 1; the final scores sum to 1 over the tokens.
     """
@@ -88,7 +99,7 @@ class Rollout(Method):
     def attribute(self, adapter: ModelAdapter, batch: Batch, targets: Targets) -> Attribution:
         logits, attentions = adapter.attention_probabilities(batch.inputs)
         chosen = targets(logits)
-        steps = rollout_steps([a.mean(dim=1) for a in attentions])[:, :, 0, :]  # [B, L, T]
+        steps = query_rows(rollout_steps([a.mean(dim=1) for a in attentions]), adapter.pooled_positions(batch.inputs))
         k = chosen.shape[1]
         return Attribution(_per_target(steps[:, -1], k), logits, chosen, layer_scores=_per_target(steps, k))
 
@@ -98,8 +109,8 @@ class Rollout(Method):
 class GradientRollout(Method):
     """Gradient-weighted rollout (Chefer et al., ICCV 2021): class-specific through ∂f_c/∂A.
 
-    Scores are row 0 of R (R[0, 0], the classification token itself, is kept: it is at least 1 and
-    special tokens are left out of rankings anyway). `layer_scores[:, l]` is row 0 of R after layer l + 1.
+    Scores are the pooled token's row of R (its own entry is kept: it is at least 1 and special tokens are left out
+    of rankings anyway). `layer_scores[:, l]` is that row of R after layer l + 1.
     """
 
     name = "grad-rollout"
@@ -119,5 +130,6 @@ class GradientRollout(Method):
             gradients = torch.autograd.grad(selected, attentions, retain_graph=k < count - 1)
             for per_layer, attention, gradient in zip(maps, attentions, gradients, strict=True):
                 per_layer.append(relevance_map(attention.detach(), gradient))
-        _, rows = gradient_rollout([torch.stack(m, dim=1) for m in maps])  # rows: [B, K, L, T]
+        pooled = adapter.pooled_positions(batch.inputs)
+        _, rows = gradient_rollout([torch.stack(m, dim=1) for m in maps], pooled)  # rows: [B, K, L, T]
         return Attribution(rows[:, :, -1], logits.detach(), chosen, layer_scores=rows.transpose(1, 2).contiguous())

@@ -19,7 +19,7 @@ from trexplain.models.devices import place, resolve_device, resolve_dtype
 from trexplain.models.families import CUSTOM, Family, locate, resolve
 from trexplain.models.heads import SINGLE_LABEL, check_problem, problem_of
 from trexplain.models.modalities import TEXT, Modality
-from trexplain.models.pooling import last_token_forward, pad_description, with_pad_token
+from trexplain.models.pooling import last_positions, last_token_forward, pad_description, with_pad_token
 
 
 @dataclass
@@ -352,6 +352,13 @@ class ModelAdapter:
                 embeddings = self.embed(inputs).requires_grad_(True)
             out = self.forward(inputs, embeddings=embeddings, output_attentions=True)
         return out.logits, out.attentions
+
+    def pooled_positions(self, inputs: ModelInputs) -> Tensor:
+        """Per row, the position whose hidden state the head reads: the last attended token for last-token pooling
+        (decoders, `Family.pooling`), else 0, the classification token."""
+        if self.family.pooling == "last":
+            return last_positions(inputs.attention_mask)
+        return torch.zeros(len(inputs), dtype=torch.long)
 
     @torch.no_grad()
     def logits(self, inputs: ModelInputs, *, embeddings: Tensor | None = None, batch_size: int = 64) -> Tensor:
