@@ -74,7 +74,10 @@ def flag(name: str, help: str) -> Any:
 ModelOpt = Annotated[
     str,
     typer.Option(
-        "--model", "-m", help="Local model folder, Hugging Face id (org/name[@revision]), or 'demo' (the default)."
+        "--model",
+        "-m",
+        help="Local model folder, Hugging Face id (org/name[@revision]), 'demo' (the default), 'demo-decoder' or "
+        "'vit-demo'.",
     ),
 ]
 DeviceOpt = Annotated[
