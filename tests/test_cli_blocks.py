@@ -91,11 +91,16 @@ def test_with_blocks_expands_and_rebuilds_a_block():
         seen.append((text, loading))
 
     names = list(inspect.signature(command).parameters)
-    assert names == ["text", "model", "device", "dtype", "offline", "allow_pickle", "allow_missing_weights"]
+    assert names == [
+        "text", "model", "device", "dtype", "offline", "attn_implementation", "allow_pickle", "allow_missing_weights"
+    ]  # fmt: skip
     command(
-        text="y", model="demo", device=None, dtype=None, offline=False, allow_pickle=True, allow_missing_weights=False
-    )
-    assert seen == [("y", ModelOptions(model="demo", allow_pickle=True))]
+        text="y", model="demo", device=None, dtype=None, offline=False, attn_implementation="sdpa", allow_pickle=True,
+        allow_missing_weights=False,
+    )  # fmt: skip
+    assert seen == [("y", ModelOptions(model="demo", attn_implementation="sdpa", allow_pickle=True))]
+    keywords = {"allow_pickle": True, "allow_missing_weights": False, "attn_implementation": "sdpa"}
+    assert seen[0][1].load_keywords() == keywords
     small = typer.Typer()
     small.command()(command)
     result = runner.invoke(small, ["--model", "m", "--allow-pickle"])
