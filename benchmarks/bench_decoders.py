@@ -2,7 +2,7 @@
 sharing 2 key/value heads), each timed back to back with a forward+backward on the same text (`paired_row`); and
 the trust table (AOPC comprehensiveness and sufficiency per method, with the random floor) of the trained decoder
 demo (`demo-decoder`) beside the encoder demo's, on the same held-out tweets.
-Long inputs (512/2k/8k tokens) and peak memory are not measured yet."""
+Long inputs (512/2k/8k tokens, time and peak memory) are in `bench_long_inputs.py`."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from trexplain.models import ModelAdapter, load_model
 from trexplain.models.families import family_for
 
 TRUST_TEXTS = 20
-TRUST_METHODS = ("cp-lrp", "attnlrp", "gxi", "saliency", "ig", "occlusion", "attention", "rollout")
+TRUST_METHODS = ("cp-lrp", "attnlrp", "gxi", "saliency", "ig", "occlusion", "attention", "rollout", "grad-rollout")
 SCALE = {"hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024, "max_position_embeddings": 4096}
 
 
