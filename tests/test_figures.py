@@ -68,3 +68,26 @@ def test_write_figures_png_at_300_dpi_and_attention_blocks(tmp_path, demo):
         assert any("attention weight" in ax.get_ylabel() for ax in fig.axes)  # the colour bar
     finally:
         figures.pyplot().close(fig)
+
+
+def test_evaluate_writes_each_texts_curve_figure_from_the_study(tmp_path):
+    """`trexplain evaluate --png DIR --svg DIR`: one figure per text (its predicted class) with every method's
+    curves and the random floor; the SVG is vector drawing with real text, not HTML."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from trexplain.cli import app
+
+    texts = ["a fine day", "an awful film"]
+    args = ["evaluate", *texts, "--method", "gxi", "--method", "occlusion", "--json"]
+    result = CliRunner().invoke(app, [*args, "--png", str(tmp_path / "png"), "--svg", str(tmp_path / "svg")])
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    pngs = sorted(p.name for p in (tmp_path / "png").iterdir())
+    assert len(pngs) == len(texts) and all(name.endswith("_curves.png") for name in pngs)
+    assert sorted(p.name for p in (tmp_path / "svg").iterdir()) == [n.replace(".png", ".svg") for n in pngs]
+    svg = (tmp_path / "svg" / pngs[0].replace(".png", ".svg")).read_text()
+    assert "foreignObject" not in svg and "<path" in svg and "random order" in svg
+    assert "wrote 2 PNG figures" in result.stderr
+    assert {row["method"] for row in table["rows"]} >= {"gxi", "occlusion", "random"}

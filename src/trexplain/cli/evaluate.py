@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,6 +29,7 @@ from trexplain.cli.common import (
     model_given,
     parse_target,
     read_inputs,
+    say,
     warn_if_paths,
     with_blocks,
     written,
@@ -36,6 +37,10 @@ from trexplain.cli.common import (
 from trexplain.errors import InputError
 from trexplain.methods.base import DEFAULT_METHOD
 from trexplain.viz.terminal import comparison_view, evaluation_view, show
+
+if TYPE_CHECKING:
+    from trexplain.models.protocol import Adapter
+    from trexplain.study import Study
 
 StrategyOpt = Annotated[
     str | None,
@@ -76,6 +81,10 @@ def evaluate(
     sanity_method: Annotated[
         list[str] | None, typer.Option("--sanity-method", help="With --sanity: check only this method (repeatable).")
     ] = None,
+    png: Annotated[
+        Path | None, typer.Option(help="Also write each text's removal-curve figure (every method, random floor) here.")
+    ] = None,
+    svg: Annotated[Path | None, typer.Option(help="The same figures as SVG, into this folder.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """How far to trust each method on this model: AOPC, ΔA^F, a random floor, and a verdict."""
@@ -84,6 +93,7 @@ def evaluate(
         from trexplain.study import StudyOptions, run_study
 
         images = inputs.images(texts)
+        check_outputs({"--png": png, "--svg": svg}, [inputs.input_file, *(images or [])], folders=("--png", "--svg"))
         if images and scores:
             raise InputError("--scores reads text explanations; evaluate images with --image alone")
         items = images or (inputs.texts(texts) if (texts or inputs.input_file or not scores) else [])
@@ -105,6 +115,9 @@ def evaluate(
         external = [e for path in scores or [] for e in load_scores(path, adapter)]
         result = run_study(items, adapter, options, external)
         out = result.table.to_dict()
+        for folder, fmt in ((png, "png"), (svg, "svg")):
+            if folder is not None:
+                say(f"wrote {len(curve_figures(result, adapter, folder, fmt))} {fmt.upper()} figures to {folder}")
         checks = [c.to_dict() for c in result.sanity]
         if as_json:
             if sanity:
@@ -181,3 +194,14 @@ def compare(
             sys.stdout.write(json.dumps(result, indent=2) + "\n")
             return
         show(comparison_view(result))
+
+
+def curve_figures(result: Study, adapter: Adapter, folder: Path, fmt: str) -> list[Path]:
+    """Each evaluated text's removal-curve figure per class (every method and the random floor) into `folder`."""
+    from trexplain.report.run import evaluation_per_text
+    from trexplain.viz.figures import write_figures
+    from trexplain.viz.payload import build_payload
+
+    explained = [group for group in result.per_input if group]
+    evaluation = evaluation_per_text(result.table, explained, key=adapter.modality.name)
+    return write_figures(build_payload(explained, evaluation=evaluation), folder, fmt, kinds=("curves",))

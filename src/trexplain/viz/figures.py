@@ -143,8 +143,14 @@ def shorten(text: str, most: int = TITLE_CHARS) -> str:
     return flat if len(flat) <= most else flat[: most - 1] + "…"
 
 
-def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "png") -> list[Path]:
-    """Every figure of a report dict into `folder` (created if missing, each file written whole); returns them.
+FIGURE_KINDS = ("bars", "layers", "curves", "attention")
+
+
+def write_figures(
+    payload: Mapping[str, Any], folder: str | Path, fmt: str = "png", kinds: Sequence[str] = FIGURE_KINDS
+) -> list[Path]:
+    """The figures of a report dict (those of `kinds`) into `folder` (created if missing, each file written whole);
+    returns them.
 
     Per text i: `textNNN_<method>_<class>_bars`, `..._layers` (when layer scores exist), `textNNN_<class>_curves`
     (when evaluated: every method's removal curves and the random floor) and `textNNN_attention` (heads averaged,
@@ -172,13 +178,14 @@ def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "pn
 
     for i, entry in enumerate(payload["texts"]):
         stem = f"text{i:03d}"
-        for exp in entry["explanations"]:
+        for exp in entry["explanations"] if {"bars", "layers"} & set(kinds) else []:
             for k, target in enumerate(exp["targets"]):
                 label = entry["labels"][target]
                 name = f"{stem}_{safe_name(exp['method'])}_{safe_name(label)}"
                 words, values = word_values(entry, exp["scores"][k])
-                save(bar_figure(words, values, f"{exp['method']} → {label}"), f"{name}_bars")
-                if exp.get("layer_scores"):
+                if "bars" in kinds:
+                    save(bar_figure(words, values, f"{exp['method']} → {label}"), f"{name}_bars")
+                if exp.get("layer_scores") and "layers" in kinds:
                     card = method_card(payload, exp)
                     flow = np.array([word_values(entry, layer[k])[1] for layer in exp["layer_scores"]])
                     site = card.get("layer_site") or "block"
@@ -186,7 +193,7 @@ def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "pn
                     signed = card.get("signed", True) is not False
                     title = f"{exp['method']} → {label}: {'relevance' if signed else 'score'} by layer"
                     save(heatmap_figure(flow, rows, words, title, signed), f"{name}_layers")
-        for target, label in enumerate(entry["labels"]):
+        for target, label in enumerate(entry["labels"] if "curves" in kinds else []):
             found = [r for r in entry.get("evaluation") or [] if r.get("target") in (label, target)]
             methods = [next(r for r in found if r["method"] == m) for m in dict.fromkeys(r["method"] for r in found)]
             floor = next((r for r in methods if r["method"] == "random"), None)
@@ -194,7 +201,7 @@ def write_figures(payload: Mapping[str, Any], folder: str | Path, fmt: str = "pn
             if shown:
                 save(removal_figure(shown, floor, entry["text"], label), f"{stem}_{safe_name(label)}_curves")
         attention = entry.get("attention")
-        if attention and "data" in attention:
+        if attention and "data" in attention and "attention" in kinds:
             save(attention_figure(decode_attention(attention), attention["tokens"], plt), f"{stem}_attention")
     return written
 
