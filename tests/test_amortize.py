@@ -227,3 +227,34 @@ def test_removal_objective_trains_through_the_frozen_model_and_leaves_it_untouch
     np.testing.assert_allclose(e.scores.sum(1) + e.diagnostics["base_value"], e.logits, atol=1e-5)
     with pytest.raises(InputError, match="unknown objective"):
         fit_from_run(adapter, run, tmp_path / "bad", objective="mimic")
+
+
+def test_lime_teacher_fits_without_the_efficiency_identity(fitted, tmp_path):
+    adapter = fitted["adapter"]
+    texts = fitted["root"] / "texts.txt"
+    run = tmp_path / "lime-run"
+    lime = fit(
+        adapter, texts, tmp_path / "lime", teacher="lime", teacher_params={"n_samples": 24}, run=run,
+        limit=12, layers=[-1], width=16, epochs=3, patience=1,
+    )  # fmt: skip
+    assert lime.meta["teacher"] == "lime" and lime.meta["identity"] is None and not lime.is_efficient
+    assert lime.meta["texts"] == {"train": 10, "held_out": 2} and lime.meta["teacher_params"]["n_samples"] == 24
+    assert {e.method for e in load_run(run)} == {"lime"} and len(load_run(run)) == 12
+    (e,) = explain(TEXTS[0], adapter, get_method("amortized", explainer=str(tmp_path / "lime")), target="all")
+    assert e.diagnostics["teacher"] == "lime" and e.diagnostics.identity is None
+    batch = adapter.encode([TEXTS[0]])
+    found = lime.predict(adapter, batch)
+    with torch.no_grad():
+        raw = lime.net(*_inputs(adapter, lime, batch)).double()  # no normalisation: the raw scores
+    torch.testing.assert_close(found.scores[0], raw)
+    np.testing.assert_allclose(e.word_scores(e.targets[0]), raw[:, e.targets[0]].numpy(), rtol=1e-5, atol=1e-6)
+    fewer = fit_from_run(adapter, run, tmp_path / "six", limit=6, layers=[-1], width=8, epochs=1)
+    assert fewer.meta["texts"]["train"] + fewer.meta["texts"]["held_out"] == 6 and fewer.meta["run_limit"] == 6
+
+
+def _inputs(adapter, explainer, batch):
+    from trexplain.methods.amortization.features import player_states
+
+    states = player_states(adapter, batch, explainer.layers, explainer.meta["level"], explainer.meta["strategy"])
+    counts = torch.tensor([len(p) for p in states.players])
+    return torch.cat(states.players), states.context, torch.repeat_interleave(torch.arange(len(counts)), counts)

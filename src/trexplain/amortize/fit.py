@@ -82,7 +82,9 @@ def fit(
         truncate=truncate,
     )
     note(summary.line())
-    return fit_from_run(adapter, run_folder, out, truncate=truncate, teacher_seconds=summary.seconds, **options)
+    return fit_from_run(
+        adapter, run_folder, out, truncate=truncate, teacher_seconds=summary.seconds, limit=limit, **options
+    )
 
 
 def fit_from_run(
@@ -101,8 +103,10 @@ def fit_from_run(
     seed: int = 0,
     truncate: bool = False,
     teacher_seconds: float | None = None,
+    limit: int | None = None,
 ) -> Explainer:
-    """Train an explainer on the teacher scores of the run folder `run` and save it to `out`."""
+    """Train an explainer on the teacher scores of the run folder `run` (its first `limit` texts, in run order,
+    when given) and save it to `out`."""
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
     if not 0 < validation < 1:
@@ -123,6 +127,10 @@ def fit_from_run(
     candidates = layer_candidates(blocks) if layers is None else [tuple(sorted({int(x) % blocks for x in layers}))]
     stored = sorted({layer for c in candidates for layer in c})
     grouped = teacher_explanations(run, teacher)
+    if limit is not None:
+        if limit < 2:
+            raise InputError(f"limit is the number of the run's texts to train on, at least 2; got {limit}")
+        grouped = dict(list(grouped.items())[:limit])
     if len(grouped) < 2:
         raise InputError(f"the run {run} explains {len(grouped)} text; an explainer needs at least 2 (more is better)")
     corpus = teacher_corpus(adapter, grouped, stored, level, strategy, batch_size=batch_size, truncate=truncate)
@@ -160,6 +168,7 @@ def fit_from_run(
         "objective": objective,
         "seed": seed,
         "run": str(Path(run).resolve()),
+        "run_limit": limit,
         "texts": {"train": len(train_texts), "held_out": len(held_out)},
         "training": {
             "layer_search": search,
