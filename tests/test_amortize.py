@@ -258,3 +258,19 @@ def _inputs(adapter, explainer, batch):
     states = player_states(adapter, batch, explainer.layers, explainer.meta["level"], explainer.meta["strategy"])
     counts = torch.tensor([len(p) for p in states.players])
     return torch.cat(states.players), states.context, torch.repeat_interleave(torch.arange(len(counts)), counts)
+
+
+def test_weights_are_hashed_once_per_model(fitted, monkeypatch):
+    import trexplain.methods.amortization.explainer as module
+
+    explainer = Explainer.load(fitted["folder"])
+    calls = []
+    monkeypatch.setattr(module, "weights_hash", lambda model: calls.append(model) or explainer.meta["weights_sha256"])
+    batch = fitted["adapter"].encode(TEXTS[:2])
+    for _ in range(3):
+        explainer.check_model(fitted["adapter"])
+        explainer.predict(fitted["adapter"], batch)
+    assert calls == [fitted["adapter"].model]
+    other = load_model(fitted["model"])  # same weights, another object: hashed again
+    explainer.check_model(other)
+    assert len(calls) == 2
