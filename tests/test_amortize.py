@@ -21,7 +21,7 @@ from trexplain.explanation import Explanation
 from trexplain.methods import get_method
 from trexplain.methods.amortization.network import efficient
 from trexplain.models import load_model
-from trexplain.runs import load_run
+from trexplain.runs import load_run, run_dataset
 
 TEXTS = [f"{CORPUS[i % 8]} number {i}" for i in range(40)]
 UNLIKE = ["ζψω ξλμ θφχ " * 3, "ЖЩЮ ЯЭЪ БГД " * 3, "@@@ ### $$$ %%% ^^^ &&& " * 2, "ΩΨΦ ΔΓΘ ΛΞΠ " * 3]
@@ -274,3 +274,28 @@ def test_weights_are_hashed_once_per_model(fitted, monkeypatch):
     other = load_model(fitted["model"])  # same weights, another object: hashed again
     explainer.check_model(other)
     assert len(calls) == 2
+
+
+def test_runs_of_two_teacher_seeds_are_averaged_into_the_labels(fitted, tmp_path):
+    from trexplain.amortize.data import teacher_corpus, teacher_explanations
+
+    adapter, texts = fitted["adapter"], fitted["root"] / "texts.txt"
+    first = fitted["root"] / "explainer.teacher-run"
+    second = tmp_path / "seed1-run"
+    run_dataset(
+        texts, second, model=adapter, methods=get_method("kernelshap", seed=1, **TEACHER), target="all", limit=5
+    )
+    grouped = teacher_explanations([first, second], "kernelshap")
+    assert list(grouped) == TEXTS[:5] and all(len(v) == 2 for v in grouped.values())
+    corpus = teacher_corpus(adapter, grouped, [1], "word", "delete")
+    a, b = grouped[TEXTS[0]]
+    rows = slice(int(corpus.starts[0]), int(corpus.starts[1]))
+    mean = (np.asarray(a.word_scores(0)) + np.asarray(b.word_scores(0))) / 2
+    np.testing.assert_allclose(corpus.teacher[rows, 0].numpy(), mean, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(a.word_scores(0), b.word_scores(0))  # the seeds differ, so the mean is a new label
+    both = fit_from_run(adapter, [first, second], tmp_path / "two", layers=[-1], width=8, epochs=1)
+    assert both.meta["texts"]["train"] + both.meta["texts"]["held_out"] == 5 and len(both.meta["runs"]) == 2
+    lime = tmp_path / "lime-run"
+    run_dataset(texts, lime, model=adapter, methods=get_method("lime", n_samples=8), target="all", limit=3)
+    with pytest.raises(InputError, match="different teachers"):
+        fit_from_run(adapter, [first, lime], tmp_path / "mixed", epochs=1)

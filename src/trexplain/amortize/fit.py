@@ -89,7 +89,7 @@ def fit(
 
 def fit_from_run(
     adapter: ModelAdapter,
-    run: str | os.PathLike[str],
+    run: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     *,
     objective: Objective = "imitation",
@@ -106,19 +106,28 @@ def fit_from_run(
     limit: int | None = None,
 ) -> Explainer:
     """Train an explainer on the teacher scores of the run folder `run` (its first `limit` texts, in run order,
-    when given) and save it to `out`."""
+    when given) and save it to `out`. Several runs of one teacher (e.g. other seeds) are averaged: the labels
+    are the mean of the runs' scores on the texts that all of them explain."""
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
     if not 0 < validation < 1:
         raise InputError(f"validation is the held-out fraction of texts, between 0 and 1; got {validation}")
     check_output(out, folder=True, contents=CONTENTS, what="--out")
     began = time.perf_counter()
-    config = read_manifest(run)["config"]
-    if config["weights_sha256"] != weights_hash(adapter.model):
-        raise ExplainerMismatchError(
-            f"the run {run} was made with model {config['model']!r} with other weights than {adapter.name!r}; "
-            "fit on a run of this model"
-        )
+    runs = [run] if isinstance(run, str | os.PathLike) else list(run)
+    if not runs:
+        raise InputError("fit_from_run needs at least one teacher run folder")
+    configs = [read_manifest(r)["config"] for r in runs]
+    for r, config in zip(runs, configs, strict=True):
+        if config["weights_sha256"] != weights_hash(adapter.model):
+            raise ExplainerMismatchError(
+                f"the run {r} was made with model {config['model']!r} with other weights than {adapter.name!r}; "
+                "fit on a run of this model"
+            )
+    teachers = [_teacher(config, r) for r, config in zip(runs, configs, strict=True)]
+    if len(set(teachers)) != 1:
+        raise InputError(f"the runs were made by different teachers ({', '.join(teachers)}); average runs of one")
+    config, run = configs[0], runs[0]
     teacher = _teacher(config, run)
     method = get_method(teacher, **config.get("params", {}).get(teacher, {}))
     level = adapter.modality.level(getattr(method, "level", None))
@@ -126,7 +135,7 @@ def fit_from_run(
     blocks = len(adapter.layers)
     candidates = layer_candidates(blocks) if layers is None else [tuple(sorted({int(x) % blocks for x in layers}))]
     stored = sorted({layer for c in candidates for layer in c})
-    grouped = teacher_explanations(run, teacher)
+    grouped = teacher_explanations(runs, teacher)
     if limit is not None:
         if limit < 2:
             raise InputError(f"limit is the number of the run's texts to train on, at least 2; got {limit}")
@@ -168,6 +177,7 @@ def fit_from_run(
         "objective": objective,
         "seed": seed,
         "run": str(Path(run).resolve()),
+        "runs": [str(Path(r).resolve()) for r in runs],
         "run_limit": limit,
         "texts": {"train": len(train_texts), "held_out": len(held_out)},
         "training": {
