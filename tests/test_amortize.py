@@ -299,3 +299,20 @@ def test_runs_of_two_teacher_seeds_are_averaged_into_the_labels(fitted, tmp_path
     run_dataset(texts, lime, model=adapter, methods=get_method("lime", n_samples=8), target="all", limit=3)
     with pytest.raises(InputError, match="different teachers"):
         fit_from_run(adapter, [first, lime], tmp_path / "mixed", epochs=1)
+
+
+def test_an_ensemble_averages_its_member_networks_and_keeps_efficiency(fitted, tmp_path):
+    adapter, run = fitted["adapter"], fitted["root"] / "explainer.teacher-run"
+    three = fit_from_run(adapter, run, tmp_path / "three", layers=[-1], width=8, epochs=2, ensemble=3)
+    assert three.net.members == 3 and three.meta["dims"]["members"] == 3
+    loaded = Explainer.load(tmp_path / "three")
+    assert loaded.net.members == 3 and all(torch.equal(loaded.tensors()[k], v) for k, v in three.tensors().items())
+    players, context, text_of = torch.randn(5, 32), torch.randn(2, 32), torch.tensor([0, 0, 1, 1, 1])
+    with torch.no_grad():
+        members = [body(torch.cat([players, context[text_of]], -1)) for body in (three.net.body, *three.net.extra)]
+        torch.testing.assert_close(three.net(players, context, text_of), torch.stack(members).mean(0))
+    assert not torch.allclose(members[0], members[1])  # other seeds, other networks
+    (e,) = explain(TEXTS[0], adapter, get_method("amortized", explainer=str(tmp_path / "three")), target="all")
+    np.testing.assert_allclose(e.scores.sum(1) + e.diagnostics["base_value"], e.logits, atol=1e-5)
+    with pytest.raises(InputError, match="ensemble"):
+        fit_from_run(adapter, run, tmp_path / "none", ensemble=0)

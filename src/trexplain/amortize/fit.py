@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from trexplain.evaluate.ranks import spearman
 from trexplain.hashes import weights_hash
 from trexplain.io import check_output
 from trexplain.methods.amortization.explainer import CONTENTS, FORMAT, VERSION, Explainer, ExplainerMismatchError
+from trexplain.methods.amortization.network import ExplainerNet
 from trexplain.methods.amortization.ood import QUANTILE, Gaussian
 from trexplain.methods.base import get_method
 from trexplain.models.adapter import ModelAdapter
@@ -104,14 +106,18 @@ def fit_from_run(
     truncate: bool = False,
     teacher_seconds: float | None = None,
     limit: int | None = None,
+    ensemble: int = 1,
 ) -> Explainer:
     """Train an explainer on the teacher scores of the run folder `run` (its first `limit` texts, in run order,
-    when given) and save it to `out`. Several runs of one teacher (e.g. other seeds) are averaged: the labels
-    are the mean of the runs' scores on the texts that all of them explain."""
+    when given) and save it to `out`; `ensemble` > 1 averages that many networks trained with seeds `seed`,
+    `seed + 1`, ... on the chosen layers (one split). Several runs of one teacher (e.g. other seeds) are
+    averaged: the labels are the mean of the runs' scores on the texts that all of them explain."""
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
     if not 0 < validation < 1:
         raise InputError(f"validation is the held-out fraction of texts, between 0 and 1; got {validation}")
+    if ensemble < 1:
+        raise InputError(f"ensemble is the number of networks averaged, at least 1; got {ensemble}")
     check_output(out, folder=True, contents=CONTENTS, what="--out")
     began = time.perf_counter()
     runs = [run] if isinstance(run, str | os.PathLike) else list(run)
@@ -158,6 +164,12 @@ def fit_from_run(
         if best is None or trained.best < best[2].best:
             best = (candidate, scorer, trained)
     chosen, scorer, trained = best
+    if ensemble > 1:
+        members = [trained.net] + [
+            train(corpus, scorer, train_texts, held_out, replace(settings, seed=seed + k), removal).net
+            for k in range(1, ensemble)
+        ]
+        trained = replace(trained, net=ExplainerNet.ensemble(members))
     ood = Gaussian.fit(_pooled(corpus, scorer, train_texts))
     ood.calibrate(_pooled(corpus, scorer, held_out), QUANTILE)
     meta = {
@@ -173,7 +185,12 @@ def fit_from_run(
         "level": level,
         "strategy": strategy,
         "layers": list(chosen),
-        "dims": {"player": len(scorer.columns), "context": corpus.context.shape[1], "width": width},
+        "dims": {
+            "player": len(scorer.columns),
+            "context": corpus.context.shape[1],
+            "width": width,
+            "members": ensemble,
+        },
         "objective": objective,
         "seed": seed,
         "run": str(Path(run).resolve()),

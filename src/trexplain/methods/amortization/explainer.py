@@ -145,7 +145,7 @@ class Explainer:
         if not isinstance(meta, Mapping) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
             raise InputError(f"{folder}: not a {FORMAT} folder of version {VERSION}; fit it again with this trexplain")
         dims = meta["dims"]
-        net = ExplainerNet(dims["player"], dims["context"], dims["width"], len(meta["labels"]))
+        net = ExplainerNet(dims["player"], dims["context"], dims["width"], len(meta["labels"]), dims.get("members", 1))
         net.load_state_dict({k.removeprefix("net."): v for k, v in arrays.items() if k.startswith("net.")})
         net.eval()
         ood = Gaussian(arrays["ood.mean"], arrays["ood.precision"], float(meta["ood_threshold"]))
