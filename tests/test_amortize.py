@@ -305,6 +305,7 @@ def test_an_ensemble_averages_its_member_networks_and_keeps_efficiency(fitted, t
     adapter, run = fitted["adapter"], fitted["root"] / "explainer.teacher-run"
     three = fit_from_run(adapter, run, tmp_path / "three", layers=[-1], width=8, epochs=2, ensemble=3)
     assert three.net.members == 3 and three.meta["dims"]["members"] == 3
+    assert three.meta["validation_of"].startswith("the first network")
     loaded = Explainer.load(tmp_path / "three")
     assert loaded.net.members == 3 and all(torch.equal(loaded.tensors()[k], v) for k, v in three.tensors().items())
     players, context, text_of = torch.randn(5, 32), torch.randn(2, 32), torch.tensor([0, 0, 1, 1, 1])

@@ -109,9 +109,10 @@ def fit_from_run(
     ensemble: int = 1,
 ) -> Explainer:
     """Train an explainer on the teacher scores of the run folder `run` (its first `limit` texts, in run order,
-    when given) and save it to `out`; `ensemble` > 1 averages that many networks trained with seeds `seed`,
-    `seed + 1`, ... on the chosen layers (one split). Several runs of one teacher (e.g. other seeds) are
-    averaged: the labels are the mean of the runs' scores on the texts that all of them explain."""
+    when given) and save it to `out`. `ensemble` > 1 averages that many networks trained with seeds `seed`,
+    `seed + 1`, ... (split and weights) on the chosen layers; the held-out agreement stored is the first one's.
+    Several runs of one teacher (e.g. other seeds) are averaged: the labels are the mean of the runs' scores on
+    the texts that all of them explain."""
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
     if not 0 < validation < 1:
@@ -164,12 +165,12 @@ def fit_from_run(
         if best is None or trained.best < best[2].best:
             best = (candidate, scorer, trained)
     chosen, scorer, trained = best
+    members = [trained]
+    for k in range(1, ensemble):  # each member has its own split (bagging): together they see every text
+        own_train, own_held = split(len(corpus), validation, seed + k)
+        members.append(train(corpus, scorer, own_train, own_held, replace(settings, seed=seed + k), removal))
     if ensemble > 1:
-        members = [trained.net] + [
-            train(corpus, scorer, train_texts, held_out, replace(settings, seed=seed + k), removal).net
-            for k in range(1, ensemble)
-        ]
-        trained = replace(trained, net=ExplainerNet.ensemble(members))
+        trained = replace(trained, net=ExplainerNet.ensemble([m.net for m in members]))
     ood = Gaussian.fit(_pooled(corpus, scorer, train_texts))
     ood.calibrate(_pooled(corpus, scorer, held_out), QUANTILE)
     meta = {
@@ -205,8 +206,11 @@ def fit_from_run(
             "seconds": time.perf_counter() - began,
             "teacher_seconds": teacher_seconds,
         },
-        "validation": agreement(corpus, scorer, trained, held_out),
-        "train_fit": agreement(corpus, scorer, trained, train_texts),
+        "validation": agreement(corpus, scorer, members[0], held_out),
+        "train_fit": agreement(corpus, scorer, members[0], train_texts),
+        "validation_of": "the first network (the others trained on some of its held-out texts)"
+        if ensemble > 1
+        else "the network",
         "ood_quantile": QUANTILE,
     }
     explainer = Explainer(trained.net, ood, meta)
