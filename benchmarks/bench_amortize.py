@@ -55,7 +55,7 @@ def run(
     ctx: Context,
     sizes: Sequence[int] = (500,),
     teachers: Sequence[str] = ("kernelshap",),
-    variants: Sequence[str] = ("both",),
+    variants: Sequence[str] = ("ensemble3",),
     held: int = HELD_OUT,
     throughput: int = 0,
     cache: Path = CACHE,
@@ -332,7 +332,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", default="500", help="training sizes, comma-separated (e.g. 500,2000)")
     parser.add_argument("--teachers", default="kernelshap,lime", help="teachers, comma-separated")
-    parser.add_argument("--variants", default="both,wide", help=f"more explainers at the largest N: {list(VARIANTS)}")
+    parser.add_argument(
+        "--variants", default="ensemble3,seed1,seed2,wide", help=f"more explainers at the largest N: {list(VARIANTS)}"
+    )
     parser.add_argument("--held-out", type=int, default=HELD_OUT, help="held-out tweets (the corpus's last)")
     parser.add_argument("--throughput", type=int, default=0, help="texts of the throughput run (0: none)")
     parser.add_argument("--cache", type=Path, default=CACHE, help="folder of the teacher runs, explainers, scores")
