@@ -125,8 +125,9 @@ def fit_from_run(
     if not runs:
         raise InputError("fit_from_run needs at least one teacher run folder")
     configs = [read_manifest(r)["config"] for r in runs]
+    digest = weights_hash(adapter.model)
     for r, config in zip(runs, configs, strict=True):
-        if config["weights_sha256"] != weights_hash(adapter.model):
+        if config["weights_sha256"] != digest:
             raise ExplainerMismatchError(
                 f"the run {r} was made with model {config['model']!r} with other weights than {adapter.name!r}; "
                 "fit on a run of this model"
@@ -178,7 +179,7 @@ def fit_from_run(
         "version": VERSION,
         "trexplain": __version__,
         "model": adapter.name,
-        "weights_sha256": weights_hash(adapter.model),
+        "weights_sha256": digest,
         "labels": list(adapter.labels),
         "teacher": teacher,
         "teacher_params": method.params(),
