@@ -19,7 +19,7 @@ from trexplain.errors import InputError
 from trexplain.methods import get_method
 from trexplain.methods.amortization.network import efficient
 from trexplain.models import load_model
-from trexplain.runs import load_run
+from trexplain.runs import load_run, run_dataset
 
 TEXTS = [f"{CORPUS[i % 8]} number {i}" for i in range(40)]
 UNLIKE = ["ζψω ξλμ θφχ " * 3, "ЖЩЮ ЯЭЪ БГД " * 3, "@@@ ### $$$ %%% ^^^ &&& " * 2, "ΩΨΦ ΔΓΘ ΛΞΠ " * 3]
@@ -184,3 +184,93 @@ def test_removal_objective_trains_through_the_frozen_model_and_leaves_it_untouch
     np.testing.assert_allclose(e.scores.sum(1) + e.diagnostics["base_value"], e.logits, atol=1e-5)
     with pytest.raises(InputError, match="unknown objective"):
         fit_from_run(adapter, run, tmp_path / "bad", objective="mimic")
+
+
+def test_lime_teacher_fits_without_the_efficiency_identity(fitted, tmp_path):
+    adapter = fitted["adapter"]
+    texts = fitted["root"] / "texts.txt"
+    run = tmp_path / "lime-run"
+    lime = fit(
+        adapter, texts, tmp_path / "lime", teacher="lime", teacher_params={"n_samples": 24}, run=run,
+        limit=12, layers=[-1], width=16, epochs=3, patience=1,
+    )  # fmt: skip
+    assert lime.meta["teacher"] == "lime" and lime.meta["identity"] is None and not lime.is_efficient
+    assert lime.meta["texts"] == {"train": 10, "held_out": 2} and lime.meta["teacher_params"]["n_samples"] == 24
+    assert {e.method for e in load_run(run)} == {"lime"} and len(load_run(run)) == 12
+    (e,) = explain(TEXTS[0], adapter, get_method("amortized", explainer=str(tmp_path / "lime")), target="all")
+    assert e.diagnostics["teacher"] == "lime" and e.diagnostics.identity is None
+    batch = adapter.encode([TEXTS[0]])
+    found = lime.predict(adapter, batch)
+    with torch.no_grad():
+        raw = lime.net(*_inputs(adapter, lime, batch)).double()  # no normalisation: the raw scores
+    torch.testing.assert_close(found.scores[0], raw)
+    np.testing.assert_allclose(e.word_scores(e.targets[0]), raw[:, e.targets[0]].numpy(), rtol=1e-5, atol=1e-6)
+    fewer = fit_from_run(adapter, run, tmp_path / "six", limit=6, layers=[-1], width=8, epochs=1)
+    assert fewer.meta["texts"]["train"] + fewer.meta["texts"]["held_out"] == 6 and fewer.meta["run_limit"] == 6
+
+
+def _inputs(adapter, explainer, batch):
+    from trexplain.methods.amortization.features import player_states
+
+    states = player_states(adapter, batch, explainer.layers, explainer.meta["level"], explainer.meta["strategy"])
+    counts = torch.tensor([len(p) for p in states.players])
+    return torch.cat(states.players), states.context, torch.repeat_interleave(torch.arange(len(counts)), counts)
+
+
+def test_weights_are_hashed_once_per_model(fitted, monkeypatch):
+    import trexplain.methods.amortization.explainer as module
+
+    explainer = Explainer.load(fitted["folder"])
+    calls = []
+    monkeypatch.setattr(module, "weights_hash", lambda model: calls.append(model) or explainer.meta["weights_sha256"])
+    batch = fitted["adapter"].encode(TEXTS[:2])
+    for _ in range(3):
+        explainer.check_model(fitted["adapter"])
+        explainer.predict(fitted["adapter"], batch)
+    assert calls == [fitted["adapter"].model]
+    other = load_model(fitted["model"])  # same weights, another object: hashed again
+    explainer.check_model(other)
+    assert len(calls) == 2
+
+
+def test_runs_of_two_teacher_seeds_are_averaged_into_the_labels(fitted, tmp_path):
+    from trexplain.amortize.data import teacher_corpus, teacher_explanations
+
+    adapter, texts = fitted["adapter"], fitted["root"] / "texts.txt"
+    first = fitted["root"] / "explainer.teacher-run"
+    second = tmp_path / "seed1-run"
+    run_dataset(
+        texts, second, model=adapter, methods=get_method("kernelshap", seed=1, **TEACHER), target="all", limit=5
+    )
+    grouped = teacher_explanations([first, second], "kernelshap")
+    assert list(grouped) == TEXTS[:5] and all(len(v) == 2 for v in grouped.values())
+    corpus = teacher_corpus(adapter, grouped, [1], "word", "delete")
+    a, b = grouped[TEXTS[0]]
+    rows = slice(int(corpus.starts[0]), int(corpus.starts[1]))
+    mean = (np.asarray(a.word_scores(0)) + np.asarray(b.word_scores(0))) / 2
+    np.testing.assert_allclose(corpus.teacher[rows, 0].numpy(), mean, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(a.word_scores(0), b.word_scores(0))  # the seeds differ, so the mean is a new label
+    both = fit_from_run(adapter, [first, second], tmp_path / "two", layers=[-1], width=8, epochs=1)
+    assert both.meta["texts"]["train"] + both.meta["texts"]["held_out"] == 5 and len(both.meta["runs"]) == 2
+    lime = tmp_path / "lime-run"
+    run_dataset(texts, lime, model=adapter, methods=get_method("lime", n_samples=8), target="all", limit=3)
+    with pytest.raises(InputError, match="different teachers"):
+        fit_from_run(adapter, [first, lime], tmp_path / "mixed", epochs=1)
+
+
+def test_an_ensemble_averages_its_member_networks_and_keeps_efficiency(fitted, tmp_path):
+    adapter, run = fitted["adapter"], fitted["root"] / "explainer.teacher-run"
+    three = fit_from_run(adapter, run, tmp_path / "three", layers=[-1], width=8, epochs=2, ensemble=3)
+    assert three.net.members == 3 and three.meta["dims"]["members"] == 3
+    assert three.meta["validation_of"].startswith("the first network")
+    loaded = Explainer.load(tmp_path / "three")
+    assert loaded.net.members == 3 and all(torch.equal(loaded.tensors()[k], v) for k, v in three.tensors().items())
+    players, context, text_of = torch.randn(5, 32), torch.randn(2, 32), torch.tensor([0, 0, 1, 1, 1])
+    with torch.no_grad():
+        members = [body(torch.cat([players, context[text_of]], -1)) for body in (three.net.body, *three.net.extra)]
+        torch.testing.assert_close(three.net(players, context, text_of), torch.stack(members).mean(0))
+    assert not torch.allclose(members[0], members[1])  # other seeds, other networks
+    (e,) = explain(TEXTS[0], adapter, get_method("amortized", explainer=str(tmp_path / "three")), target="all")
+    np.testing.assert_allclose(e.scores.sum(1) + e.diagnostics["base_value"], e.logits, atol=1e-5)
+    with pytest.raises(InputError, match="ensemble"):
+        fit_from_run(adapter, run, tmp_path / "none", ensemble=0)

@@ -2,7 +2,8 @@
 
 Every text of the run is encoded again and run once through the frozen model with the candidate layers
 captured; the teacher's token scores become player scores (sums over each player's tokens), one column per
-class (NaN where the run has no scores for that class). Features are kept in float16 to halve the memory.
+class (NaN where the run has no scores for that class, the mean where several runs, e.g. teacher seeds, explain
+the text). Features are kept in float16 to halve the memory.
 """
 
 from __future__ import annotations
@@ -48,15 +49,22 @@ class Corpus:
         return torch.arange(int(counts.sum())) + offsets, text_of
 
 
-def teacher_explanations(run: str | os.PathLike[str], teacher: str) -> dict[str, list[Explanation]]:
-    """The run's explanations by `teacher`, grouped by text in run order."""
-    grouped: dict[str, list[Explanation]] = {}
-    for e in load_run(run):
-        if e.method == teacher:
-            grouped.setdefault(e.text, []).append(e)
-    if not grouped:
-        raise InputError(f"the run {run} has no explanations by {teacher!r}; run the teacher first")
-    return grouped
+def teacher_explanations(runs: Sequence[str | os.PathLike[str]], teacher: str) -> dict[str, list[Explanation]]:
+    """The explanations by `teacher` of the texts that every run of `runs` explains, grouped by text in the first
+    run's order (a text's list holds every run's explanations)."""
+    per_run = []
+    for run in runs:
+        grouped: dict[str, list[Explanation]] = {}
+        for e in load_run(run):
+            if e.method == teacher:
+                grouped.setdefault(e.text, []).append(e)
+        if not grouped:
+            raise InputError(f"the run {run} has no explanations by {teacher!r}; run the teacher first")
+        per_run.append(grouped)
+    common = {text: [e for g in per_run for e in g[text]] for text in per_run[0] if all(text in g for g in per_run)}
+    if not common:
+        raise InputError(f"the runs {', '.join(map(str, runs))} explain no text in common; average runs of one input")
+    return common
 
 
 def teacher_corpus(
@@ -79,7 +87,8 @@ def teacher_corpus(
             states = player_states(adapter, batch, layers, level, strategy)
             for row, text in enumerate(chunk):
                 feats = states.maps[row].cpu().double()
-                scores = torch.full((feats.shape[0], adapter.num_labels), float("nan"), dtype=torch.float64)
+                sums = torch.zeros(feats.shape[0], adapter.num_labels, dtype=torch.float64)
+                seen = torch.zeros(adapter.num_labels, dtype=torch.float64)
                 for e in grouped[text]:
                     if tuple(batch.tokens[row]) != e.tokens:
                         raise InputError(
@@ -87,7 +96,9 @@ def teacher_corpus(
                             "fit on a run made with this model"
                         )
                     for k, target in enumerate(e.targets):
-                        scores[:, target] = feats @ torch.from_numpy(np.asarray(e.scores[k], dtype=np.float64))
+                        sums[:, target] += feats @ torch.from_numpy(np.asarray(e.scores[k], dtype=np.float64))
+                        seen[target] += 1
+                scores = sums / seen.where(seen > 0, torch.tensor(float("nan"), dtype=torch.float64))
                 players.append(states.players[row].cpu().half())
                 teacher.append(scores.float())
                 counts.append(feats.shape[0])

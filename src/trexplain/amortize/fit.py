@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from trexplain.evaluate.ranks import spearman
 from trexplain.hashes import weights_hash
 from trexplain.io import check_output
 from trexplain.methods.amortization.explainer import CONTENTS, FORMAT, VERSION, Explainer, ExplainerMismatchError
+from trexplain.methods.amortization.network import ExplainerNet
 from trexplain.methods.amortization.ood import QUANTILE, Gaussian
 from trexplain.methods.base import get_method
 from trexplain.models.adapter import ModelAdapter
@@ -82,12 +84,14 @@ def fit(
         truncate=truncate,
     )
     note(summary.line())
-    return fit_from_run(adapter, run_folder, out, truncate=truncate, teacher_seconds=summary.seconds, **options)
+    return fit_from_run(
+        adapter, run_folder, out, truncate=truncate, teacher_seconds=summary.seconds, limit=limit, **options
+    )
 
 
 def fit_from_run(
     adapter: ModelAdapter,
-    run: str | os.PathLike[str],
+    run: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     *,
     objective: Objective = "imitation",
@@ -101,20 +105,37 @@ def fit_from_run(
     seed: int = 0,
     truncate: bool = False,
     teacher_seconds: float | None = None,
+    limit: int | None = None,
+    ensemble: int = 1,
 ) -> Explainer:
-    """Train an explainer on the teacher scores of the run folder `run` and save it to `out`."""
+    """Train an explainer on the teacher scores of the run folder `run` (its first `limit` texts, in run order,
+    when given) and save it to `out`. `ensemble` > 1 averages that many networks trained with seeds `seed`,
+    `seed + 1`, ... (split and weights) on the chosen layers; the held-out agreement stored is the first one's.
+    Several runs of one teacher (e.g. other seeds) are averaged: the labels are the mean of the runs' scores on
+    the texts that all of them explain."""
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
     if not 0 < validation < 1:
         raise InputError(f"validation is the held-out fraction of texts, between 0 and 1; got {validation}")
+    if ensemble < 1:
+        raise InputError(f"ensemble is the number of networks averaged, at least 1; got {ensemble}")
     check_output(out, folder=True, contents=CONTENTS, what="--out")
     began = time.perf_counter()
-    config = read_manifest(run)["config"]
-    if config["weights_sha256"] != weights_hash(adapter.model):
-        raise ExplainerMismatchError(
-            f"the run {run} was made with model {config['model']!r} with other weights than {adapter.name!r}; "
-            "fit on a run of this model"
-        )
+    runs = [run] if isinstance(run, str | os.PathLike) else list(run)
+    if not runs:
+        raise InputError("fit_from_run needs at least one teacher run folder")
+    configs = [read_manifest(r)["config"] for r in runs]
+    digest = weights_hash(adapter.model)
+    for r, config in zip(runs, configs, strict=True):
+        if config["weights_sha256"] != digest:
+            raise ExplainerMismatchError(
+                f"the run {r} was made with model {config['model']!r} with other weights than {adapter.name!r}; "
+                "fit on a run of this model"
+            )
+    teachers = [_teacher(config, r) for r, config in zip(runs, configs, strict=True)]
+    if len(set(teachers)) != 1:
+        raise InputError(f"the runs were made by different teachers ({', '.join(teachers)}); average runs of one")
+    config, run = configs[0], runs[0]
     teacher = _teacher(config, run)
     method = get_method(teacher, **config.get("params", {}).get(teacher, {}))
     level = adapter.modality.level(getattr(method, "level", None))
@@ -122,7 +143,11 @@ def fit_from_run(
     blocks = len(adapter.layers)
     candidates = layer_candidates(blocks) if layers is None else [tuple(sorted({int(x) % blocks for x in layers}))]
     stored = sorted({layer for c in candidates for layer in c})
-    grouped = teacher_explanations(run, teacher)
+    grouped = teacher_explanations(runs, teacher)
+    if limit is not None:
+        if limit < 2:
+            raise InputError(f"limit is the number of the run's texts to train on, at least 2; got {limit}")
+        grouped = dict(list(grouped.items())[:limit])
     if len(grouped) < 2:
         raise InputError(f"the run {run} explains {len(grouped)} text; an explainer needs at least 2 (more is better)")
     corpus = teacher_corpus(adapter, grouped, stored, level, strategy, batch_size=batch_size, truncate=truncate)
@@ -141,6 +166,12 @@ def fit_from_run(
         if best is None or trained.best < best[2].best:
             best = (candidate, scorer, trained)
     chosen, scorer, trained = best
+    members = [trained]
+    for k in range(1, ensemble):  # each member has its own split (bagging): together they see every text
+        own_train, own_held = split(len(corpus), validation, seed + k)
+        members.append(train(corpus, scorer, own_train, own_held, replace(settings, seed=seed + k), removal))
+    if ensemble > 1:
+        trained = replace(trained, net=ExplainerNet.ensemble([m.net for m in members]))
     ood = Gaussian.fit(_pooled(corpus, scorer, train_texts))
     ood.calibrate(_pooled(corpus, scorer, held_out), QUANTILE)
     meta = {
@@ -148,7 +179,7 @@ def fit_from_run(
         "version": VERSION,
         "trexplain": __version__,
         "model": adapter.name,
-        "weights_sha256": weights_hash(adapter.model),
+        "weights_sha256": digest,
         "labels": list(adapter.labels),
         "teacher": teacher,
         "teacher_params": method.params(),
@@ -156,10 +187,17 @@ def fit_from_run(
         "level": level,
         "strategy": strategy,
         "layers": list(chosen),
-        "dims": {"player": len(scorer.columns), "context": corpus.context.shape[1], "width": width},
+        "dims": {
+            "player": len(scorer.columns),
+            "context": corpus.context.shape[1],
+            "width": width,
+            "members": ensemble,
+        },
         "objective": objective,
         "seed": seed,
         "run": str(Path(run).resolve()),
+        "runs": [str(Path(r).resolve()) for r in runs],
+        "run_limit": limit,
         "texts": {"train": len(train_texts), "held_out": len(held_out)},
         "training": {
             "layer_search": search,
@@ -169,8 +207,11 @@ def fit_from_run(
             "seconds": time.perf_counter() - began,
             "teacher_seconds": teacher_seconds,
         },
-        "validation": agreement(corpus, scorer, trained, held_out),
-        "train_fit": agreement(corpus, scorer, trained, train_texts),
+        "validation": agreement(corpus, scorer, members[0], held_out),
+        "train_fit": agreement(corpus, scorer, members[0], train_texts),
+        "validation_of": "the first network (the others trained on some of its held-out texts)"
+        if ensemble > 1
+        else "the network",
         "ood_quantile": QUANTILE,
     }
     explainer = Explainer(trained.net, ood, meta)

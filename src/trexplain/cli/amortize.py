@@ -57,6 +57,9 @@ def fit(
     patience: Annotated[int, typer.Option(min=1, help="Epochs without held-out improvement before stopping.")] = 5,
     validation: Annotated[float, typer.Option(help="Held-out fraction of the texts.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed of the split and the training.")] = 0,
+    ensemble: Annotated[
+        int, typer.Option(min=1, help="Networks averaged (trained with seeds SEED, SEED+1, ...; still one forward).")
+    ] = 1,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N texts of the input.")] = None,
     text_column: Annotated[str | None, typer.Option(help="Column/field holding the text.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Processes for the teacher run.")] = 1,
@@ -88,6 +91,7 @@ def fit(
             patience=patience,
             validation=validation,
             seed=seed,
+            ensemble=ensemble,
         )
         held = explainer.meta["validation"]
         say(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,8 @@ class Explainer:
     path: Path | None = field(default=None, compare=False)
     bases: dict[tuple, Tensor] = field(default_factory=dict, compare=False, repr=False)
     """Base values by empty input, for the model this explainer is bound to (see `features.base_values`)."""
+    verified: weakref.WeakSet = field(default_factory=weakref.WeakSet, compare=False, repr=False)
+    """Models whose weights `check_model` has hashed already (hashing costs about a forward of the whole batch)."""
 
     @property
     def layers(self) -> list[int]:
@@ -71,8 +74,9 @@ class Explainer:
         return self.meta.get("identity") == "efficiency"
 
     def check_model(self, adapter: ModelAdapter) -> None:
-        """An `ExplainerMismatchError` unless `adapter` has the weights and labels this explainer was fitted on."""
-        if weights_hash(adapter.model) != self.meta["weights_sha256"]:
+        """An `ExplainerMismatchError` unless `adapter` has the weights and labels this explainer was fitted on.
+        The weights are hashed once per model object (their in-place edits afterwards are not seen)."""
+        if adapter.model not in self.verified and weights_hash(adapter.model) != self.meta["weights_sha256"]:
             where = f" in {self.path}" if self.path else ""
             raise ExplainerMismatchError(
                 f"the explainer{where} was fitted on model {self.meta['model']!r} with other weights than "
@@ -82,6 +86,7 @@ class Explainer:
             raise ExplainerMismatchError(
                 f"the explainer was fitted for labels {self.meta['labels']}, the model has {list(adapter.labels)}"
             )
+        self.verified.add(adapter.model)
 
     @torch.no_grad()
     def predict(self, adapter: ModelAdapter, batch: Batch) -> Prediction:
@@ -140,7 +145,7 @@ class Explainer:
         if not isinstance(meta, Mapping) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
             raise InputError(f"{folder}: not a {FORMAT} folder of version {VERSION}; fit it again with this trexplain")
         dims = meta["dims"]
-        net = ExplainerNet(dims["player"], dims["context"], dims["width"], len(meta["labels"]))
+        net = ExplainerNet(dims["player"], dims["context"], dims["width"], len(meta["labels"]), dims.get("members", 1))
         net.load_state_dict({k.removeprefix("net."): v for k, v in arrays.items() if k.startswith("net.")})
         net.eval()
         ood = Gaussian(arrays["ood.mean"], arrays["ood.precision"], float(meta["ood_threshold"]))

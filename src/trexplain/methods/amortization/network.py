@@ -13,23 +13,45 @@ from torch import Tensor, nn
 
 
 class ExplainerNet(nn.Module):
-    """LayerNorm → Linear → GELU → Linear → GELU → Linear(classes) on [player features, text context]."""
+    """LayerNorm → Linear → GELU → Linear → GELU → Linear(classes) on [player features, text context]; with
+    `members` > 1, an ensemble of such networks (`body` and `extra`, trained with other seeds) whose raw scores
+    are averaged (less variance than one network, at the same single forward of the model)."""
 
-    def __init__(self, player_dim: int, context_dim: int, width: int, classes: int) -> None:
+    def __init__(self, player_dim: int, context_dim: int, width: int, classes: int, members: int = 1) -> None:
         super().__init__()
         self.player_dim, self.context_dim, self.width, self.classes = player_dim, context_dim, width, classes
-        self.body = nn.Sequential(
-            nn.LayerNorm(player_dim + context_dim),
-            nn.Linear(player_dim + context_dim, width),
-            nn.GELU(),
-            nn.Linear(width, width),
-            nn.GELU(),
-            nn.Linear(width, classes),
-        )
+        self.body = mlp(player_dim + context_dim, width, classes)
+        self.extra = nn.ModuleList(mlp(player_dim + context_dim, width, classes) for _ in range(members - 1))
+
+    @property
+    def members(self) -> int:
+        return 1 + len(self.extra)
+
+    @classmethod
+    def ensemble(cls, nets: list[ExplainerNet]) -> ExplainerNet:
+        """One network averaging `nets` (of equal dimensions), their weights copied."""
+        first = nets[0]
+        out = cls(first.player_dim, first.context_dim, first.width, first.classes, members=len(nets))
+        for target, net in zip([out.body, *out.extra], nets, strict=True):
+            target.load_state_dict(net.body.state_dict())
+        return out.eval()
 
     def forward(self, players: Tensor, context: Tensor, text_of: Tensor) -> Tensor:
         """Raw scores [P, classes] (before any normalisation) of players [P, player_dim]."""
-        return self.body(torch.cat([players, context[text_of]], dim=-1))
+        x = torch.cat([players, context[text_of]], dim=-1)
+        return torch.stack([body(x) for body in (self.body, *self.extra)]).mean(0)
+
+
+def mlp(inputs: int, width: int, classes: int) -> nn.Sequential:
+    """One member network."""
+    return nn.Sequential(
+        nn.LayerNorm(inputs),
+        nn.Linear(inputs, width),
+        nn.GELU(),
+        nn.Linear(width, width),
+        nn.GELU(),
+        nn.Linear(width, classes),
+    )
 
 
 def efficient(raw: Tensor, text_of: Tensor, delta: Tensor) -> Tensor:
