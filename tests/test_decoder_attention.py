@@ -1,5 +1,5 @@
-"""Attention methods on decoders read the row of the token the head pools (the last real token), not position 0:
-on a causal model position 0 attends only to itself, so its row would give every word the same score."""
+"""On decoders the attention methods, CA-LIG's context and concepts' `cls` rows read the token the head pools (the
+last real token), not position 0: on a causal model position 0 attends only to itself and knows only itself."""
 
 from __future__ import annotations
 
@@ -46,3 +46,16 @@ def test_a_batch_with_padding_gives_each_texts_own_scores(llama, method):
     for text, e in zip([SHORT, *TEXTS], batched, strict=True):
         [alone] = explain([text], llama, method)
         np.testing.assert_allclose(e.scores, alone.scores, atol=1e-6)
+
+
+def test_concept_rows_of_a_decoder_are_its_last_real_tokens(llama):
+    """Concepts' `cls` granularity reads the token the head reads: a short text padded in a batch gives the hidden
+    state of its own last token (transformers' hidden_states[1] is block 0's output)."""
+    from trexplain.concepts.activations import extract
+
+    store = extract(llama, [SHORT, TEXT], site="block_output:0", granularity="cls", dtype="float32", batch_size=2)
+    for row, text in enumerate([SHORT, TEXT]):
+        encoded = llama.tokenizer(text, return_tensors="pt")
+        with torch.no_grad():
+            hidden = llama.model(**encoded, output_hidden_states=True).hidden_states[1][0]
+        np.testing.assert_allclose(np.asarray(store.activations[row]), hidden[-1].numpy(), atol=1e-5)

@@ -52,8 +52,9 @@ def extract(
 ) -> ActivationStore:
     """The activations at `site` of every text, batch by batch, in a store (on disk at `out`, in memory when None).
 
-    One row per text (`cls`: first token; `mean`: mean over real tokens, special ones included), per
-    non-special token (`token`) or per word (`word`: `word_reduce` of its tokens)."""
+    One row per text (`cls`: the token the head reads, the first one or a decoder's last real token; `mean`: mean
+    over real tokens, special ones included), per non-special token (`token`) or per word (`word`: `word_reduce` of
+    its tokens)."""
     parsed = check_site_options(adapter, texts, site, granularity, word_reduce, dtype, batch_size)
     layers = len(adapter.layers)
     # logits_only runs the last block's feed-forward on the first token alone: the rows past the first one of
@@ -73,7 +74,8 @@ def extract(
                 truncated += sum(1 for n in batch.truncated if n)
                 with torch.no_grad():
                     output = adapter.forward(batch.inputs, capture=[site], logits_only=head_only)
-                rows = site_rows(output.captured[site], batch, granularity, word_reduce, site)
+                pooled = adapter.pooled_positions(batch.inputs)
+                rows = site_rows(output.captured[site], batch, granularity, word_reduce, site, pooled)
                 sink.append(start, chunk, rows, output.logits.float().cpu().numpy(), np.dtype(dtype))
                 advance(len(chunk))
         if truncated:
@@ -348,15 +350,18 @@ def encode_chunk(adapter: Adapter, chunk: list[str], start: int, truncate: bool)
 
 
 # ------------------------------------------------------------------- rows
-def site_rows(value: Tensor, batch: Batch, granularity: str, word_reduce: str, site: str) -> dict[str, np.ndarray]:
-    """The activation rows of one batch with their text index in the batch, position and span."""
+def site_rows(
+    value: Tensor, batch: Batch, granularity: str, word_reduce: str, site: str, pooled: Tensor | None = None
+) -> dict[str, np.ndarray]:
+    """The activation rows of one batch with their text index in the batch, position and span; `cls` reads each
+    row's `pooled` position (`Adapter.pooled_positions`: a decoder's last real token; 0 when None)."""
     value = value.detach().float()
     mask = batch.inputs.attention_mask.to(value.device).bool()
     lengths = [len(layout.text) for layout in batch.layouts]
     if value.dim() == 2 and granularity != "cls":
         raise InputError(f"site {site!r} gives one vector per text ([batch, dim]); use granularity='cls'")
     if value.dim() == 2:
-        value = value[:, None]
+        value, pooled = value[:, None], None  # one vector per text: nothing to choose
     # with logits_only a site after the last feed-forward has the first token only: enough for cls
     if value.dim() != 3 or len(value) != len(mask) or (granularity != "cls" and value.shape[1] != mask.shape[1]):
         raise InputError(
@@ -364,7 +369,7 @@ def site_rows(value: Tensor, batch: Batch, granularity: str, word_reduce: str, s
         )
     if granularity in ("cls", "mean"):
         if granularity == "cls":
-            acts = value[:, 0]
+            acts = value[:, 0] if pooled is None else value[torch.arange(len(value)), pooled.to(value.device)]
         else:
             weights = mask.to(value.dtype)[..., None]
             acts = (value * weights).sum(1) / weights.sum(1)

@@ -72,7 +72,10 @@ class SiteEdit:
             raise InputError(f"site {site!r} gives shape {list(value.shape)}; concept edits need [batch, tokens, dim]")
         self.value = value
         self.logits = out.logits.detach().float()
-        rows = site_rows(value, self.batch, granularity, word_reduce, site)
+        self.pooled = (
+            torch.zeros(len(value), dtype=torch.long) if self.flat else adapter.pooled_positions(self.batch.inputs)
+        ).to(value.device)
+        rows = site_rows(value, self.batch, granularity, word_reduce, site, self.pooled)
         self.rows = rows["activations"].float()
         self.text = torch.as_tensor(rows["text"], dtype=torch.long, device=value.device)
         self.positions = torch.as_tensor(rows["positions"], dtype=torch.long, device=value.device)
@@ -101,7 +104,7 @@ class SiteEdit:
         V = delta.shape[0]
         out = torch.zeros((V, *self.value.shape), dtype=delta.dtype, device=delta.device)
         if self.granularity == "cls":
-            out[:, :, 0] = delta
+            out[:, torch.arange(out.shape[1], device=out.device), self.pooled] = delta
         elif self.granularity == "mean":
             mask = self.batch.inputs.attention_mask.to(delta.device, delta.dtype)
             out += delta[:, :, None, :] * mask[None, :, :, None]

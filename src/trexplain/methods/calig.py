@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from trexplain.errors import InputError, MethodError
+from trexplain.methods.attention import query_rows
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.base import Attribution, Targets, register
 from trexplain.methods.integrated import PathMethod, record_layers, require_layers, typed
@@ -72,7 +73,8 @@ class ContextAwareLayerIG(PathMethod):
         layer_ig = torch.stack([scores[s] for s in range(len(adapter.layers))], dim=1)
         record_layers(diagnostics, layer_ig, ends, chosen)
         graphs = attention_gradients(ends, chosen)
-        context = context_scores(graphs, batch.inputs.attention_mask, self.context)
+        pooled = adapter.pooled_positions(batch.inputs)
+        context = context_scores(graphs, batch.inputs.attention_mask, self.context, pooled)
         fused = fuse(layer_ig, context, self.lam, self.fusion)
         final = rollout(fused, graphs) if self.aggregation == "rollout" else fused.mean(1)
         for entry in diagnostics:
@@ -90,10 +92,11 @@ def attention_gradients(ends: Endpoints, chosen: Tensor) -> Tensor:
     return torch.stack(maps, 1)
 
 
-def context_scores(graphs: Tensor, attention_mask: Tensor, context: str) -> Tensor:
-    """a^(l)_t [B, L, K, T]: the [CLS] query's row of each graph, or the mean over real queries."""
+def context_scores(graphs: Tensor, attention_mask: Tensor, context: str, pooled: Tensor | None = None) -> Tensor:
+    """a^(l)_t [B, L, K, T]: the pooled query's row of each graph (`pooled` positions, [B]: the [CLS] token, a
+    decoder's last real token; 0 when None), or the mean over real queries."""
     if context == "cls":
-        return graphs[..., 0, :]
+        return graphs[..., 0, :] if pooled is None else query_rows(graphs, pooled)
     mask = attention_mask.to(graphs.dtype)[:, None, None, :, None]
     return (graphs * mask).sum(-2) / mask.sum(-2)
 

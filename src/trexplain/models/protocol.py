@@ -63,6 +63,9 @@ class Adapter(Protocol):
     def logits(self, inputs: ModelInputs, *, embeddings: Tensor | None = None, batch_size: int = 64) -> Tensor:
         """Logits without gradients, in chunks."""
 
+    def pooled_positions(self, inputs: ModelInputs) -> Tensor:
+        """Per row, the position whose hidden state the head reads (0, or a decoder's last real token)."""
+
     def position_ids(self, attention_mask: Tensor) -> Tensor:
         """Position ids of real positions, fixed from the input so no perturbation can shift them."""
 
