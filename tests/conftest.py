@@ -25,3 +25,12 @@ def tiny(tiny_dirs):
 @pytest.fixture(scope="session")
 def demo():
     return load_model("demo")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium per test module (`tests.chromium`); the test skips, saying why, without it."""
+    from tests.chromium import launch
+
+    with launch() as started:
+        yield started

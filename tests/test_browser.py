@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.chromium import ABSENT, CHROMIUM
 from trexplain import explain
 from trexplain.diagnostics import IDENTITIES
 from trexplain.explanation import Explanation
@@ -20,16 +21,6 @@ from trexplain.viz import figures
 from trexplain.viz.html import explanation_fragment, page, render
 from trexplain.viz.payload import build_payload, decode_attention
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 INJECT = [
     "I can't believe it <script>alert(1)</script> happened!",
@@ -39,7 +30,7 @@ CLICK_MS = "s => { const t = performance.now(); document.querySelector(s).click(
 HOOK = "window.__alerts = 0; window.alert = function () { window.__alerts += 1; };"
 
 if not CHROMIUM.exists():
-    pytest.skip("Chromium is absent: apt-get install -y chromium (make test does it)", allow_module_level=True)
+    pytest.skip(ABSENT, allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
 
 
@@ -68,14 +59,6 @@ class Tab:
 
     def colours(self, card) -> list[str]:
         return card.locator(".tx-text .tx-u").evaluate_all("els => els.map(e => e.style.backgroundColor)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

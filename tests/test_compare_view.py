@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_browser import Tab, browser  # noqa: F401  (the module's Chromium fixture)
+from tests.test_browser import Tab
 from tests.tiny import save_tiny
 from trexplain.cli import app
 
@@ -63,7 +63,7 @@ def expected_agreement(a: dict, b: dict, m: int) -> tuple[float, int, int, int]:
     return float(stats.spearmanr(xa, xb).statistic), len(pairs), k, len(top_a & top_b)
 
 
-def test_compare_page_shows_models_side_by_side(browser, compared):  # noqa: F811
+def test_compare_page_shows_models_side_by_side(browser, compared):
     page_path, payload, result, _ = compared
     tab = Tab(browser, viewport=(1300, 900))
     tab.open(page_path)

@@ -38,8 +38,6 @@ TEXTS = [
 ] * 2
 SITE = "block_output:0"
 SMALL = ["--importance-texts", "4", "--deletion-texts", "3", "--param", "max_iter=20"]
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -186,9 +184,7 @@ def test_write_html_reports_one_step_per_text(folder, tiny, tmp_path):
     assert stage["total"] == stage["done"] == 3 and not stage["open"]
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is absent: apt-get install -y chromium")
-def test_the_pages_show_words_metric_lines_and_the_explained_text(folder, tiny, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
+def test_the_pages_show_words_metric_lines_and_the_explained_text(folder, tiny, tmp_path, browser):
     concepts = ConceptSet.load(folder)
     show, explain = tmp_path / "show.html", tmp_path / "explain.html"
     write_html(concepts, show, adapter=tiny["bert"], texts=[TEXTS[0]])
@@ -196,29 +192,26 @@ def test_the_pages_show_words_metric_lines_and_the_explained_text(folder, tiny, 
     result = runner.invoke(app, ["concepts", "explain", text, "--concepts", str(folder), "--html", str(explain)])
     assert result.exit_code == 0, result.output
     ranked = concepts.explain(tiny["bert"], text)["concepts"]
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1100, "height": 900})
-        errors: list[str] = []
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.goto(show.as_uri())
-        tab.wait_for_selector("html[data-ready=true]", timeout=10_000)
-        rows = tab.locator(".tx-cc-metrics tr").all_inner_texts()
-        assert any(r.startswith("r2") and r.endswith(MEANINGS["r2"]) for r in rows)
-        assert any(r.startswith("fidelity KL (nats)") and r.endswith(MEANINGS["fidelity KL"]) for r in rows)
-        tab.locator("button.tx-cc-head").first.click()
-        tinted = tab.locator(".tx-cc-detail .tx-cc-tok").all_inner_texts()
-        words = {t[s:e] for t in TEXTS for s, e in words_in(tiny["bert"], t)}
-        assert tinted and set(tinted) <= words and "Unbelievable" in tinted  # not "Un", "believ", "able"
-        assert tab.locator(".tx-concepts h3", has_text="Concepts over a text's words").count() == 1
-        tab.goto(explain.as_uri())
-        tab.wait_for_selector("html[data-ready=true]", timeout=10_000)
-        assert tab.locator(".tx-cc-explain h2").inner_text() == "One text in terms of concepts"
-        names = tab.locator(".tx-cc-fire td.tx-cc-name").all_inner_texts()
-        assert [int(n.split()[0][1:]) for n in names] == [c["index"] for c in ranked]
-        line = tab.locator(".tx-cc-explain .tx-cc-line .tx-cc-tok").all_inner_texts()
-        assert line == ["the", "music", "was", "unbelievable"]
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / "concepts-explain.png"), full_page=True)
-        assert errors == []
-        browser.close()
+    tab = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors: list[str] = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.goto(show.as_uri())
+    tab.wait_for_selector("html[data-ready=true]", timeout=10_000)
+    rows = tab.locator(".tx-cc-metrics tr").all_inner_texts()
+    assert any(r.startswith("r2") and r.endswith(MEANINGS["r2"]) for r in rows)
+    assert any(r.startswith("fidelity KL (nats)") and r.endswith(MEANINGS["fidelity KL"]) for r in rows)
+    tab.locator("button.tx-cc-head").first.click()
+    tinted = tab.locator(".tx-cc-detail .tx-cc-tok").all_inner_texts()
+    words = {t[s:e] for t in TEXTS for s, e in words_in(tiny["bert"], t)}
+    assert tinted and set(tinted) <= words and "Unbelievable" in tinted  # not "Un", "believ", "able"
+    assert tab.locator(".tx-concepts h3", has_text="Concepts over a text's words").count() == 1
+    tab.goto(explain.as_uri())
+    tab.wait_for_selector("html[data-ready=true]", timeout=10_000)
+    assert tab.locator(".tx-cc-explain h2").inner_text() == "One text in terms of concepts"
+    names = tab.locator(".tx-cc-fire td.tx-cc-name").all_inner_texts()
+    assert [int(n.split()[0][1:]) for n in names] == [c["index"] for c in ranked]
+    line = tab.locator(".tx-cc-explain .tx-cc-line .tx-cc-tok").all_inner_texts()
+    assert line == ["the", "music", "was", "unbelievable"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / "concepts-explain.png"), full_page=True)
+    assert errors == []

@@ -13,8 +13,6 @@ from trexplain.concepts.conceptset import fit_concepts
 from trexplain.concepts.report import payload, write_html
 from trexplain.viz.html import script_json
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 HOOK = "window.__alerts = 0; window.alert = function () { window.__alerts += 1; };"
 TEXTS = [
@@ -27,9 +25,6 @@ TEXTS = [
 ] * 2
 
 pytest.importorskip("sklearn", reason="scikit-learn is an optional part: pip install 'trexplain[concepts]'")
-if not CHROMIUM.exists():
-    pytest.skip("Chromium is absent: apt-get install -y chromium (make test does it)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
 
 
 @pytest.fixture(scope="module")
@@ -52,41 +47,38 @@ def test_the_payload_is_strict_json_with_labels_and_examples(page_file, tiny):
     assert len(data["concepts"]["examples"]) == 1 and data["texts"] == []
 
 
-def test_concepts_page_ranks_concepts_per_class_and_draws_heatmaps(page_file):
+def test_concepts_page_ranks_concepts_per_class_and_draws_heatmaps(page_file, browser):
     path, concepts = page_file
     table = np.array(concepts.importance["per_class"]["ablation"], dtype=float)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1100, "height": 900})
-        errors, requests = [], []
-        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.on("request", lambda r: requests.append(r.url))
-        tab.add_init_script(HOOK)
-        tab.goto(path.as_uri())
-        tab.wait_for_selector("html[data-ready=true]", timeout=10_000)
-        assert tab.locator(".tx-concepts h2").inner_text() == "Concepts"
-        assert tab.locator("button.tx-cc-head").count() == 4
-        for c, name in enumerate(concepts.meta["labels"]):
-            tab.locator("button.tx-cc-class", has_text=name).click()
-            names = tab.locator(".tx-cc-name").all_inner_texts()
-            if np.isfinite(table[c]).any():
-                expected = np.argsort(-table[c], kind="stable")
-                assert [int(n.split()[0][1:]) for n in names] == expected.tolist()
-            else:
-                assert "No text of the importance sample" in tab.locator(".tx-concepts").inner_text()
-        assert "#1 <b onmouseover=alert(1)>bored</b>" in tab.locator(".tx-cc-name").all_inner_texts()
-        tab.locator("button.tx-cc-head").first.click()
-        detail = tab.locator(".tx-cc-detail")
-        assert detail.count() == 1 and detail.locator(".tx-cc-inputs li").count() == 3
-        assert detail.locator(".tx-cc-tok").count() > 0
-        tab.locator("button", has_text="concept × gradient").click()
-        assert tab.locator("button.tx-cc-head").count() == 4
-        assert tab.locator(".tx-cc-example canvas").count() == 2
-        assert "<script>alert(1)</script>" in tab.locator(".tx-cc-example").first.inner_text()
-        assert tab.locator(".tx-cc-aopc tr").count() == 5  # header + 3 importances + random
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / "concepts-view.png"), full_page=True)
-        assert errors == [] and requests == [path.as_uri()]
-        assert tab.evaluate("window.__alerts") == 0
-        browser.close()
+    tab = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors, requests = [], []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("request", lambda r: requests.append(r.url))
+    tab.add_init_script(HOOK)
+    tab.goto(path.as_uri())
+    tab.wait_for_selector("html[data-ready=true]", timeout=10_000)
+    assert tab.locator(".tx-concepts h2").inner_text() == "Concepts"
+    assert tab.locator("button.tx-cc-head").count() == 4
+    for c, name in enumerate(concepts.meta["labels"]):
+        tab.locator("button.tx-cc-class", has_text=name).click()
+        names = tab.locator(".tx-cc-name").all_inner_texts()
+        if np.isfinite(table[c]).any():
+            expected = np.argsort(-table[c], kind="stable")
+            assert [int(n.split()[0][1:]) for n in names] == expected.tolist()
+        else:
+            assert "No text of the importance sample" in tab.locator(".tx-concepts").inner_text()
+    assert "#1 <b onmouseover=alert(1)>bored</b>" in tab.locator(".tx-cc-name").all_inner_texts()
+    tab.locator("button.tx-cc-head").first.click()
+    detail = tab.locator(".tx-cc-detail")
+    assert detail.count() == 1 and detail.locator(".tx-cc-inputs li").count() == 3
+    assert detail.locator(".tx-cc-tok").count() > 0
+    tab.locator("button", has_text="concept × gradient").click()
+    assert tab.locator("button.tx-cc-head").count() == 4
+    assert tab.locator(".tx-cc-example canvas").count() == 2
+    assert "<script>alert(1)</script>" in tab.locator(".tx-cc-example").first.inner_text()
+    assert tab.locator(".tx-cc-aopc tr").count() == 5  # header + 3 importances + random
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / "concepts-view.png"), full_page=True)
+    assert errors == [] and requests == [path.as_uri()]
+    assert tab.evaluate("window.__alerts") == 0

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.chromium import launch
 from trexplain.amortize import global_words
 from trexplain.cli import app
 from trexplain.errors import InputError
@@ -23,7 +24,6 @@ from trexplain.viz.html import render
 
 stats = pytest.importorskip("scipy.stats", reason="scipy gives the independent t-interval (test extra)")
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path("/work/wt/shots")
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 LABELS = ["neg", "pos"]
@@ -198,14 +198,10 @@ def test_summary_and_terminal_share_the_computation(run):
 
 def test_report_shows_words_that_matter_per_class_and_escapes_words(run, tmp_path):
     page = render(run_report(run, min_count=2))
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: the drawn section is not checked")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright drives the browser (test extra)")
     path = tmp_path / "run.html"
     path.write_text(page, encoding="utf-8")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+    with launch() as browser:  # skips here, after the checks above, without Chromium
         view = browser.new_page(viewport={"width": 1100, "height": 900})
         errors: list[str] = []
         view.on("pageerror", lambda e: errors.append(str(e)))
@@ -228,7 +224,6 @@ def test_report_shows_words_that_matter_per_class_and_escapes_words(run, tmp_pat
         view.locator(".tx-gw-class", has_text="pos").click()
         doubled = view.locator(".tx-gw .tx-gw-for td").nth(1).text_content()
         pwned = view.evaluate("window.__pwned === 1 || document.querySelectorAll('.tx-dataset img').length > 0")
-        browser.close()
     assert not errors and not pwned
     assert top == {"neg": ("awful", "great"), "pos": ("great", "awful")} and pressed == ["pos"]
     assert HOSTILE in words and HOSTILE[:23] + "…" in labels

@@ -249,19 +249,6 @@ def test_write_overlays_of_a_report(tmp_path):
 # ------------------------------------------------------------------ the report card in Chromium
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from tests.test_browser import CHROMIUM, FLAGS
-
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is absent: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield browser
-        browser.close()
-
-
 def _canvas_pixel(page, r: int, c: int) -> list[int]:
     """The main canvas's RGB at the centre of patch (r, c) (8 × 8 patches on a 256 px canvas)."""
     return page.evaluate(
@@ -280,12 +267,12 @@ def _set_opacity(page, percent: int) -> None:
     )
 
 
-def test_image_card_in_browser(chromium, tmp_path):
+def test_image_card_in_browser(browser, tmp_path):
     from tests.test_browser import ARTIFACTS, Tab
 
     path = tmp_path / "image.html"
     path.write_text(render(payload()), encoding="utf-8")
-    tab = Tab(chromium, viewport=(1000, 800))
+    tab = Tab(browser, viewport=(1000, 800))
     tab.open(path)
     page = tab.page
     page.wait_for_selector(".tx-image-canvas[data-drawn=image]", timeout=10_000)
@@ -356,7 +343,7 @@ def test_image_card_in_browser(chromium, tmp_path):
     assert all(url == path.as_uri() or url.startswith("data:image/png") for url in tab.requests)
 
 
-def test_target_form_entry_draws(chromium, tmp_path):
+def test_target_form_entry_draws(browser, tmp_path):
     """A record in the CLI's target form (scores [T], layer_scores [L][T]) draws the same card."""
     from tests.test_browser import Tab
 
@@ -368,7 +355,7 @@ def test_target_form_entry_draws(chromium, tmp_path):
     ]
     path = tmp_path / "target.html"
     path.write_text(render(data), encoding="utf-8")
-    tab = Tab(chromium)
+    tab = Tab(browser)
     tab.open(path)
     tab.page.wait_for_selector(".tx-image-canvas[data-drawn=image]", timeout=10_000)
     assert np.allclose(_canvas_pixel(tab.page, 1, 4), [round(255 * 0.4 + 0.6 * c) for c in (22, 163, 74)], atol=2)
@@ -376,7 +363,7 @@ def test_target_form_entry_draws(chromium, tmp_path):
     assert tab.errors == []
 
 
-def test_real_image_report_draws(chromium, tmp_path):
+def test_real_image_report_draws(browser, tmp_path):
     """A report of the demo ViT (`report.run.make_report`, evaluated) draws as image cards."""
     from tests.test_browser import ARTIFACTS, Tab
     from trexplain.models import digits, load_model
@@ -387,7 +374,7 @@ def test_real_image_report_draws(chromium, tmp_path):
     data = make_report([held[0], held[1]], adapter, ["cp-lrp", "rollout"], evaluate=True, target="all")
     path = tmp_path / "report.html"
     path.write_text(render(data), encoding="utf-8")
-    tab = Tab(chromium, viewport=(1000, 900))
+    tab = Tab(browser, viewport=(1000, 900))
     tab.open(path)
     tab.page.wait_for_selector(".tx-image-canvas[data-drawn=image] >> nth=1", timeout=10_000)
     cards = tab.page.locator(".tx-image-card")

@@ -20,7 +20,6 @@ from trexplain.viz.html import render
 
 TEXT = "I absolutely love this new phone, the camera is amazing!"
 HOSTILE = "I love \x1b[31mthis\x1b[0m <script>alert(1)</script> phone!"
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -146,31 +145,26 @@ def test_table_view_unlabelled(demo):
     assert "predicted" in console.export_text()
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is absent: apt-get install -y chromium")
-def test_probe_section_in_chromium(demo, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
+def test_probe_section_in_chromium(demo, tmp_path, browser):
     hostile = prober(demo, explain=True).run("<img src=x onerror=alert(1)> I love this amazing phone!")
     page_file = tmp_path / "probe.html"
     page_file.write_text(render(probe_payload(hostile, {"name": "demo"})))
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1000, "height": 700})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.add_init_script("window.__alerts = 0; window.alert = function () { window.__alerts += 1; };")
-        page.goto(page_file.as_uri())
-        page.wait_for_selector("html[data-ready=true]", timeout=10_000)
-        section = page.locator(".tx-probe")
-        texts = section.locator(".tx-probe-text").all_inner_texts()
-        assert texts == [hostile.original, hostile.edited]
-        assert section.locator(".tx-probe-changed").count() == 2 * hostile.words_changed - sum(
-            1 for c in hostile.changes if c["edited"] == ""
-        )
-        assert section.locator("del").count() == hostile.words_changed
-        assert page.evaluate("window.__alerts") == 0 and errors == []
-        ARTIFACTS.mkdir(exist_ok=True)
-        section.screenshot(path=str(ARTIFACTS / "probe-section.png"))
-        browser.close()
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.add_init_script("window.__alerts = 0; window.alert = function () { window.__alerts += 1; };")
+    page.goto(page_file.as_uri())
+    page.wait_for_selector("html[data-ready=true]", timeout=10_000)
+    section = page.locator(".tx-probe")
+    texts = section.locator(".tx-probe-text").all_inner_texts()
+    assert texts == [hostile.original, hostile.edited]
+    assert section.locator(".tx-probe-changed").count() == 2 * hostile.words_changed - sum(
+        1 for c in hostile.changes if c["edited"] == ""
+    )
+    assert section.locator("del").count() == hostile.words_changed
+    assert page.evaluate("window.__alerts") == 0 and errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    section.screenshot(path=str(ARTIFACTS / "probe-section.png"))
 
 
 def test_similarity_constraint(demo):

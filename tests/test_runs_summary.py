@@ -4,11 +4,11 @@ its dataset section (and in a real browser when chromium is there)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.chromium import launch
 from tests.tiny import CORPUS, save_tiny
 from trexplain.evaluate.plausibility import plausibility, rationale_words, word_scores
 from trexplain.evaluate.ranks import spearman
@@ -17,8 +17,6 @@ from trexplain.runs import load_run, run_dataset
 from trexplain.runs.reader import parse_rationale
 from trexplain.runs.summary import special_share, summarize
 from trexplain.viz.html import render
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +92,9 @@ def test_run_report_samples_texts_and_carries_the_dataset_section(run, tmp_path)
     assert payload["params"]["texts in the run"] == 18
     page = render(payload)
     assert 'key: "dataset"' in page
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: the drawn section is not checked")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright drives the browser (test extra)")
     path = tmp_path / "run.html"
     path.write_text(page)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+    with launch() as browser:  # skips here, after the checks above, without Chromium
         view = browser.new_page()
         errors: list[str] = []
         view.on("pageerror", lambda e: errors.append(str(e)))
@@ -109,7 +103,6 @@ def test_run_report_samples_texts_and_carries_the_dataset_section(run, tmp_path)
         headings = view.locator(".tx-dataset h3").all_text_contents()
         view.locator(".tx-ds-method", has_text="saliency").click()
         after = view.locator(".tx-dataset h3").all_text_contents()
-        browser.close()
     assert not errors
     assert headings[0].startswith("Plausibility") and "Words per predicted class · cp-lrp" in headings
     assert (

@@ -15,12 +15,11 @@ import pytest
 pytest.importorskip("fastapi", reason="the web app needs the app extra: pip install 'trexplain[app]'")
 pytest.importorskip("uvicorn", reason="the web app needs the app extra: pip install 'trexplain[app]'")
 
+from tests.chromium import ABSENT, CHROMIUM
 from tests.test_server_load import Served
 from trexplain.server import ServedModel
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TEXT = "I loved the acting but the plot was terrible"
 HOSTILE = "<img src=x onerror=alert(1)> bad\x07\x1b[31m day \u202etxet desrever<script>alert(2)</script>"
 HOOK = "window.__alerts = 0; window.alert = function () { window.__alerts += 1; };"
@@ -35,16 +34,8 @@ def served(demo, tiny):
 
 
 if not CHROMIUM.exists():
-    pytest.skip("Chromium is absent: apt-get install -y chromium", allow_module_level=True)
+    pytest.skip(ABSENT, allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield browser
-        browser.close()
 
 
 class Tab:

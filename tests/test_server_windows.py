@@ -11,12 +11,12 @@ import pytest
 pytest.importorskip("fastapi", reason="the web app needs the app extra: pip install 'trexplain[app]'")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx: pip install httpx")
 
+from tests.chromium import ABSENT, CHROMIUM
 from tests.test_server_api import client, plain, timeless
 from trexplain.server import Limits, ServedModel
 from trexplain.study import study
 
 LONG = " ".join(["good", "plot", "bad", "acting"] * 30)  # 120 words, over the tiny BERT's 64 tokens
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -68,25 +68,12 @@ def test_windows_keep_the_servers_limits(tiny):
 def page_served(tiny):
     pytest.importorskip("uvicorn", reason="the web app needs the app extra: pip install 'trexplain[app]'")
     if not CHROMIUM.exists():
-        pytest.skip("Chromium is absent: apt-get install -y chromium")
+        pytest.skip(ABSENT)
     from tests.test_server_load import Served
 
     server = Served([ServedModel(tiny["bert"], "tiny")])
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is absent: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
-    from tests.test_server_browser import FLAGS
-
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def test_too_long_text_offers_truncate_and_windows_buttons(browser, page_served):
