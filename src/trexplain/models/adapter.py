@@ -316,6 +316,8 @@ class ModelAdapter:
             edits[Site.parse(EMBEDDINGS, layers)] = _replacement(embeddings)
         attention_sites = [site for site in sites if site.kind == "attention"]
         output_attentions = output_attentions or bool(attention_sites)
+        if output_attentions and getattr(self.config, "_attn_implementation", None) not in (None, "eager"):
+            raise self._no_attentions()  # before transformers warns and returns none
         with (
             self.session(),
             capturing(self.model, self.embedding_module, self.layers, sites, edits) as captured,
@@ -327,11 +329,7 @@ class ModelAdapter:
             out = _Output(out)
         attentions = getattr(out, "attentions", None) if output_attentions else None
         if output_attentions and not attentions:
-            raise MethodError(
-                f"{self.name} does not return attention probabilities; attention methods need a Hugging Face "
-                "model with eager attention (load_model's default, not attn_implementation='sdpa' / "
-                "--attn-implementation sdpa) — or use a gradient method"
-            )
+            raise self._no_attentions()
         for site in attention_sites:
             captured[site.name] = attentions[site.index]
         hidden = getattr(out, "hidden_states", None) if output_hidden_states else None
@@ -352,6 +350,13 @@ class ModelAdapter:
                 embeddings = self.embed(inputs).requires_grad_(True)
             out = self.forward(inputs, embeddings=embeddings, output_attentions=True)
         return out.logits, out.attentions
+
+    def _no_attentions(self) -> MethodError:
+        return MethodError(
+            f"{self.name} does not return attention probabilities; attention methods need a Hugging Face "
+            "model with eager attention (load_model's default, not attn_implementation='sdpa' / "
+            "--attn-implementation sdpa) — or use a gradient method"
+        )
 
     def pooled_positions(self, inputs: ModelInputs) -> Tensor:
         """Per row, the position whose hidden state the head reads: the last attended token for last-token pooling
