@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.common import Context, median_ms
-from benchmarks.families import FAMILY_TEXTS, paired_row
+from benchmarks.common import Context
+from benchmarks.families import family_contexts, lrp_rows
 from tests.test_decoders import DECODERS, decoder_config, decoder_tokenizer
 from tests.tiny import LABELS
 from trexplain.evaluate import faithfulness_table
-from trexplain.methods import Targets
-from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
 from trexplain.models import ModelAdapter, load_model
 from trexplain.models.families import family_for
 
@@ -41,20 +39,7 @@ def run(ctx: Context) -> list[dict]:
 
 def per_family(ctx: Context) -> list[dict]:
     """cp-lrp and attnlrp (predicted class) ÷ forward+backward on every decoder family."""
-    rows = []
-    texts = ctx.texts[:FAMILY_TEXTS]
-    for family in DECODERS:
-        own = Context(random_decoder(family), texts)
-        own.forward_ms = median_ms(own.forward, texts)
-        own.forward_backward_ms = median_ms(own.forward_backward, texts)
-        targets = Targets("predicted", own.adapter)
-        for name, rules in (("cp-lrp", cp_lrp_rules), ("attnlrp", attnlrp_rules)):
-
-            def call(text: str, own=own, targets=targets, rules=rules) -> None:
-                lrp_attribution(own.adapter, own.adapter.encode([text]), targets, rules())
-
-            rows.append(paired_row(own, "decoders", f"{name} [{family}, random 256×4]", call))
-    return rows
+    return lrp_rows(family_contexts(ctx, DECODERS, random_decoder), "decoders")
 
 
 def trust_rows(ctx: Context, n_texts: int = TRUST_TEXTS) -> list[dict]:

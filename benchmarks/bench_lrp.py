@@ -4,7 +4,7 @@ per family on random small models (ratios to that model's forward+backward)."""
 from __future__ import annotations
 
 from benchmarks.common import Context, median_ms
-from benchmarks.families import family_contexts, paired_row
+from benchmarks.families import family_contexts, lrp_rows
 from trexplain.methods import Targets
 from trexplain.methods.autograd import target_gradients
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
@@ -33,13 +33,4 @@ def run(ctx: Context) -> list[dict]:
 
 def per_family(ctx: Context) -> list[dict]:
     """cp-lrp and attnlrp (predicted class) on a random small model of every family."""
-    rows = []
-    for family, own in family_contexts(ctx):
-        targets = Targets("predicted", own.adapter)
-        for name, rules in (("cp-lrp", cp_lrp_rules), ("attnlrp", attnlrp_rules)):
-
-            def call(text: str, own=own, targets=targets, rules=rules) -> None:
-                lrp_attribution(own.adapter, own.adapter.encode([text]), targets, rules())
-
-            rows.append(paired_row(own, "lrp", f"{name} [{family}, random 256×4]", call))
-    return rows
+    return lrp_rows(family_contexts(ctx), "lrp")

@@ -13,6 +13,8 @@ import torch
 
 from benchmarks.common import Context, median_ms
 from tests.tiny import ALL_FAMILIES, LABELS, config_for, tokenizer_for
+from trexplain.methods import Targets
+from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
 from trexplain.models import ModelAdapter
 from trexplain.models.families import family_for
 
@@ -33,11 +35,15 @@ def random_adapter(family: str, seed: int = 0) -> ModelAdapter:
     return ModelAdapter(model, tokenizer, family=family_for(config.model_type), labels=LABELS, name=family)
 
 
-def family_contexts(ctx: Context, families: tuple[str, ...] = ALL_FAMILIES) -> Iterator[tuple[str, Context]]:
-    """(family, its Context on the first texts of `ctx`) for every family, built one at a time."""
+def family_contexts(
+    ctx: Context,
+    families: tuple[str, ...] = ALL_FAMILIES,
+    build: Callable[[str], ModelAdapter] = random_adapter,
+) -> Iterator[tuple[str, Context]]:
+    """(family, its Context on the first texts of `ctx`) for every family, its model from `build`, one at a time."""
     texts = ctx.texts[:FAMILY_TEXTS]
     for family in families:
-        own = Context(random_adapter(family), texts)
+        own = Context(build(family), texts)
         own.forward_ms = median_ms(own.forward, texts)
         own.forward_backward_ms = median_ms(own.forward_backward, texts)
         yield family, own
@@ -59,3 +65,17 @@ def paired_row(own: Context, section: str, name: str, fn: Callable[[str], Any], 
     row = own.row(section, name, statistics.median(mine), **extra)
     row["x_fwd_bwd"] = round(statistics.median(ratios), 2)
     return row
+
+
+def lrp_rows(contexts: Iterator[tuple[str, Context]], section: str) -> list[dict[str, Any]]:
+    """cp-lrp and attnlrp (predicted class) ÷ a forward+backward (`paired_row`) on each family's context."""
+    rows = []
+    for family, own in contexts:
+        targets = Targets("predicted", own.adapter)
+        for name, rules in (("cp-lrp", cp_lrp_rules), ("attnlrp", attnlrp_rules)):
+
+            def call(text: str, own=own, targets=targets, rules=rules) -> None:
+                lrp_attribution(own.adapter, own.adapter.encode([text]), targets, rules())
+
+            rows.append(paired_row(own, section, f"{name} [{family}, random 256×4]", call))
+    return rows

@@ -41,6 +41,20 @@ def relative_gap(scores: torch.Tensor, logits: torch.Tensor, targets: torch.Tens
     return (scores.sum(-1) - target_logits).abs() / target_logits.abs()
 
 
+def assert_cp_lrp_conserves(adapter: ModelAdapter, texts: Sequence[str], gamma: float) -> None:
+    """On the float64 zero-bias copy, cp-lrp's scores sum to each target logit and so does every layer's row, to
+    1e-8; gradient × input, the control, misses by more than 1e-3."""
+    adapter = zero_bias_double(adapter)
+    batch = adapter.encode(list(texts))
+    result = get_method("cp-lrp", gamma=gamma).attribute(adapter, batch, Targets("all", adapter))
+    assert relative_gap(result.scores, result.logits, result.targets).max() <= 1e-8
+    target_logits = result.logits.gather(1, result.targets)
+    layer_gap = (result.layer_scores.sum(-1) - target_logits[:, None]).abs() / target_logits.abs()[:, None]
+    assert result.layer_scores.shape[1] == len(adapter.layers) and layer_gap.max() <= 1e-8
+    gxi = get_method("gxi").attribute(adapter, batch, Targets("all", adapter))
+    assert relative_gap(gxi.scores, gxi.logits, gxi.targets).max() > 1e-3
+
+
 def assert_rules_keep_forward(adapter: ModelAdapter, texts: Sequence[str], rules: Callable[[], list]) -> None:
     """Logits and attention probabilities are bit-identical with the LRP rules applied, on the adapter and on its
     float64 zero-bias copy, and no patched forward is left behind."""
