@@ -181,14 +181,9 @@ def test_the_rank_is_of_the_word_as_written_in_the_text(demo_lm):
 def mlm_folder(tmp_path_factory):
     from transformers import AutoModelForMaskedLM
 
-    from tests.tiny import config_for, tokenizer_for
+    from tests.tiny import save_tiny
 
-    folder = tmp_path_factory.mktemp("mlm") / "bert"
-    tokenizer = tokenizer_for("bert")
-    torch.manual_seed(0)
-    AutoModelForMaskedLM.from_config(config_for("bert", len(tokenizer))).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny("bert", tmp_path_factory.mktemp("mlm") / "bert", head=AutoModelForMaskedLM)
 
 
 @pytest.fixture

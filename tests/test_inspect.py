@@ -12,7 +12,7 @@ import torch
 from transformers import AutoModelForMaskedLM
 from typer.testing import CliRunner
 
-from tests.tiny import CORPUS, config_for, tokenizer_for
+from tests.tiny import CORPUS, save_tiny
 from trexplain.cli import app
 from trexplain.errors import InputError
 from trexplain.inspect.attention_maps import attention_maps
@@ -73,12 +73,7 @@ def mlm_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlm")
     out = {}
     for family in ("bert", "roberta", "distilbert", "electra"):
-        tokenizer = tokenizer_for(family)
-        torch.manual_seed(1)
-        model = AutoModelForMaskedLM.from_config(config_for(family, len(tokenizer)))
-        model.save_pretrained(root / family)
-        tokenizer.save_pretrained(root / family)
-        out[family] = root / family
+        out[family] = save_tiny(family, root / family, seed=1, head=AutoModelForMaskedLM)
     return out
 
 

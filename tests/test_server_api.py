@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("fastapi", reason="the web app needs the app extra: pip install 'trexplain[app]'")
 pytest.importorskip("httpx", reason="FastAPI's test client needs httpx: pip install httpx")
@@ -17,7 +16,7 @@ pytest.importorskip("httpx", reason="FastAPI's test client needs httpx: pip inst
 from fastapi.testclient import TestClient
 from transformers import AutoModelForMaskedLM
 
-from tests.tiny import config_for, tokenizer_for
+from tests.tiny import save_tiny
 from trexplain.cli import app as cli
 from trexplain.inspect import attention_maps, build_index, layer_predictions, load_masked_lm, neighbours
 from trexplain.progress import stage
@@ -148,12 +147,7 @@ def test_compare_two_models(demo, tiny):
 @pytest.fixture(scope="module")
 def tiny_lm_dir(tmp_path_factory):
     """A random tiny BERT masked-LM with the tiny models' tokenizer."""
-    folder = tmp_path_factory.mktemp("mlm") / "bert"
-    tokenizer = tokenizer_for("bert")
-    torch.manual_seed(1)
-    AutoModelForMaskedLM.from_config(config_for("bert", len(tokenizer))).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny("bert", tmp_path_factory.mktemp("mlm") / "bert", seed=1, head=AutoModelForMaskedLM)
 
 
 @pytest.fixture(scope="module")

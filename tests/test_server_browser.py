@@ -278,13 +278,10 @@ def inside(tiny, tmp_path_factory):
     """The tiny BERT with a masked-LM head and a corpus index: the Masked words and Neighbours panels show."""
     from transformers import AutoModelForMaskedLM
 
-    from tests.tiny import config_for, tokenizer_for
+    from tests.tiny import save_tiny
     from trexplain.inspect import build_index, load_masked_lm
 
-    folder = tmp_path_factory.mktemp("mlm") / "bert"
-    tokenizer = tokenizer_for("bert")
-    AutoModelForMaskedLM.from_config(config_for("bert", len(tokenizer))).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    folder = save_tiny("bert", tmp_path_factory.mktemp("mlm") / "bert", head=AutoModelForMaskedLM)
     corpus = ["the movie was great", "the plot was thin", "a great film", "what a movie"]
     index = build_index(tiny["bert"], corpus, tmp_path_factory.mktemp("index"), model_source="tiny", batch_size=2)
     server = Served([ServedModel(tiny["bert"], masked=load_masked_lm(folder), index=index)])

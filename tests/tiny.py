@@ -233,11 +233,12 @@ def _more_config(family: str, size: dict, common: dict):
     return MPNetConfig(**size, relative_attention_num_buckets=32, **tokens, **common)
 
 
-def save_tiny(family: str, folder: Path, seed: int = 0) -> Path:
-    """Write a random tiny classifier of `family` with its tokenizer to `folder` (safetensors)."""
+def save_tiny(family: str, folder: Path, seed: int = 0, head: type = AutoModelForSequenceClassification) -> Path:
+    """Write a random tiny model of `family` (a classifier, or the `head` class given, e.g. a masked LM) with its
+    tokenizer to `folder` (safetensors)."""
     tokenizer = tokenizer_for(family)
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_config(config_for(family, len(tokenizer)))
+    model = head.from_config(config_for(family, len(tokenizer)))
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
