@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import Context
+from benchmarks.common import Context, paired_times
 from trexplain.amortize import Explainer, fit_from_run
 from trexplain.api import explain
 from trexplain.evaluate import evaluate
@@ -95,20 +95,9 @@ def run(
 
 
 def paired_row(ctx: Context, name: str, fn: Callable[[str], object], rounds: int = 3) -> dict:
-    """`fn(text)` against one forward of the same text, timed back to back per text (so that the shared machine's
-    changing load hits both alike): medians of both and the median of the per-text ratios."""
-    fn(ctx.texts[0])
-    ours, forward, ratios = [], [], []
-    for _ in range(rounds):
-        for text in ctx.texts:
-            started = time.perf_counter()
-            ctx.forward(text)
-            middle = time.perf_counter()
-            fn(text)
-            ended = time.perf_counter()
-            forward.append(middle - started)
-            ours.append(ended - middle)
-            ratios.append(ours[-1] / forward[-1])
+    """`fn(text)` against one forward of the same text, timed back to back per text (`paired_times`): medians of
+    both and the median of the per-text ratios."""
+    ours, forward, ratios = paired_times(fn, ctx.forward, ctx.texts, rounds)
     return {
         "section": SECTION,
         "name": name,

@@ -40,6 +40,27 @@ def median_ms(fn: Callable[[str], Any], texts: list[str], warmup: int = 2) -> fl
     return statistics.median(times)
 
 
+def paired_times(
+    fn: Callable[[str], Any], baseline: Callable[[str], Any], texts: list[str], rounds: int = 1
+) -> tuple[list[float], list[float], list[float]]:
+    """Per text (and round), `baseline(text)` then `fn(text)` timed back to back after one warm-up call of each, so
+    that a shared machine's drifting load hits both alike: (fn seconds, baseline seconds, per-text ratios)."""
+    fn(texts[0])
+    baseline(texts[0])
+    ours, base, ratios = [], [], []
+    for _ in range(rounds):
+        for text in texts:
+            start = time.perf_counter()
+            baseline(text)
+            middle = time.perf_counter()
+            fn(text)
+            end = time.perf_counter()
+            base.append(middle - start)
+            ours.append(end - middle)
+            ratios.append(ours[-1] / base[-1])
+    return ours, base, ratios
+
+
 @dataclass
 class Context:
     """What every benchmark module receives: the model, texts and the reference timings of this run."""

@@ -5,13 +5,12 @@ with a forward+backward on the same text (`paired_row`), and the ratio is the me
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
-from benchmarks.common import Context, median_ms
+from benchmarks.common import Context, median_ms, paired_times
 from tests.tiny import ALL_FAMILIES, LABELS, config_for, tokenizer_for
 from trexplain.methods import Targets
 from trexplain.methods.lrp import attnlrp_rules, cp_lrp_rules, lrp_attribution
@@ -51,18 +50,8 @@ def family_contexts(
 
 def paired_row(own: Context, section: str, name: str, fn: Callable[[str], Any], **extra: Any) -> dict[str, Any]:
     """A row for `fn`: its median ms and the median per-text ratio to a forward+backward timed right before it."""
-    fn(own.texts[0])
-    own.forward_backward(own.texts[0])
-    mine, ratios = [], []
-    for text in own.texts:
-        start = time.perf_counter()
-        own.forward_backward(text)
-        middle = time.perf_counter()
-        fn(text)
-        end = time.perf_counter()
-        mine.append((end - middle) * 1000)
-        ratios.append((end - middle) / (middle - start))
-    row = own.row(section, name, statistics.median(mine), **extra)
+    ours, _, ratios = paired_times(fn, own.forward_backward, own.texts)
+    row = own.row(section, name, 1000 * statistics.median(ours), **extra)
     row["x_fwd_bwd"] = round(statistics.median(ratios), 2)
     return row
 
