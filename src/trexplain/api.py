@@ -232,10 +232,7 @@ def _explain_windows(
                 "window_logits": window_logits.tolist(),
                 "seconds": round(time.perf_counter() - began, 6),
             }
-            if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
-                values["head"] = adapter.problem
-            if getattr(adapter, "pad_record", None):
-                values["pad_token"] = adapter.pad_record
+            values |= model_values(adapter)
             own = results[0].diagnostics[0] if len(parts.starts) == 1 and results[0].diagnostics else Diagnostics()
             out.append(
                 Explanation(
@@ -300,6 +297,16 @@ def explain_methods(
     return done, skipped
 
 
+def model_values(adapter: Any) -> dict[str, Any]:
+    """What every explanation records of the model itself: its head when not single-label, a decoder's pad token."""
+    values: dict[str, Any] = {}
+    if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
+        values["head"] = adapter.problem
+    if getattr(adapter, "pad_record", None):
+        values["pad_token"] = adapter.pad_record
+    return values
+
+
 def to_explanations(
     adapter: ModelAdapter, batch: Batch, result: Attribution, method: Method, seconds: float | None = None
 ) -> list[Explanation]:
@@ -313,10 +320,7 @@ def to_explanations(
             extra["seconds"] = round(seconds, 6)
         if batch.truncated[row]:
             extra["truncated_tokens"] = batch.truncated[row]
-        if getattr(adapter, "problem", SINGLE_LABEL) != SINGLE_LABEL:
-            extra["head"] = adapter.problem
-        if getattr(adapter, "pad_record", None):
-            extra["pad_token"] = adapter.pad_record
+        extra |= model_values(adapter)
         diagnostics = (result.diagnostics[row] if result.diagnostics else Diagnostics()).with_values(**extra)
         layer = (
             None if result.layer_scores is None else result.layer_scores[row, :, :, :n].detach().cpu().float().numpy()
